@@ -1,0 +1,62 @@
+# AIArena — every entry point sets up what it needs, once, then runs.
+#   make demo   whole arena round on a local anvil
+#   make test   the full test suite (contracts, fuzz, plugin, kernels, e2e)
+#   make gas    gas per function at maximum sizes
+#   make bench  validator throughput against baselines
+# GPU machines: make test EXTRAS=gpu,test  (onnxruntime-gpu instead of onnxruntime)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+EXTRAS ?= cpu,test
+VENV := .venv
+comma := ,
+VENV_STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+NODE_STAMP := node_modules/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# Never let an old Ape data folder or a stray node leak into runs.
+export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all setup demo test test-fast gas bench lint format clean compile
+
+all: test
+
+# ---- set-up: only when missing or stale ------------------------------------------------
+$(VENV_STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade "pip>=24" setuptools wheel
+	$(VENV)/bin/python -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV_STAMP) $(NODE_STAMP)
+
+compile: setup
+	ape compile
+
+# ---- entry points -----------------------------------------------------------------------
+demo: setup
+	ape run demo --network ethereum:local:foundry
+
+test: setup
+	ape test tests -p no:cacheprovider --network ethereum:local:foundry
+
+gas: setup
+	ape run gas --network ethereum:local:foundry
+
+bench: setup
+	python -m ape_arena.bench
+
+lint: setup
+	ruff check .
+	ruff format --check .
+
+format: setup
+	ruff format .
+	ruff check --fix .
+
+clean:
+	rm -rf .build .cache .pytest_cache .hypothesis bench-results
