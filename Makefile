@@ -16,6 +16,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # Never let an old Ape data folder or a stray node leak into runs.
 export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
 export PYTHONDONTWRITEBYTECODE := 1
+# Silence one known-harmless pydantic-settings warning that ape-vyper's config triggers.
+export PYTHONWARNINGS := ignore:Field 'import_remapping' has an incomplete definition
 
 .PHONY: all setup demo test test-fast gas bench lint format clean compile
 
