@@ -1,0 +1,27 @@
+"""arena_kernels: deterministic metric kernels for the AIArena evaluation engine.
+
+Triton kernels (CUDA, or CPU under ``TRITON_INTERPRET=1``) with float64 torch references:
+
+- :func:`cross_entropy_rows` -- fused online-softmax cross-entropy + argmax per row.
+- :func:`squared_error_rows` -- per-row sum of squared errors.
+- :func:`metric_total` / :func:`metric_rows` -- exact (``math.fsum``) metric totals.
+
+``backend``: "triton", "torch" or "auto" (triton on CUDA tensors, torch otherwise).
+This package imports neither onnx/onnxruntime nor ape.
+"""
+
+from .cross_entropy import cross_entropy_rows
+from .metrics import METRICS, MetricRows, exact_total, metric_rows, metric_total
+from .mse import squared_error_rows
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METRICS",
+    "MetricRows",
+    "cross_entropy_rows",
+    "exact_total",
+    "metric_rows",
+    "metric_total",
+    "squared_error_rows",
+]

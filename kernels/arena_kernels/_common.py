@@ -1,0 +1,102 @@
+"""Shared helpers: backend choice, input validation and launch configuration.
+
+Nothing here launches a kernel; the op modules (``cross_entropy.py``, ``mse.py``) do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+BACKENDS = ("auto", "triton", "torch")
+
+#: Floating dtypes accepted for logits / predictions (kernels upcast to fp32 in-kernel).
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+def next_power_of_2(n: int) -> int:
+    """Smallest power of two >= n (1 for n <= 1)."""
+    n = int(n)
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+
+
+def as_tensor(x: Any, name: str) -> torch.Tensor:
+    """Accept a torch tensor or a numpy array (zero-copy); anything else is a ValueError."""
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy ships with torch wheels
+        np = None
+    if np is not None and isinstance(x, np.ndarray):
+        return torch.from_numpy(x)
+    raise ValueError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
+
+
+def is_interpreted(kernel: Any) -> bool:
+    """True if ``kernel`` was decorated while TRITON_INTERPRET=1 (runs on CPU tensors)."""
+    return type(kernel).__name__ == "InterpretedFunction"
+
+
+def resolve_backend(backend: str, device: torch.device, kernel: Any) -> str:
+    """Map ``backend`` ("auto" | "triton" | "torch") to "triton" or "torch" for ``device``.
+
+    "auto" picks triton on CUDA tensors and torch everywhere else. "triton" on a non-CUDA
+    tensor is only possible when the kernels run in the Triton interpreter.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "triton" if device.type == "cuda" else "torch"
+    if backend == "triton" and device.type != "cuda" and not is_interpreted(kernel):
+        raise ValueError(
+            f"backend='triton' needs CUDA tensors (got device {device}); on CPU either use "
+            "backend='torch' or set TRITON_INTERPRET=1 before arena_kernels is first imported"
+        )
+    return backend
+
+
+def check_float(x: torch.Tensor, name: str) -> None:
+    if x.dtype not in FLOAT_DTYPES:
+        raise ValueError(
+            f"{name} must be float32, float16, bfloat16 or float64, got {x.dtype}; "
+            f"convert it with {name}.float()"
+        )
+
+
+def check_same_device(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
+    if a.device != b.device:
+        raise ValueError(f"{na} is on {a.device} but {nb} is on {b.device}; move both to one device")
+
+
+@dataclass(frozen=True)
+class RowTileConfig:
+    """Tile of ``block_rows`` x ``block_cols`` elements handled per loop step of one program."""
+
+    block_rows: int
+    block_cols: int
+    num_warps: int
+    grid: int
+
+
+def row_tile_config(n_rows: int, n_cols: int, interpreted: bool) -> RowTileConfig:
+    """Pick the tile for a row-wise reduction over ``n_cols`` (Liger-style heuristics).
+
+    GPU: at most 4096 columns per step and ~4096 elements per tile, so small-vocabulary
+    problems put many rows in one program and large ones loop over vocabulary chunks;
+    warps grow with the tile. Interpreter: one numpy op per tile op and ~5 ms per program
+    instance, so tiles are as large as memory comfortably allows (few programs, few steps).
+    The choice depends only on the shape, so results are reproducible run to run.
+    """
+    if interpreted:
+        max_cols, max_tile = 16384, 1 << 16
+    else:
+        max_cols, max_tile = 4096, 4096
+    block_cols = min(next_power_of_2(n_cols), max_cols)
+    block_rows = max(1, min(next_power_of_2(n_rows), max_tile // block_cols))
+    tile = block_rows * block_cols
+    num_warps = 4 if tile <= 1024 else (8 if tile <= 4096 else 16)
+    grid = max(1, -(-n_rows // block_rows))
+    return RowTileConfig(block_rows, block_cols, num_warps, grid)

@@ -1,0 +1,247 @@
+"""Fused per-row cross-entropy + argmax over large vocabularies.
+
+One Triton program owns a block of rows and walks the vocabulary in chunks, keeping per row
+a running max ``m``, a running sum ``s`` of ``exp(x - m)`` (rescaled whenever ``m`` grows),
+the first index of the maximum and a NaN flag; the target logit is gathered with one masked
+load. Probabilities are never materialised, each logit is read once, every reduction runs in
+a fixed order (no atomics), so results are bit-for-bit reproducible on one platform.
+
+    loss[i]   = (m_i - x[i, target_i]) + log(s_i)      (0 where target_i == ignore_index)
+    argmax[i] = first j with x[i, j] == max_j x[i, j]
+
+Non-finite logits: a row containing NaN gets loss NaN and argmax -1 (so an error-rate
+counts it as wrong); +inf logits give a NaN loss. Both backends agree on this, and an
+ignored row always has loss 0. The evaluation engine turns non-finite totals into INVALID.
+
+Public function: :func:`cross_entropy_rows`. The torch reference
+(:func:`cross_entropy_rows_reference`) computes the same quantities in float64, chunked over
+the vocabulary so a 65,536-class row never needs a float64 copy of the whole batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._common import (
+    as_tensor,
+    check_float,
+    check_same_device,
+    is_interpreted,
+    resolve_backend,
+    row_tile_config,
+)
+
+__all__ = ["cross_entropy_rows", "cross_entropy_rows_reference", "cross_entropy_rows_triton"]
+
+
+@triton.jit
+def _cross_entropy_rows_kernel(
+    logits_ptr,  # [n_rows, n_cols], any float dtype, column stride 1
+    target_ptr,  # [n_rows] int64, contiguous
+    loss_ptr,  # [n_rows] float32 out
+    argmax_ptr,  # [n_rows] int64 out
+    n_rows,
+    n_cols,
+    stride_row,
+    ignore_index,
+    BLOCK_ROWS: tl.constexpr,
+    BLOCK_COLS: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    rows = pid * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
+    row_mask = rows < n_rows
+    # Rows past the end re-read the last row (always valid memory) and are never stored, so
+    # no lane ever sees an all-masked row.
+    safe_rows = tl.minimum(rows, n_rows - 1)
+    row_off = safe_rows.to(tl.int64) * stride_row  # int64: N * C can exceed 2**31
+    cols0 = tl.arange(0, BLOCK_COLS)
+
+    m = tl.full([BLOCK_ROWS], float("-inf"), tl.float32)
+    s = tl.zeros([BLOCK_ROWS], dtype=tl.float32)
+    best = tl.zeros([BLOCK_ROWS], dtype=tl.int32)
+    n_nan = tl.zeros([BLOCK_ROWS], dtype=tl.int32)
+
+    for start in range(0, n_cols, BLOCK_COLS):
+        cols = start + cols0
+        col_mask = cols < n_cols
+        x = tl.load(
+            logits_ptr + row_off[:, None] + cols[None, :],
+            mask=col_mask[None, :],
+            other=float("-inf"),
+        ).to(tl.float32)
+        n_nan += tl.sum((x != x).to(tl.int32), axis=1)
+        chunk_max = tl.max(x, axis=1)
+        # first index of the chunk maximum; strict '>' below keeps the earliest chunk on ties
+        chunk_arg = tl.min(tl.where(x == chunk_max[:, None], cols[None, :], n_cols), axis=1)
+        best = tl.where(chunk_max > m, chunk_arg, best)
+        m_new = tl.maximum(m, chunk_max)
+        # all--inf-so-far rows: subtract 0 instead of -inf so exp() gives 0, not NaN
+        m_sub = tl.where(m_new == float("-inf"), 0.0, m_new)
+        s = s * tl.exp(m - m_sub) + tl.sum(tl.exp(x - m_sub[:, None]), axis=1)
+        m = m_new
+
+    tgt = tl.load(target_ptr + safe_rows)
+    keep = row_mask & (tgt != ignore_index)
+    tgt_ok = keep & (tgt >= 0) & (tgt < n_cols)
+    tgt_safe = tl.where(tgt_ok, tgt, 0)
+    t = tl.load(logits_ptr + row_off + tgt_safe, mask=tgt_ok, other=0.0).to(tl.float32)
+
+    has_nan = n_nan > 0
+    loss = (m - t) + tl.log(s)
+    loss = tl.where(has_nan, float("nan"), loss)
+    loss = tl.where(keep, loss, 0.0)
+    arg = tl.where(has_nan, -1, best).to(tl.int64)
+    tl.store(loss_ptr + rows, loss, mask=row_mask)
+    tl.store(argmax_ptr + rows, arg, mask=row_mask)
+
+
+def cross_entropy_rows_triton(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Launch the fused kernel on validated inputs; returns (loss fp32 [N], argmax int64 [N])."""
+    n_rows, n_cols = logits.shape
+    if logits.stride(1) != 1:
+        logits = logits.contiguous()
+    target = target.contiguous()
+    loss = torch.empty(n_rows, dtype=torch.float32, device=logits.device)
+    argmax = torch.empty(n_rows, dtype=torch.int64, device=logits.device)
+    if n_rows == 0:
+        return loss, argmax
+    cfg = row_tile_config(n_rows, n_cols, is_interpreted(_cross_entropy_rows_kernel))
+    _cross_entropy_rows_kernel[(cfg.grid,)](
+        logits,
+        target,
+        loss,
+        argmax,
+        n_rows,
+        n_cols,
+        logits.stride(0),
+        int(ignore_index),
+        BLOCK_ROWS=cfg.block_rows,
+        BLOCK_COLS=cfg.block_cols,
+        num_warps=cfg.num_warps,
+    )
+    return loss, argmax
+
+
+#: float64 elements per chunk of the torch reference (8 MiB); fixed, so chunking (and thus
+#: the summation order) depends only on the input shape.
+_REF_CHUNK_ELEMS = 1 << 20
+_REF_MAX_COLS = 8192
+
+
+def cross_entropy_rows_reference(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """float64 torch reference on validated inputs: (loss float64 [N], argmax int64 [N]).
+
+    Two passes per block of rows (max/argmax, then sum of exp), each over vocabulary chunks
+    of at most 8192 columns, so memory stays bounded whatever the vocabulary size.
+    """
+    n_rows, n_cols = logits.shape
+    dev = logits.device
+    loss = torch.zeros(n_rows, dtype=torch.float64, device=dev)
+    argmax = torch.zeros(n_rows, dtype=torch.int64, device=dev)
+    col_chunk = min(n_cols, _REF_MAX_COLS)
+    row_block = max(1, _REF_CHUNK_ELEMS // col_chunk)
+    neg_inf = float("-inf")
+    for r0 in range(0, n_rows, row_block):
+        r1 = min(n_rows, r0 + row_block)
+        blk = logits[r0:r1]
+        m = torch.full((r1 - r0,), neg_inf, dtype=torch.float64, device=dev)
+        best = torch.zeros(r1 - r0, dtype=torch.int64, device=dev)
+        has_nan = torch.zeros(r1 - r0, dtype=torch.bool, device=dev)
+        for c0 in range(0, n_cols, col_chunk):
+            x = blk[:, c0 : c0 + col_chunk].to(torch.float64)
+            has_nan |= torch.isnan(x).any(dim=1)
+            chunk_max = x.amax(dim=1)
+            chunk_arg = x.argmax(dim=1) + c0  # torch: first index of the maximum
+            best = torch.where(chunk_max > m, chunk_arg, best)
+            m = torch.maximum(m, chunk_max)
+        m_sub = torch.where(m == neg_inf, torch.zeros_like(m), m)
+        s = torch.zeros(r1 - r0, dtype=torch.float64, device=dev)
+        for c0 in range(0, n_cols, col_chunk):
+            x = blk[:, c0 : c0 + col_chunk].to(torch.float64)
+            s += torch.exp(x - m_sub[:, None]).sum(dim=1)
+        tgt = target[r0:r1]
+        keep = tgt != ignore_index
+        tgt_safe = torch.where(keep, tgt, torch.zeros_like(tgt))
+        t = blk.gather(1, tgt_safe[:, None])[:, 0].to(torch.float64)
+        row_loss = (m - t) + torch.log(s)
+        row_loss = torch.where(has_nan, torch.full_like(row_loss, float("nan")), row_loss)
+        loss[r0:r1] = torch.where(keep, row_loss, torch.zeros_like(row_loss))
+        argmax[r0:r1] = torch.where(has_nan, torch.full_like(best, -1), best)
+    return loss, argmax
+
+
+def validate_cross_entropy_inputs(
+    logits, target, ignore_index: int = -100, *, what: str = "logits"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check shapes, dtypes, devices and target range; returns the inputs as tensors."""
+    logits = as_tensor(logits, what)
+    target = as_tensor(target, "target")
+    if logits.ndim != 2:
+        raise ValueError(
+            f"{what} must be 2-D [N, C], got shape {tuple(logits.shape)}; "
+            "flatten token logits with .reshape(-1, V)"
+        )
+    n_rows, n_cols = logits.shape
+    if n_cols < 1:
+        raise ValueError(f"{what} must have at least one class column, got shape {tuple(logits.shape)}")
+    check_float(logits, what)
+    if target.dtype != torch.int64:
+        raise ValueError(f"target must be int64 (torch.long), got {target.dtype}; use target.long()")
+    if target.ndim != 1 or target.shape[0] != n_rows:
+        raise ValueError(
+            f"target must have shape [{n_rows}] to match {what} {tuple(logits.shape)}, "
+            f"got {tuple(target.shape)}"
+        )
+    check_same_device(logits, target, what, "target")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise ValueError(f"ignore_index must be an int, got {ignore_index!r}")
+    if n_rows:
+        bad = (target != ignore_index) & ((target < 0) | (target >= n_cols))
+        if bool(bad.any()):
+            i = int(torch.nonzero(bad)[0, 0])
+            raise ValueError(
+                f"target[{i}] = {int(target[i])} is outside [0, {n_cols}) and is not "
+                f"ignore_index ({ignore_index})"
+            )
+    return logits, target
+
+
+def cross_entropy_rows_any(
+    logits, target, ignore_index: int = -100, backend: str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Validated dispatch: (loss [N] float32 (triton) or float64 (torch), argmax, backend)."""
+    logits, target = validate_cross_entropy_inputs(logits, target, ignore_index)
+    used = resolve_backend(backend, logits.device, _cross_entropy_rows_kernel)
+    if used == "triton":
+        loss, argmax = cross_entropy_rows_triton(logits, target, ignore_index)
+    else:
+        loss, argmax = cross_entropy_rows_reference(logits, target, ignore_index)
+    return loss, argmax, used
+
+
+def cross_entropy_rows(
+    logits, target, ignore_index: int = -100, backend: str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row cross-entropy and argmax.
+
+    Args:
+        logits: [N, C] float32/float16/bfloat16 (float64 accepted) tensor or numpy array.
+        target: [N] int64 class indices in [0, C), or ``ignore_index``.
+        ignore_index: rows with this target get loss 0 (their argmax is still computed).
+        backend: "triton", "torch" (float64 reference) or "auto" (triton on CUDA, else torch).
+
+    Returns:
+        (loss [N] float32 = -log softmax(logits)[target], argmax [N] int64 first max index),
+        on the device of ``logits``.
+
+    Raises:
+        ValueError: bad shapes, dtypes, devices, out-of-range targets or backend.
+    """
+    loss, argmax, _ = cross_entropy_rows_any(logits, target, ignore_index, backend)
+    return loss.to(torch.float32), argmax

@@ -1,0 +1,151 @@
+"""Per-row sum of squared errors.
+
+``sse[i] = sum_j (pred[i, j] - target[i, j])**2`` over all trailing dimensions. One Triton
+program owns a block of rows and walks the trailing elements in chunks, accumulating in a
+float32 tile that is reduced once at the end (fixed order, no atomics).
+
+Public function: :func:`squared_error_rows`; torch float64 reference:
+:func:`squared_error_rows_reference`.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._common import (
+    as_tensor,
+    check_float,
+    check_same_device,
+    is_interpreted,
+    resolve_backend,
+    row_tile_config,
+)
+
+__all__ = ["squared_error_rows", "squared_error_rows_reference", "squared_error_rows_triton"]
+
+
+@triton.jit
+def _squared_error_rows_kernel(
+    pred_ptr,  # [n_rows, n_cols] any float dtype, column stride 1
+    target_ptr,  # [n_rows, n_cols] any float dtype, column stride 1
+    sse_ptr,  # [n_rows] float32 out
+    n_rows,
+    n_cols,
+    stride_pred,
+    stride_target,
+    BLOCK_ROWS: tl.constexpr,
+    BLOCK_COLS: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    rows = pid * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
+    row_mask = rows < n_rows
+    rows64 = rows.to(tl.int64)
+    cols0 = tl.arange(0, BLOCK_COLS)
+    acc = tl.zeros([BLOCK_ROWS, BLOCK_COLS], dtype=tl.float32)
+    for start in range(0, n_cols, BLOCK_COLS):
+        cols = start + cols0
+        mask = row_mask[:, None] & (cols < n_cols)[None, :]
+        p = tl.load(pred_ptr + rows64[:, None] * stride_pred + cols[None, :], mask=mask, other=0.0)
+        t = tl.load(
+            target_ptr + rows64[:, None] * stride_target + cols[None, :], mask=mask, other=0.0
+        )
+        d = p.to(tl.float32) - t.to(tl.float32)
+        acc += d * d
+    tl.store(sse_ptr + rows, tl.sum(acc, axis=1), mask=row_mask)
+
+
+def squared_error_rows_triton(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Launch the kernel on validated 2-D [N, D] inputs; returns sse float32 [N]."""
+    n_rows, n_cols = pred.shape
+    if pred.stride(1) != 1:
+        pred = pred.contiguous()
+    if target.stride(1) != 1:
+        target = target.contiguous()
+    sse = torch.empty(n_rows, dtype=torch.float32, device=pred.device)
+    if n_rows == 0:
+        return sse
+    if n_cols == 0:
+        return sse.zero_()
+    cfg = row_tile_config(n_rows, n_cols, is_interpreted(_squared_error_rows_kernel))
+    _squared_error_rows_kernel[(cfg.grid,)](
+        pred,
+        target,
+        sse,
+        n_rows,
+        n_cols,
+        pred.stride(0),
+        target.stride(0),
+        BLOCK_ROWS=cfg.block_rows,
+        BLOCK_COLS=cfg.block_cols,
+        num_warps=cfg.num_warps,
+    )
+    return sse
+
+
+_REF_CHUNK_ELEMS = 1 << 20
+
+
+def squared_error_rows_reference(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """float64 reference on validated 2-D [N, D] inputs, in row blocks: sse float64 [N]."""
+    n_rows, n_cols = pred.shape
+    out = torch.zeros(n_rows, dtype=torch.float64, device=pred.device)
+    row_block = max(1, _REF_CHUNK_ELEMS // max(1, n_cols))
+    for r0 in range(0, n_rows, row_block):
+        d = pred[r0 : r0 + row_block].to(torch.float64) - target[r0 : r0 + row_block].to(
+            torch.float64
+        )
+        out[r0 : r0 + row_block] = (d * d).sum(dim=1)
+    return out
+
+
+def _drop_trailing_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    shape = tuple(shape)
+    while len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def validate_squared_error_inputs(pred, target) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check and flatten to [N, D]. Shapes must match; a trailing size-1 dimension may be
+    missing on one side ([N, 1] vs [N]), nothing else is broadcast."""
+    pred = as_tensor(pred, "pred")
+    target = as_tensor(target, "target")
+    if pred.ndim < 1:
+        raise ValueError("pred must have a leading row dimension [N, ...], got a scalar")
+    check_float(pred, "pred")
+    check_float(target, "target")
+    if tuple(pred.shape) != tuple(target.shape) and _drop_trailing_ones(
+        pred.shape
+    ) != _drop_trailing_ones(target.shape):
+        raise ValueError(
+            f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape"
+        )
+    check_same_device(pred, target, "pred", "target")
+    n_rows = pred.shape[0]
+    return pred.reshape(n_rows, -1), target.reshape(n_rows, -1)
+
+
+def squared_error_rows_any(pred, target, backend: str = "auto") -> tuple[torch.Tensor, str]:
+    """Validated dispatch: (sse [N] float32 (triton) or float64 (torch), backend used)."""
+    pred, target = validate_squared_error_inputs(pred, target)
+    used = resolve_backend(backend, pred.device, _squared_error_rows_kernel)
+    if used == "triton":
+        return squared_error_rows_triton(pred, target), used
+    return squared_error_rows_reference(pred, target), used
+
+
+def squared_error_rows(pred, target, backend: str = "auto") -> torch.Tensor:
+    """Per-row sum of squared errors over all trailing dimensions.
+
+    Args:
+        pred: [N, ...] float tensor or numpy array.
+        target: same shape as ``pred`` (``[N]`` vs ``[N, 1]`` is accepted), float.
+        backend: "triton", "torch" (float64 reference) or "auto" (triton on CUDA, else torch).
+
+    Returns:
+        sse [N] float32 on the device of ``pred``.
+    """
+    sse, _ = squared_error_rows_any(pred, target, backend)
+    return sse.to(torch.float32)
