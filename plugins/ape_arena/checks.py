@@ -1,0 +1,444 @@
+"""Static checks on a submitted ONNX model, before any of it runs (DESIGN §4.3).
+
+Each failure is a ``CheckError`` with a short machine-readable ``code`` and a human
+``reason``. The rules are deterministic (they read only the file's bytes and the spec), so
+honest validators on any hardware reach the same verdict. Order, cheapest first:
+
+============================  =============================================================
+code                          rule
+============================  =============================================================
+``unreadable``                the file cannot be read
+``too_large``                 file size > ``limits.max_bytes`` (from ``stat``, before reading)
+``sha256_mismatch``           sha256 of the bytes != the expected (on-chain) hash
+``corrupt``                   the bytes do not parse as an ONNX ``ModelProto`` with a graph
+``external_data``             any tensor (initializer, sparse, ``Constant`` attribute, in any
+                              subgraph or local function) stored outside the file
+``custom_domain``             an opset import or node domain other than ``""``,
+                              ``"ai.onnx"``, ``"ai.onnx.ml"``; model-local functions too
+``opset_out_of_range``        default-domain opset outside ``[opset_min, opset_max]``
+``banned_op``                 random ops (``RandomNormal``, ``Bernoulli``, …): scores must
+                              be identical across validators
+``checker_failed``            ``onnx.checker.check_model`` rejects the model
+``too_many_params``           total tensor elements (initializers, sparse initializers and
+                              constant attributes, subgraphs included) > ``max_params``
+``signature_mismatch``        inputs/outputs differ from the spec (names, dtypes, ranks,
+                              fixed dims, dynamic batch dim)
+============================  =============================================================
+
+Signature rule: the graph's real inputs (``graph.input`` minus names that are initializers)
+must be exactly the spec's input names and the graph must have exactly one output, the
+spec's. Element types must match. Where the model declares a shape, its rank must match, a
+dim the spec fixes must be that size or symbolic/unknown in the model, and the batch dim (the
+spec's first, symbolic dim) must not be fixed in the model. A tensor with no declared shape is
+accepted here; the engine checks the actual output shape at run time.
+
+Example::
+
+    info = check_model("model.onnx", spec, expected_sha256=onchain_hash)
+    print(info.num_params, info.opset)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from math import prod
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .spec import TaskSpec, TensorSpec
+
+if TYPE_CHECKING:  # onnx is imported lazily inside the functions
+    import onnx
+
+ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
+BANNED_OPS = frozenset(
+    {
+        "RandomNormal",
+        "RandomNormalLike",
+        "RandomUniform",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+    }
+)
+"""Ops whose output is random: they would make validators disagree on a model's score."""
+
+CODES = (
+    "unreadable",
+    "too_large",
+    "sha256_mismatch",
+    "corrupt",
+    "external_data",
+    "custom_domain",
+    "opset_out_of_range",
+    "banned_op",
+    "checker_failed",
+    "too_many_params",
+    "signature_mismatch",
+)
+
+# ONNX TensorProto element types of the spec's dtypes.
+_ONNX_ELEM = {"float32": 1, "uint8": 2, "int32": 6, "int64": 7, "float16": 10}
+
+
+class CheckError(ValueError):
+    """A model failed a static check. ``code`` is machine-readable, ``reason`` is for people."""
+
+    def __init__(self, code: str, reason: str):
+        if code not in CODES:
+            raise ValueError(f"unknown check code {code!r}")
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A graph input or output as the model declares it (``shape`` None: not declared)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | str | None, ...] | None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Facts about a model that passed every check."""
+
+    sha256: str
+    size_bytes: int
+    ir_version: int
+    opset: int
+    opset_imports: dict[str, int]
+    producer: str
+    num_params: int
+    num_nodes: int
+    op_types: tuple[str, ...]
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+
+
+def _normalise_hash(expected: bytes | str | None) -> str | None:
+    if expected is None:
+        return None
+    if isinstance(expected, bytes | bytearray):
+        if len(expected) != 32:
+            raise ValueError(f"expected_sha256 must be 32 bytes, got {len(expected)}")
+        return bytes(expected).hex()
+    text = expected.lower().removeprefix("0x")
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError(f"expected_sha256 must be 64 hex digits, got {expected!r}")
+    return text
+
+
+def check_model(
+    path: str | os.PathLike[str], spec: TaskSpec, expected_sha256: bytes | str | None
+) -> ModelInfo:
+    """Run every static check on the ONNX file at ``path``; return its facts.
+
+    ``expected_sha256`` is the on-chain model hash (32 bytes or hex, ``0x`` optional);
+    ``None`` skips the hash check (a node checking its own model before committing).
+
+    Raises:
+        CheckError: the first failed rule, with ``code`` and ``reason``.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise CheckError("unreadable", f"cannot read {p}: {exc.strerror or exc}") from None
+    _check_size(size, spec)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise CheckError("unreadable", f"cannot read {p}: {exc.strerror or exc}") from None
+    return check_model_bytes(data, spec, expected_sha256)
+
+
+def check_model_bytes(
+    data: bytes, spec: TaskSpec, expected_sha256: bytes | str | None
+) -> ModelInfo:
+    """``check_model`` on bytes already in memory."""
+    expected = _normalise_hash(expected_sha256)
+    _check_size(len(data), spec)
+    digest = hashlib.sha256(data).hexdigest()
+    if expected is not None and digest != expected:
+        raise CheckError(
+            "sha256_mismatch",
+            f"file sha256 is {digest} but the expected (on-chain) hash is {expected}; "
+            "the file is not the submitted model",
+        )
+    model = _parse(data)
+    _check_external_data(model)
+    _check_domains(model)
+    opset = _check_opset(model, spec)
+    op_types = _check_ops(model)
+    _check_checker(model)
+    num_params = _check_params(model, spec)
+    inputs, outputs = _check_signature(model, spec)
+    return ModelInfo(
+        sha256=digest,
+        size_bytes=len(data),
+        ir_version=int(model.ir_version),
+        opset=opset,
+        opset_imports={o.domain: int(o.version) for o in model.opset_import},
+        producer=f"{model.producer_name} {model.producer_version}".strip(),
+        num_params=num_params,
+        num_nodes=sum(1 for _ in _all_nodes(model)),
+        op_types=tuple(sorted(op_types)),
+        inputs=inputs,
+        outputs=outputs,
+    )
+
+
+# ---------------------------------------------------------------------------- rules
+def _check_size(size: int, spec: TaskSpec) -> None:
+    if size > spec.limits.max_bytes:
+        raise CheckError(
+            "too_large",
+            f"model file is {size} bytes; the task allows at most {spec.limits.max_bytes}",
+        )
+
+
+def _parse(data: bytes) -> onnx.ModelProto:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise CheckError("corrupt", f"bytes are not an ONNX model: {exc}") from None
+    if not model.HasField("graph") or model.ir_version <= 0:
+        raise CheckError("corrupt", "bytes parse but hold no ONNX graph / ir_version")
+    return model
+
+
+def _check_external_data(model: onnx.ModelProto) -> None:
+    import onnx
+
+    for where, tensor in _all_tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "?")
+            raise CheckError(
+                "external_data",
+                f"tensor {tensor.name or '<unnamed>'!r} ({where}) refers to external data "
+                f"{location!r}; submit a single self-contained .onnx file",
+            )
+
+
+def _check_domains(model: onnx.ModelProto) -> None:
+    for imp in model.opset_import:
+        if imp.domain not in ALLOWED_DOMAINS:
+            raise CheckError(
+                "custom_domain",
+                f"opset import of domain {imp.domain!r}; only standard ONNX domains "
+                f"{sorted(ALLOWED_DOMAINS)} are allowed",
+            )
+    for fn in model.functions:
+        raise CheckError(
+            "custom_domain",
+            f"model-local function {fn.domain}:{fn.name}; inline functions before submitting",
+        )
+    for node in _all_nodes(model):
+        if node.domain not in ALLOWED_DOMAINS:
+            raise CheckError(
+                "custom_domain",
+                f"node {node.name or node.op_type!r} uses op {node.domain}:{node.op_type}; "
+                "custom op domains are not allowed",
+            )
+
+
+def _check_opset(model: onnx.ModelProto, spec: TaskSpec) -> int:
+    versions = [int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions:
+        raise CheckError("opset_out_of_range", "model imports no default-domain ONNX opset")
+    opset = max(versions)
+    lo, hi = spec.limits.opset_min, spec.limits.opset_max
+    if not lo <= opset <= hi:
+        raise CheckError(
+            "opset_out_of_range", f"model uses opset {opset}; the task allows {lo}..{hi}"
+        )
+    return opset
+
+
+def _check_ops(model: onnx.ModelProto) -> set[str]:
+    op_types = set()
+    for node in _all_nodes(model):
+        if node.op_type in BANNED_OPS:
+            raise CheckError(
+                "banned_op",
+                f"op {node.op_type} is random; scores must be reproducible across validators",
+            )
+        op_types.add(node.op_type)
+    return op_types
+
+
+def _check_checker(model: onnx.ModelProto) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(model)
+    except (onnx.checker.ValidationError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckError("checker_failed", f"onnx.checker rejects the model: {first}") from None
+
+
+def _check_params(model: onnx.ModelProto, spec: TaskSpec) -> int:
+    total = sum(prod(t.dims) for _, t in _all_tensors(model))
+    if total > spec.limits.max_params:
+        raise CheckError(
+            "too_many_params",
+            f"model holds {total} parameters (tensor elements); the task allows at most "
+            f"{spec.limits.max_params}",
+        )
+    return total
+
+
+def _check_signature(
+    model: onnx.ModelProto, spec: TaskSpec
+) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...]]:
+    graph = model.graph
+    init_names = {t.name for t in graph.initializer} | {
+        s.values.name for s in graph.sparse_initializer
+    }
+    real_inputs = [vi for vi in graph.input if vi.name not in init_names]
+    got = [vi.name for vi in real_inputs]
+    want = [t.name for t in spec.inputs]
+    if sorted(got) != sorted(want) or len(set(got)) != len(got):
+        raise CheckError(
+            "signature_mismatch", f"model inputs are {got}; the task spec requires {want}"
+        )
+    outs = [vi.name for vi in graph.output]
+    if outs != [spec.output.name]:
+        raise CheckError(
+            "signature_mismatch",
+            f"model outputs are {outs}; the task spec requires exactly [{spec.output.name!r}]",
+        )
+    by_name = {vi.name: vi for vi in real_inputs}
+    inputs = tuple(_match(by_name[t.name], t, spec, "input") for t in spec.inputs)
+    output = _match(graph.output[0], spec.output, spec, "output")
+    return inputs, (output,)
+
+
+def _match(vi: onnx.ValueInfoProto, want: TensorSpec, spec: TaskSpec, role: str) -> TensorInfo:
+    import onnx
+
+    label = f"{role} {want.name!r}"
+    if vi.type.WhichOneof("value") != "tensor_type":
+        raise CheckError("signature_mismatch", f"{label} is not a tensor")
+    tt = vi.type.tensor_type
+    elem = int(tt.elem_type)
+    if elem != _ONNX_ELEM[want.dtype]:
+        name = onnx.TensorProto.DataType.Name(elem) if elem else "undefined"
+        raise CheckError(
+            "signature_mismatch", f"{label} has element type {name}; the spec requires {want.dtype}"
+        )
+    shape: tuple[int | str | None, ...] | None = None
+    if tt.HasField("shape"):
+        dims: list[int | str | None] = []
+        for d in tt.shape.dim:
+            kind = d.WhichOneof("value")
+            dims.append(int(d.dim_value) if kind == "dim_value" else d.dim_param if kind else None)
+        shape = tuple(dims)
+        if len(shape) != want.rank:
+            raise CheckError(
+                "signature_mismatch",
+                f"{label} has rank {len(shape)} {list(shape)}; the spec requires rank "
+                f"{want.rank} {want.shape}",
+            )
+        for i, (have, need) in enumerate(zip(shape, want.shape, strict=True)):
+            if isinstance(need, int):
+                if isinstance(have, int) and have != need:
+                    raise CheckError(
+                        "signature_mismatch",
+                        f"{label} dim {i} is {have}; the spec fixes it to {need}",
+                    )
+            elif need == spec.batch_symbol and isinstance(have, int):
+                raise CheckError(
+                    "signature_mismatch",
+                    f"{label} dim {i} is fixed to {have}; the batch dim must be dynamic "
+                    "(export with a dynamic batch axis)",
+                )
+    return TensorInfo(name=vi.name, dtype=want.dtype, shape=shape)
+
+
+# ---------------------------------------------------------------------------- walkers
+def _graphs(model: onnx.ModelProto) -> Iterator[tuple[str, onnx.GraphProto]]:
+    """The main graph and every subgraph (If/Loop/Scan bodies), depth first."""
+    import onnx
+
+    stack: list[tuple[str, onnx.GraphProto]] = [("graph", model.graph)]
+    while stack:
+        where, graph = stack.pop()
+        yield where, graph
+        for node in graph.node:
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    stack.append((f"{where}/{node.op_type}.{attr.name}", attr.g))
+                elif attr.type == onnx.AttributeProto.GRAPHS:
+                    stack.extend(
+                        (f"{where}/{node.op_type}.{attr.name}[{i}]", g)
+                        for i, g in enumerate(attr.graphs)
+                    )
+    for fn in model.functions:
+        fake = onnx.GraphProto(node=fn.node)
+        yield f"function {fn.name}", fake
+
+
+def _all_nodes(model: onnx.ModelProto) -> Iterator[onnx.NodeProto]:
+    for _, graph in _graphs(model):
+        yield from graph.node
+
+
+def _all_tensors(model: onnx.ModelProto) -> Iterator[tuple[str, onnx.TensorProto]]:
+    """Every stored tensor: initializers, sparse initializers, constant attributes."""
+    import onnx
+
+    for where, graph in _graphs(model):
+        for t in graph.initializer:
+            yield f"{where} initializer", t
+        for s in graph.sparse_initializer:
+            # dense element count for params: report the dense shape through a stand-in
+            yield f"{where} sparse initializer", _sparse_as_dense_dims(s)
+            yield f"{where} sparse indices", _no_params(s.indices)
+        for node in graph.node:
+            for attr in node.attribute:
+                label = f"{where} {node.op_type}.{attr.name}"
+                if attr.type == onnx.AttributeProto.TENSOR:
+                    yield label, attr.t
+                elif attr.type == onnx.AttributeProto.TENSORS:
+                    for t in attr.tensors:
+                        yield label, t
+                elif attr.type == onnx.AttributeProto.SPARSE_TENSOR:
+                    yield label, _sparse_as_dense_dims(attr.sparse_tensor)
+                    yield label, _no_params(attr.sparse_tensor.indices)
+                elif attr.type == onnx.AttributeProto.SPARSE_TENSORS:
+                    for s in attr.sparse_tensors:
+                        yield label, _sparse_as_dense_dims(s)
+                        yield label, _no_params(s.indices)
+
+
+def _sparse_as_dense_dims(s: onnx.SparseTensorProto) -> onnx.TensorProto:
+    """A copy of the sparse tensor's values carrying the dense dims (for counting)."""
+    import onnx
+
+    t = onnx.TensorProto()
+    t.CopyFrom(s.values)
+    del t.dims[:]
+    t.dims.extend(s.dims)
+    return t
+
+
+def _no_params(t: onnx.TensorProto) -> onnx.TensorProto:
+    """A copy of ``t`` that counts zero elements but keeps its external-data fields."""
+    import onnx
+
+    c = onnx.TensorProto()
+    c.CopyFrom(t)
+    del c.dims[:]
+    c.dims.append(0)
+    return c

@@ -1,0 +1,312 @@
+"""Static model checks: one crafted ONNX file per rule, each asserting its reason code."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import onnx
+import pytest
+from ape_arena.checks import CODES, CheckError, check_model, check_model_bytes
+from onnx import helper, numpy_helper
+
+
+def assert_fails(code: str, path, spec, sha) -> CheckError:
+    with pytest.raises(CheckError) as info:
+        check_model(path, spec, sha)
+    assert info.value.code == code, str(info.value)
+    assert info.value.reason
+    return info.value
+
+
+# ---------------------------------------------------------------------------- passing
+def test_crafted_good_model_passes_and_reports_facts(digits_onnx, write_model, digits_spec):
+    path, sha = write_model(digits_onnx())
+    info = check_model(path, digits_spec, sha)
+    assert info.sha256 == sha
+    assert info.size_bytes == path.stat().st_size
+    assert info.opset == 17
+    assert info.num_params == 64 * 10 + 10
+    assert info.num_nodes == 2
+    assert info.op_types == ("Add", "MatMul")
+    assert info.inputs[0].name == "features" and info.inputs[0].shape == ("batch", 64)
+    assert info.outputs[0].shape == ("batch", 10)
+
+
+def test_expected_hash_accepts_bytes_hex_and_0x(digits_onnx, write_model, digits_spec):
+    path, sha = write_model(digits_onnx())
+    for expected in (bytes.fromhex(sha), sha.upper(), "0x" + sha, None):
+        assert check_model(path, digits_spec, expected).sha256 == sha
+
+
+def test_exported_torch_model_passes(tiny_mlp, digits_spec, tmp_path):
+    from ape_arena.export import export_model
+
+    sha = export_model(tiny_mlp(), digits_spec, tmp_path / "m.onnx")
+    info = check_model(tmp_path / "m.onnx", digits_spec, sha)
+    assert info.num_params == 64 * 32 + 32 + 32 * 10 + 10
+
+
+def test_unknown_dims_and_symbolic_fixed_dims_are_accepted(digits_onnx, write_model, digits_spec):
+    """A model more general than the spec (unknown / symbolic dims) is fine."""
+    model = digits_onnx(in_shape=("n", "f"), out_shape=(None, None))
+    path, sha = write_model(model)
+    info = check_model(path, digits_spec, sha)
+    assert info.inputs[0].shape == ("n", "f")
+    assert info.outputs[0].shape == (None, None)
+
+
+def test_input_that_is_also_an_initializer_is_not_a_model_input(
+    digits_onnx, write_model, digits_spec
+):
+    model = digits_onnx()
+    model.graph.input.append(helper.make_tensor_value_info("B", onnx.TensorProto.FLOAT, [10]))
+    path, sha = write_model(model)
+    assert [t.name for t in check_model(path, digits_spec, sha).inputs] == ["features"]
+
+
+# ---------------------------------------------------------------------------- failing
+def test_unreadable_missing_file(tmp_path, digits_spec):
+    assert_fails("unreadable", tmp_path / "nope.onnx", digits_spec, None)
+
+
+def test_sha256_mismatch(digits_onnx, write_model, digits_spec):
+    path, sha = write_model(digits_onnx())
+    err = assert_fails("sha256_mismatch", path, digits_spec, "00" * 32)
+    assert sha in err.reason
+
+
+def test_too_large_checked_before_reading(digits_onnx, write_model, make_spec):
+    path, sha = write_model(digits_onnx())
+    spec = make_spec(limits={"max_bytes": 100})
+    err = assert_fails("too_large", path, spec, sha)
+    assert "100" in err.reason
+    # also before hashing: a too-large file with a wrong hash reports the size
+    assert_fails("too_large", path, spec, "11" * 32)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"not an onnx model", b"\xff" * 64, b"", b"\x08\x07"],  # garbage, empty, no graph
+    ids=["text", "ff", "empty", "ir-only"],
+)
+def test_corrupt_bytes(data, write_model, digits_spec):
+    path, sha = write_model(data)
+    assert_fails("corrupt", path, digits_spec, sha)
+
+
+def test_truncated_model_is_corrupt(digits_onnx, write_model, digits_spec):
+    data = digits_onnx().SerializeToString()
+    path, sha = write_model(data[: len(data) // 2])
+    assert_fails("corrupt", path, digits_spec, sha)
+
+
+def test_checker_failure_dangling_input(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.graph.node[1].input[1] = "does_not_exist"
+    path, sha = write_model(model)
+    err = assert_fails("checker_failed", path, digits_spec, sha)
+    assert "onnx.checker" in err.reason
+
+
+def test_checker_failure_unknown_op(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.graph.node[1].op_type = "NoSuchOp"
+    path, sha = write_model(model)
+    assert_fails("checker_failed", path, digits_spec, sha)
+
+
+@pytest.mark.parametrize("opset", [11, 22])
+def test_opset_outside_range(opset, digits_onnx, write_model, digits_spec):
+    path, sha = write_model(digits_onnx(opset=opset))
+    err = assert_fails("opset_out_of_range", path, digits_spec, sha)
+    assert f"opset {opset}" in err.reason and "13..21" in err.reason
+
+
+def test_missing_default_opset(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    del model.opset_import[:]
+    model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 3))
+    path, sha = write_model(model)
+    assert_fails("opset_out_of_range", path, digits_spec, sha)
+
+
+def test_custom_op_domain_node(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.graph.node[1].domain = "com.microsoft"
+    model.graph.node[1].op_type = "BiasGelu"
+    path, sha = write_model(model)
+    err = assert_fails("custom_domain", path, digits_spec, sha)
+    assert "com.microsoft" in err.reason
+
+
+def test_custom_domain_opset_import(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.opset_import.append(helper.make_opsetid("evil.ops", 1))
+    path, sha = write_model(model)
+    assert_fails("custom_domain", path, digits_spec, sha)
+
+
+def test_custom_domain_hidden_in_subgraph(digits_onnx, write_model, digits_spec):
+    """A custom op inside an If branch is found too."""
+    model = digits_onnx()
+    branch = helper.make_graph(
+        [helper.make_node("Steal", ["B"], ["y"], domain="evil.ops")],
+        "then",
+        [],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [10])],
+    )
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    model.graph.initializer.append(cond)
+    model.graph.node.append(
+        helper.make_node(
+            "If", ["cond"], ["unused"], then_branch=branch, else_branch=branch, name="if"
+        )
+    )
+    path, sha = write_model(model)
+    assert_fails("custom_domain", path, digits_spec, sha)
+
+
+def test_model_local_function_is_custom_domain(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    fn = helper.make_function(
+        "local",
+        "Affine",
+        ["x", "w"],
+        ["y"],
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        [helper.make_opsetid("", 17)],
+    )
+    model.functions.append(fn)
+    path, sha = write_model(model)
+    assert_fails("custom_domain", path, digits_spec, sha)
+
+
+def test_banned_random_op(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.graph.node[1].output[0] = "clean"
+    model.graph.node.extend(
+        [
+            helper.make_node("RandomNormalLike", ["clean"], ["noise"], name="noise"),
+            helper.make_node("Add", ["clean", "noise"], ["logits"], name="noisy"),
+        ]
+    )
+    path, sha = write_model(model)
+    err = assert_fails("banned_op", path, digits_spec, sha)
+    assert "RandomNormalLike" in err.reason
+
+
+def test_external_data_initializer(digits_onnx, write_model, digits_spec, tmp_path):
+    from onnx.external_data_helper import set_external_data
+
+    model = digits_onnx()
+    w = model.graph.initializer[0]
+    (tmp_path / "weights.bin").write_bytes(w.raw_data)
+    set_external_data(w, location="weights.bin", offset=0, length=len(w.raw_data))
+    w.ClearField("raw_data")
+    w.data_location = onnx.TensorProto.EXTERNAL
+    path, sha = write_model(model)
+    err = assert_fails("external_data", path, digits_spec, sha)
+    assert "weights.bin" in err.reason
+
+
+def test_external_data_in_constant_attribute(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    t = numpy_helper.from_array(np.zeros(10, np.float32), "c")
+    t.ClearField("raw_data")
+    t.data_location = onnx.TensorProto.EXTERNAL
+    t.external_data.add(key="location", value="/etc/passwd")
+    model.graph.node.append(helper.make_node("Constant", [], ["c"], value=t))
+    path, sha = write_model(model)
+    assert_fails("external_data", path, digits_spec, sha)
+
+
+def test_too_many_params(digits_onnx, write_model, make_spec):
+    path, sha = write_model(digits_onnx())
+    err = assert_fails("too_many_params", path, make_spec(limits={"max_params": 649}), sha)
+    assert "650" in err.reason
+    assert check_model(path, make_spec(limits={"max_params": 650}), sha).num_params == 650
+
+
+def test_params_hidden_in_constant_node_count(digits_onnx, write_model, make_spec):
+    model = digits_onnx()
+    big = numpy_helper.from_array(np.zeros((100, 100), np.float32), "k")
+    model.graph.node.insert(0, helper.make_node("Constant", [], ["k"], value=big))
+    path, sha = write_model(model)
+    assert_fails("too_many_params", path, make_spec(limits={"max_params": 10_000}), sha)
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"in_name": "pixels"}, "inputs are ['pixels']"),
+        ({"out_name": "probs"}, "outputs are ['probs']"),
+        ({"in_dtype": "float64"}, "DOUBLE"),
+        ({"in_shape": ("batch", 8, 8)}, "rank 3"),
+        ({"in_shape": ("batch", 63), "n_features": 63}, "dim 1 is 63"),
+        ({"in_shape": (32, 64)}, "batch dim must be dynamic"),
+        ({"out_shape": ("batch", 9), "n_classes": 9}, "dim 1 is 9"),
+        ({"out_shape": (7, 10)}, "batch dim must be dynamic"),
+        ({"out_shape": ("batch",)}, "rank 1"),
+    ],
+    ids=[
+        "input-name",
+        "output-name",
+        "input-dtype",
+        "input-rank",
+        "input-fixed-dim",
+        "input-fixed-batch",
+        "output-classes",
+        "output-fixed-batch",
+        "output-rank",
+    ],
+)
+def test_signature_mismatch(kwargs, needle, digits_onnx, write_model, digits_spec):
+    path, sha = write_model(digits_onnx(**kwargs))
+    err = assert_fails("signature_mismatch", path, digits_spec, sha)
+    assert needle in err.reason
+
+
+def test_signature_extra_output(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.graph.output.append(
+        helper.make_tensor_value_info("xw", onnx.TensorProto.FLOAT, ["batch", 10])
+    )
+    path, sha = write_model(model)
+    assert_fails("signature_mismatch", path, digits_spec, sha)
+
+
+def test_signature_extra_input(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.graph.input.append(
+        helper.make_tensor_value_info("mask", onnx.TensorProto.FLOAT, ["batch", 64])
+    )
+    path, sha = write_model(model)
+    assert_fails("signature_mismatch", path, digits_spec, sha)
+
+
+def test_lm_signature_against_digits_spec_mismatches(tiny_byte_lm, lm_spec, digits_spec, tmp_path):
+    from ape_arena.export import export_model
+
+    sha = export_model(tiny_byte_lm(), lm_spec, tmp_path / "lm.onnx")
+    out_shape = check_model(tmp_path / "lm.onnx", lm_spec, sha).outputs[0].shape
+    assert out_shape[0] == "batch" and out_shape[2] == 256
+    with pytest.raises(CheckError) as info:
+        check_model(tmp_path / "lm.onnx", digits_spec, sha)
+    assert info.value.code == "signature_mismatch"
+
+
+# ---------------------------------------------------------------------------- API
+def test_check_error_codes_are_closed():
+    with pytest.raises(ValueError):
+        CheckError("made_up", "x")
+    assert CheckError("corrupt", "why").code in CODES
+
+
+def test_bad_expected_hash_argument_is_a_caller_error(digits_onnx, digits_spec):
+    data = digits_onnx().SerializeToString()
+    with pytest.raises(ValueError, match="64 hex"):
+        check_model_bytes(data, digits_spec, "abc")
+    with pytest.raises(ValueError, match="32 bytes"):
+        check_model_bytes(data, digits_spec, b"\x00" * 31)
+    assert check_model_bytes(data, digits_spec, hashlib.sha256(data).digest()).num_nodes == 2
