@@ -132,6 +132,7 @@ def _export_bytes(module: torch.nn.Module, spec: TaskSpec, opset: int, dynamo: b
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             if not dynamo:
                 buf = io.BytesIO()
                 dynamic_axes = {
