@@ -81,7 +81,14 @@ class RowTileConfig:
     grid: int
 
 
-def row_tile_config(n_rows: int, n_cols: int, interpreted: bool) -> RowTileConfig:
+def row_tile_config(
+    n_rows: int,
+    n_cols: int,
+    interpreted: bool,
+    *,
+    block_rows: int | None = None,
+    block_cols: int | None = None,
+) -> RowTileConfig:
     """Pick the tile for a row-wise reduction over ``n_cols`` (Liger-style heuristics).
 
     GPU: at most 4096 columns per step and ~4096 elements per tile, so small-vocabulary
@@ -89,13 +96,19 @@ def row_tile_config(n_rows: int, n_cols: int, interpreted: bool) -> RowTileConfi
     warps grow with the tile. Interpreter: one numpy op per tile op and ~5 ms per program
     instance, so tiles are as large as memory comfortably allows (few programs, few steps).
     The choice depends only on the shape, so results are reproducible run to run.
+    ``block_rows`` / ``block_cols`` override the heuristics (powers of two).
     """
+    for name, value in (("block_rows", block_rows), ("block_cols", block_cols)):
+        if value is not None and (value < 1 or value & (value - 1)):
+            raise ValueError(f"{name} must be a power of two, got {value}")
     if interpreted:
         max_cols, max_tile = 16384, 1 << 16
     else:
         max_cols, max_tile = 4096, 4096
-    block_cols = min(next_power_of_2(n_cols), max_cols)
-    block_rows = max(1, min(next_power_of_2(n_rows), max_tile // block_cols))
+    if block_cols is None:
+        block_cols = min(next_power_of_2(n_cols), max_cols)
+    if block_rows is None:
+        block_rows = max(1, min(next_power_of_2(n_rows), max_tile // block_cols))
     tile = block_rows * block_cols
     num_warps = 4 if tile <= 1024 else (8 if tile <= 4096 else 16)
     grid = max(1, -(-n_rows // block_rows))

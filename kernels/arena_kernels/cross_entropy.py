@@ -98,9 +98,18 @@ def _cross_entropy_rows_kernel(
 
 
 def cross_entropy_rows_triton(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    ignore_index: int = -100,
+    *,
+    block_rows: int | None = None,
+    block_cols: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Launch the fused kernel on validated inputs; returns (loss fp32 [N], argmax int64 [N])."""
+    """Launch the fused kernel on validated inputs; returns (loss fp32 [N], argmax int64 [N]).
+
+    ``block_rows`` / ``block_cols`` (powers of two) override the tile heuristics; tests use
+    them to run GPU-sized tiles and many-chunk loops under the interpreter.
+    """
     n_rows, n_cols = logits.shape
     if logits.stride(1) != 1:
         logits = logits.contiguous()
@@ -109,7 +118,13 @@ def cross_entropy_rows_triton(
     argmax = torch.empty(n_rows, dtype=torch.int64, device=logits.device)
     if n_rows == 0:
         return loss, argmax
-    cfg = row_tile_config(n_rows, n_cols, is_interpreted(_cross_entropy_rows_kernel))
+    cfg = row_tile_config(
+        n_rows,
+        n_cols,
+        is_interpreted(_cross_entropy_rows_kernel),
+        block_rows=block_rows,
+        block_cols=block_cols,
+    )
     _cross_entropy_rows_kernel[(cfg.grid,)](
         logits,
         target,

@@ -56,8 +56,17 @@ def _squared_error_rows_kernel(
     tl.store(sse_ptr + rows, tl.sum(acc, axis=1), mask=row_mask)
 
 
-def squared_error_rows_triton(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Launch the kernel on validated 2-D [N, D] inputs; returns sse float32 [N]."""
+def squared_error_rows_triton(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    block_rows: int | None = None,
+    block_cols: int | None = None,
+) -> torch.Tensor:
+    """Launch the kernel on validated 2-D [N, D] inputs; returns sse float32 [N].
+
+    ``block_rows`` / ``block_cols`` (powers of two) override the tile heuristics (tests).
+    """
     n_rows, n_cols = pred.shape
     if pred.stride(1) != 1:
         pred = pred.contiguous()
@@ -68,7 +77,13 @@ def squared_error_rows_triton(pred: torch.Tensor, target: torch.Tensor) -> torch
         return sse
     if n_cols == 0:
         return sse.zero_()
-    cfg = row_tile_config(n_rows, n_cols, is_interpreted(_squared_error_rows_kernel))
+    cfg = row_tile_config(
+        n_rows,
+        n_cols,
+        is_interpreted(_squared_error_rows_kernel),
+        block_rows=block_rows,
+        block_cols=block_cols,
+    )
     _squared_error_rows_kernel[(cfg.grid,)](
         pred,
         target,
