@@ -1,0 +1,1 @@
+"""Command groups of ``ape arena``, one module per role."""
