@@ -1,0 +1,516 @@
+"""The isolated scoring worker (DESIGN §4.3): one process that runs untrusted ONNX models.
+
+``Engine`` (engine.py) starts it as ``python -m ape_arena.worker --fd N --memory-limit B``
+with one end of a socket pair as file descriptor N. The worker
+
+1. caps its own address space (``RLIMIT_AS``) before importing anything heavy,
+2. receives the init message (spec JSON, shard path + sha256, threads, device),
+3. reads the eval shard **once** from the file, checks its sha256 on the very bytes it
+   parses (no check-then-use gap), validates it against the spec and keeps it,
+4. then serves ``score`` requests until told to exit or killed: re-hash the model file,
+   build an onnxruntime session, run it over the shard in ``spec.limits.max_batch_rows``
+   batches, check every output (shape, dtype, finiteness), feed it to
+   ``arena_kernels.metric_rows`` and reduce all per-row values once with ``exact_total``.
+
+Messages are length-prefixed JSON (``multiprocessing.connection``'s framing, never pickle:
+the parent does not unpickle anything a worker that ran untrusted code sends). Floats cross
+as ``float.hex`` strings so totals arrive bit-exact.
+
+Determinism: onnxruntime runs with ``use_deterministic_compute``, sequential execution, a
+fixed graph-optimisation level and a fixed thread count; batches are the spec's
+``max_batch_rows`` (so every validator cuts the shard the same way); per-row metric values
+are summed exactly (``math.fsum``), so the total is independent of batching and threads of
+the metric. On the CPU path the metric of batch k runs on a helper thread while onnxruntime
+computes batch k+1 (results are consumed in batch order, so this changes no number).
+
+GPU path: when the session's active providers start with ``CUDAExecutionProvider`` and torch
+sees CUDA, inputs are uploaded once, outputs stay on the device through IOBinding and reach
+the Triton metric kernels through DLPack. ``select_providers``/``select_path`` hold that
+decision and are unit-tested on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import os
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+CUDA_EP = "CUDAExecutionProvider"
+CPU_EP = "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "cuda")
+GRAPH_OPT_LEVELS = ("disable", "basic", "extended", "all")
+
+# Runtime reason codes (static ones come from checks.CheckError.code).
+MODEL_CHANGED = "model_changed"
+LOAD_FAILED = "load_failed"
+RUNTIME_ERROR = "runtime_error"
+MEMORY_LIMIT = "memory_limit"
+OUTPUT_SHAPE = "output_shape"
+OUTPUT_DTYPE = "output_dtype"
+NON_FINITE = "non_finite"
+NO_ROWS = "no_rows"
+
+_ALLOC_MARKERS = ("bad_alloc", "failed to allocate", "allocate memory", "out of memory")
+
+
+class ShardError(RuntimeError):
+    """The eval shard cannot be used (wrong sha256, unreadable, does not fit the spec)."""
+
+
+class DeviceError(RuntimeError):
+    """``device="cuda"`` was requested but no CUDA session/tensor path is available."""
+
+
+class ModelInvalid(Exception):
+    """A model is INVALID for a runtime reason (``code``, ``reason``)."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+# ----------------------------------------------------------------------------- device choice
+def select_providers(device: str, available: Sequence[str]) -> list[Any]:
+    """Execution providers to request for ``device`` given onnxruntime's available list.
+
+    ``"cpu"``: CPU only. ``"auto"``/``"cuda"``: CUDA first when the installed onnxruntime
+    offers it (``onnxruntime-gpu`` lists it even on machines without a GPU, so the session's
+    *active* providers decide, see ``select_path``).
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device != "cpu" and CUDA_EP in available:
+        return [(CUDA_EP, {"device_id": 0}), CPU_EP]
+    if device == "cuda":
+        raise DeviceError(
+            "device='cuda' but this onnxruntime offers no CUDAExecutionProvider; install the "
+            "`gpu` extra (onnxruntime-gpu) or use device='cpu'"
+        )
+    return [CPU_EP]
+
+
+def select_path(device: str, session_providers: Sequence[str], cuda_available: bool) -> str:
+    """``"cuda"`` (IOBinding + DLPack + Triton) or ``"cpu"`` for one live session.
+
+    CUDA only when the session really runs on ``CUDAExecutionProvider`` (its first active
+    provider) *and* torch can see a CUDA device; anything else is the CPU path.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    on_cuda = bool(session_providers) and session_providers[0] == CUDA_EP and cuda_available
+    if device == "cuda" and not on_cuda:
+        raise DeviceError(
+            f"device='cuda' but the session runs on {list(session_providers)} and torch "
+            f"cuda available={cuda_available}"
+        )
+    if device == "cpu":
+        return "cpu"
+    return "cuda" if on_cuda else "cpu"
+
+
+# ----------------------------------------------------------------------------- shard
+def sha256_hex(data: bytes | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_verified(path: str, expected_sha256: str) -> bytes:
+    """Read a file once and check its sha256 on exactly those bytes."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ShardError(f"cannot read eval shard {path}: {exc.strerror or exc}") from None
+    digest = sha256_hex(data)
+    if digest != expected_sha256:
+        raise ShardError(
+            f"eval shard {path} has sha256 {digest} but the task commits to "
+            f"{expected_sha256}; refusing to score on it (re-fetch the shard)"
+        )
+    return data
+
+
+def load_shard_arrays(path: str, spec: Any, expected_sha256: str) -> dict[str, Any]:
+    """The shard's arrays the spec needs (inputs by ``data_key``, target, optional mask).
+
+    Checks the hash on the bytes it parses, then presence, dtypes, ranks, fixed dims and
+    equal row counts. Raises ``ShardError`` with what is wrong.
+    """
+    import numpy as np
+
+    data = read_verified(path, expected_sha256)
+    try:
+        npz = np.load(io.BytesIO(data), allow_pickle=False)
+        files = set(npz.files)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad shard
+        raise ShardError(f"eval shard {path} is not a readable .npz file: {exc}") from None
+    wanted: list[tuple[str, str, list[Any]]] = [(t.data_key, t.dtype, t.shape) for t in spec.inputs]
+    wanted.append((spec.data.target_key, spec.target_dtype, spec.target_shape))
+    if spec.data.mask_key:
+        wanted.append((spec.data.mask_key, "", spec.target_shape))
+    arrays: dict[str, Any] = {}
+    for key, dtype, shape in wanted:
+        if key not in files:
+            raise ShardError(f"eval shard {path} has no array {key!r} (it has {sorted(files)})")
+        arr = np.ascontiguousarray(npz[key])
+        if dtype and arr.dtype != np.dtype(dtype):
+            raise ShardError(f"eval shard array {key!r} is {arr.dtype}; the spec needs {dtype}")
+        if arr.ndim != len(shape):
+            raise ShardError(
+                f"eval shard array {key!r} has shape {arr.shape}; the spec needs rank {len(shape)}"
+            )
+        for i, (have, need) in enumerate(zip(arr.shape, shape, strict=True)):
+            if isinstance(need, int) and have != need:
+                raise ShardError(f"eval shard array {key!r} dim {i} is {have}; spec fixes {need}")
+        arrays[key] = arr
+    rows = {k: a.shape[0] for k, a in arrays.items()}
+    if len(set(rows.values())) != 1:
+        raise ShardError(f"eval shard arrays disagree on the number of rows: {rows}")
+    return arrays
+
+
+def bind_symbols(spec: Any, arrays: dict[str, Any]) -> dict[str, int]:
+    """Sizes of the spec's symbolic non-batch dims, read off the shard arrays."""
+    bound: dict[str, int] = {}
+    shapes = [(t.shape, arrays[t.data_key].shape) for t in spec.inputs]
+    shapes.append((spec.target_shape, arrays[spec.data.target_key].shape))
+    for sym_shape, real in shapes:
+        for need, have in zip(sym_shape[1:], real[1:], strict=True):
+            if isinstance(need, str):
+                if bound.setdefault(need, int(have)) != int(have):
+                    raise ShardError(
+                        f"eval shard binds dim {need!r} to both {bound[need]} and {have}"
+                    )
+    return bound
+
+
+def expected_output_shape(spec: Any, rows: int, bound: dict[str, int]) -> tuple[int | None, ...]:
+    """Output shape for a batch of ``rows``: fixed dims, bound symbols, None = any size."""
+    out: list[int | None] = [rows]
+    for d in spec.output.shape[1:]:
+        out.append(d if isinstance(d, int) else bound.get(d))
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------- scoring
+class Scorer:
+    """Holds the spec and the shard; scores one model file at a time."""
+
+    def __init__(self, init: dict[str, Any]):
+        import numpy as np
+        import onnxruntime as ort
+
+        from .spec import TaskSpec
+
+        self.np = np
+        self.ort = ort
+        self.spec = TaskSpec.from_json(init["spec_json"])
+        self.threads = int(init["threads"])
+        self.device = init.get("device", "auto")
+        self.graph_opt = init.get("graph_opt", "all")
+        self.pipeline = bool(init.get("pipeline", True))
+        self.max_model_bytes = self.spec.limits.max_bytes
+        self.arrays = load_shard_arrays(init["shard_path"], self.spec, init["shard_sha256"])
+        self.rows = next(iter(self.arrays.values())).shape[0]
+        self.bound = bind_symbols(self.spec, self.arrays)
+        self.batch_rows = self.spec.limits.max_batch_rows
+        self.providers = select_providers(self.device, ort.get_available_providers())
+        self._gpu_arrays: dict[str, Any] | None = None
+
+        import torch
+
+        # The metric thread gets one core on the pipelined CPU path; onnxruntime has its own.
+        torch.set_num_threads(1 if self.pipeline else self.threads)
+        self.torch = torch
+        from arena_kernels.metrics import exact_total, metric_rows
+
+        self.metric_rows = metric_rows
+        self.exact_total = exact_total
+        self._pool = None
+
+    # -- onnxruntime
+    def session_options(self):
+        ort = self.ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[self.graph_opt]
+        so.use_deterministic_compute = True
+        so.log_severity_level = 3
+        return so
+
+    def load_session(self, model: bytes):
+        try:
+            return self.ort.InferenceSession(
+                model, sess_options=self.session_options(), providers=self.providers
+            )
+        except Exception as exc:  # noqa: BLE001 - whatever onnxruntime refuses is INVALID
+            raise _classify(exc, LOAD_FAILED, "onnxruntime cannot load the model") from None
+
+    # -- one model
+    def score(self, path: str, expected_sha256: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:
+            try:
+                with open(path, "rb") as fh:
+                    model = fh.read(self.max_model_bytes + 1)
+            except OSError as exc:
+                raise ModelInvalid(MODEL_CHANGED, f"cannot read model file: {exc}") from None
+            if sha256_hex(model) != expected_sha256:
+                raise ModelInvalid(MODEL_CHANGED, "model file changed after its static checks")
+            sess = self.load_session(model)
+            del model
+            path_kind = select_path(
+                self.device, sess.get_providers(), self._cuda_available(sess.get_providers())
+            )
+            if path_kind == "cuda":
+                values, count = self._run_cuda(sess)
+            else:
+                values, count = self._run_cpu(sess)
+            del sess
+            if count <= 0:
+                raise ModelInvalid(NO_ROWS, "the shard has no scored rows (all masked)")
+            total = self.exact_total(self.np.concatenate(values))
+            if not math.isfinite(total):
+                raise ModelInvalid(NON_FINITE, "non-finite loss total")
+            return {
+                "status": "ok",
+                "total": float(total).hex(),
+                "count": int(count),
+                "path": path_kind,
+                "seconds": time.perf_counter() - t0,
+            }
+        except ModelInvalid as exc:
+            return _invalid(exc.code, exc.reason, t0)
+        except MemoryError:
+            return _invalid(MEMORY_LIMIT, "ran out of memory (worker memory limit)", t0)
+        except Exception as exc:  # noqa: BLE001 - a model must never take the worker down
+            err = _classify(exc, RUNTIME_ERROR, "onnxruntime failed while running the model")
+            return _invalid(err.code, err.reason, t0)
+
+    def _cuda_available(self, providers: Sequence[str]) -> bool:
+        if not providers or providers[0] != CUDA_EP:
+            return False
+        return bool(self.torch.cuda.is_available())
+
+    def _batches(self):
+        for start in range(0, self.rows, self.batch_rows):
+            yield start, min(self.rows, start + self.batch_rows)
+
+    def _check_output(self, shape: tuple[int, ...], dtype: str, rows: int) -> None:
+        want = expected_output_shape(self.spec, rows, self.bound)
+        if len(shape) != len(want) or any(
+            w is not None and w != h for h, w in zip(shape, want, strict=True)
+        ):
+            shown = ["?" if w is None else w for w in want]
+            raise ModelInvalid(
+                OUTPUT_SHAPE, f"output has shape {list(shape)} at run time; expected {shown}"
+            )
+        if dtype != self.spec.output.dtype:
+            raise ModelInvalid(
+                OUTPUT_DTYPE, f"output dtype is {dtype}; the spec requires {self.spec.output.dtype}"
+            )
+
+    def _metric(self, out, target, mask):
+        try:
+            return self.metric_rows(self.spec.metric, out, target, mask=mask)
+        except ValueError as exc:
+            raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
+
+    def _cpu_batch_metric(self, out, s: int, e: int):
+        np = self.np
+        # NaN propagates through min/max and inf shows as an extreme: two passes, no temporary.
+        if out.size and not (np.isfinite(out.min()) and np.isfinite(out.max())):
+            raise ModelInvalid(NON_FINITE, f"non-finite output (rows {s}..{e - 1})")
+        target = self.arrays[self.spec.data.target_key][s:e]
+        mask = self.arrays[self.spec.data.mask_key][s:e] if self.spec.data.mask_key else None
+        rows = self._metric(out, target, mask)
+        return rows.values, rows.count
+
+    def _run_cpu(self, sess) -> tuple[list[Any], int]:
+        out_name = self.spec.output.name
+        feeds_of = [(t.name, self.arrays[t.data_key]) for t in self.spec.inputs]
+        values: list[Any] = []
+        count = 0
+        pending = None
+        pool = self._thread_pool() if self.pipeline else None
+        try:
+            for s, e in self._batches():
+                (out,) = sess.run([out_name], {n: a[s:e] for n, a in feeds_of})
+                self._check_output(out.shape, out.dtype.name, e - s)
+                if pool is None:
+                    v, c = self._cpu_batch_metric(out, s, e)
+                    values.append(v)
+                    count += c
+                    continue
+                if pending is not None:
+                    v, c = pending.result()
+                    values.append(v)
+                    count += c
+                pending = pool.submit(self._cpu_batch_metric, out, s, e)
+            if pending is not None:
+                v, c = pending.result()
+                values.append(v)
+                count += c
+                pending = None
+        finally:
+            if pending is not None:
+                pending.cancel()
+                try:
+                    pending.result()
+                except Exception:  # noqa: BLE001 - already failing; first error wins
+                    pass
+        return values, count
+
+    def _thread_pool(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="metric")
+        return self._pool
+
+    def _run_cuda(self, sess) -> tuple[list[Any], int]:  # pragma: no cover - needs a GPU
+        torch = self.torch
+        np = self.np
+        if self._gpu_arrays is None:  # upload the shard once per worker
+            self._gpu_arrays = {
+                k: torch.from_numpy(v).to("cuda", non_blocking=False)
+                for k, v in self.arrays.items()
+            }
+        g = self._gpu_arrays
+        dev = torch.cuda.current_device()
+        out_name = self.spec.output.name
+        values: list[Any] = []
+        count = 0
+        for s, e in self._batches():
+            io_binding = sess.io_binding()
+            for t in self.spec.inputs:
+                x = g[t.data_key][s:e]
+                io_binding.bind_input(
+                    t.name, "cuda", dev, np.dtype(t.dtype), tuple(x.shape), x.data_ptr()
+                )
+            io_binding.bind_output(out_name, "cuda", dev)
+            sess.run_with_iobinding(io_binding)
+            (ort_out,) = io_binding.get_outputs()
+            out = torch.from_dlpack(ort_out)
+            self._check_output(tuple(out.shape), str(out.dtype).removeprefix("torch."), e - s)
+            if out.numel() and not bool(torch.isfinite(out).all()):
+                raise ModelInvalid(NON_FINITE, f"non-finite output (rows {s}..{e - 1})")
+            target = g[self.spec.data.target_key][s:e]
+            mask = g[self.spec.data.mask_key][s:e] if self.spec.data.mask_key else None
+            rows = self._metric(out, target, mask)
+            values.append(rows.values)
+            count += rows.count
+            del out, ort_out, io_binding
+        return values, count
+
+
+def _invalid(code: str, reason: str, t0: float) -> dict[str, Any]:
+    return {
+        "status": "invalid",
+        "code": code,
+        "reason": reason,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _classify(exc: BaseException, code: str, what: str) -> ModelInvalid:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if len(first) > 300:
+        first = first[:297] + "..."
+    if isinstance(exc, MemoryError) or any(m in text.lower() for m in _ALLOC_MARKERS):
+        return ModelInvalid(MEMORY_LIMIT, f"exceeded the worker memory limit: {first}")
+    return ModelInvalid(code, f"{what}: {first}")
+
+
+# ----------------------------------------------------------------------------- protocol
+def send(conn, message: dict[str, Any]) -> None:
+    conn.send_bytes(json.dumps(message).encode())
+
+
+def recv(conn) -> dict[str, Any]:
+    return json.loads(conn.recv_bytes())
+
+
+def set_memory_limit(limit: int) -> None:
+    """Cap this process's address space (``RLIMIT_AS``); 0 leaves it unlimited."""
+    if limit > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ape_arena.worker", description=__doc__)
+    parser.add_argument("--fd", type=int, required=True, help="socket fd to the engine")
+    parser.add_argument("--memory-limit", type=int, default=0, help="RLIMIT_AS in bytes")
+    args = parser.parse_args(argv)
+    set_memory_limit(args.memory_limit)
+    # Anything a library prints goes to the log (stderr), never into the protocol.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    from multiprocessing.connection import Connection
+
+    conn = Connection(args.fd)
+    try:
+        init = recv(conn)
+    except (EOFError, OSError):
+        return 2
+    t0 = time.perf_counter()
+    try:
+        scorer = Scorer(init)
+    except ShardError as exc:
+        send(conn, {"kind": "fatal", "code": "shard", "error": str(exc)})
+        return 3
+    except DeviceError as exc:
+        send(conn, {"kind": "fatal", "code": "device", "error": str(exc)})
+        return 3
+    except MemoryError:
+        send(
+            conn, {"kind": "fatal", "code": "memory", "error": "worker ran out of memory at start"}
+        )
+        return 3
+    except Exception as exc:  # noqa: BLE001
+        send(conn, {"kind": "fatal", "code": "start", "error": f"{type(exc).__name__}: {exc}"})
+        return 3
+    send(
+        conn,
+        {
+            "kind": "ready",
+            "pid": os.getpid(),
+            "rows": scorer.rows,
+            "seconds": time.perf_counter() - t0,
+            "providers": [p if isinstance(p, str) else p[0] for p in scorer.providers],
+        },
+    )
+    while True:
+        try:
+            msg = recv(conn)
+        except (EOFError, OSError):
+            return 0  # the engine went away
+        if msg.get("kind") == "exit":
+            return 0
+        if msg.get("kind") == "score":
+            result = scorer.score(msg["path"], msg["sha256"])
+            result.update(kind="result", job=msg["job"])
+            send(conn, result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
