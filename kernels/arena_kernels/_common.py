@@ -71,6 +71,19 @@ def check_same_device(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> Non
         raise ValueError(f"{na} is on {a.device} but {nb} is on {b.device}; move both to one device")
 
 
+def sequential_row_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum each row of a 2-D tensor strictly left to right (``cumsum``'s last column).
+
+    ``Tensor.sum`` may split a long reduction across threads (the order then depends on the
+    thread count and on how many rows there are); ``cumsum`` is a sequential scan on CPU,
+    so the result is a function of the row's values alone. Float64 keeps the error of the
+    sequential order (<= n * 2**-53 relative) far below float32 resolution.
+    """
+    if x.shape[1] == 0:
+        return torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    return x.cumsum(dim=1)[:, -1]
+
+
 @dataclass(frozen=True)
 class RowTileConfig:
     """Tile of ``block_rows`` x ``block_cols`` elements handled per loop step of one program."""
@@ -91,24 +104,28 @@ def row_tile_config(
 ) -> RowTileConfig:
     """Pick the tile for a row-wise reduction over ``n_cols`` (Liger-style heuristics).
 
-    GPU: at most 4096 columns per step and ~4096 elements per tile, so small-vocabulary
-    problems put many rows in one program and large ones loop over vocabulary chunks;
-    warps grow with the tile. Interpreter: one numpy op per tile op and ~5 ms per program
-    instance, so tiles are as large as memory comfortably allows (few programs, few steps).
-    The choice depends only on the shape, so results are reproducible run to run.
-    ``block_rows`` / ``block_cols`` override the heuristics (powers of two).
+    GPU: at most 4096 columns per step, ~4096 elements and at most 256 rows per tile, so
+    small-vocabulary problems put many rows in one program and large ones loop over
+    vocabulary chunks; warps grow with the tile. Interpreter: one numpy op per tile op and
+    ~5 ms per program instance, so tiles are as large as memory comfortably allows (few
+    programs, few loop steps).
+
+    The tile (and the warp count) depends on ``n_cols`` only, never on ``n_rows``: a row's
+    value is then computed in the same order whatever batch it sits in, so per-row results
+    are bit-identical across batch sizes on one platform. ``block_rows`` / ``block_cols``
+    override the heuristics (powers of two).
     """
     for name, value in (("block_rows", block_rows), ("block_cols", block_cols)):
         if value is not None and (value < 1 or value & (value - 1)):
             raise ValueError(f"{name} must be a power of two, got {value}")
     if interpreted:
-        max_cols, max_tile = 16384, 1 << 16
+        max_cols, max_tile, max_rows = 16384, 1 << 16, 1024
     else:
-        max_cols, max_tile = 4096, 4096
+        max_cols, max_tile, max_rows = 4096, 4096, 256
     if block_cols is None:
         block_cols = min(next_power_of_2(n_cols), max_cols)
     if block_rows is None:
-        block_rows = max(1, min(next_power_of_2(n_rows), max_tile // block_cols))
+        block_rows = max(1, min(max_rows, max_tile // block_cols))
     tile = block_rows * block_cols
     num_warps = 4 if tile <= 1024 else (8 if tile <= 4096 else 16)
     grid = max(1, -(-n_rows // block_rows))

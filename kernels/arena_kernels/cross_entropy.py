@@ -31,6 +31,7 @@ from ._common import (
     is_interpreted,
     resolve_backend,
     row_tile_config,
+    sequential_row_sum,
 )
 
 __all__ = ["cross_entropy_rows", "cross_entropy_rows_reference", "cross_entropy_rows_triton"]
@@ -141,8 +142,8 @@ def cross_entropy_rows_triton(
     return loss, argmax
 
 
-#: float64 elements per chunk of the torch reference (8 MiB); fixed, so chunking (and thus
-#: the summation order) depends only on the input shape.
+#: float64 elements per chunk of the torch reference (8 MiB); the column chunk is fixed,
+#: so a row's summation order depends only on the number of columns.
 _REF_CHUNK_ELEMS = 1 << 20
 _REF_MAX_COLS = 8192
 
@@ -153,7 +154,9 @@ def cross_entropy_rows_reference(
     """float64 torch reference on validated inputs: (loss float64 [N], argmax int64 [N]).
 
     Two passes per block of rows (max/argmax, then sum of exp), each over vocabulary chunks
-    of at most 8192 columns, so memory stays bounded whatever the vocabulary size.
+    of at most 8192 columns, so memory stays bounded whatever the vocabulary size. Sums run
+    left to right (:func:`sequential_row_sum`), so a row's value does not depend on torch's
+    thread count or on the other rows of the batch.
     """
     n_rows, n_cols = logits.shape
     dev = logits.device
@@ -179,7 +182,7 @@ def cross_entropy_rows_reference(
         s = torch.zeros(r1 - r0, dtype=torch.float64, device=dev)
         for c0 in range(0, n_cols, col_chunk):
             x = blk[:, c0 : c0 + col_chunk].to(torch.float64)
-            s += torch.exp(x - m_sub[:, None]).sum(dim=1)
+            s += sequential_row_sum(torch.exp(x - m_sub[:, None]))
         tgt = target[r0:r1]
         keep = tgt != ignore_index
         tgt_safe = torch.where(keep, tgt, torch.zeros_like(tgt))

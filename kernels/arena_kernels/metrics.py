@@ -92,6 +92,8 @@ def _token_inputs(output, target, mask) -> tuple[torch.Tensor, torch.Tensor]:
     target = as_tensor(target, "target")
     if output.ndim != 3:
         raise ValueError(f"output must be 3-D [N, T, V] logits, got shape {tuple(output.shape)}")
+    if output.shape[2] < 1:
+        raise ValueError(f"output must have a vocabulary of at least 1, got shape {tuple(output.shape)}")
     if target.dtype != torch.int64:
         raise ValueError(f"target must be int64 (torch.long), got {target.dtype}; use target.long()")
     if tuple(target.shape) != tuple(output.shape[:2]):

@@ -10,6 +10,8 @@ Public function: :func:`squared_error_rows`; torch float64 reference:
 
 from __future__ import annotations
 
+import math
+
 import torch
 import triton
 import triton.language as tl
@@ -21,6 +23,7 @@ from ._common import (
     is_interpreted,
     resolve_backend,
     row_tile_config,
+    sequential_row_sum,
 )
 
 __all__ = ["squared_error_rows", "squared_error_rows_reference", "squared_error_rows_triton"]
@@ -100,18 +103,27 @@ def squared_error_rows_triton(
 
 
 _REF_CHUNK_ELEMS = 1 << 20
+_REF_MAX_COLS = 8192
 
 
 def squared_error_rows_reference(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """float64 reference on validated 2-D [N, D] inputs, in row blocks: sse float64 [N]."""
+    """float64 reference on validated 2-D [N, D] inputs: sse float64 [N].
+
+    Works on blocks of rows x chunks of at most 8192 columns and sums left to right
+    (:func:`sequential_row_sum`), so memory stays bounded and a row's value depends only
+    on that row, never on threads or batch composition.
+    """
     n_rows, n_cols = pred.shape
     out = torch.zeros(n_rows, dtype=torch.float64, device=pred.device)
-    row_block = max(1, _REF_CHUNK_ELEMS // max(1, n_cols))
+    col_chunk = max(1, min(n_cols, _REF_MAX_COLS))
+    row_block = max(1, _REF_CHUNK_ELEMS // col_chunk)
     for r0 in range(0, n_rows, row_block):
-        d = pred[r0 : r0 + row_block].to(torch.float64) - target[r0 : r0 + row_block].to(
-            torch.float64
-        )
-        out[r0 : r0 + row_block] = (d * d).sum(dim=1)
+        r1 = min(n_rows, r0 + row_block)
+        acc = out[r0:r1]
+        for c0 in range(0, n_cols, col_chunk):
+            p = pred[r0:r1, c0 : c0 + col_chunk].to(torch.float64)
+            d = p - target[r0:r1, c0 : c0 + col_chunk].to(torch.float64)
+            acc += sequential_row_sum(d * d)
     return out
 
 
@@ -138,8 +150,8 @@ def validate_squared_error_inputs(pred, target) -> tuple[torch.Tensor, torch.Ten
             f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape"
         )
     check_same_device(pred, target, "pred", "target")
-    n_rows = pred.shape[0]
-    return pred.reshape(n_rows, -1), target.reshape(n_rows, -1)
+    n_rows, n_cols = pred.shape[0], math.prod(pred.shape[1:])
+    return pred.reshape(n_rows, n_cols), target.reshape(n_rows, n_cols)
 
 
 def squared_error_rows_any(pred, target, backend: str = "auto") -> tuple[torch.Tensor, str]:

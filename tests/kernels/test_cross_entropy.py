@@ -16,6 +16,9 @@ from arena_kernels.cross_entropy import cross_entropy_rows_triton
 BACKENDS = ("triton", "torch")
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
+# Triton 3.6's interpreter converts a runtime loop bound with a deprecated numpy call.
+pytestmark = pytest.mark.filterwarnings("ignore:Conversion of an array with ndim:DeprecationWarning")
+
 
 def ce_tol(dtype: torch.dtype, n_cols: int) -> dict:
     """Per-dtype tolerance growing with the reduction length (FlagGems style).
@@ -68,17 +71,19 @@ def test_vocab_65536(gen, dtype):
 
 
 @pytest.mark.parametrize(
-    ("block_rows", "block_cols"), [(1, 4096), (4, 16), (8, 1), (2, 128)], ids=str
+    ("block_rows", "block_cols", "n_cols"),
+    [(1, 4096, 1000), (4, 16, 1000), (8, 1, 37), (2, 128, 1000)],
+    ids=str,
 )
-def test_gpu_sized_and_many_chunk_tiles(gen, block_rows, block_cols):
+def test_gpu_sized_and_many_chunk_tiles(gen, block_rows, block_cols, n_cols):
     """Force tiles (GPU-like, or tiny so the online rescaling runs over many chunks with a
     ragged last one) and check the kernel gives the same answer."""
-    logits, target = make_case(gen, 9, 1000, torch.float32, scale=5.0)
+    logits, target = make_case(gen, 9, n_cols, torch.float32, scale=5.0)
     loss, argmax = cross_entropy_rows_triton(
         logits, target, block_rows=block_rows, block_cols=block_cols
     )
     ref_loss, ref_arg = f64_reference(logits, target)
-    torch.testing.assert_close(loss.double(), ref_loss, **ce_tol(torch.float32, 1000 * 4))
+    torch.testing.assert_close(loss.double(), ref_loss, **ce_tol(torch.float32, n_cols * 4))
     assert torch.equal(argmax, ref_arg)
 
 
@@ -86,11 +91,27 @@ def test_tile_heuristics():
     gpu = row_tile_config(100_000, 65536, interpreted=False)
     assert (gpu.block_rows, gpu.block_cols, gpu.grid) == (1, 4096, 100_000)
     small = row_tile_config(1000, 10, interpreted=False)
-    assert small.block_cols == 16 and small.block_rows * small.block_cols <= 4096
+    assert (small.block_cols, small.block_rows, small.num_warps) == (16, 256, 8)
     interp = row_tile_config(33, 1000, interpreted=True)
     assert interp.grid == 1  # few, large program instances under the interpreter
+    for interpreted in (False, True):  # the tile depends on the row length only
+        for n_cols in (1, 10, 1000, 65536):
+            a = row_tile_config(1, n_cols, interpreted)
+            b = row_tile_config(123_457, n_cols, interpreted)
+            assert (a.block_rows, a.block_cols, a.num_warps) == (b.block_rows, b.block_cols, b.num_warps)
     with pytest.raises(ValueError, match="power of two"):
         row_tile_config(4, 4, interpreted=True, block_cols=3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_row_values_do_not_depend_on_batch(gen, backend):
+    """A row's loss is bit-identical whether it is scored alone or inside a larger batch."""
+    logits, target = make_case(gen, 33, 3000, torch.float32)
+    full = ak.cross_entropy_rows(logits, target, backend=backend)
+    for lo, hi in ((0, 1), (5, 12), (32, 33)):
+        part = ak.cross_entropy_rows(logits[lo:hi], target[lo:hi], backend=backend)
+        assert part[0].numpy().tobytes() == full[0][lo:hi].numpy().tobytes()
+        assert torch.equal(part[1], full[1][lo:hi])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -173,10 +194,10 @@ def test_empty_batch(backend):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     n_rows=st.integers(1, 40),
-    n_cols=st.integers(1, 300),
+    n_cols=st.integers(1, 200),
     dtype=st.sampled_from(DTYPES),
     scale=st.sampled_from([0.01, 1.0, 30.0]),
-    block_cols=st.sampled_from([None, 2, 32]),
+    block_cols=st.sampled_from([None, 4, 32]),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_random_shapes_property(n_rows, n_cols, dtype, scale, block_cols, seed):
