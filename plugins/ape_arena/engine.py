@@ -211,8 +211,8 @@ class Engine:
         crash_retries: fresh-worker retries for a model whose worker died.
         progress: rich progress bar on stderr (None = only when stderr is a terminal).
         on_event: callback for ``EngineEvent``s (CLI hooks, tests).
-        fetch: ``fetch(uri, sha256) -> local path`` for non-file URIs (default: the
-            artifact store).
+        fetch: ``fetch(uri, sha256) -> local path`` for http(s)/ipfs URIs (default: the
+            configured ``store.ArtifactStore``, which verifies the hash).
     """
 
     def __init__(
@@ -258,6 +258,7 @@ class Engine:
         self.on_event = on_event
         self.fetch = fetch
         self._worker: _Worker | None = None
+        self._store: Any = None
         self._shard_verified = False
         self._logdir = tempfile.TemporaryDirectory(prefix="arena-worker-")
         self._workers_started = 0
@@ -384,12 +385,11 @@ class Engine:
             return src
         if self.fetch is not None:
             return str(self.fetch(src, sha))
-        from . import store  # the artifact store verifies what it fetches
+        from .store import ArtifactStore  # verifies what it fetches against ``sha``
 
-        getter = getattr(store, "fetch", None)
-        if getter is None:
-            raise EngineError(f"no artifact-store fetch available for {src}")
-        return str(getter(src, sha))
+        if self._store is None:
+            self._store = ArtifactStore.from_config()
+        return str(self._store.get(src, sha, max_bytes=self.spec.limits.max_bytes))
 
     def _run_model(self, index: int, total: int, prepared: _Prepared) -> ScoreResult:
         sha = prepared.sha256

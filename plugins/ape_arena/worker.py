@@ -438,6 +438,18 @@ def _classify(exc: BaseException, code: str, what: str) -> ModelInvalid:
     return ModelInvalid(code, f"{what}: {first}")
 
 
+def _vm_bytes() -> int:
+    """This process's current address-space size (what ``RLIMIT_AS`` caps), 0 if unknown."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 # ----------------------------------------------------------------------------- protocol
 def send(conn, message: dict[str, Any]) -> None:
     conn.send_bytes(json.dumps(message).encode())
@@ -496,6 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pid": os.getpid(),
             "rows": scorer.rows,
             "seconds": time.perf_counter() - t0,
+            "vm_bytes": _vm_bytes(),
             "providers": [p if isinstance(p, str) else p[0] for p in scorer.providers],
         },
     )

@@ -1,0 +1,351 @@
+"""Evaluation engine (DESIGN §4.3): scores, determinism, runtime failures, shard refusal.
+
+Real files only: an npz eval shard and ``.onnx`` models crafted with onnx.helper
+(tests/plugin/fixtures_engine.py). Each ``Engine`` starts a real worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from ape_arena.engine import (
+    INVALID_SCORE,
+    Engine,
+    EngineEvent,
+    ScoreResult,
+    ShardError,
+    score_from_total,
+)
+from ape_arena.worker import CPU_EP, CUDA_EP, DeviceError, select_path, select_providers
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.plugin.fixtures_engine import (
+    custom_domain_model,
+    endless_loop_model,
+    engine_spec,
+    good_model,
+    inf_model,
+    memory_bomb_model,
+    nan_model,
+    reference_cross_entropy,
+    write_digits_shard,
+    wrong_shape_model,
+)
+
+GIB = 2**30
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ----------------------------------------------------------------------------- fixed point
+def test_score_rounds_half_up_exactly():
+    assert score_from_total(0.5, 1) == 500_000_000
+    assert score_from_total(0.5, 10**9) == 1  # mean * 1e9 = 0.5 exactly: ties round up
+    assert score_from_total(2.5, 10**9) == 3  # not banker's rounding
+    assert score_from_total(0.49999999999999994, 10**9) == 0
+    assert score_from_total(1.0, 3) == 333_333_333
+    assert score_from_total(2.0, 3) == 666_666_667
+    assert score_from_total(0.0, 5) == 0
+
+
+def test_score_clamps_below_invalid():
+    assert score_from_total(-1e-12, 7) == 0  # float noise below a loss that is >= 0
+    assert score_from_total(1e300, 1) == INVALID_SCORE - 1
+    assert score_from_total(2.0**64 / 1e9, 1) == INVALID_SCORE - 1
+
+
+@pytest.mark.parametrize(
+    ("total", "count"), [(math.nan, 1), (math.inf, 1), (-math.inf, 3), (1.0, 0)]
+)
+def test_score_refuses_non_finite_or_empty(total, count):
+    with pytest.raises(ValueError):
+        score_from_total(total, count)
+
+
+@given(
+    total=st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    count=st.integers(min_value=1, max_value=10**7),
+)
+def test_score_is_the_nearest_integer(total, count):
+    score = score_from_total(total, count)
+    exact = Fraction(total) * 10**9 / count
+    assert -Fraction(1, 2) < score - exact <= Fraction(1, 2)
+
+
+def test_score_result_bytes_are_uint64_big_endian():
+    r = ScoreResult("ab" * 32, 258, "ok")
+    assert r.score_bytes() == b"\x00" * 6 + b"\x01\x02"
+    assert ScoreResult("ab" * 32, INVALID_SCORE, "invalid").score_bytes() == b"\xff" * 8
+
+
+# ----------------------------------------------------------------------------- device choice
+def test_providers_cpu_only_build():
+    assert select_providers("auto", [CPU_EP]) == [CPU_EP]
+    assert select_providers("cpu", [CUDA_EP, CPU_EP]) == [CPU_EP]
+    with pytest.raises(DeviceError):
+        select_providers("cuda", ["AzureExecutionProvider", CPU_EP])
+
+
+def test_providers_gpu_build_asks_for_cuda_first():
+    providers = select_providers("auto", [CUDA_EP, CPU_EP])
+    assert providers[0][0] == CUDA_EP and providers[-1] == CPU_EP
+
+
+@pytest.mark.parametrize(
+    ("device", "active", "cuda", "expected"),
+    [
+        ("auto", [CUDA_EP, CPU_EP], True, "cuda"),
+        # onnxruntime-gpu lists CUDA even where it cannot run: the active list decides
+        ("auto", [CPU_EP], True, "cpu"),
+        ("auto", [CUDA_EP, CPU_EP], False, "cpu"),  # torch cannot see the GPU
+        ("auto", [CPU_EP, CUDA_EP], True, "cpu"),  # CUDA is only a fallback
+        ("cpu", [CUDA_EP, CPU_EP], True, "cpu"),
+        ("cuda", [CUDA_EP, CPU_EP], True, "cuda"),
+    ],
+)
+def test_select_path(device, active, cuda, expected):
+    assert select_path(device, active, cuda) == expected
+
+
+def test_select_path_cuda_required_but_missing():
+    with pytest.raises(DeviceError, match="device='cuda'"):
+        select_path("cuda", [CPU_EP], True)
+    with pytest.raises(ValueError):
+        select_path("tpu", [CPU_EP], False)
+
+
+# ----------------------------------------------------------------------------- good models
+def test_good_model_matches_independent_reference(engine_shard, save_onnx, capsys):
+    """Engine score == onnxruntime + numpy float64 log loss (and sklearn) to 1 unit."""
+    import numpy as np
+    from sklearn.metrics import log_loss
+
+    shard, shard_sha = engine_shard
+    path, sha = save_onnx(good_model(seed=0), "good0")
+    events: list[EngineEvent] = []
+
+    def fetch(uri: str, want: str) -> str:
+        if "missing" in uri:
+            raise FileNotFoundError("404 from the test gateway")
+        return path
+
+    with Engine(
+        engine_spec(), shard, shard_sha, progress=True, on_event=events.append, fetch=fetch
+    ) as engine:
+        results = engine.score_round(
+            [
+                (path, sha),
+                (Path(path).as_uri(), sha),
+                ("http://gateway.test/good0", sha),
+                ("http://gateway.test/missing", sha),
+            ]
+        )
+    assert capsys.readouterr().err.count("scoring") >= 1  # the rich bar was drawn
+
+    direct, via_file_uri, via_fetch, missing = results
+    total, count = reference_cross_entropy(Path(path), shard)
+    expected = score_from_total(total, count)
+    assert direct.ok and direct.count == count == 3000
+    assert abs(direct.score - expected) <= 1
+    assert math.isclose(direct.total, total, rel_tol=1e-9)
+
+    data = np.load(shard)
+    logits = np.asarray(
+        __import__("onnxruntime")
+        .InferenceSession(path, providers=["CPUExecutionProvider"])
+        .run(None, {"features": data["features"]})[0],
+        dtype=np.float64,
+    )
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    sk = log_loss(data["target"], probs, labels=list(range(10)))
+    assert abs(direct.score - round(sk * 1e9)) <= 2
+
+    assert via_file_uri.score == direct.score and via_fetch.score == direct.score
+    assert missing.status == "invalid" and missing.code == "fetch_failed"
+    assert missing.score == INVALID_SCORE and "404" in missing.reason
+
+    kinds = [(e.kind, e.index) for e in events if e.kind != "worker"]
+    assert kinds == [
+        ("start", 0),
+        ("result", 0),
+        ("start", 1),
+        ("result", 1),
+        ("start", 2),
+        ("result", 2),
+        ("result", 3),  # failed before reaching the worker: no "start"
+    ]
+
+
+# ----------------------------------------------------------------------------- failures
+def _kill_worker_when(target_sha: str, engine_ref: list[Engine]):
+    """on_event hook that SIGKILLs the worker whenever it starts on ``target_sha``."""
+
+    def on_event(event: EngineEvent) -> None:
+        if event.kind == "start" and event.sha256 == target_sha:
+            os.kill(event.pid, signal.SIGKILL)
+
+    return on_event
+
+
+@pytest.fixture(scope="module")
+def failure_round(engine_shard, save_onnx):
+    """One round mixing good models with every runtime failure (and one static one)."""
+    shard, shard_sha = engine_shard
+    goods = [save_onnx(good_model(seed=10 + i), f"good{10 + i}") for i in range(8)]
+    crasher = save_onnx(good_model(seed=99), "crasher")
+    bad = {
+        "nan": save_onnx(nan_model(), "nan"),
+        "inf": save_onnx(inf_model(), "inf"),
+        "shape": save_onnx(wrong_shape_model(), "shape"),
+        "memory": save_onnx(memory_bomb_model(), "memory"),
+        "loop": save_onnx(endless_loop_model(), "loop"),
+        "crash": crasher,
+        "static": save_onnx(custom_domain_model(), "static"),
+    }
+    order: list[tuple[str, tuple[str, str]]] = []
+    for i, (name, item) in enumerate(bad.items()):
+        order.append((f"good{i}", goods[i]))
+        order.append((name, item))
+    order.append(("good_last", goods[len(bad)]))
+    engine_ref: list[Engine] = []
+    events: list[EngineEvent] = []
+
+    def on_event(event: EngineEvent) -> None:
+        events.append(event)
+        _kill_worker_when(crasher[1], engine_ref)(event)
+
+    engine = Engine(
+        engine_spec(),
+        shard,
+        shard_sha,
+        memory_limit=int(1.5 * GIB),
+        time_limit=4.0,
+        on_event=on_event,
+    )
+    engine_ref.append(engine)
+    with engine:
+        results = engine.score_round([item for _, item in order])
+        restarts = engine.workers_started
+    by_name = {name: r for (name, _), r in zip(order, results, strict=True)}
+    refs = {
+        name: score_from_total(*reference_cross_entropy(Path(item[0]), shard))
+        for name, item in order
+        if name.startswith("good")
+    }
+    return by_name, refs, restarts, events
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "words"),
+    [
+        ("nan", "non_finite", "non-finite output"),
+        ("inf", "non_finite", "non-finite output"),
+        ("shape", "output_shape", "[1, 10]"),
+        ("memory", "memory_limit", "memory limit"),
+        ("loop", "time_limit", "time limit of 4 s"),
+        ("crash", "worker_crashed", "SIGKILL"),
+        ("static", "custom_domain", "com.attacker"),
+    ],
+)
+def test_bad_model_is_invalid_with_reason(failure_round, name, code, words):
+    results, _, _, _ = failure_round
+    r = results[name]
+    assert r.status == "invalid" and r.score == INVALID_SCORE
+    assert r.code == code, r.reason
+    assert words in r.reason
+
+
+def test_round_continues_after_every_failure(failure_round):
+    results, refs, _, _ = failure_round
+    for name, expected in refs.items():
+        r = results[name]
+        assert r.ok, f"{name}: {r.reason}"
+        assert abs(r.score - expected) <= 1, name
+
+
+def test_overrun_and_crash_replace_the_worker(failure_round):
+    _, _, workers_started, events = failure_round
+    # first worker, + one after the loop was killed, + one per crash attempt (two attempts)
+    assert workers_started == 4
+    crash_starts = [e for e in events if e.kind == "start" and e.attempt == 2]
+    assert len(crash_starts) == 1  # the crashed model was retried once, on a fresh worker
+
+
+# ----------------------------------------------------------------------------- determinism
+_SCORE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from ape_arena.engine import Engine
+    from tests.plugin.fixtures_engine import engine_spec
+    shard, shard_sha, models = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    with Engine(engine_spec(), shard, shard_sha, progress=False) as engine:
+        out = [(r.score_bytes().hex(), r.total.hex() if r.total is not None else None)
+               for r in engine.score_round([tuple(m) for m in models])]
+    print(json.dumps(out))
+    """
+)
+
+
+def test_scores_identical_across_processes(engine_shard, save_onnx):
+    shard, shard_sha = engine_shard
+    models = [save_onnx(good_model(seed=s), f"det{s}") for s in (21, 22)]
+    models.append(save_onnx(nan_model(), "det_nan"))
+    argv = [sys.executable, "-c", _SCORE_SCRIPT, str(shard), shard_sha, json.dumps(models)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    runs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        for _ in range(2)
+    ]
+    outs = []
+    for proc in runs:
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr.decode()[-2000:]
+        outs.append(json.loads(stdout.decode().strip().splitlines()[-1]))
+    assert outs[0] == outs[1]
+    assert outs[0][2][0] == "ff" * 8  # the NaN model is INVALID in both
+    assert all(total is not None for _, total in outs[0][:2])
+
+
+# ----------------------------------------------------------------------------- the shard
+def test_wrong_shard_hash_is_refused(engine_shard, save_onnx):
+    shard, _ = engine_shard
+    engine = Engine(engine_spec(), shard, "00" * 32)
+    with pytest.raises(ShardError, match="refusing to score"):
+        engine.score_round([save_onnx(good_model(), "good0")])
+    engine.close()
+
+
+def test_shard_changed_after_verification_is_refused_by_the_worker(tmp_path, save_onnx):
+    """The worker re-checks the hash on the bytes it loads: no check-then-use gap."""
+    shard, sha = write_digits_shard(tmp_path / "shard.npz", rows=200)
+    engine = Engine(engine_spec(), shard, sha)
+    try:
+        engine.verify_shard()
+        write_digits_shard(shard, rows=200, seed=1)  # different bytes, same path
+        with pytest.raises(ShardError, match="refusing to score"):
+            engine.score_round([save_onnx(good_model(), "good0")])
+    finally:
+        engine.close()
+
+
+def test_engine_rejects_bad_configuration(engine_shard):
+    shard, sha = engine_shard
+    with pytest.raises(ValueError, match="device"):
+        Engine(engine_spec(), shard, sha, device="tpu")
+    with pytest.raises(ValueError, match="time_limit"):
+        Engine(engine_spec(), shard, sha, time_limit=0)
+    with pytest.raises(ValueError, match="sha256"):
+        Engine(engine_spec(), shard, "xyz")
