@@ -60,7 +60,8 @@ def exact_total(values) -> float:
     try:
         return math.fsum(arr.tolist())
     except OverflowError:  # finite values whose exact sum exceeds float64
-        return math.inf if arr.sum() >= 0 else -math.inf
+        with np.errstate(over="ignore"):
+            return math.inf if arr.sum() >= 0 else -math.inf
     except ValueError:  # inf + -inf
         return math.nan
 
