@@ -1,0 +1,338 @@
+"""Plain helpers for the Arena tests on anvil: constants, hashes, Merkle proofs, a task handle.
+
+Nothing here is a fixture; `conftest.py` wires these into named-actor fixtures and the
+`make_task(...)` factory. The arithmetic follows contracts/PROTOCOL.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import keccak
+
+WAD = 10**18
+ACC = 10**36
+E18 = 10**18
+INVALID = 2**64 - 1
+SCORE_SCALE = 10**9
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+ZERO32 = b"\x00" * 32
+
+NODE, VALIDATOR = 1, 2
+PHASE_NOT_STARTED, PHASE_COMMIT, PHASE_REVEAL, PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL, PHASE_ENDED = range(6)
+STATUS_ACTIVE, STATUS_CANCELLED, STATUS_ENDED = 1, 2, 3
+STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK, STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = range(6)
+VOID_NONE, VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM = range(4)
+SLASH_MISS, SLASH_DEVIATION = 1, 2
+
+PHASE = 100  # seconds per phase in test tasks
+START_DELAY = 1_000  # test tasks start this long after creation: joins before it count in round 0
+MIN_STAKE = 10 * E18
+BOUNTY = 1_000 * E18
+
+PARAM_FIELDS = (
+    "bounty",
+    "spec_hash",
+    "spec_uri",
+    "eval_root",
+    "num_rounds",
+    "start_time",
+    "commit_duration",
+    "reveal_duration",
+    "score_commit_duration",
+    "score_reveal_duration",
+    "min_node_stake",
+    "min_validator_stake",
+    "gamma",
+    "delta",
+    "rank_ratio",
+    "tolerance",
+    "slash_tau",
+    "slash_miss",
+    "slash_dev",
+    "min_quorum",
+    "baseline_score",
+)
+
+
+def sha(label: str) -> bytes:
+    """A deterministic bytes32 standing for the sha256 of a file called `label`."""
+    return hashlib.sha256(label.encode()).digest()
+
+
+def model_commitment(model: bytes, node: str, task: int, rnd: int) -> bytes:
+    return keccak(encode(["bytes32", "address", "uint256", "uint256"], [model, str(node), task, rnd]))
+
+
+def score_commitment(task: int, rnd: int, validator: str, scores: list[int], salt: bytes) -> bytes:
+    return keccak(
+        encode(["uint256", "uint256", "address", "uint64[]", "bytes32"], [task, rnd, str(validator), scores, salt])
+    )
+
+
+def eval_leaf(rnd: int, shard: bytes) -> bytes:
+    return keccak(encode(["uint256", "bytes32"], [rnd, shard]))
+
+
+def _pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """Root and one proof per leaf, OpenZeppelin sorted-pair convention (odd node promoted)."""
+    proofs: list[list[bytes]] = [[] for _ in leaves]
+    pos = list(range(len(leaves)))  # index of each leaf's ancestor in the current level
+    level = list(leaves)
+    while len(level) > 1:
+        nxt = [_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+        for leaf, p in enumerate(pos):
+            sib = p ^ 1
+            if sib < len(level):
+                proofs[leaf].append(level[sib])
+            pos[leaf] = p // 2
+        level = nxt
+    return level[0], proofs
+
+
+def default_params(**overrides: Any) -> dict:
+    p = dict(
+        bounty=BOUNTY,
+        spec_hash=sha("spec.json"),
+        spec_uri="file://spec.json",
+        eval_root=None,  # filled from the shards by the factory
+        num_rounds=1,
+        start_time=None,  # filled: now + START_DELAY
+        commit_duration=PHASE,
+        reveal_duration=PHASE,
+        score_commit_duration=PHASE,
+        score_reveal_duration=PHASE,
+        min_node_stake=MIN_STAKE,
+        min_validator_stake=MIN_STAKE,
+        gamma=WAD // 10,
+        delta=WAD // 2,
+        rank_ratio=WAD // 2,
+        tolerance=WAD // 2,
+        slash_tau=WAD // 5,
+        slash_miss=WAD // 10,
+        slash_dev=WAD // 2,
+        min_quorum=1,
+        baseline_score=0,
+    )
+    unknown = set(overrides) - set(p)
+    assert not unknown, f"unknown task parameters {unknown}"
+    p.update(overrides)
+    return p
+
+
+def as_tuple(params: dict) -> tuple:
+    return tuple(params[f] for f in PARAM_FIELDS)
+
+
+def log(tx, event) -> list:
+    """The receipt's logs of one Arena event type, in order."""
+    return list(tx.events.filter(event))
+
+
+@dataclass
+class Task:
+    """A created task plus everything a test needs to drive it through its rounds."""
+
+    arena: Any
+    chain: Any
+    id: int
+    creator: Any
+    params: dict
+    shards: list[bytes]
+    proofs: list[list[bytes]]
+    salts: dict = field(default_factory=dict)
+    created: Any = None  # the create_task receipt
+
+    # ---- clock --------------------------------------------------------------------------
+    @property
+    def start(self) -> int:
+        return self.params["start_time"]
+
+    @property
+    def length(self) -> int:
+        p = self.params
+        return p["commit_duration"] + p["reveal_duration"] + p["score_commit_duration"] + p["score_reveal_duration"]
+
+    def phase_start(self, rnd: int, phase: int) -> int:
+        p = self.params
+        t = self.start + rnd * self.length
+        durations = [p["commit_duration"], p["reveal_duration"], p["score_commit_duration"]]
+        return t + sum(durations[: phase - PHASE_COMMIT])
+
+    def round_end(self, rnd: int) -> int:
+        return self.start + (rnd + 1) * self.length
+
+    def warp_to(self, timestamp: int) -> None:
+        now = self.chain.blocks.head.timestamp
+        assert timestamp > now, f"cannot warp back in time ({timestamp} <= {now})"
+        self.chain.pending_timestamp = timestamp
+        self.chain.mine()
+
+    def warp(self, rnd: int, phase: int, offset: int = 1) -> None:
+        """Move the clock to `offset` seconds into `phase` of round `rnd` (PHASE_ENDED: round end)."""
+        if phase == PHASE_ENDED:
+            self.warp_to(self.round_end(rnd) + offset - 1)
+        else:
+            self.warp_to(self.phase_start(rnd, phase) + offset)
+
+    # ---- actions --------------------------------------------------------------------------
+    def join(self, who, role: int = NODE, amount: int = MIN_STAKE, commission: int = 0):
+        return self.arena.join(self.id, role, amount, commission, sender=who)
+
+    def delegate(self, who, participant, amount: int = MIN_STAKE):
+        # `arena.delegate` is Ape's own AddressAPI.delegate property (EIP-7702), which shadows
+        # the contract method: go through invoke_transaction.
+        return self.arena.invoke_transaction("delegate", self.id, participant, amount, sender=who)
+
+    def commit_model(self, who, model: bytes, rnd: int):
+        return self.arena.commit_model(self.id, model_commitment(model, who.address, self.id, rnd), sender=who)
+
+    def reveal_model(self, who, model: bytes, uri: str | None = None):
+        return self.arena.reveal_model(self.id, model, uri or f"file://{model.hex()[:8]}.onnx", sender=who)
+
+    def reveal_eval(self, rnd: int, sender=None):
+        return self.arena.reveal_eval(
+            self.id, rnd, self.shards[rnd], f"file://shard{rnd}.npz", self.proofs[rnd], sender=sender or self.creator
+        )
+
+    def commit_scores(self, who, scores: list[int], rnd: int, salt: bytes | None = None):
+        salt = salt or sha(f"salt-{who.address}-{rnd}")
+        self.salts[(who.address, rnd)] = (list(scores), salt)
+        return self.arena.commit_scores(self.id, score_commitment(self.id, rnd, who.address, scores, salt), sender=who)
+
+    def reveal_scores(self, who, rnd: int, scores: list[int] | None = None, salt: bytes | None = None):
+        stored_scores, stored_salt = self.salts[(who.address, rnd)]
+        return self.arena.reveal_scores(
+            self.id, stored_scores if scores is None else scores, salt or stored_salt, sender=who
+        )
+
+    def finalize(self, sender, max_steps: int = 320):
+        return self.arena.finalize(self.id, max_steps, sender=sender)
+
+    def play_round(
+        self,
+        rnd: int,
+        models: dict,
+        scores: dict,
+        *,
+        reveal_eval: bool = True,
+        no_reveal: tuple = (),
+        finalize_by=None,
+    ):
+        """Drive round `rnd` through its four phases.
+
+        models: node -> model hash (committed and revealed in this order);
+        scores: validator -> list of scores in slot order (committed; revealed unless the
+        validator is in `no_reveal`). Returns the finalize receipt if `finalize_by` is given.
+        """
+        self.warp(rnd, PHASE_COMMIT)
+        for who, model in models.items():
+            self.commit_model(who, model, rnd)
+        self.warp(rnd, PHASE_REVEAL)
+        if reveal_eval:
+            self.reveal_eval(rnd)
+        for who, model in models.items():
+            self.reveal_model(who, model)
+        self.warp(rnd, PHASE_SCORE_COMMIT)
+        for who, s in scores.items():
+            self.commit_scores(who, s, rnd)
+        self.warp(rnd, PHASE_SCORE_REVEAL)
+        for who in scores:
+            if who not in no_reveal:
+                self.reveal_scores(who, rnd)
+        if finalize_by is not None:
+            self.warp(rnd, PHASE_ENDED)
+            return self.finalize(finalize_by)
+        return None
+
+    # ---- views --------------------------------------------------------------------------
+    def state(self):
+        return self.arena.task_state(self.id)
+
+    def part(self, who):
+        return self.arena.participant(self.id, who)
+
+    def round(self, rnd: int):
+        return self.arena.round_info(self.id, rnd)
+
+
+# ---- reference arithmetic for one round (PROTOCOL.md §6-§8), all stake already active ----------
+def lower_median(pairs: list[tuple[int, int]], total: int) -> int:
+    """Smallest x with 2 * (weight of scores <= x) >= total; pairs = [(x, w)]."""
+    cum = 0
+    ordered = sorted(pairs, key=lambda p: p[0])
+    for x, w in ordered:
+        cum += w
+        if 2 * cum >= total:
+            return x
+    return ordered[-1][0]
+
+
+def deviation(x: int, c: int) -> int:
+    if x == INVALID and c == INVALID:
+        return 0
+    if x == INVALID or c == INVALID:
+        return WAD
+    return abs(x - c) * WAD // max(c, 10**6)
+
+
+def agreement(d: int, tolerance: int) -> int:
+    t = d * WAD // tolerance
+    return 0 if t >= WAD else WAD - t
+
+
+def split(x: int, own: int, dele: int, commission: int) -> tuple[int, int]:
+    """(owner part, delegators' part actually paid through the accumulator)."""
+    owner = x * (commission + (WAD - commission) * own // (own + dele)) // WAD
+    dpart = x - owner
+    if dele == 0 or dpart == 0:
+        return owner, 0
+    inc = dpart * ACC // dele
+    return owner, inc * dele // ACC
+
+
+def expected_round(params: dict, pot: int, node_eff: list[int], seqs: list[int], val: list[tuple[int, list[int]]]):
+    """Expected finalize results for one non-void round.
+
+    node_eff[k], seqs[k]: effective stake and commit seq of slot k; val: [(w_j, scores_j)] of the
+    revealing validators in validator-index order. Returns a dict of c, D, F, g, x (node
+    rewards), y (validator rewards), nodes_pot, validators_pot, T, S.
+    """
+    n = len(node_eff)
+    s_total = sum(w for w, _ in val)
+    c = [lower_median([(xs[k], w) for w, xs in val], s_total) for k in range(n)]
+    dsum = [sum(deviation(xs[k], c[k]) for k in range(n)) for _, xs in val]
+    base = params["baseline_score"]
+    ok = [c[k] != INVALID and (base == 0 or c[k] <= base) for k in range(n)]
+    G = [WAD]
+    for _ in range(n):
+        G.append(G[-1] * params["rank_ratio"] // WAD)
+    g = [0] * n
+    for k in range(n):
+        if ok[k]:
+            rank = sum(1 for m in range(n) if ok[m] and (c[m], seqs[m]) < (c[k], seqs[k]))
+            g[k] = G[rank]
+    T = sum(node_eff[k] for k in range(n) if ok[k])
+    SG = sum(g[k] * node_eff[k] for k in range(n))
+    gamma = params["gamma"]
+    nodes_pot = pot * gamma // WAD
+    if T + s_total:
+        nodes_pot += (pot * (WAD - 2 * gamma) // WAD) * T // (T + s_total)
+    vpot = pot - nodes_pot
+    D = [d // n for d in dsum]
+    F = [agreement(d, params["tolerance"]) for d in D]
+    SF = sum(F[j] * val[j][0] for j in range(len(val)))
+    x = [nodes_pot * (g[k] * node_eff[k]) // SG if SG and g[k] else 0 for k in range(n)]
+    y = [vpot * (F[j] * val[j][0]) // SF if SF else 0 for j in range(len(val))]
+    return dict(c=c, D=D, F=F, g=g, x=x, y=y, nodes_pot=nodes_pot, validators_pot=vpot, T=T, S=s_total, SG=SG, SF=SF)
+
+
+def slash_amount(own: int, frac: int) -> int:
+    return (own * frac + WAD - 1) // WAD
