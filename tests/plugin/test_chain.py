@@ -1,0 +1,256 @@
+"""ArenaClient against the real Arena on anvil: views, commitments, a whole task, reverts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ape_arena.chain import (
+    INVALID_SCORE,
+    TOKEN,
+    ArenaClient,
+    ArenaError,
+    Phase,
+    Role,
+    Stage,
+    Status,
+    model_commitment,
+    score_commitment,
+)
+
+from tests.plugin.test_chain_fixtures import (  # noqa: F401 - fixtures
+    actors,
+    arena,
+    deployment_root,
+    joined_task,
+    make_task,
+    shards,
+)
+
+pytestmark = pytest.mark.anvil
+
+MODEL = bytes.fromhex("ab" * 32)
+SALT = b"\x07" * 32
+
+
+# --------------------------------------------------------------------------- commitments
+@pytest.mark.parametrize("task,round_", [(1, 0), (7, 3), (2**40, 63)])
+def test_model_commitment_matches_contract(arena, actors, task, round_):
+    local = model_commitment(MODEL, actors.node.address, task, round_)
+    onchain = arena.arena.model_commitment(MODEL, actors.node.address, task, round_)
+    assert local == bytes(onchain)
+
+
+@pytest.mark.parametrize("scores", [[], [1], [0, INVALID_SCORE, 123_456_789], list(range(1, 129))])
+def test_score_commitment_matches_contract(arena, actors, scores):
+    local = score_commitment(5, 2, actors.validator.address, scores, SALT)
+    onchain = arena.arena.score_commitment(5, 2, actors.validator.address, scores, SALT)
+    assert local == bytes(onchain)
+
+
+def test_commitment_depends_on_every_field(actors):
+    base = model_commitment(MODEL, actors.node.address, 1, 0)
+    assert base != model_commitment(MODEL, actors.node2.address, 1, 0)
+    assert base != model_commitment(MODEL, actors.node.address, 2, 0)
+    assert base != model_commitment(MODEL, actors.node.address, 1, 1)
+    assert model_commitment("0x" + MODEL.hex(), actors.node.address, 1, 0) == base
+
+
+# --------------------------------------------------------------------------- construction
+def test_from_deployment_reads_the_record(deployment_root, actors):
+    client = ArenaClient.from_deployment(actors.node, root=deployment_root.root)
+    assert client.address == deployment_root.contracts["Arena"]
+    assert str(client.token.address) == deployment_root.contracts["ArenaToken"]
+
+
+def test_from_deployment_without_record_says_what_to_do(tmp_path):
+    with pytest.raises(ArenaError, match="run `ape run deploy` first"):
+        ArenaClient.from_deployment(root=tmp_path)
+
+
+def test_from_deployment_without_arena(tmp_path, arena):
+    (tmp_path / "deployments").mkdir()
+    (tmp_path / "deployments" / f"{arena.chain_id}.json").write_text(
+        json.dumps({"contracts": {"ArenaToken": str(arena.token.address)}})
+    )
+    with pytest.raises(ArenaError, match="has no Arena"):
+        ArenaClient.from_deployment(root=tmp_path)
+
+
+# --------------------------------------------------------------------------- views
+def test_create_task_views(arena, actors, make_task, shards):
+    before = arena.balance(actors.creator)
+    task = make_task(start_in=1000)
+    assert arena.task_count() == task
+    assert arena.balance(actors.creator) == before - 3000 * TOKEN
+    p = arena.task_params(task)
+    assert p.bounty == 3000 * TOKEN and p.num_rounds == 3 and p.eval_root == shards.root
+    assert p.spec_uri == "file:///spec.json" and p.spec_hash == b"\x11" * 32
+    st = arena.task_state(task)
+    assert st.creator == actors.creator.address and st.status == Status.ACTIVE
+    assert st.round_length == 400
+    assert arena.current_round(task) == -1
+    assert arena.current_phase(task) == Phase.NOT_STARTED
+    start = p.start_time
+    assert arena.round_start(task, 1) == start + 400
+    assert arena.phase_window(task, 0, Phase.REVEAL) == (start + 100, start + 200)
+    assert arena.phase_window(task, 2, Phase.SCORE_REVEAL) == (start + 1100, start + 1200)
+
+
+def test_join_delegate_views(arena, actors, joined_task):
+    task = joined_task
+    node = arena.participant(task, actors.node)
+    assert node.role == Role.NODE and node.joined
+    assert node.own == 100 * TOKEN and node.delegated == 50 * TOKEN
+    assert node.commission == TOKEN // 10 and node.pending_round == 0
+    assert arena.participant(task, actors.attacker).joined is False
+    d = arena.delegation(task, actors.node, actors.delegator)
+    assert d.pending == 50 * TOKEN and d.pending_round == 0
+    assert arena.effective_stake(task, actors.node, 0) == 150 * TOKEN
+    assert arena.validators(task) == [actors.validator.address]
+    assert arena.task_state(task).participant_count == 2
+
+
+# --------------------------------------------------------------------------- a whole task
+def test_whole_task_with_warp(arena, actors, joined_task, shards):
+    task = joined_task
+    r = 0
+    arena.wait_for_phase(task, r, Phase.COMMIT)
+    assert arena.current_phase(task) == Phase.COMMIT
+    c = arena.commit_model(task, MODEL, sender=actors.node)
+    mc = arena.model_commit(task, r, actors.node)
+    assert mc.committed and mc.commitment == c
+
+    arena.wait_for_phase(task, r, Phase.REVEAL)
+    arena.reveal_model(task, MODEL, "file:///model.onnx", sender=actors.node)
+    arena.reveal_eval(task, r, shards.shard(r), "file:///shard0.npz", shards.proof(r))
+    subs = arena.submissions(task, r)
+    assert [(s.node, s.model_sha256, s.slot) for s in subs] == [(actors.node.address, MODEL, 0)]
+    assert arena.model_owner(task, MODEL) == actors.node.address
+
+    arena.wait_for_phase(task, r, Phase.SCORE_COMMIT)
+    scores = [250_000_000]
+    arena.commit_scores(task, scores, SALT, sender=actors.validator)
+    arena.wait_for_phase(task, r, Phase.SCORE_REVEAL)
+    arena.reveal_scores(task, scores, SALT, sender=actors.validator)
+    assert arena.validator_scores(task, r, actors.validator) == scores
+
+    assert not arena.can_finalize(task)
+    arena.wait_until(arena.round_end(task, r))
+    assert arena.can_finalize(task)
+    seen = []
+    res = arena.finalize(task, max_steps=1, progress=lambda rr, info: seen.append(info.stage))
+    assert res.rounds == [0] and res.transactions >= 5 and not res.task_ended
+    assert seen[-1] == Stage.DONE
+    info = arena.round_info(task, r)
+    assert info.done and info.pot == 1000 * TOKEN and info.void_reason == 0
+    sub = arena.submissions(task, r)[0]
+    assert sub.consensus == 250_000_000 and sub.reward > 0
+    vr = arena.validator_round(task, r, actors.validator)
+    assert vr.revealed and vr.deviation == 0 and vr.agreement == 10**18 and vr.reward > 0
+
+    # claims: owner part, delegator part (delta = 0.5 vests at once)
+    got = arena.claim(task, sender=actors.node)
+    assert got > 0 and arena.claimable(task, actors.node) == 0
+    assert arena.claimable(task, actors.node, actors.delegator) > 0
+    got_d = arena.claim(task, actors.node, sender=actors.delegator)
+    assert got_d > 0
+
+    # skip the remaining rounds (void: no eval), finalize to the end, withdraw, refund
+    arena.wait_until(arena.round_end(task, 2))
+    res = arena.finalize(task)
+    assert res.rounds == [1, 2] and res.task_ended
+    assert arena.task_state(task).status == Status.ENDED
+    bal = arena.balance(actors.node)
+    assert arena.withdraw(task, sender=actors.node) == 100 * TOKEN
+    assert arena.balance(actors.node) == bal + 100 * TOKEN
+    assert arena.withdraw(task, actors.node, sender=actors.delegator) == 50 * TOKEN
+    assert arena.claim_refund(task) > 0
+
+
+def test_cancel_before_anyone_joins(arena, actors, make_task):
+    before = arena.balance(actors.creator)
+    task = make_task()
+    arena.cancel_task(task)
+    assert arena.task_state(task).status == Status.CANCELLED
+    assert arena.balance(actors.creator) == before
+
+
+# --------------------------------------------------------------------------- explained reverts
+def test_commit_after_window_says_wait_for_next_round(arena, actors, joined_task):
+    task = joined_task
+    arena.wait_for_phase(task, 0, Phase.REVEAL)
+    with pytest.raises(ArenaError) as err:
+        arena.commit_model(task, MODEL, sender=actors.node)
+    msg = str(err.value)
+    assert err.value.reason == "arena: wrong phase"
+    assert "commit window of round 0 closed at" in msg and "wait for round 1" in msg
+    assert "\n" not in msg
+
+
+def test_commit_before_start_says_when_it_opens(arena, actors, joined_task):
+    with pytest.raises(ArenaError, match="not-started; the commit phase of round 0 opens at"):
+        arena.commit_model(joined_task, MODEL, sender=actors.node)
+
+
+def test_wait_for_closed_phase_raises(arena, joined_task):
+    arena.wait_for_phase(joined_task, 0, Phase.SCORE_COMMIT)
+    with pytest.raises(ArenaError, match="round 0 commit closed at .* wait for round 1"):
+        arena.wait_for_phase(joined_task, 0, Phase.COMMIT)
+
+
+def test_bad_reveal_and_not_a_node(arena, actors, joined_task):
+    task = joined_task
+    arena.wait_for_phase(task, 0, Phase.COMMIT)
+    arena.commit_model(task, MODEL, sender=actors.node)
+    with pytest.raises(ArenaError, match="has not joined task .* as a node"):
+        arena.commit_model(task, MODEL, sender=actors.attacker)
+    arena.wait_for_phase(task, 0, Phase.REVEAL)
+    with pytest.raises(ArenaError, match="does not match .* commitment for round 0"):
+        arena.reveal_model(task, b"\x01" * 32, "file:///x", sender=actors.node)
+
+
+def test_stake_not_active_names_the_round(arena, actors, joined_task):
+    task = joined_task
+    arena.wait_for_phase(task, 0, Phase.COMMIT)
+    arena.join(task, Role.NODE, 10 * TOKEN, sender=actors.node2)  # activates in round 1
+    with pytest.raises(ArenaError, match="activates in round 1"):
+        arena.commit_model(task, MODEL, sender=actors.node2)
+
+
+def test_finalize_too_early_and_withdraw_locked(arena, actors, joined_task):
+    task = joined_task
+    with pytest.raises(ArenaError, match="round 0 ends at .* finalize after that"):
+        arena.finalize(task)
+    with pytest.raises(ArenaError, match="stake stays locked until task .* ends"):
+        arena.withdraw(task, sender=actors.node)
+    with pytest.raises(ArenaError, match="nothing claimable now"):
+        arena.claim(task, sender=actors.node)
+
+
+def test_join_errors(arena, actors, make_task):
+    task = make_task()
+    with pytest.raises(ArenaError, match="minimum stake is 10 ARENA for nodes, 100 for"):
+        arena.join(task, Role.NODE, TOKEN, sender=actors.node)
+    with pytest.raises(ArenaError, match="creator cannot join"):
+        arena.join(task, Role.NODE, 10 * TOKEN, sender=actors.creator)
+    arena.join(task, Role.NODE, 10 * TOKEN, commission=TOKEN // 5, sender=actors.node)
+    with pytest.raises(ArenaError, match="fixed at 0.2 .* --commission 0.2"):
+        arena.join(task, Role.NODE, 10 * TOKEN, commission=0, sender=actors.node)
+    with pytest.raises(ArenaError, match="joined task .* as a node; one role"):
+        arena.join(task, Role.VALIDATOR, 100 * TOKEN, commission=TOKEN // 5, sender=actors.node)
+    with pytest.raises(ArenaError, match="cannot delegate to yourself"):
+        arena.delegate(task, actors.node, TOKEN, sender=actors.node)
+    with pytest.raises(ArenaError, match="has not joined task"):
+        arena.delegate(task, actors.attacker, TOKEN, sender=actors.delegator)
+    with pytest.raises(ArenaError, match="only be cancelled before anyone joins"):
+        arena.cancel_task(task)
+
+
+def test_unknown_task_and_poor_sender(arena, actors, make_task):
+    with pytest.raises(ArenaError, match="task 999 does not exist"):
+        arena.join(999, Role.NODE, TOKEN, sender=actors.node)
+    task = make_task()
+    poor = arena.balance(actors.attacker)
+    with pytest.raises(ArenaError, match="holds .* ARENA but .* is needed"):
+        arena.join(task, Role.NODE, poor + TOKEN, sender=actors.attacker)
