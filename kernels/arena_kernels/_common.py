@@ -68,7 +68,9 @@ def check_float(x: torch.Tensor, name: str) -> None:
 
 def check_same_device(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
     if a.device != b.device:
-        raise ValueError(f"{na} is on {a.device} but {nb} is on {b.device}; move both to one device")
+        raise ValueError(
+            f"{na} is on {a.device} but {nb} is on {b.device}; move both to one device"
+        )
 
 
 def sequential_row_sum(x: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ import platform
 import statistics
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -108,14 +109,39 @@ def run_bench(
             nbytes = logits.numel() * logits.element_size()
             ref_loss, _ = cross_entropy_rows_reference(logits, target)
             ref_sse = squared_error_rows_reference(logits, other)
+            ce_args, se_args = (logits, target), (logits, other)
             cases = [
-                ("cross_entropy_rows", "torch", lambda: cross_entropy_rows_reference(logits, target), None, nbytes),
-                ("squared_error_rows", "torch", lambda: squared_error_rows_reference(logits, other), None, 2 * nbytes),
+                (
+                    "cross_entropy_rows",
+                    "torch",
+                    partial(cross_entropy_rows_reference, *ce_args),
+                    None,
+                    nbytes,
+                ),
+                (
+                    "squared_error_rows",
+                    "torch",
+                    partial(squared_error_rows_reference, *se_args),
+                    None,
+                    2 * nbytes,
+                ),
             ]
             if run_triton:
                 cases += [
-                    ("cross_entropy_rows", "triton", lambda: cross_entropy_rows_triton(logits, target), ref_loss, nbytes),
-                    ("squared_error_rows", "triton", lambda: squared_error_rows_triton(logits, other), ref_sse, 2 * nbytes),
+                    (
+                        "cross_entropy_rows",
+                        "triton",
+                        partial(cross_entropy_rows_triton, *ce_args),
+                        ref_loss,
+                        nbytes,
+                    ),
+                    (
+                        "squared_error_rows",
+                        "triton",
+                        partial(squared_error_rows_triton, *se_args),
+                        ref_sse,
+                        2 * nbytes,
+                    ),
                 ]
             for op, backend, fn, ref, moved in cases:
                 ms = _median_ms(fn, device, repeats)
@@ -152,18 +178,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="kernels_bench.csv", help="CSV file to append to")
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--device", default=None, help="cuda / cuda:1 / cpu (default: cuda if present)")
+    parser.add_argument(
+        "--device", default=None, help="cuda / cuda:1 / cpu (default: cuda if present)"
+    )
     parser.add_argument(
         "--shape", action="append", default=None, metavar="NxC", help="e.g. 1024x65536 (repeatable)"
     )
-    parser.add_argument("--dtype", action="append", default=None, choices=("float32", "float16", "bfloat16"))
+    parser.add_argument(
+        "--dtype", action="append", default=None, choices=("float32", "float16", "bfloat16")
+    )
     args = parser.parse_args(argv)
     shapes = (
-        [tuple(int(v) for v in s.lower().split("x")) for s in args.shape] if args.shape else DEFAULT_SHAPES
+        [tuple(int(v) for v in s.lower().split("x")) for s in args.shape]
+        if args.shape
+        else DEFAULT_SHAPES
     )
     rows = run_bench(shapes, args.dtype or DEFAULT_DTYPES, args.repeats, args.device, args.out)
     for r in rows:
-        print(f"{r['op']:20s} {r['backend']:6s} {r['dtype']:8s} {r['n_rows']}x{r['n_cols']}: {r['median_ms']} ms")
+        print(
+            f"{r['op']:20s} {r['backend']:6s} {r['dtype']:8s} {r['n_rows']}x{r['n_cols']}: {r['median_ms']} ms"
+        )
     print(f"appended {len(rows)} rows to {args.out}")
 
 

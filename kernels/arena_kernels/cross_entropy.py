@@ -207,10 +207,14 @@ def validate_cross_entropy_inputs(
         )
     n_rows, n_cols = logits.shape
     if n_cols < 1:
-        raise ValueError(f"{what} must have at least one class column, got shape {tuple(logits.shape)}")
+        raise ValueError(
+            f"{what} must have at least one class column, got shape {tuple(logits.shape)}"
+        )
     check_float(logits, what)
     if target.dtype != torch.int64:
-        raise ValueError(f"target must be int64 (torch.long), got {target.dtype}; use target.long()")
+        raise ValueError(
+            f"target must be int64 (torch.long), got {target.dtype}; use target.long()"
+        )
     if target.ndim != 1 or target.shape[0] != n_rows:
         raise ValueError(
             f"target must have shape [{n_rows}] to match {what} {tuple(logits.shape)}, "

@@ -76,7 +76,9 @@ def _classification_target(output, target) -> tuple[torch.Tensor, torch.Tensor]:
     if output.ndim != 2:
         raise ValueError(f"output must be 2-D [N, C] logits, got shape {tuple(output.shape)}")
     if target.dtype != torch.int64:
-        raise ValueError(f"target must be int64 (torch.long), got {target.dtype}; use target.long()")
+        raise ValueError(
+            f"target must be int64 (torch.long), got {target.dtype}; use target.long()"
+        )
     if target.ndim == 1 and target.shape[0] == output.shape[0] and target.device == output.device:
         n_cols = output.shape[1]
         bad = (target < 0) | (target >= n_cols)
@@ -94,9 +96,13 @@ def _token_inputs(output, target, mask) -> tuple[torch.Tensor, torch.Tensor]:
     if output.ndim != 3:
         raise ValueError(f"output must be 3-D [N, T, V] logits, got shape {tuple(output.shape)}")
     if output.shape[2] < 1:
-        raise ValueError(f"output must have a vocabulary of at least 1, got shape {tuple(output.shape)}")
+        raise ValueError(
+            f"output must have a vocabulary of at least 1, got shape {tuple(output.shape)}"
+        )
     if target.dtype != torch.int64:
-        raise ValueError(f"target must be int64 (torch.long), got {target.dtype}; use target.long()")
+        raise ValueError(
+            f"target must be int64 (torch.long), got {target.dtype}; use target.long()"
+        )
     if tuple(target.shape) != tuple(output.shape[:2]):
         raise ValueError(
             f"target must have shape {tuple(output.shape[:2])} to match output "
@@ -153,7 +159,9 @@ def metric_rows(metric: str, output, target, mask=None, backend: str = "auto") -
     return MetricRows(metric, values, count, used)
 
 
-def metric_total(metric: str, output, target, mask=None, backend: str = "auto") -> tuple[float, int]:
+def metric_total(
+    metric: str, output, target, mask=None, backend: str = "auto"
+) -> tuple[float, int]:
     """Exact ``(total, count)`` of a loss metric; the mean is ``total / count``.
 
     Metrics:
