@@ -26,3 +26,6 @@ cli.add_command(validator.validator)
 cli.add_command(delegator.delegator)
 cli.add_command(store.store)
 cli.add_command(deployments)
+# Shortcuts for a participant's own money: `ape arena claim TASK`, `ape arena withdraw TASK`.
+cli.add_command(delegator.claim_own)
+cli.add_command(delegator.withdraw_own)

@@ -18,14 +18,7 @@ from ape_arena.chain import (
     score_commitment,
 )
 
-from tests.plugin.test_chain_fixtures import (  # noqa: F401 - fixtures
-    actors,
-    arena,
-    deployment_root,
-    joined_task,
-    make_task,
-    shards,
-)
+from tests.plugin.test_chain_fixtures import *  # noqa: F403 - fixtures
 
 pytestmark = pytest.mark.anvil
 

@@ -1,10 +1,257 @@
-"""Commands and helpers shared by several roles."""
+"""Commands and helpers shared by several roles.
 
+* ``arena_command``: a ``click.command`` with Ape's ``ConnectedProviderCommand`` (so
+  ``--network`` works as in every Ape tool), ``--account`` (``account_option(prompt=False)``;
+  local networks default to a test account through ``wallet.resolve_account``) and
+  ``--arena ADDRESS`` (default: ``deployments/<chain_id>.json``).
+* parameter types: token amounts (``100``, ``2.5``, ``1000wei``), fractions (``0.1``,
+  ``10%``), durations (``90``, ``15m``, ``2h``, ``1d``), scores (``0.25`` -> 0.25e9).
+* ``errors()``: every known error (contract reverts, spec, store, checks, shards) becomes a
+  one-line ``click.ClickException``.
+* ``connect(...)``: the ``ArenaClient`` for the connected chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
 import json
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
 
 import click
 
+TOKEN = 10**18
+WAD = 10**18
 
+
+# --------------------------------------------------------------------------- param types
+class TokenAmount(click.ParamType):
+    """ARENA amount: ``100`` / ``2.5`` tokens (18 decimals) or ``1000wei``; -> wei (int)."""
+
+    name = "AMOUNT"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower().replace("_", "").replace(",", "")
+        try:
+            if text.endswith("wei"):
+                wei = int(text[:-3].strip())
+            else:
+                text = text.removesuffix("arena").strip()
+                wei = Decimal(text) * TOKEN
+                if wei != wei.to_integral_value():
+                    raise InvalidOperation
+                wei = int(wei)
+        except (InvalidOperation, ValueError):
+            self.fail(f"{value!r} is not a token amount (e.g. 100, 2.5 or 1000wei)", param, ctx)
+        if wei < 0:
+            self.fail(f"{value!r} is negative", param, ctx)
+        return wei
+
+
+class WadFraction(click.ParamType):
+    """A fraction: ``0.1`` or ``10%`` -> WAD int (1e18 = 1.0)."""
+
+    name = "FRACTION"
+
+    def __init__(self, maximum: Decimal | None = Decimal(1)):
+        self.maximum = maximum
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        try:
+            frac = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
+        except InvalidOperation:
+            self.fail(f"{value!r} is not a fraction (e.g. 0.1 or 10%)", param, ctx)
+        if frac < 0 or (self.maximum is not None and frac > self.maximum):
+            self.fail(f"{value!r} must be between 0 and {self.maximum}", param, ctx)
+        return int(frac * WAD)
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Duration(click.ParamType):
+    """Seconds: ``90``, ``90s``, ``15m``, ``2h``, ``1d``."""
+
+    name = "DURATION"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value).lower())
+        if not m:
+            self.fail(f"{value!r} is not a duration (e.g. 90, 15m, 2h, 1d)", param, ctx)
+        return int(Decimal(m.group(1)) * _UNITS[m.group(2)])
+
+
+class Score(click.ParamType):
+    """A loss as a decimal (``0.25``) -> uint64 fixed point (x 1e9); ``0`` = none."""
+
+    name = "SCORE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            return int(Decimal(str(value)) * 10**9)
+        except InvalidOperation:
+            self.fail(f"{value!r} is not a number", param, ctx)
+
+
+AMOUNT = TokenAmount()
+FRACTION = WadFraction()
+DURATION = Duration()
+SCORE = Score()
+
+
+# --------------------------------------------------------------------------- decorators
+def arena_command(*, name: str | None = None, account: bool = True, **kwargs: Any):
+    """``@click.command`` connected to ``--network``, with ``--account`` and ``--arena``."""
+    from ape.cli import ConnectedProviderCommand, account_option
+
+    def decorate(fn: Callable) -> Callable:
+        fn = click.option(
+            "--arena",
+            "arena_address",
+            metavar="ADDRESS",
+            default=None,
+            help="Arena contract address (default: deployments/<chain_id>.json).",
+        )(fn)
+        if account:
+            fn = account_option(prompt=False)(fn)
+        return click.command(name=name, cls=ConnectedProviderCommand, **kwargs)(fn)
+
+    return decorate
+
+
+def connect(
+    network: Any,
+    account: Any = None,
+    arena_address: str | None = None,
+    *,
+    need_account: bool = True,
+):
+    """The ``ArenaClient`` of the connected chain, with the resolved sender account."""
+    from ..chain import ArenaClient
+    from ..wallet import resolve_account
+
+    acct = resolve_account(account, network) if need_account else account
+    if acct is None and network.is_local:
+        acct = resolve_account(None, network)
+    with errors():
+        if arena_address:
+            return ArenaClient.at(arena_address, account=acct, log=click.echo)
+        return ArenaClient.from_deployment(acct, log=click.echo)
+
+
+@contextlib.contextmanager
+def errors() -> Iterator[None]:
+    """Turn the plugin's known errors into one-line ``click.ClickException``s."""
+    from ..chain import ArenaError
+
+    known: tuple[type[BaseException], ...] = (ArenaError, FileNotFoundError)
+    for mod, name in (
+        ("ape_arena.spec", "SpecError"),
+        ("ape_arena.store", "StoreError"),
+        ("ape_arena.shards", "ShardError"),
+        ("ape_arena.checks", "CheckError"),
+        ("ape_arena.deployments", "DeploymentExistsError"),
+    ):
+        try:
+            known += (getattr(__import__(mod, fromlist=[name]), name),)
+        except Exception:  # a module that is not there (yet) or cannot import
+            pass
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except known as err:
+        raise click.ClickException(one_line(err)) from None
+
+
+def one_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- output
+def console():
+    """A rich console on stderr for progress (stdout stays machine-readable)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner on stderr while a step runs (plain when stderr is not a terminal)."""
+    con = console()
+    if con.is_terminal:
+        with con.status(message):
+            yield
+    else:
+        yield
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=_json_default))
+
+
+def _json_default(value: Any):
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def state_dir() -> Path:
+    """``arena.state_dir`` of ape-config.yaml (default ``.arena/state``)."""
+    try:
+        from ape import config
+
+        name = config.get_config("arena").state_dir
+    except Exception:
+        name = ".arena/state"
+    return Path.cwd() / name
+
+
+def artifact_store():
+    from ..store import ArtifactStore
+
+    return ArtifactStore.from_config()
+
+
+def uri_for(sha256: str, local_uri: str, uri_base: str | None) -> str:
+    """The URI to publish on-chain: ``<uri_base>/<sha256>`` when given, else the local one."""
+    if uri_base:
+        return f"{uri_base.rstrip('/')}/{sha256}"
+    return local_uri
+
+
+def wait_printer(what: str) -> Callable[[int, int], None]:
+    """``on_wait`` callback for ``ArenaClient.wait_for_phase``: one line per minute."""
+    from ..chain import fmt_time
+
+    last = {"t": None}
+
+    def show(now: int, start: int) -> None:
+        minute = (start - now) // 60
+        if last["t"] != minute:
+            last["t"] = minute
+            click.echo(f"waiting for {what}: opens {fmt_time(start)} (in {start - now}s)", err=True)
+
+    return show
+
+
+# --------------------------------------------------------------------------- commands
 @click.command()
 def deployments():
     """Show the AIArena deployment record for every chain known in this project.

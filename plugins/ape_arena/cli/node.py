@@ -1,8 +1,161 @@
 """``ape arena node``: commands for training nodes."""
 
+from __future__ import annotations
+
 import click
+
+from .common import (
+    AMOUNT,
+    FRACTION,
+    arena_command,
+    artifact_store,
+    connect,
+    echo_json,
+    errors,
+    state_dir,
+    status,
+    wait_printer,
+)
 
 
 @click.group()
 def node():
     """Training nodes: join a task, check a model against the spec, submit and reveal it."""
+
+
+@arena_command(name="join")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option("--amount", type=AMOUNT, required=True, help="Stake in ARENA (top-ups allowed).")
+@click.option(
+    "--commission",
+    type=FRACTION,
+    default="0",
+    show_default=True,
+    help="Your share of delegators' part of your rewards, fixed for the task (0.1 or 10%).",
+)
+def join(network, account, arena_address, task_id, amount, commission):
+    """Join a task as a training node (or top up your stake); approves the stake first.
+
+    Stake added during round r counts from round r+1 (before the start: from round 0).
+
+    \b
+    Example:
+        ape arena node join 1 --amount 100 --commission 10% --network ethereum:local:foundry
+    """
+    from ..chain import Role, fmt_tokens
+
+    client = connect(network, account, arena_address)
+    with errors(), status(f"joining task {task_id}"):
+        client.join(task_id, Role.NODE, amount, commission)
+        p = client.participant(task_id, client.account)
+    click.echo(
+        f"{client.account.address} is a node in task {task_id}: own stake {fmt_tokens(p.own)} "
+        f"ARENA (pending {fmt_tokens(p.own_pending)} from round {p.pending_round})"
+    )
+
+
+@click.command(name="check")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--spec",
+    "spec_file",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="The task spec JSON (what `task show` lists as spec_uri).",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Your own data as an npz in the spec's eval format: scores the model locally.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check(model, spec_file, data, as_json):
+    """Check MODEL (ONNX) against a task spec before any money moves.
+
+    Runs the validators' static checks (size, opset, ops, parameters, signature) and, with
+    --data, scores the model on your data with the validators' engine. No chain needed.
+
+    \b
+    Example:
+        ape arena node check model.onnx --spec digits.json --data mine.npz
+    """
+    from ..node import check as do_check
+
+    with errors(), status("checking the model"):
+        res = do_check(model, spec_file, data=data)
+    if as_json:
+        echo_json(res.__dict__)
+    else:
+        click.echo(
+            f"OK: {model} passes the static checks (sha256 {res.sha256}, {res.num_params} "
+            f"parameters, {res.size_bytes} bytes, opset {res.opset})"
+        )
+        if data is not None:
+            if res.score is None:
+                click.echo(f"local score: INVALID ({res.reason})")
+            else:
+                click.echo(f"local score on {res.rows} rows: {res.score / 1e9:.6f} (loss)")
+    if data is not None and res.score is None:
+        raise SystemExit(1)
+
+
+@arena_command(name="submit")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--uri-base",
+    default=None,
+    metavar="URL",
+    help="Publish the model as URL/<sha256> (e.g. `ape arena store serve`'s address).",
+)
+@click.option("--wait", is_flag=True, help="Wait for the next commit window if none is open.")
+@click.option("--no-check", is_flag=True, help="Skip the static checks against the task's spec.")
+def submit(network, account, arena_address, task_id, model, uri_base, wait, no_check):
+    """Submit MODEL to a task: check it, store it, commit its hash for the current round.
+
+    The hash is saved locally (state folder) so `node reveal` can reveal it later.
+
+    \b
+    Example:
+        ape arena node submit 1 model.onnx --wait --network ethereum:local:foundry
+    """
+    from ..node import submit as do_submit
+
+    client = connect(network, account, arena_address)
+    with errors(), status(f"submitting to task {task_id}"):
+        sub = do_submit(
+            client, task_id, model, store=artifact_store(), state_dir=state_dir(),
+            uri_base=uri_base, check_spec=not no_check, wait=wait,
+            on_wait=wait_printer("the commit phase"),
+        )  # fmt: skip
+    click.echo(
+        f"committed model {sub.model_sha256} to task {task_id} round {sub.round}; "
+        f"reveal it in the reveal phase with `ape arena node reveal {task_id}`"
+    )
+
+
+@arena_command(name="reveal")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option("--round", "round_", type=int, default=None, help="Round (default: current).")
+@click.option("--wait", is_flag=True, help="Wait for the reveal phase first.")
+def reveal(network, account, arena_address, task_id, round_, wait):
+    """Reveal the model you committed in this round (hash and URI from the local state).
+
+    \b
+    Example:
+        ape arena node reveal 1 --wait --network ethereum:local:foundry
+    """
+    from ..node import reveal as do_reveal
+
+    client = connect(network, account, arena_address)
+    with errors(), status(f"revealing in task {task_id}"):
+        out = do_reveal(
+            client, task_id, round_, state_dir=state_dir(), wait=wait,
+            on_wait=wait_printer("the reveal phase"),
+        )  # fmt: skip
+    click.echo(f"revealed model {out['model_sha256']} in task {task_id} round {out['round']}")
+
+
+for _cmd in (join, check, submit, reveal):
+    node.add_command(_cmd)

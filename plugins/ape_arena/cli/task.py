@@ -1,8 +1,389 @@
 """``ape arena task``: commands for task creators (and anyone inspecting a task)."""
 
+from __future__ import annotations
+
 import click
+
+from .common import (
+    AMOUNT,
+    DURATION,
+    FRACTION,
+    SCORE,
+    WadFraction,
+    arena_command,
+    artifact_store,
+    connect,
+    echo_json,
+    errors,
+    state_dir,
+    status,
+    wait_printer,
+)
 
 
 @click.group()
 def task():
     """Task creators: create a task from a spec and eval shards, reveal shards, show results."""
+
+
+# --------------------------------------------------------------------------- create
+@arena_command(name="create")
+@click.argument("spec_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("shard_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--bounty", type=AMOUNT, required=True, help="Reward pool in ARENA (e.g. 3000).")
+@click.option("--rounds", type=int, default=None, help="Rounds (default: one per shard).")
+@click.option(
+    "--start-in",
+    type=DURATION,
+    default="10m",
+    show_default=True,
+    help="Delay before round 0 (stake deposited before the start counts in round 0).",
+)
+@click.option(
+    "--phase-seconds",
+    type=DURATION,
+    default="1h",
+    show_default=True,
+    help="Length of each of the four phases (override one with the options below).",
+)
+@click.option(
+    "--commit", "commit_duration", type=DURATION, default=None, help="Commit phase length."
+)
+@click.option(
+    "--reveal", "reveal_duration", type=DURATION, default=None, help="Reveal phase length."
+)
+@click.option(
+    "--score-commit",
+    "score_commit_duration",
+    type=DURATION,
+    default=None,
+    help="Score-commit phase length.",
+)
+@click.option(
+    "--score-reveal",
+    "score_reveal_duration",
+    type=DURATION,
+    default=None,
+    help="Score-reveal phase length.",
+)
+@click.option("--min-node-stake", type=AMOUNT, default="10", show_default=True)
+@click.option("--min-validator-stake", type=AMOUNT, default="100", show_default=True)
+@click.option(
+    "--gamma",
+    type=WadFraction(maximum=None),
+    default="0.1",
+    show_default=True,
+    help="Share of each pot guaranteed to each side (<= 0.5).",
+)
+@click.option(
+    "--delta",
+    type=FRACTION,
+    default="0.5",
+    show_default=True,
+    help="Part of every reward claimable at once (the rest at task end).",
+)
+@click.option(
+    "--rank-ratio",
+    type=FRACTION,
+    default="0.8",
+    show_default=True,
+    help="q: the node ranked k gets weight q^k.",
+)
+@click.option(
+    "--tolerance",
+    type=WadFraction(maximum=None),
+    default="0.1",
+    show_default=True,
+    help="tau: relative deviation at which a validator's agreement reaches 0.",
+)
+@click.option(
+    "--slash-tau",
+    type=WadFraction(maximum=None),
+    default="0.5",
+    show_default=True,
+    help="Relative deviation above which a validator is slashed.",
+)
+@click.option(
+    "--slash-miss",
+    type=FRACTION,
+    default="0.1",
+    show_default=True,
+    help="Slash for committing scores without revealing.",
+)
+@click.option(
+    "--slash-dev",
+    type=FRACTION,
+    default="0.1",
+    show_default=True,
+    help="Slash for deviating more than --slash-tau.",
+)
+@click.option(
+    "--min-quorum",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Revealing validators needed for a round to count.",
+)
+@click.option(
+    "--baseline",
+    "baseline_score",
+    type=SCORE,
+    default="0",
+    show_default=True,
+    help="Loss a model must beat to be rewarded (0 = none).",
+)
+@click.option(
+    "--uri-base",
+    default=None,
+    metavar="URL",
+    help="Publish artifacts as URL/<sha256> (e.g. the address of `ape arena store serve`).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds, start_in,
+           phase_seconds, uri_base, as_json, **params):  # fmt: skip
+    """Create a task: hash SPEC_FILE, commit to the shards in SHARD_DIR, deposit the bounty.
+
+    SHARD_DIR holds one eval shard per round and manifest.json (ape_arena.shards.build_shards).
+    The spec and shards go into the artifact store; the bounty is approved and deposited.
+    Prints the new task id.
+
+    \b
+    Example:
+        ape arena task create digits.json shards/ --bounty 3000 --start-in 5m \\
+            --phase-seconds 10m --network ethereum:local:foundry
+    """
+    from ..creator import create_task
+
+    for key in ("commit_duration", "reveal_duration", "score_commit_duration",
+                "score_reveal_duration"):  # fmt: skip
+        if params[key] is None:
+            params[key] = phase_seconds
+    client = connect(network, account, arena_address)
+    with errors(), status("creating task"):
+        created = create_task(
+            client, spec_file, shard_dir, bounty=bounty, store=artifact_store(),
+            state_dir=state_dir(), rounds=rounds, start_in=start_in, uri_base=uri_base,
+            log=lambda m: click.echo(m, err=True), **params,
+        )  # fmt: skip
+    if as_json:
+        echo_json(created.__dict__)
+        return
+    from ..chain import fmt_time, fmt_tokens
+
+    click.echo(
+        f"created task {created.task}: {created.num_rounds} rounds, bounty {fmt_tokens(bounty)} "
+        f"ARENA, starts {fmt_time(created.start_time)}"
+    )
+    click.echo(f"  spec {created.spec_sha256} ({created.spec_uri})")
+    click.echo(f"  eval root {created.eval_root}; shards from {created.shard_dir}")
+    click.echo(
+        f"next: reveal each round's shard with `ape arena task reveal-eval {created.task} R`"
+    )
+
+
+# --------------------------------------------------------------------------- reveal-eval
+@arena_command(name="reveal-eval")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.argument("round_", metavar="[ROUND]", type=int, required=False)
+@click.option(
+    "--shards",
+    "shard_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Shard folder (default: the one recorded by `task create`).",
+)
+@click.option("--uri-base", default=None, metavar="URL", help="Publish the shard as URL/<sha256>.")
+@click.option("--wait", is_flag=True, help="Wait for the round's reveal phase first.")
+def reveal_eval(network, account, arena_address, task_id, round_, shard_dir, uri_base, wait):
+    """Reveal a round's eval shard (default: the current round) with its Merkle proof.
+
+    \b
+    Example:
+        ape arena task reveal-eval 1 0 --wait --network ethereum:local:foundry
+    """
+    from ..creator import reveal_eval as do_reveal
+
+    client = connect(network, account, arena_address)
+    with errors(), status(f"revealing the shard of task {task_id}"):
+        out = do_reveal(
+            client, task_id, round_, store=artifact_store(), state_dir=state_dir(),
+            shard_dir=shard_dir, uri_base=uri_base, wait=wait,
+            on_wait=wait_printer("the reveal phase"),
+        )  # fmt: skip
+    click.echo(
+        f"revealed task {task_id} round {out['round']} shard {out['shard_sha256']} "
+        f"({out['shard_uri']})"
+    )
+
+
+# --------------------------------------------------------------------------- show
+@arena_command(name="show", account=False)
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option("--round", "round_", type=int, default=None, help="Show only this round.")
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def show(network, arena_address, task_id, round_, as_json):
+    """Show a task: schedule, pot and carry, leaderboard by consensus, validators' D and F.
+
+    \b
+    Example:
+        ape arena task show 1 --round 0 --network ethereum:local:foundry
+    """
+    from ..creator import task_report
+
+    client = connect(network, None, arena_address, need_account=False)
+    with errors():
+        report = task_report(client, task_id, round_)
+    if as_json:
+        echo_json(report)
+        return
+    print_report(report)
+
+
+def print_report(rep: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..chain import fmt_time, fmt_tokens
+
+    con = Console(soft_wrap=False, width=max(120, Console().width))
+    p = rep["params"]
+    now = rep["now"]
+    where = now["phase"]
+    if now["phase_end"]:
+        where += f" of round {now['round']} (ends {fmt_time(now['phase_end'])})"
+    con.print(
+        f"[bold]Task {rep['task']}[/bold]  {rep['status']}  creator {rep['creator']}  "
+        f"bounty {fmt_tokens(p['bounty'])} ARENA  rounds {rep['finalized_rounds']}/"
+        f"{p['num_rounds']} finalized"
+    )
+    con.print(f"  now: {where}; chain time {fmt_time(now['time'])}")
+    con.print(
+        f"  participants {rep['participants']} ({rep['validators']} validators), own stake "
+        f"{fmt_tokens(rep['total_own_stake'])}; carry {fmt_tokens(rep['carry'])}; refund "
+        f"{fmt_tokens(rep['refund'])}{' (claimed)' if rep['refund_claimed'] else ''}"
+    )
+    con.print(f"  spec {p['spec_hash']} {p['spec_uri']}")
+    for rr in rep["rounds"]:
+        head = f"[bold]Round {rr['round']}[/bold]  stage {rr['stage']}"
+        if rr["void"]:
+            head += f"  VOID ({rr['void'].replace('_', ' ')})"
+        head += (
+            f"  pot {fmt_tokens(rr['pot'])} (nodes {fmt_tokens(rr['nodes_pot'])}, validators "
+            f"{fmt_tokens(rr['validators_pot'])})  paid {fmt_tokens(rr['paid'])}  slashed "
+            f"{fmt_tokens(rr['slashed'])}  eval {'revealed' if rr['eval_revealed'] else 'hidden'}"
+        )
+        con.print(head)
+        if rr["submissions"]:
+            t = Table(title="leaderboard (lower loss is better)", title_justify="left")
+            for col in ("rank", "node", "consensus", "stake", "weight", "reward", "model"):
+                t.add_column(col)
+            for s in rr["submissions"]:
+                cons = s["consensus"]
+                t.add_row(
+                    str(s.get("rank", "-")),
+                    s["node"],
+                    "-" if cons is None and s["consensus_raw"] == 0 else (
+                        "INVALID" if cons is None else f"{cons:.6f}"),
+                    fmt_tokens(s["stake"]),
+                    f"{s['weight']:.4g}",
+                    fmt_tokens(s["reward"]),
+                    s["model_sha256"][:18] + "…",
+                )  # fmt: skip
+            con.print(t)
+        else:
+            con.print(f"  no submissions ({rr['commits']} commits)")
+        if rr["validators"]:
+            t = Table(title="validators (D = mean relative deviation, F = agreement)",
+                      title_justify="left")  # fmt: skip
+            for col in ("validator", "revealed", "stake", "D", "F", "reward", "slash"):
+                t.add_column(col)
+            for v in rr["validators"]:
+                t.add_row(
+                    v["validator"],
+                    "yes" if v["revealed"] else ("committed" if v["committed"] else "no"),
+                    fmt_tokens(v["stake"]),
+                    "-" if v["deviation"] is None else f"{v['deviation']:.4g}",
+                    "-" if v["agreement"] is None else f"{v['agreement']:.4g}",
+                    fmt_tokens(v["reward"]),
+                    fmt_tokens(v["slash"]),
+                )
+            con.print(t)
+
+
+# --------------------------------------------------------------------------- finalize
+@arena_command(name="finalize")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(1, 320),
+    default=320,
+    show_default=True,
+    help="Work units per transaction (lower to keep each transaction small).",
+)
+@click.option("--next-only", is_flag=True, help="Finalize only the next round.")
+def finalize(network, account, arena_address, task_id, max_steps, next_only):
+    """Finalize every round that is over (anyone may), paginated into transactions.
+
+    \b
+    Example:
+        ape arena task finalize 1 --network ethereum:local:foundry
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    client = connect(network, account, arena_address)
+    with errors(), Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                            transient=True, console=_stderr()) as prog:  # fmt: skip
+        bar = prog.add_task(f"finalizing task {task_id}", total=None)
+
+        def tick(r, info):
+            prog.update(bar, description=f"task {task_id} round {r}: stage {info.stage}/5")
+
+        res = client.finalize(task_id, max_steps=max_steps, all_rounds=not next_only, progress=tick)
+    ended = " — the task has ended" if res.task_ended else ""
+    click.echo(
+        f"finalized round(s) {', '.join(map(str, res.rounds)) or 'none'} of task {task_id} "
+        f"in {res.transactions} transaction(s){ended}"
+    )
+
+
+def _stderr():
+    from .common import console
+
+    return console()
+
+
+# --------------------------------------------------------------------------- cancel / refund
+@arena_command(name="cancel")
+@click.argument("task_id", metavar="TASK", type=int)
+def cancel(network, account, arena_address, task_id):
+    """Cancel a task before anyone joined; the bounty comes back.
+
+    \b
+    Example:
+        ape arena task cancel 1 --network ethereum:local:foundry
+    """
+    client = connect(network, account, arena_address)
+    with errors():
+        client.cancel_task(task_id)
+    click.echo(f"cancelled task {task_id}; the bounty was refunded")
+
+
+@arena_command(name="refund")
+@click.argument("task_id", metavar="TASK", type=int)
+def refund(network, account, arena_address, task_id):
+    """Claim what is left of an ended task's pot (void rounds, slashes, dust) as its creator.
+
+    \b
+    Example:
+        ape arena task refund 1 --network ethereum:local:foundry
+    """
+    from ..chain import fmt_tokens
+
+    client = connect(network, account, arena_address)
+    with errors():
+        amount = client.claim_refund(task_id)
+    click.echo(f"refunded {fmt_tokens(amount)} ARENA to the creator of task {task_id}")
+
+
+for _cmd in (create, reveal_eval, show, finalize, cancel, refund):
+    task.add_command(_cmd)

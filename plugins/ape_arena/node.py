@@ -1,0 +1,209 @@
+"""Training-node role: check a model before money moves, submit (store + commit), reveal.
+
+The model hash of each commitment is kept in a small local state file,
+``<state_dir>/node/<chain_id>/task-<id>-<address>.json``, written *before* the commit
+transaction so a crash between the two never loses what must be revealed.
+
+Example::
+
+    info, score = check(Path("model.onnx"), spec, data=Path("mine.npz"))
+    sub = submit(client, task, "model.onnx", store=store, state_dir=state)
+    reveal(client, task, state_dir=state)   # in the reveal phase
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .chain import ArenaClient, ArenaError, Phase, Role, hex32, model_commitment
+
+
+@dataclass(frozen=True)
+class LocalCheck:
+    """Result of ``check``: static facts and, with data, a local score (uint64, 1e9 scale)."""
+
+    sha256: str
+    num_params: int
+    size_bytes: int
+    opset: int
+    score: int | None = None
+    reason: str = ""
+    rows: int = 0
+
+
+def check(
+    model: str | os.PathLike[str],
+    spec: Any,
+    *,
+    data: str | os.PathLike[str] | None = None,
+    time_limit: float = 600.0,
+) -> LocalCheck:
+    """Static checks (``checks.check_model``) and, with ``data`` (an npz in the spec's eval
+    format), a local score through the evaluation engine. Raises ``CheckError`` on a failed
+    static rule; a model that fails at run time returns ``score=None`` with the reason."""
+    from .checks import check_model
+    from .spec import TaskSpec
+
+    spec = spec if isinstance(spec, TaskSpec) else TaskSpec.load(spec)
+    info = check_model(model, spec, None)
+    if data is None:
+        return LocalCheck(info.sha256, info.num_params, info.size_bytes, info.opset)
+    from .engine import file_sha256, score_models
+    from .shards import load_shard
+
+    rows = len(next(iter(load_shard(data, spec).values())))
+    (res,) = score_models(
+        spec, data, file_sha256(data), [(str(model), info.sha256)], time_limit=time_limit,
+        progress=False,
+    )  # fmt: skip
+    return LocalCheck(
+        info.sha256,
+        info.num_params,
+        info.size_bytes,
+        info.opset,
+        score=res.score if res.ok else None,
+        reason="" if res.ok else f"{res.code}: {res.reason}",
+        rows=rows,
+    )
+
+
+# --------------------------------------------------------------------------- state
+def state_file(state_dir: str | os.PathLike[str], chain_id: int, task: int, node: str) -> Path:
+    return Path(state_dir) / "node" / str(chain_id) / f"task-{task}-{node.lower()}.json"
+
+
+def load_state(state_dir, chain_id: int, task: int, node: str) -> dict:
+    path = state_file(state_dir, chain_id, task, node)
+    if not path.is_file():
+        return {"task": task, "node": node, "rounds": {}}
+    return json.loads(path.read_text())
+
+
+def _save_state(state_dir, chain_id: int, task: int, node: str, data: dict) -> Path:
+    path = state_file(state_dir, chain_id, task, node)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def fetch_spec(client: ArenaClient, task: int, store: Any):
+    """The task's spec from its ``spec_uri``, verified against the on-chain ``spec_hash``."""
+    from .spec import TaskSpec
+
+    p = client.task_params(task)
+    path = store.get(p.spec_uri, p.spec_hash)
+    return TaskSpec.load(path)
+
+
+# --------------------------------------------------------------------------- submit / reveal
+@dataclass(frozen=True)
+class Submitted:
+    task: int
+    round: int
+    model_sha256: str
+    uri: str
+    commitment: str
+    state_file: str
+
+
+def _commit_round(client: ArenaClient, task: int, wait: bool, on_wait) -> int:
+    """The round to commit in; with ``wait``, wait for the next open commit window."""
+    r = client.current_round(task)
+    ph = client.current_phase(task)
+    if ph == Phase.COMMIT or not wait:
+        return max(r, 0)
+    n = client.task_params(task).num_rounds
+    target = 0 if ph == Phase.NOT_STARTED else r + 1
+    if ph == Phase.ENDED or target >= n:
+        raise ArenaError(f"task {task} has no commit window left (all {n} rounds are over)")
+    client.wait_for_phase(task, target, Phase.COMMIT, on_wait=on_wait)
+    return target
+
+
+def submit(
+    client: ArenaClient,
+    task: int,
+    model: str | os.PathLike[str],
+    *,
+    store: Any,
+    state_dir: str | os.PathLike[str],
+    uri_base: str | None = None,
+    check_spec: bool = True,
+    wait: bool = False,
+    on_wait: Callable[[int, int], None] | None = None,
+    sender: Any | None = None,
+) -> Submitted:
+    """Put the model in the store, (optionally) check it against the task's spec, then commit
+    its hash for the current round. The hash is saved locally before the transaction."""
+    who = client._sender(sender)
+    part = client.participant(task, who)
+    if part.role != Role.NODE:
+        raise ArenaError(
+            f"{who.address} has not joined task {task} as a node; "
+            f"run `ape arena node join {task} --amount N` first"
+        )
+    if check_spec:
+        from .checks import check_model
+
+        spec = fetch_spec(client, task, store)
+        check_model(model, spec, None)
+    sha, local_uri = store.put(model)
+    uri = f"{uri_base.rstrip('/')}/{sha}" if uri_base else local_uri
+    r = _commit_round(client, task, wait, on_wait)
+    c = model_commitment(sha, who.address, task, r)
+    state = load_state(state_dir, client.chain_id, task, who.address)
+    state["rounds"][str(r)] = {
+        "model_sha256": sha,
+        "uri": uri,
+        "commitment": hex32(c),
+        "file": str(Path(model).resolve()),
+        "revealed": False,
+    }
+    path = _save_state(state_dir, client.chain_id, task, who.address, state)
+    client.commit_model(task, sha, sender=who)
+    return Submitted(task, r, sha, uri, hex32(c), str(path))
+
+
+def reveal(
+    client: ArenaClient,
+    task: int,
+    round_: int | None = None,
+    *,
+    state_dir: str | os.PathLike[str],
+    wait: bool = False,
+    on_wait: Callable[[int, int], None] | None = None,
+    sender: Any | None = None,
+) -> dict:
+    """Reveal the model committed in ``round_`` (default: the current round)."""
+    who = client._sender(sender)
+    state = load_state(state_dir, client.chain_id, task, who.address)
+    r = max(client.current_round(task), 0) if round_ is None else int(round_)
+    entry = state["rounds"].get(str(r))
+    if entry is None:
+        have = ", ".join(sorted(state["rounds"])) or "none"
+        raise ArenaError(
+            f"no local commitment of {who.address} for task {task} round {r} (rounds on record: "
+            f"{have}); submit with `ape arena node submit {task} MODEL.onnx` in a commit phase"
+        )
+    if wait:
+        client.wait_for_phase(task, r, Phase.REVEAL, on_wait=on_wait)
+    client.reveal_model(task, entry["model_sha256"], entry["uri"], sender=who)
+    entry["revealed"] = True
+    _save_state(state_dir, client.chain_id, task, who.address, state)
+    return {"task": task, "round": r, **entry}
