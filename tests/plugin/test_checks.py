@@ -310,3 +310,52 @@ def test_bad_expected_hash_argument_is_a_caller_error(digits_onnx, digits_spec):
     with pytest.raises(ValueError, match="32 bytes"):
         check_model_bytes(data, digits_spec, b"\x00" * 31)
     assert check_model_bytes(data, digits_spec, hashlib.sha256(data).digest()).num_nodes == 2
+
+
+def test_loop_is_banned(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"])],
+        "body",
+        [
+            helper.make_tensor_value_info("i", onnx.TensorProto.INT64, []),
+            helper.make_tensor_value_info("c_in", onnx.TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info("c_out", onnx.TensorProto.BOOL, [])],
+    )
+    model.graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(10**12, np.int64), "trips"),
+            numpy_helper.from_array(np.array(True), "go"),
+        ]
+    )
+    model.graph.node.append(helper.make_node("Loop", ["trips", "go"], [], body=body))
+    path, sha = write_model(model)
+    err = assert_fails("banned_op", path, digits_spec, sha)
+    assert "unbounded" in err.reason
+
+
+def sparse_weight(dense_shape, nnz: int, name: str = "S"):
+    values = numpy_helper.from_array(np.ones(nnz, np.float32), name)
+    indices = numpy_helper.from_array(np.arange(nnz, dtype=np.int64), name + "_idx")
+    return helper.make_sparse_tensor(values, indices, list(dense_shape))
+
+
+def test_sparse_initializer_counts_its_dense_size(digits_onnx, write_model, make_spec):
+    model = digits_onnx()
+    model.graph.sparse_initializer.append(sparse_weight((100, 100), nnz=3))
+    path, sha = write_model(model)
+    info = check_model(path, make_spec(limits={"max_params": 20_000}), sha)
+    assert info.num_params == 650 + 100 * 100
+    assert_fails("too_many_params", path, make_spec(limits={"max_params": 10_000}), sha)
+
+
+def test_external_data_in_sparse_initializer(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    sparse = sparse_weight((10,), nnz=2)
+    sparse.values.ClearField("raw_data")
+    sparse.values.data_location = onnx.TensorProto.EXTERNAL
+    sparse.values.external_data.add(key="location", value="vals.bin")
+    model.graph.sparse_initializer.append(sparse)
+    path, sha = write_model(model)
+    assert_fails("external_data", path, digits_spec, sha)

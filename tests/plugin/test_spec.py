@@ -7,6 +7,8 @@ import json
 
 import pytest
 from ape_arena.spec import SpecError, TaskSpec, data_dir, example, is_canonical
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 
@@ -158,3 +160,54 @@ def test_load_names_the_file(tmp_path):
 def test_spec_error_is_a_value_error():
     assert issubclass(SpecError, ValueError)
     assert example("digits").name == "digits"
+
+
+# ---------------------------------------------------------------------------- properties
+names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
+
+
+@st.composite
+def specs(draw) -> TaskSpec:
+    metric = draw(st.sampled_from(["cross_entropy", "error_rate", "mse", "token_cross_entropy"]))
+    in_name, out_name = draw(st.lists(names, min_size=2, max_size=2, unique=True))
+    data_key = draw(names.filter(lambda k: k != "target"))
+    batch = draw(names)
+    if metric == "token_cross_entropy":
+        seq = draw(st.integers(1, 512))
+        shape_in = [batch, seq]
+        shape_out = [batch, seq, draw(st.integers(2, 70_000))]
+        dtype = "int64"
+    else:
+        shape_in = [batch, draw(st.integers(1, 4096))]
+        shape_out = [batch, draw(st.integers(2, 1000))]
+        dtype = draw(st.sampled_from(["float32", "float16", "uint8", "int32"]))
+    lo = draw(st.integers(7, 30))
+    return TaskSpec.model_validate(
+        {
+            "name": draw(names),
+            "description": draw(st.text(max_size=40)),
+            "inputs": [{"name": in_name, "dtype": dtype, "shape": shape_in, "data_key": data_key}],
+            "output": {"name": out_name, "dtype": "float32", "shape": shape_out},
+            "limits": {
+                "max_bytes": draw(st.integers(1, 2**40)),
+                "max_params": draw(st.integers(1, 2**40)),
+                "opset_min": lo,
+                "opset_max": draw(st.integers(lo, 30)),
+                "max_batch_rows": draw(st.integers(1, 2**20)),
+            },
+            "metric": metric,
+            "version": draw(st.integers(1, 10)),
+        }
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=specs())
+def test_canonical_roundtrip_property(spec):
+    data = spec.to_json()
+    again = TaskSpec.from_json(data)
+    assert again == spec and again.to_json() == data and is_canonical(data)
+    assert hashlib.sha256(data).digest() == spec.sha256()
+    # any reformatting parses to the same spec and the same canonical bytes
+    pretty = json.dumps(json.loads(data), indent=1, ensure_ascii=False).encode()
+    assert TaskSpec.from_json(pretty).to_json() == data
