@@ -23,7 +23,11 @@ def next_power_of_2(n: int) -> int:
 
 
 def as_tensor(x: Any, name: str) -> torch.Tensor:
-    """Accept a torch tensor or a numpy array (zero-copy); anything else is a ValueError."""
+    """Accept a torch tensor or a numpy array (zero-copy when possible); else ValueError.
+
+    Read-only arrays (e.g. slices of a memory-mapped shard) are copied, since torch cannot
+    wrap them without a warning and kernels must never write through them anyway.
+    """
     if isinstance(x, torch.Tensor):
         return x
     try:
@@ -31,7 +35,12 @@ def as_tensor(x: Any, name: str) -> torch.Tensor:
     except ImportError:  # pragma: no cover - numpy ships with torch wheels
         np = None
     if np is not None and isinstance(x, np.ndarray):
-        return torch.from_numpy(x)
+        if not x.flags.writeable:
+            x = np.array(x)
+        try:
+            return torch.from_numpy(x)
+        except TypeError as exc:  # dtypes torch has no equivalent for (e.g. object)
+            raise ValueError(f"{name}: numpy dtype {x.dtype} is not supported ({exc})") from None
     raise ValueError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
 
 

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._common import as_tensor
+from ._common import as_tensor, check_same_device
 from .cross_entropy import cross_entropy_rows_any
-from .mse import squared_error_rows_any
+from .mse import squared_error_rows_any, validate_squared_error_inputs
 
 __all__ = ["METRICS", "MetricRows", "exact_total", "metric_rows", "metric_total"]
 
 METRICS = ("cross_entropy", "error_rate", "mse", "token_cross_entropy", "bits_per_byte")
 
-#: ignore marker in token targets ([N, T], like torch / Hugging Face labels)
-TOKEN_IGNORE_INDEX = -100
+#: default ignore marker in class/token targets (like torch / Hugging Face labels)
+DEFAULT_IGNORE_INDEX = -100
 BYTE_VOCAB = 256
 LN2 = math.log(2.0)
 
@@ -70,103 +70,158 @@ def _to_host_f64(x: torch.Tensor) -> np.ndarray:
     return x.detach().to(torch.float64).cpu().numpy()
 
 
-def _classification_target(output, target) -> tuple[torch.Tensor, torch.Tensor]:
-    output = as_tensor(output, "output")
-    target = as_tensor(target, "target")
-    if output.ndim != 2:
-        raise ValueError(f"output must be 2-D [N, C] logits, got shape {tuple(output.shape)}")
+def _int64_target(target, what: str = "target") -> torch.Tensor:
+    target = as_tensor(target, what)
     if target.dtype != torch.int64:
         raise ValueError(
-            f"target must be int64 (torch.long), got {target.dtype}; use target.long()"
+            f"{what} must be int64 (torch.long), got {target.dtype}; use {what}.long()"
         )
-    if target.ndim == 1 and target.shape[0] == output.shape[0] and target.device == output.device:
-        n_cols = output.shape[1]
-        bad = (target < 0) | (target >= n_cols)
-        if target.numel() and bool(bad.any()):
-            i = int(torch.nonzero(bad)[0, 0])
-            raise ValueError(f"target[{i}] = {int(target[i])} is outside [0, {n_cols}) classes")
-    return output, target
+    return target
 
 
-def _token_inputs(output, target, mask) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate [N, T, V] / [N, T] / mask [N, T]; returns ([N*T, V] logits, [N*T] target)
-    with masked-out positions set to TOKEN_IGNORE_INDEX."""
+def _apply_mask(mask, target: torch.Tensor, ignore_index: int) -> torch.Tensor:
+    """Targets where ``mask == 0`` become ``ignore_index`` (their values are never checked)."""
+    if mask is None:
+        return target
+    mask = as_tensor(mask, "mask")
+    if tuple(mask.shape) != tuple(target.shape):
+        raise ValueError(
+            f"mask must have shape {tuple(target.shape)} like target, got {tuple(mask.shape)}"
+        )
+    check_same_device(mask, target, "mask", "target")
+    if mask.dtype.is_complex:
+        raise ValueError(f"mask must be bool or numeric (0 = ignore), got {mask.dtype}")
+    return torch.where(mask != 0, target, torch.full_like(target, ignore_index))
+
+
+def _classification_inputs(output, target, mask, ignore_index: int):
+    """[N, C] logits, [N] int64 target (mask [N]: 0 = row not counted)."""
     output = as_tensor(output, "output")
-    target = as_tensor(target, "target")
+    if output.ndim != 2:
+        raise ValueError(f"output must be 2-D [N, C] logits, got shape {tuple(output.shape)}")
+    target = _int64_target(target)
+    if target.ndim != 1 or target.shape[0] != output.shape[0]:
+        raise ValueError(
+            f"target must have shape [{output.shape[0]}] to match output "
+            f"{tuple(output.shape)}, got {tuple(target.shape)}"
+        )
+    check_same_device(output, target, "output", "target")
+    return output, _apply_mask(mask, target, ignore_index)
+
+
+def _token_inputs(output, target, mask, ignore_index: int):
+    """Validate [N, T, V] / [N, T] / mask [N, T]; returns ([N*T, V] logits, [N*T] target)
+    with masked-out positions set to ``ignore_index``."""
+    output = as_tensor(output, "output")
     if output.ndim != 3:
         raise ValueError(f"output must be 3-D [N, T, V] logits, got shape {tuple(output.shape)}")
     if output.shape[2] < 1:
         raise ValueError(
             f"output must have a vocabulary of at least 1, got shape {tuple(output.shape)}"
         )
-    if target.dtype != torch.int64:
-        raise ValueError(
-            f"target must be int64 (torch.long), got {target.dtype}; use target.long()"
-        )
+    target = _int64_target(target)
     if tuple(target.shape) != tuple(output.shape[:2]):
         raise ValueError(
             f"target must have shape {tuple(output.shape[:2])} to match output "
             f"{tuple(output.shape)}, got {tuple(target.shape)}"
         )
-    if target.device != output.device:
-        raise ValueError(f"output is on {output.device} but target is on {target.device}")
-    if mask is not None:
-        mask = as_tensor(mask, "mask")
-        if tuple(mask.shape) != tuple(target.shape):
-            raise ValueError(
-                f"mask must have shape {tuple(target.shape)} like target, got {tuple(mask.shape)}"
-            )
-        if mask.device != target.device:
-            raise ValueError(f"mask is on {mask.device} but target is on {target.device}")
-        if mask.dtype.is_complex:
-            raise ValueError(f"mask must be bool or numeric (0 = ignore), got {mask.dtype}")
-        target = torch.where(mask != 0, target, torch.full_like(target, TOKEN_IGNORE_INDEX))
+    check_same_device(output, target, "output", "target")
+    target = _apply_mask(mask, target, ignore_index)
     vocab = output.shape[2]
     return output.reshape(-1, vocab), target.reshape(-1)
 
 
-def metric_rows(metric: str, output, target, mask=None, backend: str = "auto") -> MetricRows:
-    """Per-row contributions of ``metric`` (see :func:`metric_total` for the definitions)."""
+def _mse_inputs(output, target, mask):
+    """Returns (pred, target, keep) where ``keep`` is None or a bool tensor shaped like
+    ``target``; a row mask [N] is broadcast over the trailing dimensions."""
+    output = as_tensor(output, "output")
+    target = as_tensor(target, "target")
+    if mask is None:
+        return output, target, None
+    mask = as_tensor(mask, "mask")
+    if mask.dtype.is_complex:
+        raise ValueError(f"mask must be bool or numeric (0 = ignore), got {mask.dtype}")
+    check_same_device(mask, target, "mask", "target")
+    n_rows = target.shape[0] if target.ndim else -1
+    if tuple(mask.shape) == tuple(target.shape):
+        keep = mask != 0
+    elif mask.ndim == 1 and mask.shape[0] == n_rows:
+        keep = (mask != 0).reshape((n_rows,) + (1,) * (target.ndim - 1)).expand(target.shape)
+    else:
+        raise ValueError(
+            f"mask must have shape {tuple(target.shape)} like target (or [{n_rows}] per row), "
+            f"got {tuple(mask.shape)}"
+        )
+    return output, target, keep
+
+
+def metric_rows(
+    metric: str,
+    output,
+    target,
+    mask=None,
+    backend: str = "auto",
+    *,
+    ignore_index: int = DEFAULT_IGNORE_INDEX,
+) -> MetricRows:
+    """Per-row (per-token for token metrics) contributions of ``metric``.
+
+    Same arguments as :func:`metric_total`. ``values`` hold 0 for rows that do not count,
+    so ``exact_total(values)`` is the total whichever rows were masked.
+    """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
-    if mask is not None and metric not in ("token_cross_entropy", "bits_per_byte"):
-        raise ValueError(f"mask is only supported for token metrics, not {metric!r}")
-
-    if metric in ("cross_entropy", "error_rate"):
-        output, target = _classification_target(output, target)
-        loss, argmax, used = cross_entropy_rows_any(output, target, TOKEN_IGNORE_INDEX, backend)
-        if metric == "cross_entropy":
-            values = _to_host_f64(loss)
-        else:
-            values = _to_host_f64((argmax != target).to(torch.float64))
-        return MetricRows(metric, values, int(output.shape[0]), used)
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise ValueError(f"ignore_index must be an int, got {ignore_index!r}")
 
     if metric == "mse":
-        sse, used = squared_error_rows_any(output, target, backend)
-        numel = as_tensor(output, "output").numel()
-        return MetricRows(metric, _to_host_f64(sse), int(numel), used)
+        pred, tgt, keep = _mse_inputs(output, target, mask)
+        if keep is None:
+            sse, used = squared_error_rows_any(pred, tgt, backend)
+            return MetricRows(metric, _to_host_f64(sse), int(pred.numel()), used)
+        pred2, tgt2 = validate_squared_error_inputs(pred, tgt)  # [N, D] each
+        keep2 = keep.reshape(tgt2.shape)
+        # masked elements become 0 - 0: they add exactly nothing (whatever they held)
+        pred2 = torch.where(keep2, pred2, torch.zeros((), dtype=pred2.dtype, device=pred2.device))
+        tgt2 = torch.where(keep2, tgt2, torch.zeros((), dtype=tgt2.dtype, device=tgt2.device))
+        sse, used = squared_error_rows_any(pred2, tgt2, backend)
+        return MetricRows(metric, _to_host_f64(sse), int(keep.sum()), used)
 
-    logits, tokens = _token_inputs(output, target, mask)
-    if metric == "bits_per_byte" and logits.shape[1] != BYTE_VOCAB:
-        raise ValueError(
-            f"bits_per_byte needs a {BYTE_VOCAB}-entry byte vocabulary, got V = {logits.shape[1]}"
-        )
-    loss, _, used = cross_entropy_rows_any(logits, tokens, TOKEN_IGNORE_INDEX, backend)
-    count = int((tokens != TOKEN_IGNORE_INDEX).sum())
-    values = _to_host_f64(loss)
-    if metric == "bits_per_byte":
-        values = values / LN2
+    if metric in ("cross_entropy", "error_rate"):
+        logits, tokens = _classification_inputs(output, target, mask, ignore_index)
+    else:
+        logits, tokens = _token_inputs(output, target, mask, ignore_index)
+        if metric == "bits_per_byte" and logits.shape[1] != BYTE_VOCAB:
+            raise ValueError(
+                f"bits_per_byte needs a {BYTE_VOCAB}-entry byte vocabulary, "
+                f"got V = {logits.shape[1]}"
+            )
+    loss, argmax, used = cross_entropy_rows_any(logits, tokens, ignore_index, backend)
+    keep = tokens != ignore_index
+    count = int(keep.sum())
+    if metric == "error_rate":
+        values = _to_host_f64((argmax != tokens) & keep)
+    else:
+        values = _to_host_f64(loss)
+        if metric == "bits_per_byte":
+            values = values / LN2
     return MetricRows(metric, values, count, used)
 
 
 def metric_total(
-    metric: str, output, target, mask=None, backend: str = "auto"
+    metric: str,
+    output,
+    target,
+    mask=None,
+    backend: str = "auto",
+    *,
+    ignore_index: int = DEFAULT_IGNORE_INDEX,
 ) -> tuple[float, int]:
     """Exact ``(total, count)`` of a loss metric; the mean is ``total / count``.
 
     Metrics:
         cross_entropy: output [N, C] logits, target [N] int64 in [0, C); total = sum of
-            per-row -log softmax, count = N.
+            per-row -log softmax, count = N (rows that count, see below).
         error_rate: total = number of rows with argmax != target, count = N.
         mse: output and target of equal shape [N, ...]; total = sum of squared errors,
             count = number of elements.
@@ -174,8 +229,11 @@ def metric_total(
             mask [N, T] (0 = ignore); total = sum of token losses in nats, count = kept tokens.
         bits_per_byte: as token_cross_entropy with V = 256; total in bits (nats / ln 2).
 
-    ``mask`` is accepted for the token metrics only. ``backend``: "triton", "torch" or
-    "auto" (triton on CUDA, torch otherwise). Non-finite outputs give a non-finite total.
+    Rows/tokens that do not count: ``mask == 0`` (mask shaped like ``target``; for mse also
+    a per-row mask [N]) and, for the class/token metrics, ``target == ignore_index``.
+    Without them the counts are exactly N / elements / tokens as above.
+    ``backend``: "triton", "torch" or "auto" (triton on CUDA, torch otherwise).
+    Non-finite outputs give a non-finite total (a NaN logit row also counts as an error).
     """
-    rows = metric_rows(metric, output, target, mask=mask, backend=backend)
+    rows = metric_rows(metric, output, target, mask, backend, ignore_index=ignore_index)
     return rows.total, rows.count

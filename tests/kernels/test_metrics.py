@@ -260,9 +260,13 @@ BAD_INPUTS = [  # (function, args, kwargs, expected message)
     (MT, ("cross_entropy", _z(2, 3), _z(2)), {}, "int64"),
     (MT, ("error_rate", _z(2, 3), _z(2, dtype=torch.int32)), {}, "int64"),
     (MT, ("cross_entropy", _z(2, 3), torch.tensor([0, 3])), {}, r"outside \[0, 3\)"),
-    (MT, ("cross_entropy", _z(2, 3), torch.tensor([0, -100])), {}, "outside"),
+    (MT, ("cross_entropy", _z(2, 3), torch.tensor([0, -5])), {}, "outside"),
+    (MT, ("error_rate", _z(2, 3), torch.tensor([0, -100])), {"ignore_index": -1}, "outside"),
+    (MT, ("cross_entropy", _z(2, 3), _z(2, dtype=_L)), {"ignore_index": None}, "ignore_index"),
     (MT, ("cross_entropy", _z(2, 3, 4), _z(2, dtype=_L)), {}, "2-D"),
-    (MT, ("cross_entropy", _z(2, 3), _z(2, dtype=_L)), {"mask": torch.ones(2)}, "mask is only"),
+    (MT, ("cross_entropy", _z(2, 3), _z(2, dtype=_L)), {"mask": torch.ones(3)}, "mask must"),
+    (MT, ("mse", _z(2, 3), _z(2, 3)), {"mask": torch.ones(3)}, "mask must"),
+    (MT, ("mse", _z(2, 3), _z(2, 3)), {"mask": torch.ones(2, 3, device="meta")}, "device"),
     (MT, ("cross_entropy", _z(2, 3, dtype=_L), _z(2, dtype=_L)), {}, "float32"),
     (MT, ("mse", _z(2, 3), _z(2, 4)), {}, "same shape"),
     (MT, ("token_cross_entropy", _z(2, 3), _z(2, dtype=_L)), {}, r"3-D \[N, T, V\]"),
@@ -285,6 +289,72 @@ BAD_INPUTS = [  # (function, args, kwargs, expected message)
 def test_bad_inputs_raise_value_error(fn, args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         fn(*args, **kwargs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_classification_mask_and_ignore_index(gen, backend):
+    """Rows with mask == 0 or target == ignore_index do not count (spec data.mask_key /
+    data.ignore_index); without them count == N."""
+    logits = torch.randn(33, 10, generator=gen)
+    target = torch.randint(0, 10, (33,), generator=gen)
+    mask = (torch.rand(33, generator=gen) > 0.3).to(torch.uint8)
+    keep = mask.bool()
+    ref_ce = ak.metric_total("cross_entropy", logits[keep], target[keep], backend=backend)
+    ref_err = ak.metric_total("error_rate", logits[keep], target[keep], backend=backend)
+    assert ak.metric_total("cross_entropy", logits, target, mask, backend=backend) == ref_ce
+    assert ak.metric_total("error_rate", logits, target, mask, backend=backend) == ref_err
+    assert ref_ce[1] == int(keep.sum())
+    ignored = torch.where(keep, target, torch.full_like(target, 99))
+    assert (
+        ak.metric_total("cross_entropy", logits, ignored, ignore_index=99, backend=backend)
+        == ref_ce
+    )
+    assert (
+        ak.metric_total(
+            "error_rate", logits.numpy(), ignored.numpy(), ignore_index=99, backend=backend
+        )
+        == ref_err
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mse_masks(gen, backend):
+    pred = torch.randn(7, 4, 3, generator=gen).half()
+    target = torch.randn(7, 4, 3, generator=gen)
+    elem = torch.rand(7, 4, 3, generator=gen) > 0.4
+    total, count = ak.metric_total("mse", pred, target, mask=elem, backend=backend)
+    d = (pred.double() - target.double())[elem]
+    assert count == int(elem.sum())
+    assert total == pytest.approx(math.fsum((d * d).tolist()), rel=MEAN_RTOL[backend])
+    rows = torch.tensor([1, 0, 1, 1, 0, 0, 1], dtype=torch.uint8)
+    total_r, count_r = ak.metric_total("mse", pred, target, mask=rows, backend=backend)
+    sel = rows.bool()
+    assert (total_r, count_r) == ak.metric_total("mse", pred[sel], target[sel], backend=backend)
+    nan_masked = pred.clone()
+    nan_masked[1] = float("nan")  # masked-out garbage adds nothing
+    assert ak.metric_total("mse", nan_masked, target, mask=rows, backend=backend) == (
+        total_r,
+        count_r,
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_token_custom_ignore_index(gen, backend):
+    output, target, mask = token_case(gen, 2, 6, 50)
+    ref = ak.metric_total("token_cross_entropy", output, target, mask, backend=backend)
+    custom = torch.where(target == -100, torch.full_like(target, -1), target)
+    got = ak.metric_total(
+        "token_cross_entropy", output, custom, mask, backend=backend, ignore_index=-1
+    )
+    assert got == ref
+
+
+def test_read_only_numpy_inputs(digits_logits):
+    logits, y, _ = digits_logits
+    x, t = logits.numpy().copy(), y.numpy().copy()
+    x.flags.writeable = False
+    t.flags.writeable = False
+    assert ak.metric_total("cross_entropy", x, t) == ak.metric_total("cross_entropy", logits, y)
 
 
 def test_token_mask_hides_invalid_targets(gen):
