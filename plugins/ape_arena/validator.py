@@ -1,0 +1,782 @@
+"""The per-round validator (DESIGN §4.4): wait, fetch, score, commit, reveal, finalize, claim.
+
+``Validator.step()`` does whatever is due at the chain's current time and returns; ``run()``
+loops ``step()`` and waits for the next phase boundary in between. In each round ``r``:
+
+* SCORE_COMMIT: fetch the task spec, the round's eval shard and every revealed model through
+  the artifact store (each verified against its on-chain sha256; a model that cannot be
+  fetched or verified is scored INVALID, a bad shard skips the round), score them with the
+  ``Engine``, draw a fresh random salt, **write scores + salt to the state folder** and only
+  then send ``commit_scores``;
+* SCORE_REVEAL: reveal exactly the saved scores and salt;
+* after the round: ``finalize`` it (anyone may; the first validator to get there does it),
+  ``claim`` the vested rewards; when the task has ended, claim the rest and ``withdraw``.
+
+Crash safety
+------------
+One JSON file per chain/arena/task/validator/round::
+
+    <state_dir>/<chain>/<arena>/task-<id>/<validator>/round-<r>.json
+
+(``<chain>`` is the chain id, plus the genesis hash on local dev chains, whose ids repeat.)
+It is written atomically (temp file in the same folder, ``fsync``, ``os.replace``, ``fsync``
+of the folder) *before* the commit transaction and updated after each transaction
+(``status``: ``scored`` -> ``committed`` -> ``revealed``). Whatever moment the process dies,
+a restart reads the file and reconciles it with the chain:
+
+* killed after saving but before/while committing: the saved commitment is (re)sent;
+* killed after committing: the saved scores and salt are revealed in SCORE_REVEAL;
+* a round with saved state is never scored again and never gets a new salt;
+* the only case that re-scores is a round with *no* saved state while SCORE_COMMIT is still
+  open (a re-commit overwrites, so a fresh salt is safe there).
+
+A transaction that fails for a non-revert reason (RPC down, timeout, nonce race) is retried
+with a log line per attempt; before each retry the chain is checked, so a transaction that
+landed after all is not sent twice. Reverts are deterministic: they become one-line
+``ArenaError`` messages (from ``chain.ArenaClient``) and are not retried.
+
+Example::
+
+    client = ArenaClient.from_deployment(account=acct)
+    Validator(client, task=1, account=acct).run(max_rounds=3)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .chain import (
+    INVALID_SCORE,
+    LOCAL_CHAIN_IDS,
+    MAX_FINALIZE_STEPS,
+    ArenaClient,
+    ArenaError,
+    Phase,
+    Role,
+    Status,
+    fmt_score,
+    fmt_time,
+    fmt_tokens,
+    hex32,
+    new_salt,
+    score_commitment,
+    to_bytes32,
+)
+
+STATE_VERSION = 1
+SCORED, COMMITTED, REVEALED = "scored", "committed", "revealed"
+_STATUS_ORDER = {SCORED: 0, COMMITTED: 1, REVEALED: 2}
+
+
+class ValidatorError(RuntimeError):
+    """The validator cannot go on (bad configuration, lost state, repeated tx failure)."""
+
+
+# ----------------------------------------------------------------------------- state
+@dataclass
+class RoundState:
+    """What a validator must never lose for one round: its scores and its salt."""
+
+    chain: str
+    arena: str
+    task: int
+    round: int
+    validator: str
+    shard_sha256: str
+    models: list[str]
+    """sha256 (hex) of each revealed submission, in slot order (what was scored)."""
+    scores: list[int]
+    reasons: list[str]
+    salt: str
+    """0x-hex bytes32, drawn once per round and never replaced."""
+    commitment: str
+    status: str = SCORED
+    log: list[str] = field(default_factory=list)
+    version: int = STATE_VERSION
+
+    def note(self, text: str) -> None:
+        self.log.append(f"{int(time.time())} {text}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RoundState:
+        if data.get("version") != STATE_VERSION:
+            raise ValidatorError(f"state file version {data.get('version')} is not supported")
+        return cls(**data)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON so that ``path`` always holds either the old or the new file.
+
+    Temp file in the same folder -> flush + fsync -> ``os.replace`` -> fsync the folder (so
+    the rename itself survives a power cut).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class StateStore:
+    """The validator's state folder for one chain/arena/task/validator."""
+
+    def __init__(
+        self, root: str | os.PathLike[str], chain: str, arena: str, task: int, validator: str
+    ):
+        self.chain = chain
+        self.folder = Path(root) / chain / arena.lower() / f"task-{task}" / validator.lower()
+
+    def path(self, round_: int) -> Path:
+        return self.folder / f"round-{round_}.json"
+
+    def load(self, round_: int) -> RoundState | None:
+        path = self.path(round_)
+        if not path.exists():
+            return None
+        try:
+            return RoundState.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise ValidatorError(
+                f"state file {path} is unreadable ({exc}); it holds this round's salt: "
+                "inspect it by hand, do not delete it while the round is open"
+            ) from None
+
+    def save(self, state: RoundState) -> Path:
+        path = self.path(state.round)
+        atomic_write_json(path, asdict(state))
+        return path
+
+    def set_aside(self, round_: int, why: str) -> Path | None:
+        """Move a state file that does not belong to this chain's round out of the way."""
+        path = self.path(round_)
+        if not path.exists():
+            return None
+        dest = path.with_name(f"{path.name}.stale-{int(time.time())}")
+        os.replace(path, dest)
+        return dest
+
+
+def chain_key(chain_id: int, genesis_hash: str | None) -> str:
+    """Folder name of a chain: the id; local dev chains (ids repeat) add their genesis hash."""
+    if chain_id in LOCAL_CHAIN_IDS and genesis_hash:
+        return f"{chain_id}-{genesis_hash.lower().removeprefix('0x')[:16]}"
+    return str(chain_id)
+
+
+def state_dir_from_config() -> Path:
+    """``arena.state_dir`` of ape-config.yaml (relative to the working folder)."""
+    try:
+        from ape import config
+
+        name = config.get_config("arena").state_dir
+    except Exception:  # outside an Ape project
+        name = ".arena/state"
+    return Path.cwd() / name
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class StepResult:
+    """What one ``step`` saw and did."""
+
+    round: int
+    phase: Phase
+    actions: list[str] = field(default_factory=list)
+    next_time: int | None = None
+    """Chain time of the next phase boundary worth waking up for (None: nothing left)."""
+    finished: bool = False
+    """The task ended (or was cancelled) and everything was claimed and withdrawn."""
+
+
+@dataclass
+class Scored:
+    scores: list[int]
+    reasons: list[str]
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
+
+
+# ----------------------------------------------------------------------------- validator
+class Validator:
+    """One validator account working one task.
+
+    Args:
+        client: an ``ArenaClient`` connected to the arena.
+        task: the task id.
+        account: the validator's Ape account (must have joined as VALIDATOR).
+        state_dir: root of the state folder (default: ``arena.state_dir``).
+        store: ``ArtifactStore`` used to fetch and verify spec, shard and models
+            (default: ``arena.store_dir``).
+        log: where progress lines go.
+        engine_options: extra keyword arguments for ``Engine`` (threads, device, ...).
+        finalize / claim / withdraw: whether to do those after rounds / at the end.
+        retries, retry_delay: non-revert transaction failures are retried this often,
+            waiting ``retry_delay`` seconds (doubling, at most 30 s) in between.
+    """
+
+    def __init__(
+        self,
+        client: ArenaClient,
+        task: int,
+        account: Any,
+        *,
+        state_dir: str | os.PathLike[str] | None = None,
+        store: Any = None,
+        log: Callable[[str], None] = print,
+        engine_options: dict[str, Any] | None = None,
+        finalize: bool = True,
+        claim: bool = True,
+        withdraw: bool = True,
+        retries: int = 5,
+        retry_delay: float = 2.0,
+        max_steps: int = MAX_FINALIZE_STEPS,
+        sleep: Callable[[float], None] = time.sleep,
+        name: str | None = None,
+    ):
+        self.client = client
+        self.task = int(task)
+        self.account = account
+        self.address = str(account.address)
+        self.name = name or self.address[:10]
+        self._log = log
+        self.engine_options = dict(engine_options or {})
+        self.do_finalize, self.do_claim, self.do_withdraw = finalize, claim, withdraw
+        self.retries = max(1, int(retries))
+        self.retry_delay = float(retry_delay)
+        self.max_steps = int(max_steps)
+        self.sleep = sleep
+        if store is None:
+            from .store import ArtifactStore
+
+            store = ArtifactStore.from_config()
+        self.store = store
+        self.params = client.task_params(self.task)
+        root = Path(state_dir) if state_dir is not None else state_dir_from_config()
+        self.states = StateStore(
+            root,
+            chain_key(client.chain_id, _genesis_hash()),
+            client.address,
+            self.task,
+            self.address,
+        )
+        self._spec = None
+        self._said: set[tuple[int, str]] = set()
+        self.rounds_seen: set[int] = set()
+        self.rounds_closed: set[int] = set()
+
+    # ------------------------------------------------------------------ logging
+    def log(self, text: str) -> None:
+        self._log(f"[{self.name}] {text}")
+
+    def _once(self, round_: int, key: str, text: str) -> None:
+        """Log ``text`` once per round and key (waiting loops call ``step`` repeatedly)."""
+        if (round_, key) not in self._said:
+            self._said.add((round_, key))
+            self.log(text)
+
+    # ------------------------------------------------------------------ clock
+    def clock(self, now: int) -> tuple[int, Phase]:
+        """(time-round, phase) at chain time ``now`` (PROTOCOL §3), computed locally."""
+        p = self.params
+        length = p.round_length
+        if now < p.start_time:
+            return -1, Phase.NOT_STARTED
+        r = (now - p.start_time) // length
+        if r >= p.num_rounds:
+            return r, Phase.ENDED
+        off = (now - p.start_time) % length
+        bounds = [p.commit_duration, p.reveal_duration, p.score_commit_duration]
+        phase = Phase.COMMIT
+        for width in bounds:
+            if off < width:
+                break
+            off -= width
+            phase = Phase(phase + 1)
+        return r, phase
+
+    def phase_start(self, round_: int, phase: Phase) -> int:
+        p = self.params
+        start = p.start_time + round_ * p.round_length
+        widths = [p.commit_duration, p.reveal_duration, p.score_commit_duration]
+        return start + sum(widths[: int(phase) - 1])
+
+    def round_end(self, round_: int) -> int:
+        return self.params.start_time + (round_ + 1) * self.params.round_length
+
+    def _next_boundary(self, now: int) -> int | None:
+        r, phase = self.clock(now)
+        if phase == Phase.NOT_STARTED:
+            return self.params.start_time
+        if phase == Phase.ENDED:
+            return None
+        if phase == Phase.SCORE_REVEAL:
+            return self.round_end(r)
+        return self.phase_start(r, Phase(phase + 1))
+
+    # ------------------------------------------------------------------ one step
+    def step(self) -> StepResult:
+        """Do everything that is due at the current chain time; never blocks on the clock."""
+        now = self.client.now()
+        r, phase = self.clock(now)
+        result = StepResult(round=r, phase=phase, next_time=self._next_boundary(now))
+        status = self.client.task_state(self.task).status
+        if status == Status.CANCELLED:
+            self.log(f"task {self.task} was cancelled; nothing to validate")
+            result.finished = True
+            return result
+        me = self.client.participant(self.task, self.address)
+        if me.role != Role.VALIDATOR:
+            raise ValidatorError(
+                f"{self.address} has not joined task {self.task} as a validator; run "
+                f"`ape arena validator join {self.task} --amount N` first"
+            )
+        if 0 <= r < self.params.num_rounds:
+            self.rounds_seen.add(r)
+            if phase == Phase.SCORE_COMMIT:
+                self._ensure_committed(r, result)
+            elif phase == Phase.SCORE_REVEAL:
+                self._ensure_revealed(r, result)
+            elif phase in (Phase.COMMIT, Phase.REVEAL):
+                start = self.phase_start(r, Phase.SCORE_COMMIT)
+                self._once(
+                    r, "wait", f"round {r}: {phase.label} phase; scoring opens {fmt_time(start)}"
+                )
+        elif phase == Phase.NOT_STARTED:
+            self._once(-1, "wait", f"task {self.task} starts {fmt_time(self.params.start_time)}")
+        # rounds whose score-reveal window closed since we started
+        for seen in sorted(self.rounds_seen - self.rounds_closed):
+            if now >= self.round_end(seen):
+                self._round_closed(seen)
+                self.rounds_closed.add(seen)
+        if self.do_finalize:
+            self._finalize_due(result)
+        if self.do_claim:
+            self._claim(result)
+        if self.client.task_state(self.task).status == Status.ENDED:
+            self._finish(result)
+            result.finished = True
+            result.next_time = None
+        elif result.next_time is None:
+            # clock past the last round but not finalized yet: come back to finalize
+            result.next_time = now + 1
+        return result
+
+    # ------------------------------------------------------------------ score + commit
+    def _ensure_committed(self, r: int, result: StepResult) -> None:
+        if self.client.own_stake(self.task, self.address, r) == 0:
+            p = self.client.participant(self.task, self.address)
+            self._once(
+                r,
+                "inactive",
+                f"round {r}: own stake not active (activates in round {p.pending_round}); not scoring",
+            )
+            return
+        vr = self.client.validator_round(self.task, r, self.address)
+        state = self.states.load(r)
+        info = self.client.round_info(self.task, r)
+        if state is not None and not self._matches(state, r, info):
+            if vr.committed and vr.commitment == to_bytes32(state.commitment):
+                raise ValidatorError(
+                    f"round {r}: saved state {self.states.path(r)} does not match the chain's "
+                    "submissions but matches the on-chain commitment; refusing to guess"
+                )
+            moved = self.states.set_aside(r, "stale")
+            self.log(f"round {r}: saved state belongs to another chain/round; moved to {moved}")
+            state = None
+        if state is None:
+            if not info.eval_revealed:
+                self._once(
+                    r,
+                    "noeval",
+                    f"round {r}: the creator revealed no eval shard; the round is void, nothing to score",
+                )
+                return
+            if info.num_submissions == 0:
+                self._once(r, "nosubs", f"round {r}: no revealed submissions; nothing to score")
+                return
+            if vr.committed:
+                self.log(
+                    f"round {r}: a commitment is on-chain but no saved state; scoring again and re-committing (a new commitment overwrites)"
+                )
+            scored = self._score_round(r, info)
+            if scored is None:
+                return
+            salt = new_salt()
+            commitment = score_commitment(self.task, r, self.address, scored.scores, salt)
+            subs = self.client.submissions(self.task, r)
+            state = RoundState(
+                chain=self.states.chain,
+                arena=self.client.address,
+                task=self.task,
+                round=r,
+                validator=self.address,
+                shard_sha256=bytes(info.shard_sha256).hex(),
+                models=[bytes(s.model_sha256).hex() for s in subs],
+                scores=list(scored.scores),
+                reasons=list(scored.reasons),
+                salt=hex32(salt),
+                commitment=hex32(commitment),
+            )
+            state.note("scored")
+            path = self.states.save(state)  # BEFORE the commit transaction
+            self.log(f"round {r}: scores and salt saved to {path}")
+        if (
+            _STATUS_ORDER[state.status] >= _STATUS_ORDER[COMMITTED]
+            and vr.committed
+            and vr.commitment == to_bytes32(state.commitment)
+        ):
+            return
+        want = to_bytes32(state.commitment)
+        if vr.committed and vr.commitment == want:
+            self.log(
+                f"round {r}: commitment already on-chain (the last run stopped before recording it)"
+            )
+        else:
+            if state.status != SCORED:
+                self.log(
+                    f"round {r}: saved status {state.status} but the chain lacks our commitment; committing again"
+                )
+            scores, salt = list(state.scores), to_bytes32(state.salt)
+            sent: list[bytes] = []
+            self._send(
+                f"round {r}: commit_scores",
+                lambda: sent.append(
+                    self.client.commit_scores(self.task, scores, salt, sender=self.account)
+                ),
+                done=lambda: self._on_chain_commitment(r) == want,
+            )
+            if sent and sent[-1] != want:
+                raise ValidatorError(
+                    f"round {r}: committed {hex32(sent[-1])} but the saved commitment is {state.commitment}"
+                )
+            self.log(f"round {r}: committed scores {_short(state.commitment)}")
+            result.actions.append("commit")
+        state.status = COMMITTED
+        state.note("committed")
+        self.states.save(state)
+
+    def _matches(self, state: RoundState, r: int, info: Any) -> bool:
+        if (
+            state.task != self.task
+            or state.round != r
+            or state.validator.lower() != self.address.lower()
+        ):
+            return False
+        if state.arena.lower() != self.client.address.lower():
+            return False
+        if state.shard_sha256 != bytes(info.shard_sha256).hex():
+            return False
+        if len(state.models) != info.num_submissions or len(state.scores) != info.num_submissions:
+            return False
+        subs = self.client.submissions(self.task, r)
+        return state.models == [bytes(s.model_sha256).hex() for s in subs]
+
+    def _on_chain_commitment(self, r: int) -> bytes | None:
+        vr = self.client.validator_round(self.task, r, self.address)
+        return bytes(vr.commitment) if vr.committed else None
+
+    # ------------------------------------------------------------------ reveal
+    def _ensure_revealed(self, r: int, result: StepResult) -> None:
+        vr = self.client.validator_round(self.task, r, self.address)
+        state = self.states.load(r)
+        if vr.revealed:
+            if state is not None and state.status != REVEALED:
+                state.status = REVEALED
+                state.note("revealed (seen on-chain)")
+                self.states.save(state)
+            return
+        if not vr.committed:
+            if state is not None:
+                self._once(
+                    r,
+                    "nocommit",
+                    f"round {r}: scores were saved but never committed before the score-commit phase closed; nothing to reveal",
+                )
+            elif self.client.own_stake(self.task, self.address, r) > 0:
+                self._once(
+                    r,
+                    "nocommit",
+                    f"round {r}: no scores committed in this round; nothing to reveal",
+                )
+            return
+        if state is None:
+            self._once(
+                r, "lost",
+                f"round {r}: ERROR: committed on-chain but no saved state in {self.states.folder}; "
+                "cannot reveal (the missed reveal will be slashed)",
+            )  # fmt: skip
+            return
+        if vr.commitment != to_bytes32(state.commitment):
+            self._once(
+                r,
+                "mismatch",
+                f"round {r}: ERROR: the on-chain commitment differs from the saved one in {self.states.path(r)}; cannot reveal",
+            )
+            return
+        if not self.should_reveal(r, state):
+            self._once(r, "withhold", f"round {r}: withholding the reveal")
+            return
+        scores = list(state.scores)
+        salt = to_bytes32(state.salt)
+        self._send(
+            f"round {r}: reveal_scores",
+            lambda: self.client.reveal_scores(self.task, scores, salt, sender=self.account),
+            done=lambda: self.client.validator_round(self.task, r, self.address).revealed,
+        )
+        state.status = REVEALED
+        state.note("revealed")
+        self.states.save(state)
+        shown = ", ".join(fmt_score(s) for s in scores[:6]) + (" ..." if len(scores) > 6 else "")
+        self.log(f"round {r}: revealed {len(scores)} scores [{shown}]")
+        result.actions.append("reveal")
+
+    def _round_closed(self, r: int) -> None:
+        vr = self.client.validator_round(self.task, r, self.address)
+        if vr.committed and not vr.revealed:
+            self.log(f"round {r}: score-reveal window closed without our reveal")
+
+    # ------------------------------------------------------------------ hooks
+    def should_reveal(self, round_: int, state: RoundState) -> bool:
+        """Whether to reveal (the demo's silent validator says no)."""
+        return True
+
+    def compute_scores(
+        self,
+        round_: int,
+        spec: Any,
+        shard_path: Path,
+        shard_sha256: str,
+        models: list[tuple[Path | None, str, str]],
+    ) -> Scored:
+        """Score ``models`` (``(local path or None, sha256, fetch error)``) with the Engine."""
+        from .engine import Engine
+
+        scores: list[int] = [INVALID_SCORE] * len(models)
+        reasons: list[str] = [err for _, _, err in models]
+        todo = [(i, path, sha) for i, (path, sha, _) in enumerate(models) if path is not None]
+        if todo:
+            options = {"progress": None, **self.engine_options}
+            with Engine(spec, shard_path, shard_sha256, **options) as engine:
+                results = engine.score_round([(str(path), sha) for _, path, sha in todo])
+            for (i, _, _), res in zip(todo, results, strict=True):
+                scores[i] = int(res.score)
+                reasons[i] = "" if res.ok else f"{res.code}: {res.reason}"
+        return Scored(scores, reasons)
+
+    # ------------------------------------------------------------------ fetch + score
+    def spec(self) -> Any:
+        """The task spec, fetched from ``spec_uri`` and verified against ``spec_hash``."""
+        if self._spec is None:
+            from .spec import TaskSpec
+            from .store import StoreError
+
+            p = self.params
+            try:
+                path = self.store.get(p.spec_uri, bytes(p.spec_hash))
+            except (StoreError, ValueError) as exc:
+                raise ValidatorError(f"cannot fetch the task spec {p.spec_uri!r}: {exc}") from None
+            self._spec = TaskSpec.from_json(Path(path).read_bytes())
+        return self._spec
+
+    def _score_round(self, r: int, info: Any) -> Scored | None:
+        from .store import StoreError
+
+        spec = self.spec()
+        shard_hex = bytes(info.shard_sha256).hex()
+        try:
+            shard_path = self.store.get(info.shard_uri, shard_hex)
+        except (StoreError, ValueError) as exc:
+            self._once(
+                r, "shard", f"round {r}: cannot use the eval shard ({exc}); not scoring this round"
+            )
+            return None
+        subs = self.client.submissions(self.task, r)
+        self.log(f"round {r}: fetching {len(subs)} models (shard {shard_hex[:12]} verified)")
+        models: list[tuple[Path | None, str, str]] = []
+        for s in subs:
+            sha = bytes(s.model_sha256).hex()
+            try:
+                path = self.store.get(s.uri, sha, max_bytes=spec.limits.max_bytes)
+                models.append((Path(path), sha, ""))
+            except (StoreError, ValueError) as exc:
+                self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> INVALID")
+                models.append((None, sha, f"fetch_failed: {exc}"))
+        t0 = time.monotonic()
+        scored = self.compute_scores(r, spec, Path(shard_path), shard_hex, models)
+        if len(scored.scores) != len(subs):
+            raise ValidatorError(
+                f"round {r}: scorer returned {len(scored.scores)} scores for {len(subs)} models"
+            )
+        for s, score, why in zip(subs, scored.scores, scored.reasons, strict=True):
+            tail = f" ({why})" if why else ""
+            self.log(
+                f"round {r}:   slot {s.slot} {bytes(s.model_sha256).hex()[:12]} -> {fmt_score(score)}{tail}"
+            )
+        self.log(f"round {r}: scored {len(subs)} models in {time.monotonic() - t0:.1f} s")
+        return scored
+
+    # ------------------------------------------------------------------ finalize / claim
+    def _finalize_due(self, result: StepResult) -> None:
+        for _ in range(self.params.num_rounds + 1):
+            if not self.client.can_finalize(self.task):
+                return
+            r = self.client.task_state(self.task).finalized_rounds
+
+            def finalized(r=r) -> bool:
+                return self.client.task_state(self.task).finalized_rounds > r
+
+            self._send(
+                f"round {r}: finalize",
+                lambda: self.client.finalize(
+                    self.task, max_steps=self.max_steps, all_rounds=False, sender=self.account
+                ),
+                done=finalized,
+            )
+            info = self.client.round_info(self.task, r)
+            vr = self.client.validator_round(self.task, r, self.address)
+            extra = f", void ({info.void_reason})" if info.void_reason else ""
+            self.log(
+                f"round {r}: finalized{extra}; our reward {fmt_tokens(vr.reward)} ARENA"
+                + (f", slashed {fmt_tokens(vr.slash)}" if vr.slash else "")
+            )
+            result.actions.append(f"finalize {r}")
+
+    def _claim(self, result: StepResult) -> None:
+        amount = self.client.claimable(self.task, self.address)
+        if amount <= 0:
+            return
+        self._send(
+            "claim",
+            lambda: self.client.claim(self.task, sender=self.account),
+            done=lambda: self.client.claimable(self.task, self.address) < amount,
+        )
+        self.log(f"claimed {fmt_tokens(amount)} ARENA")
+        result.actions.append("claim")
+
+    def _finish(self, result: StepResult) -> None:
+        if self.do_claim:
+            self._claim(result)
+        if self.do_withdraw:
+            amount = self.client.withdrawable(self.task, self.address)
+            if amount > 0:
+                self._send(
+                    "withdraw",
+                    lambda: self.client.withdraw(self.task, sender=self.account),
+                    done=lambda: self.client.withdrawable(self.task, self.address) == 0,
+                )
+                self.log(f"task {self.task} ended: withdrew stake {fmt_tokens(amount)} ARENA")
+                result.actions.append("withdraw")
+        self._once(10**9, "ended", f"task {self.task} ended; validator done")
+
+    # ------------------------------------------------------------------ transactions
+    def _send(
+        self, what: str, fn: Callable[[], Any], done: Callable[[], bool] | None = None
+    ) -> Any:
+        """Send a transaction; retry non-revert failures (checking ``done`` first)."""
+        delay = self.retry_delay
+        for attempt in range(1, self.retries + 1):
+            try:
+                return fn()
+            except ArenaError:
+                if done is not None and _safe(done):
+                    return None
+                raise
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as err:  # noqa: BLE001 - RPC/timeouts/nonce races: retried
+                if done is not None and _safe(done):
+                    self.log(f"{what}: landed after all ({_one_line(err)})")
+                    return None
+                if attempt == self.retries:
+                    raise ValidatorError(
+                        f"{what} failed after {attempt} attempts: {_one_line(err)}"
+                    ) from err
+                self.log(
+                    f"{what} failed: {_one_line(err)}; retrying in {delay:g} s (attempt {attempt + 1}/{self.retries})"
+                )
+                self.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ loop
+    def run(
+        self,
+        *,
+        once: bool = False,
+        max_rounds: int | None = None,
+        poll_seconds: float = 5.0,
+        on_wait: Callable[[int, int], None] | None = None,
+    ) -> list[StepResult]:
+        """Loop ``step`` until the task ends (or ``once``, or ``max_rounds`` rounds closed)."""
+        steps = []
+        while True:
+            res = self.step()
+            steps.append(res)
+            if res.finished or once:
+                return steps
+            if max_rounds is not None and self._closed_and_settled() >= max_rounds:
+                self.log(f"handled {max_rounds} round(s); stopping (--max-rounds)")
+                return steps
+            if res.next_time is not None:
+                self._wait_until(res.next_time, poll_seconds, on_wait)
+
+    def _closed_and_settled(self) -> int:
+        finalized = self.client.task_state(self.task).finalized_rounds
+        return sum(1 for r in self.rounds_closed if r < finalized or not self.do_finalize)
+
+    def _wait_until(self, ts: int, poll: float, on_wait: Callable[[int, int], None] | None) -> None:
+        r, phase = self.clock(ts)
+        what = (
+            f"round {r} {phase.label}"
+            if phase not in (Phase.ENDED, Phase.NOT_STARTED)
+            else phase.label
+        )
+        self._once(r, f"sleep-{int(phase)}", f"waiting for {what} ({fmt_time(ts)})")
+        while (now := self.client.now()) < ts:
+            if on_wait is not None:
+                on_wait(now, ts)
+            self.sleep(max(0.2, min(poll, ts - now)))
+
+
+# ----------------------------------------------------------------------------- helpers
+def _safe(check: Callable[[], bool]) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - a failing view must not mask the original error
+        return False
+
+
+def _short(text: str) -> str:
+    return text[:10] + "…" if len(text) > 12 else text
+
+
+def _genesis_hash() -> str | None:
+    try:
+        from ape import chain
+
+        h = chain.blocks[0].hash
+        return h if isinstance(h, str) else "0x" + bytes(h).hex()
+    except Exception:  # noqa: BLE001 - only used to tell local chains apart
+        return None
