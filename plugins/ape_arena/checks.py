@@ -17,7 +17,7 @@ code                          rule
                               ``"ai.onnx"``, ``"ai.onnx.ml"``; model-local functions too
 ``opset_out_of_range``        default-domain opset outside ``[opset_min, opset_max]``
 ``banned_op``                 random ops (``RandomNormal``, ``Bernoulli``, …): scores must
-                              be identical across validators; ``Loop`` (unbounded work)
+                              be identical across validators
 ``checker_failed``            ``onnx.checker.check_model`` rejects the model
 ``too_many_params``           total tensor elements (initializers, sparse initializers and
                               constant attributes, subgraphs included) > ``max_params``
@@ -62,11 +62,9 @@ BANNED_OPS = frozenset(
         "RandomUniformLike",
         "Multinomial",
         "Bernoulli",
-        "Loop",
     }
 )
-"""Random ops (validators would disagree on a model's score) and ``Loop`` (its trip count is
-data: the work of one inference would not be bounded by the graph and ``max_params``)."""
+"""Ops whose output is random: they would make validators disagree on a model's score."""
 
 CODES = (
     "unreadable",
@@ -271,12 +269,10 @@ def _check_ops(model: onnx.ModelProto) -> set[str]:
     op_types = set()
     for node in _all_nodes(model):
         if node.op_type in BANNED_OPS:
-            why = (
-                "its trip count is data, so the work per inference is unbounded"
-                if node.op_type == "Loop"
-                else "it is random; scores must be reproducible across validators"
+            raise CheckError(
+                "banned_op",
+                f"op {node.op_type} is random; scores must be reproducible across validators",
             )
-            raise CheckError("banned_op", f"op {node.op_type} is not allowed: {why}")
         op_types.add(node.op_type)
     return op_types
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import http.server
+import io
 import ipaddress
 import os
 import re
@@ -138,8 +139,6 @@ class ArtifactStore:
     def put(self, item: str | os.PathLike[str] | bytes) -> tuple[str, str]:
         """Add a file (path) or bytes; return ``(sha256_hex, file:// uri)``. Idempotent."""
         if isinstance(item, bytes | bytearray):
-            import io
-
             return self._ingest(io.BytesIO(bytes(item)), expected=None, source="<bytes>", cap=None)
         path = Path(item)
         if not path.is_file():

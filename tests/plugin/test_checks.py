@@ -312,29 +312,6 @@ def test_bad_expected_hash_argument_is_a_caller_error(digits_onnx, digits_spec):
     assert check_model_bytes(data, digits_spec, hashlib.sha256(data).digest()).num_nodes == 2
 
 
-def test_loop_is_banned(digits_onnx, write_model, digits_spec):
-    model = digits_onnx()
-    body = helper.make_graph(
-        [helper.make_node("Identity", ["c_in"], ["c_out"])],
-        "body",
-        [
-            helper.make_tensor_value_info("i", onnx.TensorProto.INT64, []),
-            helper.make_tensor_value_info("c_in", onnx.TensorProto.BOOL, []),
-        ],
-        [helper.make_tensor_value_info("c_out", onnx.TensorProto.BOOL, [])],
-    )
-    model.graph.initializer.extend(
-        [
-            numpy_helper.from_array(np.array(10**12, np.int64), "trips"),
-            numpy_helper.from_array(np.array(True), "go"),
-        ]
-    )
-    model.graph.node.append(helper.make_node("Loop", ["trips", "go"], [], body=body))
-    path, sha = write_model(model)
-    err = assert_fails("banned_op", path, digits_spec, sha)
-    assert "unbounded" in err.reason
-
-
 def sparse_weight(dense_shape, nnz: int, name: str = "S"):
     values = numpy_helper.from_array(np.ones(nnz, np.float32), name)
     indices = numpy_helper.from_array(np.arange(nnz, dtype=np.int64), name + "_idx")
