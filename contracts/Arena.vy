@@ -1,5 +1,7 @@
 # pragma version ~=0.4.3
 # pragma nonreentrancy on
+# pragma optimize codesize
+# pragma experimental-codegen
 """
 @title AIArena
 @custom:contract-name Arena
@@ -22,8 +24,9 @@ from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.utils import pausable
 from snekmate.utils import merkle_proof_verification as merkle
-from . import score_math
+from . import arena_state as st
 
+initializes: st
 initializes: ownable
 initializes: ownable_2step[ownable := ownable]
 initializes: pausable
@@ -35,12 +38,10 @@ exports: (
     ownable_2step.accept_ownership,
     ownable_2step.renounce_ownership,
     pausable.paused,
+    st.task_count,
+    st.emission,
 )
 
-
-interface IEmission:
-    def notify_stake(task: uint256, stake: uint256): nonpayable
-    def pull(task: uint256) -> uint256: nonpayable
 
 
 # ---- constants ----------------------------------------------------------------------------
@@ -54,7 +55,7 @@ MAX_PROOF_LENGTH: public(constant(uint256)) = 16
 MAX_URI_LENGTH: public(constant(uint256)) = 256
 SCORE_SCALE: public(constant(uint256)) = 10**9
 INVALID: public(constant(uint64)) = max_value(uint64)
-SCORE_FLOOR: public(constant(uint256)) = score_math.SCORE_FLOOR
+SCORE_FLOOR: public(constant(uint256)) = st.SCORE_FLOOR
 WAD: public(constant(uint256)) = 10**18
 ACC: public(constant(uint256)) = 10**36
 MIN_PHASE_DURATION: public(constant(uint256)) = 1
@@ -92,150 +93,10 @@ SLASH_MISS: public(constant(uint256)) = 1
 SLASH_DEVIATION: public(constant(uint256)) = 2
 
 
-# ---- structs ------------------------------------------------------------------------------
-struct TaskParams:
-    bounty: uint256
-    spec_hash: bytes32
-    spec_uri: String[256]
-    eval_root: bytes32
-    num_rounds: uint256
-    start_time: uint256
-    commit_duration: uint256
-    reveal_duration: uint256
-    score_commit_duration: uint256
-    score_reveal_duration: uint256
-    min_node_stake: uint256
-    min_validator_stake: uint256
-    gamma: uint256
-    delta: uint256
-    rank_ratio: uint256
-    tolerance: uint256
-    slash_tau: uint256
-    slash_miss: uint256
-    slash_dev: uint256
-    min_quorum: uint256
-    baseline_score: uint64
-
-
-struct TaskState:
-    creator: address
-    status: uint256
-    finalized_rounds: uint256
-    carry: uint256
-    refund: uint256
-    refund_claimed: bool
-    participant_count: uint256
-    validator_count: uint256
-    total_own_stake: uint256
-    round_length: uint256
-
-
-struct ParticipantInfo:
-    role: uint256
-    commission: uint256
-    own_active: uint256
-    own_pending: uint256
-    del_active: uint256
-    del_pending: uint256
-    pending_round: uint256
-    acc: uint256
-    owner_earned: uint256
-    owner_claimed: uint256
-    slashed: uint256
-    validator_index: uint256
-
-
-struct DelegationInfo:
-    active: uint256
-    pending: uint256
-    pending_round: uint256
-    acc_checkpoint: uint256
-    earned: uint256
-    claimed: uint256
-
-
-struct RoundInfo:
-    eval_revealed: bool
-    shard_sha256: bytes32
-    shard_uri: String[256]
-    num_submissions: uint256
-    commit_count: uint256
-    validator_commits: uint256
-    validator_reveals: uint256
-    stage: uint256
-    cursor: uint256
-    void_reason: uint256
-    pot: uint256
-    emission_amount: uint256
-    nodes_pot: uint256
-    validators_pot: uint256
-    node_stake: uint256
-    validator_stake: uint256
-    sum_g_stake: uint256
-    sum_f_stake: uint256
-    paid: uint256
-    slashed: uint256
-
-
-struct SubmissionInfo:
-    node: address
-    model_sha256: bytes32
-    uri: String[256]
-    commit_seq: uint256
-    consensus: uint64
-    stake: uint256
-    weight: uint256
-    reward: uint256
-
-
-struct ModelCommit:
-    commitment: bytes32
-    seq: uint256
-    committed: bool
-    revealed: bool
-    slot: uint256
-
-
-struct ValidatorRound:
-    commitment: bytes32
-    committed: bool
-    revealed: bool
-    stake: uint256
-    deviation_sum: uint256
-    deviation: uint256
-    agreement: uint256
-    reward: uint256
-    slash: uint256
-
-
-struct ModelOwner:
-    node: address
-    round: uint256
-    seq: uint256
-    slot: uint256
-
-
-# ---- immutables and storage ---------------------------------------------------------------
+# ---- immutables ---------------------------------------------------------------------------
 token: public(immutable(IERC20))
-emission: public(immutable(address))
-
-task_count: public(uint256)
-
-_params: HashMap[uint256, TaskParams]
-_state: HashMap[uint256, TaskState]
-_parts: HashMap[uint256, HashMap[address, ParticipantInfo]]
-_dels: HashMap[uint256, HashMap[address, HashMap[address, DelegationInfo]]]
-# task -> participant -> pending_round -> participant accumulator when that bucket merged
-_acc_snap: HashMap[uint256, HashMap[address, HashMap[uint256, uint256]]]
-_validators: HashMap[uint256, address[MAX_VALIDATORS]]
-_rounds: HashMap[uint256, HashMap[uint256, RoundInfo]]
-_subs: HashMap[uint256, HashMap[uint256, HashMap[uint256, SubmissionInfo]]]
-_mcommits: HashMap[uint256, HashMap[uint256, HashMap[address, ModelCommit]]]
-# task -> round -> validator index -> record
-_vrounds: HashMap[uint256, HashMap[uint256, HashMap[uint256, ValidatorRound]]]
-# task -> round -> validator index -> slot -> 4 packed uint64 scores
-_scores: HashMap[uint256, HashMap[uint256, HashMap[uint256, HashMap[uint256, uint256]]]]
-_owners: HashMap[uint256, HashMap[bytes32, ModelOwner]]
+# @dev The ArenaEngine that `finalize` delegatecalls (same storage layout).
+engine: public(immutable(address))
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -390,15 +251,17 @@ event RefundClaimed:
 
 # ---- constructor --------------------------------------------------------------------------
 @deploy
-def __init__(token_: address, emission_: address):
+def __init__(token_: address, emission_: address, engine_: address):
     """
     @notice Deploy the arena; the deployer becomes the owner (pause only).
     @param token_ The ArenaToken (bounties, stake, rewards).
     @param emission_ The Emission contract, or the zero address for no emission.
+    @param engine_ The deployed ArenaEngine (finalize logic, delegatecalled).
     """
-    assert token_ != empty(address), "arena: parameter out of range"
+    assert token_ != empty(address) and engine_ != empty(address), "arena: parameter out of range"
     token = IERC20(token_)
-    emission = emission_
+    engine = engine_
+    st.emission = emission_
     ownable.__init__()
     ownable_2step.__init__()
     pausable.__init__()
@@ -463,7 +326,7 @@ def score_commitment(
 
 # ---- task lifecycle -----------------------------------------------------------------------
 @external
-def create_task(params: TaskParams) -> uint256:
+def create_task(params: st.TaskParams) -> uint256:
     """
     @notice Create a task and pull its bounty from the caller.
     @dev Parameter ranges: contracts/PROTOCOL.md §2. Needs an ERC20 allowance of
@@ -489,13 +352,13 @@ def create_task(params: TaskParams) -> uint256:
     assert params.slash_miss <= WAD and params.slash_dev <= WAD, "arena: parameter out of range"
     assert params.min_quorum >= 1 and params.min_quorum <= MAX_VALIDATORS, "arena: parameter out of range"
 
-    task: uint256 = self.task_count + 1
-    self.task_count = task
-    self._params[task] = params
-    self._params[task].start_time = start
-    self._state[task].creator = msg.sender
-    self._state[task].status = STATUS_ACTIVE
-    self._state[task].round_length = (
+    task: uint256 = st.task_count + 1
+    st.task_count = task
+    st._params[task] = params
+    st._params[task].start_time = start
+    st._state[task].creator = msg.sender
+    st._state[task].status = STATUS_ACTIVE
+    st._state[task].round_length = (
         params.commit_duration + params.reveal_duration + params.score_commit_duration + params.score_reveal_duration
     )
     log TaskCreated(
@@ -520,12 +383,12 @@ def cancel_task(task: uint256):
     @param task The task id.
     """
     self._exists(task)
-    assert msg.sender == self._state[task].creator, "arena: not creator"
-    assert self._state[task].status == STATUS_ACTIVE, "arena: task not active"
-    assert self._state[task].participant_count == 0, "arena: has participants"
-    assert self._state[task].finalized_rounds == 0, "arena: rounds finalized"
-    self._state[task].status = STATUS_CANCELLED
-    refund: uint256 = self._params[task].bounty
+    assert msg.sender == st._state[task].creator, "arena: not creator"
+    assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
+    assert st._state[task].participant_count == 0, "arena: has participants"
+    assert st._state[task].finalized_rounds == 0, "arena: rounds finalized"
+    st._state[task].status = STATUS_CANCELLED
+    refund: uint256 = st._params[task].bounty
     log TaskCancelled(task=task, creator=msg.sender, refund=refund)
     assert extcall token.transfer(msg.sender, refund, default_return_value=True)
 
@@ -539,11 +402,11 @@ def claim_refund(task: uint256) -> uint256:
     @return uint256 The amount transferred.
     """
     self._exists(task)
-    assert msg.sender == self._state[task].creator, "arena: not creator"
-    assert self._state[task].status == STATUS_ENDED, "arena: task not ended"
-    assert not self._state[task].refund_claimed, "arena: refund already claimed"
-    amount: uint256 = self._state[task].refund
-    self._state[task].refund_claimed = True
+    assert msg.sender == st._state[task].creator, "arena: not creator"
+    assert st._state[task].status == STATUS_ENDED, "arena: task not ended"
+    assert not st._state[task].refund_claimed, "arena: refund already claimed"
+    amount: uint256 = st._state[task].refund
+    st._state[task].refund_claimed = True
     log RefundClaimed(task=task, creator=msg.sender, amount=amount)
     if amount != 0:
         assert extcall token.transfer(msg.sender, amount, default_return_value=True)
@@ -568,42 +431,42 @@ def join(task: uint256, role: uint256, amount: uint256, commission: uint256):
     assert amount != 0, "arena: zero amount"
     assert role == NODE or role == VALIDATOR, "arena: bad role"
     a: uint256 = self._activation(task)
-    current: uint256 = self._parts[task][msg.sender].role
+    current: uint256 = st._parts[task][msg.sender].role
     if current == 0:
-        assert msg.sender != self._state[task].creator, "arena: creator cannot join"
+        assert msg.sender != st._state[task].creator, "arena: creator cannot join"
         if role == NODE:
-            assert amount >= self._params[task].min_node_stake, "arena: below minimum stake"
+            assert amount >= st._params[task].min_node_stake, "arena: below minimum stake"
         else:
-            assert amount >= self._params[task].min_validator_stake, "arena: below minimum stake"
+            assert amount >= st._params[task].min_validator_stake, "arena: below minimum stake"
         assert commission <= WAD, "arena: commission out of range"
         if role == VALIDATOR:
-            n: uint256 = self._state[task].validator_count
+            n: uint256 = st._state[task].validator_count
             assert n < MAX_VALIDATORS, "arena: too many validators"
-            self._validators[task][n] = msg.sender
-            self._parts[task][msg.sender].validator_index = n
-            self._state[task].validator_count = n + 1
-        self._parts[task][msg.sender].role = role
-        self._parts[task][msg.sender].commission = commission
-        self._state[task].participant_count += 1
+            st._validators[task][n] = msg.sender
+            st._parts[task][msg.sender].validator_index = n
+            st._state[task].validator_count = n + 1
+        st._parts[task][msg.sender].role = role
+        st._parts[task][msg.sender].commission = commission
+        st._state[task].participant_count += 1
         log Joined(task=task, participant=msg.sender, role=role, commission=commission)
     else:
         assert current == role, "arena: role mismatch"
-        assert commission == self._parts[task][msg.sender].commission, "arena: commission is fixed"
+        assert commission == st._parts[task][msg.sender].commission, "arena: commission is fixed"
     if a != 0:
-        self._sync(task, msg.sender, a - 1)
-    self._parts[task][msg.sender].own_pending += amount
-    self._parts[task][msg.sender].pending_round = a
-    total: uint256 = self._state[task].total_own_stake + amount
-    self._state[task].total_own_stake = total
+        st._sync(task, msg.sender, a - 1)
+    st._parts[task][msg.sender].own_pending += amount
+    st._parts[task][msg.sender].pending_round = a
+    total: uint256 = st._state[task].total_own_stake + amount
+    st._state[task].total_own_stake = total
     log Staked(
         task=task,
         participant=msg.sender,
         amount=amount,
         activation_round=a,
-        own_total=self._parts[task][msg.sender].own_active + self._parts[task][msg.sender].own_pending,
+        own_total=st._parts[task][msg.sender].own_active + st._parts[task][msg.sender].own_pending,
     )
     assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True)
-    self._notify(task, total)
+    st._notify(task, total)
 
 
 @external
@@ -619,16 +482,16 @@ def delegate(task: uint256, participant: address, amount: uint256):
     self._not_paused()
     self._exists(task)
     assert amount != 0, "arena: zero amount"
-    assert self._parts[task][participant].role != 0, "arena: not a participant"
+    assert st._parts[task][participant].role != 0, "arena: not a participant"
     assert participant != msg.sender, "arena: cannot delegate to self"
     a: uint256 = self._activation(task)
     if a != 0:
-        self._sync(task, participant, a - 1)
+        st._sync(task, participant, a - 1)
     self._settle(task, participant, msg.sender)
-    self._dels[task][participant][msg.sender].pending += amount
-    self._dels[task][participant][msg.sender].pending_round = a
-    self._parts[task][participant].del_pending += amount
-    self._parts[task][participant].pending_round = a
+    st._dels[task][participant][msg.sender].pending += amount
+    st._dels[task][participant][msg.sender].pending_round = a
+    st._parts[task][participant].del_pending += amount
+    st._parts[task][participant].pending_round = a
     log Delegated(task=task, participant=participant, delegator=msg.sender, amount=amount, activation_round=a)
     assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True)
 
@@ -646,14 +509,14 @@ def commit_model(task: uint256, c: bytes32):
     self._not_paused()
     self._exists(task)
     r: uint256 = self._in_phase(task, PHASE_COMMIT)
-    assert self._parts[task][msg.sender].role == NODE, "arena: not a node"
+    assert st._parts[task][msg.sender].role == NODE, "arena: not a node"
     assert c != empty(bytes32), "arena: empty commitment"
-    assert self._own(task, msg.sender, r) != 0, "arena: stake not active"
-    seq: uint256 = self._rounds[task][r].commit_count
-    self._rounds[task][r].commit_count = seq + 1
-    self._mcommits[task][r][msg.sender].commitment = c
-    self._mcommits[task][r][msg.sender].seq = seq
-    self._mcommits[task][r][msg.sender].committed = True
+    assert st._own(task, msg.sender, r) != 0, "arena: stake not active"
+    seq: uint256 = st._rounds[task][r].commit_count
+    st._rounds[task][r].commit_count = seq + 1
+    st._mcommits[task][r][msg.sender].commitment = c
+    st._mcommits[task][r][msg.sender].seq = seq
+    st._mcommits[task][r][msg.sender].committed = True
     log ModelCommitted(task=task, round=r, node=msg.sender, commitment=c, seq=seq)
 
 
@@ -669,27 +532,27 @@ def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
     """
     self._exists(task)
     r: uint256 = self._in_phase(task, PHASE_REVEAL)
-    mc: ModelCommit = self._mcommits[task][r][msg.sender]
+    mc: st.ModelCommit = st._mcommits[task][r][msg.sender]
     assert mc.committed, "arena: no commitment"
     assert not mc.revealed, "arena: already revealed"
     assert keccak256(abi_encode(model_sha256, msg.sender, task, r)) == mc.commitment, "arena: bad reveal"
-    owner: ModelOwner = self._owners[task][model_sha256]
+    owner: st.ModelOwner = st._owners[task][model_sha256]
     slot: uint256 = 0
     if owner.node != empty(address) and owner.node != msg.sender:
         assert owner.round == r and owner.seq > mc.seq, "arena: duplicate model"
         # The caller committed earlier in this round: take over the slot in place.
         slot = owner.slot
-        self._subs[task][r][slot].node = msg.sender
-        self._subs[task][r][slot].uri = uri
-        self._subs[task][r][slot].commit_seq = mc.seq
-        self._mcommits[task][r][owner.node].revealed = False
-        self._owners[task][model_sha256] = ModelOwner(node=msg.sender, round=r, seq=mc.seq, slot=slot)
+        st._subs[task][r][slot].node = msg.sender
+        st._subs[task][r][slot].uri = uri
+        st._subs[task][r][slot].commit_seq = mc.seq
+        st._mcommits[task][r][owner.node].revealed = False
+        st._owners[task][model_sha256] = st.ModelOwner(node=msg.sender, round=r, seq=mc.seq, slot=slot)
         log SubmissionReplaced(task=task, round=r, slot=slot, displaced=owner.node, node=msg.sender)
     else:
-        slot = self._rounds[task][r].num_submissions
+        slot = st._rounds[task][r].num_submissions
         assert slot < MAX_SUBMISSIONS, "arena: round full"
-        self._rounds[task][r].num_submissions = slot + 1
-        self._subs[task][r][slot] = SubmissionInfo(
+        st._rounds[task][r].num_submissions = slot + 1
+        st._subs[task][r][slot] = st.SubmissionInfo(
             node=msg.sender,
             model_sha256=model_sha256,
             uri=uri,
@@ -700,9 +563,9 @@ def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
             reward=0,
         )
         if owner.node == empty(address):
-            self._owners[task][model_sha256] = ModelOwner(node=msg.sender, round=r, seq=mc.seq, slot=slot)
-    self._mcommits[task][r][msg.sender].revealed = True
-    self._mcommits[task][r][msg.sender].slot = slot
+            st._owners[task][model_sha256] = st.ModelOwner(node=msg.sender, round=r, seq=mc.seq, slot=slot)
+    st._mcommits[task][r][msg.sender].revealed = True
+    st._mcommits[task][r][msg.sender].slot = slot
     log ModelRevealed(task=task, round=r, node=msg.sender, slot=slot, model_sha256=model_sha256, uri=uri)
 
 
@@ -725,15 +588,15 @@ def reveal_eval(
     @param proof The Merkle proof (at most 16 hashes).
     """
     self._exists(task)
-    assert msg.sender == self._state[task].creator, "arena: not creator"
+    assert msg.sender == st._state[task].creator, "arena: not creator"
     r: uint256 = self._in_phase(task, PHASE_REVEAL)
     assert round == r, "arena: wrong round"
-    assert not self._rounds[task][r].eval_revealed, "arena: eval already revealed"
+    assert not st._rounds[task][r].eval_revealed, "arena: eval already revealed"
     leaf: bytes32 = keccak256(abi_encode(round, shard_sha256))
-    assert merkle._verify(proof, self._params[task].eval_root, leaf), "arena: bad proof"
-    self._rounds[task][r].eval_revealed = True
-    self._rounds[task][r].shard_sha256 = shard_sha256
-    self._rounds[task][r].shard_uri = shard_uri
+    assert merkle._verify(proof, st._params[task].eval_root, leaf), "arena: bad proof"
+    st._rounds[task][r].eval_revealed = True
+    st._rounds[task][r].shard_sha256 = shard_sha256
+    st._rounds[task][r].shard_uri = shard_uri
     log EvalRevealed(task=task, round=r, shard_sha256=shard_sha256, shard_uri=shard_uri)
 
 
@@ -750,13 +613,13 @@ def commit_scores(task: uint256, c: bytes32):
     self._not_paused()
     self._exists(task)
     r: uint256 = self._in_phase(task, PHASE_SCORE_COMMIT)
-    assert self._parts[task][msg.sender].role == VALIDATOR, "arena: not a validator"
+    assert st._parts[task][msg.sender].role == VALIDATOR, "arena: not a validator"
     assert c != empty(bytes32), "arena: empty commitment"
-    assert self._own(task, msg.sender, r) != 0, "arena: stake not active"
-    j: uint256 = self._parts[task][msg.sender].validator_index
-    self._vrounds[task][r][j].commitment = c
-    self._vrounds[task][r][j].committed = True
-    self._rounds[task][r].validator_commits |= 1 << j
+    assert st._own(task, msg.sender, r) != 0, "arena: stake not active"
+    j: uint256 = st._parts[task][msg.sender].validator_index
+    st._vrounds[task][r][j].commitment = c
+    st._vrounds[task][r][j].committed = True
+    st._rounds[task][r].validator_commits |= 1 << j
     log ScoresCommitted(task=task, round=r, validator=msg.sender, commitment=c)
 
 
@@ -772,13 +635,13 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, MAX_SUBMISSIONS], salt
     """
     self._exists(task)
     r: uint256 = self._in_phase(task, PHASE_SCORE_REVEAL)
-    assert self._parts[task][msg.sender].role == VALIDATOR, "arena: not a validator"
-    j: uint256 = self._parts[task][msg.sender].validator_index
-    assert self._vrounds[task][r][j].committed, "arena: no commitment"
-    assert not self._vrounds[task][r][j].revealed, "arena: already revealed"
+    assert st._parts[task][msg.sender].role == VALIDATOR, "arena: not a validator"
+    j: uint256 = st._parts[task][msg.sender].validator_index
+    assert st._vrounds[task][r][j].committed, "arena: no commitment"
+    assert not st._vrounds[task][r][j].revealed, "arena: already revealed"
     n: uint256 = len(scores)
-    assert n == self._rounds[task][r].num_submissions, "arena: wrong number of scores"
-    assert keccak256(abi_encode(task, r, msg.sender, scores, salt)) == self._vrounds[task][r][j].commitment, "arena: bad reveal"
+    assert n == st._rounds[task][r].num_submissions, "arena: wrong number of scores"
+    assert keccak256(abi_encode(task, r, msg.sender, scores, salt)) == st._vrounds[task][r][j].commitment, "arena: bad reveal"
     for s: uint256 in range(_SCORE_SLOTS):
         if s * 4 >= n:
             break
@@ -788,9 +651,9 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, MAX_SUBMISSIONS], salt
             if k >= n:
                 break
             word |= convert(scores[k], uint256) << (64 * i)
-        self._scores[task][r][j][s] = word
-    self._vrounds[task][r][j].revealed = True
-    self._rounds[task][r].validator_reveals |= 1 << j
+        st._scores[task][r][j][s] = word
+    st._vrounds[task][r][j].revealed = True
+    st._rounds[task][r].validator_reveals |= 1 << j
     log ScoresRevealed(task=task, round=r, validator=msg.sender, scores=scores)
 
 
@@ -807,29 +670,17 @@ def finalize(task: uint256, max_steps: uint256) -> bool:
     @return bool True when the round reached STAGE_DONE in this call.
     """
     self._exists(task)
-    assert self._state[task].status == STATUS_ACTIVE, "arena: task not active"
+    assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
     assert max_steps != 0, "arena: zero steps"
-    r: uint256 = self._state[task].finalized_rounds
-    assert block.timestamp >= self._params[task].start_time + (r + 1) * self._state[task].round_length, "arena: round not over"
-    steps: uint256 = 0
-    for _: uint256 in range(MAX_FINALIZE_STEPS):
-        if steps >= max_steps:
-            break
-        stage: uint256 = self._rounds[task][r].stage
-        if stage == STAGE_OPEN:
-            self._open(task, r)
-        elif stage == STAGE_CONSENSUS:
-            self._consensus(task, r)
-        elif stage == STAGE_RANK:
-            self._rank(task, r)
-        elif stage == STAGE_PAY_NODES:
-            self._pay_node(task, r)
-        else:
-            self._pay_validator(task, r)
-        steps += 1
-        if self._rounds[task][r].stage == STAGE_DONE:
-            return True
-    return False
+    r: uint256 = st._state[task].finalized_rounds
+    assert block.timestamp >= st._params[task].start_time + (r + 1) * st._state[task].round_length, "arena: round not over"
+    res: Bytes[32] = raw_call(
+        engine,
+        abi_encode(task, max_steps, method_id=method_id("run(uint256,uint256)")),
+        max_outsize=32,
+        is_delegate_call=True,
+    )
+    return abi_decode(res, bool)
 
 
 # ---- claims and exits ---------------------------------------------------------------------
@@ -845,18 +696,18 @@ def claim(task: uint256, participant: address) -> uint256:
     @return uint256 The amount transferred.
     """
     self._exists(task)
-    assert self._parts[task][participant].role != 0, "arena: not a participant"
+    assert st._parts[task][participant].role != 0, "arena: not a participant"
     amount: uint256 = 0
     if msg.sender == participant:
-        amount = self._vested(task, self._parts[task][participant].owner_earned) - self._parts[task][participant].owner_claimed
+        amount = self._vested(task, st._parts[task][participant].owner_earned) - st._parts[task][participant].owner_claimed
         assert amount != 0, "arena: nothing to claim"
-        self._parts[task][participant].owner_claimed += amount
+        st._parts[task][participant].owner_claimed += amount
     else:
         self._sync_finalized(task, participant)
         self._settle(task, participant, msg.sender)
-        amount = self._vested(task, self._dels[task][participant][msg.sender].earned) - self._dels[task][participant][msg.sender].claimed
+        amount = self._vested(task, st._dels[task][participant][msg.sender].earned) - st._dels[task][participant][msg.sender].claimed
         assert amount != 0, "arena: nothing to claim"
-        self._dels[task][participant][msg.sender].claimed += amount
+        st._dels[task][participant][msg.sender].claimed += amount
     log Claimed(task=task, participant=participant, account=msg.sender, amount=amount)
     assert extcall token.transfer(msg.sender, amount, default_return_value=True)
     return amount
@@ -873,20 +724,20 @@ def withdraw(task: uint256, participant: address) -> uint256:
     @return uint256 The amount transferred.
     """
     self._exists(task)
-    status: uint256 = self._state[task].status
+    status: uint256 = st._state[task].status
     assert status == STATUS_ENDED or status == STATUS_CANCELLED, "arena: task not ended"
-    assert self._parts[task][participant].role != 0, "arena: not a participant"
+    assert st._parts[task][participant].role != 0, "arena: not a participant"
     amount: uint256 = 0
     if msg.sender == participant:
-        amount = self._parts[task][participant].own_active + self._parts[task][participant].own_pending
-        self._parts[task][participant].own_active = 0
-        self._parts[task][participant].own_pending = 0
+        amount = st._parts[task][participant].own_active + st._parts[task][participant].own_pending
+        st._parts[task][participant].own_active = 0
+        st._parts[task][participant].own_pending = 0
     else:
         self._sync_finalized(task, participant)
         self._settle(task, participant, msg.sender)
-        amount = self._dels[task][participant][msg.sender].active + self._dels[task][participant][msg.sender].pending
-        self._dels[task][participant][msg.sender].active = 0
-        self._dels[task][participant][msg.sender].pending = 0
+        amount = st._dels[task][participant][msg.sender].active + st._dels[task][participant][msg.sender].pending
+        st._dels[task][participant][msg.sender].active = 0
+        st._dels[task][participant][msg.sender].pending = 0
     assert amount != 0, "arena: nothing to withdraw"
     log Withdrawn(task=task, participant=participant, account=msg.sender, amount=amount)
     assert extcall token.transfer(msg.sender, amount, default_return_value=True)
@@ -896,27 +747,27 @@ def withdraw(task: uint256, participant: address) -> uint256:
 # ---- views --------------------------------------------------------------------------------
 @external
 @view
-def task_params(task: uint256) -> TaskParams:
+def task_params(task: uint256) -> st.TaskParams:
     """
     @notice The task's parameters (start_time resolved).
     @param task The task id.
-    @return TaskParams The parameters.
+    @return st.TaskParams The parameters.
     """
     self._exists(task)
-    return self._params[task]
+    return st._params[task]
 
 
 @external
 @view
-def task_state(task: uint256) -> TaskState:
+def task_state(task: uint256) -> st.TaskState:
     """
     @notice The task's mutable state.
     @param task The task id.
-    @return TaskState creator, status, finalized_rounds, carry, refund, refund_claimed,
+    @return st.TaskState creator, status, finalized_rounds, carry, refund, refund_claimed,
             participant_count, validator_count, total_own_stake, round_length.
     """
     self._exists(task)
-    return self._state[task]
+    return st._state[task]
 
 
 @external
@@ -929,10 +780,10 @@ def current_round(task: uint256) -> int256:
     @return int256 The round index.
     """
     self._exists(task)
-    start: uint256 = self._params[task].start_time
+    start: uint256 = st._params[task].start_time
     if block.timestamp < start:
         return -1
-    return convert((block.timestamp - start) // self._state[task].round_length, int256)
+    return convert((block.timestamp - start) // st._state[task].round_length, int256)
 
 
 @external
@@ -960,7 +811,7 @@ def round_start(task: uint256, round: uint256) -> uint256:
     @return uint256 The unix time.
     """
     self._exists(task)
-    return self._params[task].start_time + round * self._state[task].round_length
+    return st._params[task].start_time + round * st._state[task].round_length
 
 
 @external
@@ -976,28 +827,28 @@ def phase_end(task: uint256, round: uint256, phase: uint256) -> uint256:
     """
     self._exists(task)
     assert phase >= PHASE_COMMIT and phase <= PHASE_SCORE_REVEAL, "arena: parameter out of range"
-    t: uint256 = self._params[task].start_time + round * self._state[task].round_length
-    t += self._params[task].commit_duration
+    t: uint256 = st._params[task].start_time + round * st._state[task].round_length
+    t += st._params[task].commit_duration
     if phase >= PHASE_REVEAL:
-        t += self._params[task].reveal_duration
+        t += st._params[task].reveal_duration
     if phase >= PHASE_SCORE_COMMIT:
-        t += self._params[task].score_commit_duration
+        t += st._params[task].score_commit_duration
     if phase == PHASE_SCORE_REVEAL:
-        t += self._params[task].score_reveal_duration
+        t += st._params[task].score_reveal_duration
     return t
 
 
 @external
 @view
-def participant(task: uint256, account: address) -> ParticipantInfo:
+def participant(task: uint256, account: address) -> st.ParticipantInfo:
     """
     @notice A participant's stored record (role 0 = not joined).
     @param task The task id.
     @param account The participant.
-    @return ParticipantInfo role, commission, own/delegated active and pending amounts,
+    @return st.ParticipantInfo role, commission, own/delegated active and pending amounts,
             pending_round, acc, owner_earned, owner_claimed, slashed, validator_index.
     """
-    return self._parts[task][account]
+    return st._parts[task][account]
 
 
 @external
@@ -1010,7 +861,7 @@ def own_stake(task: uint256, account: address, round: uint256) -> uint256:
     @param round The round index.
     @return uint256 The amount.
     """
-    return self._own(task, account, round)
+    return st._own(task, account, round)
 
 
 @external
@@ -1023,7 +874,7 @@ def delegated_stake(task: uint256, account: address, round: uint256) -> uint256:
     @param round The round index.
     @return uint256 The amount.
     """
-    return self._eff(task, account, round) - self._own(task, account, round)
+    return st._eff(task, account, round) - st._own(task, account, round)
 
 
 @external
@@ -1036,20 +887,20 @@ def effective_stake(task: uint256, account: address, round: uint256) -> uint256:
     @param round The round index.
     @return uint256 The amount.
     """
-    return self._eff(task, account, round)
+    return st._eff(task, account, round)
 
 
 @external
 @view
-def delegation(task: uint256, participant: address, delegator: address) -> DelegationInfo:
+def delegation(task: uint256, participant: address, delegator: address) -> st.DelegationInfo:
     """
     @notice A delegation position as stored (not settled; see `claimable`).
     @param task The task id.
     @param participant The backed participant.
     @param delegator The delegator.
-    @return DelegationInfo active, pending, pending_round, acc_checkpoint, earned, claimed.
+    @return st.DelegationInfo active, pending, pending_round, acc_checkpoint, earned, claimed.
     """
-    return self._dels[task][participant][delegator]
+    return st._dels[task][participant][delegator]
 
 
 @external
@@ -1063,11 +914,11 @@ def claimable(task: uint256, participant: address, account: address) -> uint256:
     @return uint256 The amount `claim` would transfer.
     """
     if account == participant:
-        return self._vested(task, self._parts[task][participant].owner_earned) - self._parts[task][participant].owner_claimed
+        return self._vested(task, st._parts[task][participant].owner_earned) - st._parts[task][participant].owner_claimed
     earned: uint256 = 0
     amount: uint256 = 0
     earned, amount = self._position_view(task, participant, account)
-    return self._vested(task, earned) - self._dels[task][participant][account].claimed
+    return self._vested(task, earned) - st._dels[task][participant][account].claimed
 
 
 @external
@@ -1080,11 +931,11 @@ def withdrawable(task: uint256, participant: address, account: address) -> uint2
     @param account The owner or a delegator.
     @return uint256 The amount.
     """
-    status: uint256 = self._state[task].status
+    status: uint256 = st._state[task].status
     if status != STATUS_ENDED and status != STATUS_CANCELLED:
         return 0
     if account == participant:
-        return self._parts[task][participant].own_active + self._parts[task][participant].own_pending
+        return st._parts[task][participant].own_active + st._parts[task][participant].own_pending
     earned: uint256 = 0
     amount: uint256 = 0
     earned, amount = self._position_view(task, participant, account)
@@ -1100,66 +951,66 @@ def validators(task: uint256) -> DynArray[address, MAX_VALIDATORS]:
     @return DynArray The addresses.
     """
     out: DynArray[address, MAX_VALIDATORS] = []
-    n: uint256 = self._state[task].validator_count
+    n: uint256 = st._state[task].validator_count
     for j: uint256 in range(MAX_VALIDATORS):
         if j >= n:
             break
-        out.append(self._validators[task][j])
+        out.append(st._validators[task][j])
     return out
 
 
 @external
 @view
-def round_info(task: uint256, round: uint256) -> RoundInfo:
+def round_info(task: uint256, round: uint256) -> st.RoundInfo:
     """
     @notice A round's record: eval reveal, counts, finalize stage and totals.
     @param task The task id.
     @param round The round index.
-    @return RoundInfo See PROTOCOL.md §9.
+    @return st.RoundInfo See PROTOCOL.md §9.
     """
-    return self._rounds[task][round]
+    return st._rounds[task][round]
 
 
 @external
 @view
-def submission(task: uint256, round: uint256, k: uint256) -> SubmissionInfo:
+def submission(task: uint256, round: uint256, k: uint256) -> st.SubmissionInfo:
     """
     @notice Submission in slot `k` of `round`, with its consensus, stake, weight g and
             reward once finalized.
     @param task The task id.
     @param round The round index.
     @param k The slot (< num_submissions).
-    @return SubmissionInfo node, model_sha256, uri, commit_seq, consensus, stake, weight, reward.
+    @return st.SubmissionInfo node, model_sha256, uri, commit_seq, consensus, stake, weight, reward.
     """
-    return self._subs[task][round][k]
+    return st._subs[task][round][k]
 
 
 @external
 @view
-def model_commit(task: uint256, round: uint256, node: address) -> ModelCommit:
+def model_commit(task: uint256, round: uint256, node: address) -> st.ModelCommit:
     """
     @notice A node's model commit in `round`.
     @param task The task id.
     @param round The round index.
     @param node The node.
-    @return ModelCommit commitment, seq, committed, revealed, slot.
+    @return st.ModelCommit commitment, seq, committed, revealed, slot.
     """
-    return self._mcommits[task][round][node]
+    return st._mcommits[task][round][node]
 
 
 @external
 @view
-def validator_round(task: uint256, round: uint256, validator: address) -> ValidatorRound:
+def validator_round(task: uint256, round: uint256, validator: address) -> st.ValidatorRound:
     """
     @notice A validator's record in `round`: commitment, stake w, D, F, reward, slash.
     @param task The task id.
     @param round The round index.
     @param validator The validator.
-    @return ValidatorRound The record (empty if not a validator).
+    @return st.ValidatorRound The record (empty if not a validator).
     """
-    if self._parts[task][validator].role != VALIDATOR:
-        return empty(ValidatorRound)
-    return self._vrounds[task][round][self._parts[task][validator].validator_index]
+    if st._parts[task][validator].role != VALIDATOR:
+        return empty(st.ValidatorRound)
+    return st._vrounds[task][round][st._parts[task][validator].validator_index]
 
 
 @external
@@ -1173,16 +1024,16 @@ def validator_scores(task: uint256, round: uint256, validator: address) -> DynAr
     @return DynArray The scores in slot order.
     """
     out: DynArray[uint64, MAX_SUBMISSIONS] = []
-    if self._parts[task][validator].role != VALIDATOR:
+    if st._parts[task][validator].role != VALIDATOR:
         return out
-    j: uint256 = self._parts[task][validator].validator_index
-    if not self._vrounds[task][round][j].revealed:
+    j: uint256 = st._parts[task][validator].validator_index
+    if not st._vrounds[task][round][j].revealed:
         return out
-    n: uint256 = self._rounds[task][round].num_submissions
+    n: uint256 = st._rounds[task][round].num_submissions
     for k: uint256 in range(MAX_SUBMISSIONS):
         if k >= n:
             break
-        out.append(self._score(task, round, j, k))
+        out.append(st._score(task, round, j, k))
     return out
 
 
@@ -1195,7 +1046,7 @@ def model_owner(task: uint256, model_sha256: bytes32) -> address:
     @param model_sha256 The model hash.
     @return address The node.
     """
-    return self._owners[task][model_sha256].node
+    return st._owners[task][model_sha256].node
 
 
 # ---- internal: checks and clock -----------------------------------------------------------
@@ -1208,27 +1059,27 @@ def _not_paused():
 @internal
 @view
 def _exists(task: uint256):
-    assert task != 0 and task <= self.task_count, "arena: unknown task"
+    assert task != 0 and task <= st.task_count, "arena: unknown task"
 
 
 @internal
 @view
 def _clock(task: uint256) -> (uint256, uint256):
-    start: uint256 = self._params[task].start_time
+    start: uint256 = st._params[task].start_time
     if block.timestamp < start:
         return PHASE_NOT_STARTED, 0
     elapsed: uint256 = block.timestamp - start
-    r: uint256 = elapsed // self._state[task].round_length
-    if r >= self._params[task].num_rounds:
+    r: uint256 = elapsed // st._state[task].round_length
+    if r >= st._params[task].num_rounds:
         return PHASE_ENDED, r
-    off: uint256 = elapsed % self._state[task].round_length
-    t: uint256 = self._params[task].commit_duration
+    off: uint256 = elapsed % st._state[task].round_length
+    t: uint256 = st._params[task].commit_duration
     if off < t:
         return PHASE_COMMIT, r
-    t += self._params[task].reveal_duration
+    t += st._params[task].reveal_duration
     if off < t:
         return PHASE_REVEAL, r
-    t += self._params[task].score_commit_duration
+    t += st._params[task].score_commit_duration
     if off < t:
         return PHASE_SCORE_COMMIT, r
     return PHASE_SCORE_REVEAL, r
@@ -1237,7 +1088,7 @@ def _clock(task: uint256) -> (uint256, uint256):
 @internal
 @view
 def _in_phase(task: uint256, phase: uint256) -> uint256:
-    assert self._state[task].status == STATUS_ACTIVE, "arena: task not active"
+    assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
     p: uint256 = 0
     r: uint256 = 0
     p, r = self._clock(task)
@@ -1248,76 +1099,31 @@ def _in_phase(task: uint256, phase: uint256) -> uint256:
 @internal
 @view
 def _activation(task: uint256) -> uint256:
-    assert self._state[task].status == STATUS_ACTIVE, "arena: task not active"
-    start: uint256 = self._params[task].start_time
+    assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
+    start: uint256 = st._params[task].start_time
     if block.timestamp < start:
         return 0
-    t: uint256 = (block.timestamp - start) // self._state[task].round_length
-    assert t + 1 < self._params[task].num_rounds, "arena: deposits closed"
-    if self._state[task].finalized_rounds < t:
+    t: uint256 = (block.timestamp - start) // st._state[task].round_length
+    assert t + 1 < st._params[task].num_rounds, "arena: deposits closed"
+    if st._state[task].finalized_rounds < t:
         raise concat("arena: finalize round ", uint2str(t - 1), " first")
     return t + 1
 
 
 @internal
 @view
-def _own(task: uint256, p: address, r: uint256) -> uint256:
-    own: uint256 = self._parts[task][p].own_active
-    if self._parts[task][p].pending_round <= r:
-        own += self._parts[task][p].own_pending
-    return own
-
-
-@internal
-@view
-def _eff(task: uint256, p: address, r: uint256) -> uint256:
-    amount: uint256 = self._parts[task][p].own_active + self._parts[task][p].del_active
-    if self._parts[task][p].pending_round <= r:
-        amount += self._parts[task][p].own_pending + self._parts[task][p].del_pending
-    return amount
-
-
-@internal
-@view
 def _vested(task: uint256, earned: uint256) -> uint256:
-    if self._state[task].status == STATUS_ENDED:
+    if st._state[task].status == STATUS_ENDED:
         return earned
-    return earned * self._params[task].delta // WAD
-
-
-@internal
-@view
-def _score(task: uint256, r: uint256, j: uint256, k: uint256) -> uint64:
-    word: uint256 = self._scores[task][r][j][k // 4]
-    return convert((word >> (64 * (k % 4))) & _MASK64, uint64)
+    return earned * st._params[task].delta // WAD
 
 
 # ---- internal: stake buckets and accumulators --------------------------------------------
 @internal
-def _sync(task: uint256, p: address, upto: uint256):
-    """
-    @dev Merge p's pending bucket into active if it activates at or before `upto`,
-         snapshotting the accumulator for delegation positions of that bucket.
-    """
-    pr: uint256 = self._parts[task][p].pending_round
-    if pr > upto:
-        return
-    op: uint256 = self._parts[task][p].own_pending
-    dp: uint256 = self._parts[task][p].del_pending
-    if op == 0 and dp == 0:
-        return
-    self._acc_snap[task][p][pr] = self._parts[task][p].acc
-    self._parts[task][p].own_active += op
-    self._parts[task][p].del_active += dp
-    self._parts[task][p].own_pending = 0
-    self._parts[task][p].del_pending = 0
-
-
-@internal
 def _sync_finalized(task: uint256, p: address):
-    f: uint256 = self._state[task].finalized_rounds
+    f: uint256 = st._state[task].finalized_rounds
     if f != 0:
-        self._sync(task, p, f - 1)
+        st._sync(task, p, f - 1)
 
 
 @internal
@@ -1327,21 +1133,21 @@ def _position_view(task: uint256, p: address, d: address) -> (uint256, uint256):
     @dev (earned, amount) of position (p, d) as if settled now, including a merge of
          p's pending bucket up to the last finalized round.
     """
-    acc: uint256 = self._parts[task][p].acc
-    active: uint256 = self._dels[task][p][d].active
-    pending: uint256 = self._dels[task][p][d].pending
-    ckpt: uint256 = self._dels[task][p][d].acc_checkpoint
-    earned: uint256 = self._dels[task][p][d].earned
+    acc: uint256 = st._parts[task][p].acc
+    active: uint256 = st._dels[task][p][d].active
+    pending: uint256 = st._dels[task][p][d].pending
+    ckpt: uint256 = st._dels[task][p][d].acc_checkpoint
+    earned: uint256 = st._dels[task][p][d].earned
     if pending == 0:
         return earned + active * (acc - ckpt) // ACC, active
-    pr: uint256 = self._dels[task][p][d].pending_round
+    pr: uint256 = st._dels[task][p][d].pending_round
     snap: uint256 = 0
     merged: bool = False
-    if self._parts[task][p].pending_round != pr or self._parts[task][p].del_pending == 0:
+    if st._parts[task][p].pending_round != pr or st._parts[task][p].del_pending == 0:
         merged = True
-        snap = self._acc_snap[task][p][pr]
+        snap = st._acc_snap[task][p][pr]
     else:
-        f: uint256 = self._state[task].finalized_rounds
+        f: uint256 = st._state[task].finalized_rounds
         if f != 0 and pr <= f - 1:
             merged = True
             snap = acc
@@ -1355,283 +1161,17 @@ def _settle(task: uint256, p: address, d: address):
     """
     @dev Bring position (p, d) up to date with p's accumulator (caller synced p first).
     """
-    acc: uint256 = self._parts[task][p].acc
-    pending: uint256 = self._dels[task][p][d].pending
-    active: uint256 = self._dels[task][p][d].active
-    ckpt: uint256 = self._dels[task][p][d].acc_checkpoint
+    acc: uint256 = st._parts[task][p].acc
+    pending: uint256 = st._dels[task][p][d].pending
+    active: uint256 = st._dels[task][p][d].active
+    ckpt: uint256 = st._dels[task][p][d].acc_checkpoint
     gain: uint256 = 0
-    pr: uint256 = self._dels[task][p][d].pending_round
-    if pending != 0 and (self._parts[task][p].pending_round != pr or self._parts[task][p].del_pending == 0):
-        gain = (active * (acc - ckpt) + pending * (acc - self._acc_snap[task][p][pr])) // ACC
-        self._dels[task][p][d].active = active + pending
-        self._dels[task][p][d].pending = 0
+    pr: uint256 = st._dels[task][p][d].pending_round
+    if pending != 0 and (st._parts[task][p].pending_round != pr or st._parts[task][p].del_pending == 0):
+        gain = (active * (acc - ckpt) + pending * (acc - st._acc_snap[task][p][pr])) // ACC
+        st._dels[task][p][d].active = active + pending
+        st._dels[task][p][d].pending = 0
     else:
         gain = active * (acc - ckpt) // ACC
-    self._dels[task][p][d].earned += gain
-    self._dels[task][p][d].acc_checkpoint = acc
-
-
-@internal
-def _credit(task: uint256, r: uint256, p: address, x: uint256) -> uint256:
-    """
-    @dev Split reward x between p's owner and delegators (PROTOCOL.md §7).
-    @return The amount actually credited (x minus accumulator dust).
-    """
-    self._sync(task, p, r)
-    own: uint256 = self._parts[task][p].own_active
-    dl: uint256 = self._parts[task][p].del_active
-    if own + dl == 0:
-        return 0
-    s: uint256 = self._parts[task][p].commission
-    owner_part: uint256 = x * (s + (WAD - s) * own // (own + dl)) // WAD
-    dpart: uint256 = x - owner_part
-    dpaid: uint256 = 0
-    if dl != 0 and dpart != 0:
-        inc: uint256 = dpart * ACC // dl
-        self._parts[task][p].acc += inc
-        dpaid = inc * dl // ACC
-    self._parts[task][p].owner_earned += owner_part
-    log Rewarded(task=task, round=r, participant=p, amount=x, owner_part=owner_part, delegator_part=dpaid)
-    return owner_part + dpaid
-
-
-@internal
-def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uint256) -> uint256:
-    p: address = self._validators[task][j]
-    self._sync(task, p, r)
-    own: uint256 = self._parts[task][p].own_active
-    amount: uint256 = score_math._slash_amount(own, fraction)
-    if amount == 0:
-        return 0
-    self._parts[task][p].own_active = own - amount
-    self._parts[task][p].slashed += amount
-    total: uint256 = self._state[task].total_own_stake - amount
-    self._state[task].total_own_stake = total
-    self._vrounds[task][r][j].slash = amount
-    log Slashed(task=task, round=r, validator=p, amount=amount, reason=reason)
-    self._notify(task, total)
-    return amount
-
-
-@internal
-def _notify(task: uint256, total: uint256):
-    if emission != empty(address):
-        extcall IEmission(emission).notify_stake(task, total)
-
-
-# ---- internal: finalize units -------------------------------------------------------------
-@internal
-def _open(task: uint256, r: uint256):
-    nr: uint256 = self._params[task].num_rounds
-    bounty: uint256 = self._params[task].bounty
-    pot: uint256 = bounty // nr
-    if r == nr - 1:
-        pot += bounty % nr
-    em: uint256 = 0
-    if emission != empty(address):
-        em = extcall IEmission(emission).pull(task)
-    pot += self._state[task].carry + em
-    self._state[task].carry = 0
-    vcount: uint256 = self._state[task].validator_count
-    reveals: uint256 = self._rounds[task][r].validator_reveals
-    s_total: uint256 = 0
-    nrev: uint256 = 0
-    for j: uint256 in range(MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if reveals & (1 << j) != 0:
-            w: uint256 = self._eff(task, self._validators[task][j], r)
-            self._vrounds[task][r][j].stake = w
-            s_total += w
-            nrev += 1
-    void: uint256 = VOID_NONE
-    if not self._rounds[task][r].eval_revealed:
-        void = VOID_NO_EVAL
-    elif self._rounds[task][r].num_submissions == 0:
-        void = VOID_NO_SUBMISSIONS
-    elif nrev < self._params[task].min_quorum:
-        void = VOID_NO_QUORUM
-    self._rounds[task][r].pot = pot
-    self._rounds[task][r].emission_amount = em
-    self._rounds[task][r].validator_stake = s_total
-    self._rounds[task][r].void_reason = void
-    log RoundOpened(task=task, round=r, pot=pot, emission_amount=em, void_reason=void)
-    if void == VOID_NONE:
-        self._rounds[task][r].stage = STAGE_CONSENSUS
-        return
-    commits: uint256 = self._rounds[task][r].validator_commits
-    slashed: uint256 = 0
-    frac: uint256 = self._params[task].slash_miss
-    for j: uint256 in range(MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if commits & (1 << j) != 0 and reveals & (1 << j) == 0:
-            slashed += self._slash(task, r, j, frac, SLASH_MISS)
-    self._rounds[task][r].slashed = slashed
-    self._close(task, r)
-
-
-@internal
-def _consensus(task: uint256, r: uint256):
-    k: uint256 = self._rounds[task][r].cursor
-    vcount: uint256 = self._state[task].validator_count
-    reveals: uint256 = self._rounds[task][r].validator_reveals
-    xs: uint64[MAX_VALIDATORS] = empty(uint64[MAX_VALIDATORS])
-    ws: uint256[MAX_VALIDATORS] = empty(uint256[MAX_VALIDATORS])
-    m: uint256 = 0
-    for j: uint256 in range(MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if reveals & (1 << j) != 0:
-            xs[m] = self._score(task, r, j, k)
-            ws[m] = self._vrounds[task][r][j].stake
-            m += 1
-    c: uint64 = score_math._lower_median(xs, ws, m, self._rounds[task][r].validator_stake)
-    self._subs[task][r][k].consensus = c
-    self._subs[task][r][k].stake = self._eff(task, self._subs[task][r][k].node, r)
-    i: uint256 = 0
-    for j: uint256 in range(MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if reveals & (1 << j) != 0:
-            self._vrounds[task][r][j].deviation_sum += score_math._deviation(xs[i], c)
-            i += 1
-    log ConsensusComputed(task=task, round=r, slot=k, consensus=c)
-    k += 1
-    if k == self._rounds[task][r].num_submissions:
-        self._rounds[task][r].stage = STAGE_RANK
-        k = 0
-    self._rounds[task][r].cursor = k
-
-
-@internal
-def _rank(task: uint256, r: uint256):
-    n: uint256 = self._rounds[task][r].num_submissions
-    baseline: uint64 = self._params[task].baseline_score
-    q: uint256 = self._params[task].rank_ratio
-    cs: uint64[MAX_SUBMISSIONS] = empty(uint64[MAX_SUBMISSIONS])
-    seqs: uint256[MAX_SUBMISSIONS] = empty(uint256[MAX_SUBMISSIONS])
-    ok: bool[MAX_SUBMISSIONS] = empty(bool[MAX_SUBMISSIONS])
-    g: uint256[MAX_SUBMISSIONS] = empty(uint256[MAX_SUBMISSIONS])
-    for k: uint256 in range(MAX_SUBMISSIONS):
-        if k >= n:
-            break
-        c: uint64 = self._subs[task][r][k].consensus
-        cs[k] = c
-        seqs[k] = self._subs[task][r][k].commit_seq
-        ok[k] = c != INVALID and (baseline == 0 or c <= baseline)
-        if k == 0:
-            g[0] = WAD
-        else:
-            g[k] = g[k - 1] * q // WAD
-    t_stake: uint256 = 0
-    sg: uint256 = 0
-    for k: uint256 in range(MAX_SUBMISSIONS):
-        if k >= n:
-            break
-        if not ok[k]:
-            continue
-        rank: uint256 = 0
-        for m: uint256 in range(MAX_SUBMISSIONS):
-            if m >= n:
-                break
-            if ok[m] and (cs[m] < cs[k] or (cs[m] == cs[k] and seqs[m] < seqs[k])):
-                rank += 1
-        eff: uint256 = self._subs[task][r][k].stake
-        self._subs[task][r][k].weight = g[rank]
-        t_stake += eff
-        sg += g[rank] * eff
-    pot: uint256 = self._rounds[task][r].pot
-    gamma: uint256 = self._params[task].gamma
-    s_stake: uint256 = self._rounds[task][r].validator_stake
-    nodes_pot: uint256 = pot * gamma // WAD
-    if t_stake + s_stake != 0:
-        nodes_pot += (pot * (WAD - 2 * gamma) // WAD) * t_stake // (t_stake + s_stake)
-    self._rounds[task][r].nodes_pot = nodes_pot
-    self._rounds[task][r].validators_pot = pot - nodes_pot
-    self._rounds[task][r].node_stake = t_stake
-    self._rounds[task][r].sum_g_stake = sg
-    # Validators: D_j, F_j and the agreement-weighted stake.
-    vcount: uint256 = self._state[task].validator_count
-    reveals: uint256 = self._rounds[task][r].validator_reveals
-    tolerance: uint256 = self._params[task].tolerance
-    sf: uint256 = 0
-    for j: uint256 in range(MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if reveals & (1 << j) != 0:
-            dev: uint256 = self._vrounds[task][r][j].deviation_sum // n
-            f: uint256 = score_math._agreement(dev, tolerance)
-            self._vrounds[task][r][j].deviation = dev
-            self._vrounds[task][r][j].agreement = f
-            sf += f * self._vrounds[task][r][j].stake
-            log ValidatorScored(task=task, round=r, validator=self._validators[task][j], deviation=dev, agreement=f)
-    self._rounds[task][r].sum_f_stake = sf
-    self._rounds[task][r].stage = STAGE_PAY_NODES
-    log RoundRanked(
-        task=task, round=r, nodes_pot=nodes_pot, validators_pot=pot - nodes_pot, node_stake=t_stake, validator_stake=s_stake
-    )
-
-
-@internal
-def _pay_node(task: uint256, r: uint256):
-    k: uint256 = self._rounds[task][r].cursor
-    g: uint256 = self._subs[task][r][k].weight
-    sg: uint256 = self._rounds[task][r].sum_g_stake
-    if g != 0 and sg != 0:
-        x: uint256 = self._rounds[task][r].nodes_pot * (g * self._subs[task][r][k].stake) // sg
-        if x != 0:
-            self._subs[task][r][k].reward = x
-            credited: uint256 = self._credit(task, r, self._subs[task][r][k].node, x)
-            self._rounds[task][r].paid += credited
-    k += 1
-    if k == self._rounds[task][r].num_submissions:
-        self._rounds[task][r].stage = STAGE_PAY_VALIDATORS
-        k = 0
-    self._rounds[task][r].cursor = k
-
-
-@internal
-def _pay_validator(task: uint256, r: uint256):
-    j: uint256 = self._rounds[task][r].cursor
-    bit: uint256 = 1 << j
-    if self._rounds[task][r].validator_reveals & bit != 0:
-        sf: uint256 = self._rounds[task][r].sum_f_stake
-        if sf != 0:
-            y: uint256 = self._rounds[task][r].validators_pot * (
-                self._vrounds[task][r][j].agreement * self._vrounds[task][r][j].stake
-            ) // sf
-            if y != 0:
-                self._vrounds[task][r][j].reward = y
-                credited: uint256 = self._credit(task, r, self._validators[task][j], y)
-                self._rounds[task][r].paid += credited
-        if self._vrounds[task][r][j].deviation > self._params[task].slash_tau:
-            cut: uint256 = self._slash(task, r, j, self._params[task].slash_dev, SLASH_DEVIATION)
-            self._rounds[task][r].slashed += cut
-    elif self._rounds[task][r].validator_commits & bit != 0:
-        miss: uint256 = self._slash(task, r, j, self._params[task].slash_miss, SLASH_MISS)
-        self._rounds[task][r].slashed += miss
-    j += 1
-    self._rounds[task][r].cursor = j
-    if j >= self._state[task].validator_count:
-        self._close(task, r)
-
-
-@internal
-def _close(task: uint256, r: uint256):
-    pot: uint256 = self._rounds[task][r].pot
-    paid: uint256 = self._rounds[task][r].paid
-    slashed: uint256 = self._rounds[task][r].slashed
-    carry: uint256 = pot - paid + slashed
-    self._rounds[task][r].stage = STAGE_DONE
-    self._state[task].finalized_rounds = r + 1
-    log RoundFinalized(
-        task=task, round=r, pot=pot, paid=paid, slashed=slashed, carry=carry, void_reason=self._rounds[task][r].void_reason
-    )
-    if r + 1 == self._params[task].num_rounds:
-        self._state[task].status = STATUS_ENDED
-        self._state[task].refund = carry
-        log TaskEnded(task=task, refund=carry)
-        self._notify(task, 0)
-    else:
-        self._state[task].carry = carry
+    st._dels[task][p][d].earned += gain
+    st._dels[task][p][d].acc_checkpoint = acc

@@ -1,0 +1,262 @@
+# pragma version ~=0.4.3
+"""
+@title AIArena shared state
+@custom:contract-name arena_state
+@license MIT
+@notice Constants, structs and storage shared by `Arena` and `ArenaEngine`, plus the
+        stake-bucket helpers both need. Both deployables `initializes:` this module
+        FIRST so its storage occupies the same slots in both: `Arena.finalize`
+        delegatecalls `ArenaEngine.run`, which works on Arena's storage.
+        Semantics: contracts/PROTOCOL.md.
+"""
+
+
+interface IEmission:
+    def notify_stake(task: uint256, stake: uint256): nonpayable
+    def pull(task: uint256) -> uint256: nonpayable
+
+
+# ---- constants ----------------------------------------------------------------------------
+NODE: constant(uint256) = 1
+VALIDATOR: constant(uint256) = 2
+
+MAX_SUBMISSIONS: constant(uint256) = 128
+MAX_VALIDATORS: constant(uint256) = 32
+MAX_ROUNDS: constant(uint256) = 64
+MAX_PROOF_LENGTH: constant(uint256) = 16
+MAX_URI_LENGTH: constant(uint256) = 256
+SCORE_SCALE: constant(uint256) = 10**9
+INVALID: constant(uint64) = max_value(uint64)
+SCORE_FLOOR: constant(uint256) = 10**6
+WAD: constant(uint256) = 10**18
+ACC: constant(uint256) = 10**36
+MIN_PHASE_DURATION: constant(uint256) = 1
+MAX_PHASE_DURATION: constant(uint256) = 30 * 86400
+MAX_START_DELAY: constant(uint256) = 365 * 86400
+MAX_TOLERANCE: constant(uint256) = 1000 * 10**18
+MAX_FINALIZE_STEPS: constant(uint256) = 320
+_SCORE_SLOTS: constant(uint256) = 32  # MAX_SUBMISSIONS // 4 packed uint64 per slot
+_MASK64: constant(uint256) = 2**64 - 1
+
+PHASE_NOT_STARTED: constant(uint256) = 0
+PHASE_COMMIT: constant(uint256) = 1
+PHASE_REVEAL: constant(uint256) = 2
+PHASE_SCORE_COMMIT: constant(uint256) = 3
+PHASE_SCORE_REVEAL: constant(uint256) = 4
+PHASE_ENDED: constant(uint256) = 5
+
+STATUS_ACTIVE: constant(uint256) = 1
+STATUS_CANCELLED: constant(uint256) = 2
+STATUS_ENDED: constant(uint256) = 3
+
+STAGE_OPEN: constant(uint256) = 0
+STAGE_CONSENSUS: constant(uint256) = 1
+STAGE_RANK: constant(uint256) = 2
+STAGE_PAY_NODES: constant(uint256) = 3
+STAGE_PAY_VALIDATORS: constant(uint256) = 4
+STAGE_DONE: constant(uint256) = 5
+
+VOID_NONE: constant(uint256) = 0
+VOID_NO_EVAL: constant(uint256) = 1
+VOID_NO_SUBMISSIONS: constant(uint256) = 2
+VOID_NO_QUORUM: constant(uint256) = 3
+
+SLASH_MISS: constant(uint256) = 1
+SLASH_DEVIATION: constant(uint256) = 2
+
+
+# ---- structs ------------------------------------------------------------------------------
+struct TaskParams:
+    bounty: uint256
+    spec_hash: bytes32
+    spec_uri: String[256]
+    eval_root: bytes32
+    num_rounds: uint256
+    start_time: uint256
+    commit_duration: uint256
+    reveal_duration: uint256
+    score_commit_duration: uint256
+    score_reveal_duration: uint256
+    min_node_stake: uint256
+    min_validator_stake: uint256
+    gamma: uint256
+    delta: uint256
+    rank_ratio: uint256
+    tolerance: uint256
+    slash_tau: uint256
+    slash_miss: uint256
+    slash_dev: uint256
+    min_quorum: uint256
+    baseline_score: uint64
+
+
+struct TaskState:
+    creator: address
+    status: uint256
+    finalized_rounds: uint256
+    carry: uint256
+    refund: uint256
+    refund_claimed: bool
+    participant_count: uint256
+    validator_count: uint256
+    total_own_stake: uint256
+    round_length: uint256
+
+
+struct ParticipantInfo:
+    role: uint256
+    commission: uint256
+    own_active: uint256
+    own_pending: uint256
+    del_active: uint256
+    del_pending: uint256
+    pending_round: uint256
+    acc: uint256
+    owner_earned: uint256
+    owner_claimed: uint256
+    slashed: uint256
+    validator_index: uint256
+
+
+struct DelegationInfo:
+    active: uint256
+    pending: uint256
+    pending_round: uint256
+    acc_checkpoint: uint256
+    earned: uint256
+    claimed: uint256
+
+
+struct RoundInfo:
+    eval_revealed: bool
+    shard_sha256: bytes32
+    shard_uri: String[256]
+    num_submissions: uint256
+    commit_count: uint256
+    validator_commits: uint256
+    validator_reveals: uint256
+    stage: uint256
+    cursor: uint256
+    void_reason: uint256
+    pot: uint256
+    emission_amount: uint256
+    nodes_pot: uint256
+    validators_pot: uint256
+    node_stake: uint256
+    validator_stake: uint256
+    sum_g_stake: uint256
+    sum_f_stake: uint256
+    paid: uint256
+    slashed: uint256
+
+
+struct SubmissionInfo:
+    node: address
+    model_sha256: bytes32
+    uri: String[256]
+    commit_seq: uint256
+    consensus: uint64
+    stake: uint256
+    weight: uint256
+    reward: uint256
+
+
+struct ModelCommit:
+    commitment: bytes32
+    seq: uint256
+    committed: bool
+    revealed: bool
+    slot: uint256
+
+
+struct ValidatorRound:
+    commitment: bytes32
+    committed: bool
+    revealed: bool
+    stake: uint256
+    deviation_sum: uint256
+    deviation: uint256
+    agreement: uint256
+    reward: uint256
+    slash: uint256
+
+
+struct ModelOwner:
+    node: address
+    round: uint256
+    seq: uint256
+    slot: uint256
+
+
+# ---- immutables and storage ---------------------------------------------------------------
+# @dev The Emission contract (zero address: no emission); set once by Arena's constructor.
+emission: public(address)
+
+task_count: public(uint256)
+
+_params: HashMap[uint256, TaskParams]
+_state: HashMap[uint256, TaskState]
+_parts: HashMap[uint256, HashMap[address, ParticipantInfo]]
+_dels: HashMap[uint256, HashMap[address, HashMap[address, DelegationInfo]]]
+# task -> participant -> pending_round -> participant accumulator when that bucket merged
+_acc_snap: HashMap[uint256, HashMap[address, HashMap[uint256, uint256]]]
+_validators: HashMap[uint256, address[MAX_VALIDATORS]]
+_rounds: HashMap[uint256, HashMap[uint256, RoundInfo]]
+_subs: HashMap[uint256, HashMap[uint256, HashMap[uint256, SubmissionInfo]]]
+_mcommits: HashMap[uint256, HashMap[uint256, HashMap[address, ModelCommit]]]
+# task -> round -> validator index -> record
+_vrounds: HashMap[uint256, HashMap[uint256, HashMap[uint256, ValidatorRound]]]
+# task -> round -> validator index -> slot -> 4 packed uint64 scores
+_scores: HashMap[uint256, HashMap[uint256, HashMap[uint256, HashMap[uint256, uint256]]]]
+_owners: HashMap[uint256, HashMap[bytes32, ModelOwner]]
+
+
+@internal
+@view
+def _own(task: uint256, p: address, r: uint256) -> uint256:
+    own: uint256 = self._parts[task][p].own_active
+    if self._parts[task][p].pending_round <= r:
+        own += self._parts[task][p].own_pending
+    return own
+
+
+@internal
+@view
+def _eff(task: uint256, p: address, r: uint256) -> uint256:
+    amount: uint256 = self._parts[task][p].own_active + self._parts[task][p].del_active
+    if self._parts[task][p].pending_round <= r:
+        amount += self._parts[task][p].own_pending + self._parts[task][p].del_pending
+    return amount
+
+
+@internal
+@view
+def _score(task: uint256, r: uint256, j: uint256, k: uint256) -> uint64:
+    word: uint256 = self._scores[task][r][j][k // 4]
+    return convert((word >> (64 * (k % 4))) & _MASK64, uint64)
+
+
+@internal
+def _sync(task: uint256, p: address, upto: uint256):
+    """
+    @dev Merge p's pending bucket into active if it activates at or before `upto`,
+         snapshotting the accumulator for delegation positions of that bucket.
+    """
+    pr: uint256 = self._parts[task][p].pending_round
+    if pr > upto:
+        return
+    op: uint256 = self._parts[task][p].own_pending
+    dp: uint256 = self._parts[task][p].del_pending
+    if op == 0 and dp == 0:
+        return
+    self._acc_snap[task][p][pr] = self._parts[task][p].acc
+    self._parts[task][p].own_active += op
+    self._parts[task][p].del_active += dp
+    self._parts[task][p].own_pending = 0
+    self._parts[task][p].del_pending = 0
+
+
+@internal
+def _notify(task: uint256, total: uint256):
+    if self.emission != empty(address):
+        extcall IEmission(self.emission).notify_stake(task, total)
