@@ -423,9 +423,12 @@ def augment(
     return out.reshape(rows, 64), y[src].astype(np.int64)
 
 
-def digits_eval_arrays(rows: int, seed: int = 0, eval_fraction: float = 0.3) -> dict:
-    """``{"features", "target"}`` for the digits spec: augmented from the eval split only."""
-    _, (x_eval, y_eval) = digits_split(eval_fraction, seed=0)
+def digits_eval_arrays(
+    rows: int, seed: int = 0, eval_fraction: float = 0.3, split_seed: int = 0
+) -> dict:
+    """``{"features", "target"}`` for the digits spec: ``rows`` augmented from the eval part
+    of ``digits_split(eval_fraction, split_seed)`` only (nodes train on the other part)."""
+    _, (x_eval, y_eval) = digits_split(eval_fraction, seed=split_seed)
     x, y = augment(x_eval, y_eval, rows, seed)
     return {"features": x, "target": y}
 

@@ -18,7 +18,7 @@ gateway (``arena.ipfs_gateway``).
 ``serve(store_dir)`` serves a store read-only over HTTP on loopback (stdlib ``http.server``
 in a thread) so nodes and validators on one machine can exchange artifacts by
 ``http://127.0.0.1:<port>/<sha256>``. CLI wiring (someone else's file): ``ape arena store
-serve`` should call ``serve(...)`` and block until Ctrl-C, then ``stop()``.
+serve`` can call ``serve_forever(store_dir, host, port, on_ready=click.echo)``.
 
 Example::
 
@@ -343,6 +343,28 @@ def serve(
         thread.join(timeout=5)
 
     return ServedStore(url=f"http://{shown}:{bound_port}", stop=stop)
+
+
+def serve_forever(
+    store_dir: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    allow_remote: bool = False,
+    on_ready: Callable[[str], None] = print,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Blocking form of ``serve`` for ``ape arena store serve``: report the URL through
+    ``on_ready``, serve until Ctrl-C (``KeyboardInterrupt``) or ``stop_event`` is set, then
+    stop cleanly."""
+    served = serve(store_dir, host, port, allow_remote=allow_remote)
+    try:
+        on_ready(served.url)
+        (stop_event or threading.Event()).wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        served.stop()
 
 
 def _is_loopback(host: str) -> bool:

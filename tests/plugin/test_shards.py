@@ -491,3 +491,22 @@ def test_snekmate_verifies_our_proofs_on_chain(snekmate_verifier, n):
         assert snekmate_verifier.verify(tree.proof(r), tree.root, tree.leaf(r))
         other = leaf(r, shards[(r + 1) % n]) if n > 1 else leaf(r + 1, shards[r])
         assert not snekmate_verifier.verify(tree.proof(r), tree.root, other)
+
+
+def test_digits_eval_rows_come_from_the_eval_split_only(monkeypatch):
+    import ape_arena.shards as shards
+
+    seen = {}
+    real = shards.augment
+
+    def spy(x, y, rows, seed, **kw):
+        seen["x"], seen["seed"] = x, seed
+        return real(x, y, rows, seed, **kw)
+
+    monkeypatch.setattr(shards, "augment", spy)
+    out = shards.digits_eval_arrays(rows=5, seed=11, split_seed=3)
+    assert out["features"].shape == (5, 64) and seen["seed"] == 11
+    (x_train, _), (x_eval, _) = digits_split(eval_fraction=0.3, seed=3)
+    np.testing.assert_array_equal(seen["x"], x_eval)
+    _, (x_eval_other, _) = digits_split(eval_fraction=0.3, seed=4)
+    assert not np.array_equal(x_eval, x_eval_other)

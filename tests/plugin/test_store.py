@@ -274,3 +274,27 @@ def test_url_and_stop_unpack(source):
         assert url.startswith("http://127.0.0.1:") and fetch(f"{url}/{PAYLOAD_SHA}")[0] == 200
     finally:
         stop()
+
+
+def test_serve_forever_blocks_until_stopped(source):
+    from ape_arena.store import serve_forever
+
+    urls: list[str] = []
+    ready, stop = threading.Event(), threading.Event()
+
+    def on_ready(url: str) -> None:
+        urls.append(url)
+        ready.set()
+
+    thread = threading.Thread(
+        target=serve_forever, args=(source.root,), kwargs={"on_ready": on_ready, "stop_event": stop}
+    )
+    thread.start()
+    assert ready.wait(10)
+    assert fetch(f"{urls[0]}/{PAYLOAD_SHA}") == (200, PAYLOAD)
+    assert thread.is_alive()
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{urls[0]}/{PAYLOAD_SHA}", timeout=2)
