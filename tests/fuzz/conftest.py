@@ -1,0 +1,217 @@
+"""Titanoboa fixtures for the Arena contract tests (fast, in-process EVM).
+
+Contracts are compiled once per session (``boa.load_partial``) and deployed once; every test
+runs inside ``boa.env.anchor()`` so state changes never leak between tests. Named actors:
+``owner`` (deployer), ``creator``, ``node``/``node2``/``node3``, ``validator``/``validator2``/
+``validator3``/``validator4``, ``delegator``, ``delegator2``, ``attacker``.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import boa
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS = ROOT / "contracts"
+ZERO = "0x" + "00" * 20
+WAD = 10**18
+E18 = 10**18
+INVALID = 2**64 - 1
+PHASE = 100  # seconds per phase in the default task
+ROUND_LEN = 4 * PHASE
+START_DELAY = 1_000
+FUNDING = 1_000_000 * E18
+ACTORS = (
+    "creator",
+    "node",
+    "node2",
+    "node3",
+    "validator",
+    "validator2",
+    "validator3",
+    "validator4",
+    "delegator",
+    "delegator2",
+    "attacker",
+)
+
+
+@functools.cache
+def partials():
+    """Compile each contract once per process."""
+    return {
+        name: boa.load_partial(str(CONTRACTS / f"{name}.vy"))
+        for name in ("ArenaToken", "ArenaEngine", "Arena", "Emission")
+        if (CONTRACTS / f"{name}.vy").exists()
+    }
+
+
+def leaf(round_: int, shard: bytes) -> bytes:
+    """Eval Merkle leaf: keccak256(abi_encode(round, shard_sha256))."""
+    return keccak(encode(["uint256", "bytes32"], [round_, shard]))
+
+
+def _pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """OpenZeppelin sorted-pair Merkle tree: (root, proof per leaf). Odd nodes move up."""
+    proofs: list[list[bytes]] = [[] for _ in leaves]
+    level = [(h, [i]) for i, h in enumerate(leaves)]
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level), 2):
+            if i + 1 == len(level):
+                nxt.append(level[i])
+                continue
+            (ha, ia), (hb, ib) = level[i], level[i + 1]
+            for j in ia:
+                proofs[j].append(hb)
+            for j in ib:
+                proofs[j].append(ha)
+            nxt.append((_pair(ha, hb), ia + ib))
+        level = nxt
+    return level[0][0], proofs
+
+
+def shard_hash(round_: int) -> bytes:
+    return keccak(b"shard-%d" % round_)
+
+
+def model_hash(name: str) -> bytes:
+    return keccak(b"model-" + name.encode())
+
+
+def score_commit(task: int, round_: int, validator: str, scores: list[int], salt: bytes) -> bytes:
+    return keccak(encode(["uint256", "uint256", "address", "uint64[]", "bytes32"], [task, round_, validator, scores, salt]))
+
+
+def model_commit(sha: bytes, node: str, task: int, round_: int) -> bytes:
+    return keccak(encode(["bytes32", "address", "uint256", "uint256"], [sha, node, task, round_]))
+
+
+class World:
+    """Deployed token + engine + arena and funded actors."""
+
+    def __init__(self):
+        p = partials()
+        self.owner = boa.env.generate_address("owner")
+        boa.env.eoa = self.owner
+        self.token = p["ArenaToken"].deploy(2**120, 0)
+        self.engine = p["ArenaEngine"].deploy()
+        self.arena = p["Arena"].deploy(self.token.address, ZERO, self.engine.address)
+        self.actors = {name: boa.env.generate_address(name) for name in ACTORS}
+        for addr in self.actors.values():
+            self.token.mint(addr, FUNDING)
+            with boa.env.prank(addr):
+                self.token.approve(self.arena.address, 2**256 - 1)
+        self.roots = {}
+
+    def params(self, **kw):
+        """Default task parameters (a dict in TaskParams order); keyword overrides."""
+        num_rounds = kw.get("num_rounds", 3)
+        leaves = [leaf(r, shard_hash(r)) for r in range(num_rounds)]
+        root, _ = merkle(leaves)
+        d = dict(
+            bounty=3_000 * E18,
+            spec_hash=keccak(b"spec"),
+            spec_uri="file://spec.json",
+            eval_root=root,
+            num_rounds=num_rounds,
+            start_time=boa.env.evm.patch.timestamp + START_DELAY,
+            commit_duration=PHASE,
+            reveal_duration=PHASE,
+            score_commit_duration=PHASE,
+            score_reveal_duration=PHASE,
+            min_node_stake=10 * E18,
+            min_validator_stake=10 * E18,
+            gamma=WAD // 5,
+            delta=WAD // 4,
+            rank_ratio=WAD // 2,
+            tolerance=WAD // 2,
+            slash_tau=WAD // 5,
+            slash_miss=WAD // 10,
+            slash_dev=WAD // 20,
+            min_quorum=2,
+            baseline_score=0,
+        )
+        d.update(kw)
+        return d
+
+    def make_task(self, creator=None, **kw) -> int:
+        d = self.params(**kw)
+        with boa.env.prank(creator or self.actors["creator"]):
+            task = self.arena.create_task(tuple(d.values()))
+        self.roots[task] = d["num_rounds"]
+        return task
+
+    def proof(self, task: int, round_: int) -> list[bytes]:
+        leaves = [leaf(r, shard_hash(r)) for r in range(self.roots[task])]
+        return merkle(leaves)[1][round_]
+
+    # ---- time
+    def now(self) -> int:
+        return boa.env.evm.patch.timestamp
+
+    def warp(self, t: int):
+        boa.env.evm.patch.timestamp = t
+
+    def goto(self, task: int, round_: int, phase: int):
+        """Warp to the start of `phase` (1..4, 5 = after the round) of `round_`."""
+        start = self.arena.round_start(task, round_)
+        self.warp(start + (phase - 1) * PHASE)
+
+
+@pytest.fixture(scope="session")
+def world():
+    return World()
+
+
+@pytest.fixture(autouse=True)
+def _isolate(world):
+    with boa.env.anchor():
+        yield
+
+
+@pytest.fixture
+def arena(world):
+    return world.arena
+
+
+@pytest.fixture
+def token(world):
+    return world.token
+
+
+@pytest.fixture
+def engine(world):
+    return world.engine
+
+
+@pytest.fixture
+def owner(world):
+    return world.owner
+
+
+@pytest.fixture
+def make_task(world):
+    return world.make_task
+
+
+def _actor(name):
+    @pytest.fixture
+    def f(world):
+        return world.actors[name]
+
+    f.__name__ = name
+    return f
+
+
+for _name in ACTORS:
+    globals()[_name] = _actor(_name)
