@@ -66,7 +66,11 @@ def run_demo(network, log=click.echo) -> bool:
     """Run the demo on the connected local network; True when every check passed."""
     if not network.is_local:
         raise click.UsageError("the demo warps chain time; run it on a local network")
-    return Demo(log=log).run()
+    from ape.logging import logger
+
+    # Ape logs every confirmed transaction at INFO; the demo prints its own story.
+    with logger.at_level("WARNING"):
+        return Demo(log=log).run()
 
 
 class Demo:
@@ -92,7 +96,6 @@ class Demo:
         from ape import accounts, project
 
         from .chain import ArenaClient, Role, TaskParams, fmt_tokens
-        from .deploy import deploy_all
         from .spec import TaskSpec, data_dir
         from .store import ArtifactStore, serve
 
@@ -100,7 +103,7 @@ class Demo:
         self.deployer = creator = acc[0]
         self.header("AIArena demo: deploy")
         with_emission = "Emission" in project.contracts.keys()
-        dep = deploy_all(creator, emission=with_emission, emission_rate=10**16, log=self.say)
+        dep = deploy_local(creator, emission=with_emission, log=self.say)
         client = ArenaClient.at(dep.contracts["Arena"], dep.contracts["ArenaToken"], creator)
         client.warp = warp
         self.client = client
@@ -560,6 +563,41 @@ class Demo:
                 getattr(em, setter)(10**16, sender=self.deployer)
                 self.say("emission on: 0.01 ARENA/s split across tasks by stake")
                 return
+
+
+def deploy_local(account, *, emission: bool = False, log=print):
+    """``deploy.deploy_all`` on the local anvil; if it cannot deploy the current contracts
+    (their constructors changed under it), deploy them here from the compiled ABI: token,
+    ``ArenaEngine`` when the Arena takes one, then ``Arena``; the record is written the same
+    way, so every ``ape arena`` command finds it.
+    """
+    from ape import chain, project
+
+    from . import deployments
+    from .deploy import INITIAL_SUPPLY, TOKEN_CAP, Deployment, deploy_all
+
+    try:
+        return deploy_all(account, emission=emission, emission_rate=10**16, log=log)
+    except Exception as err:  # noqa: BLE001 - local demo only: fall back, say why
+        reason = " ".join(str(err).split())[:160]
+        log(f"deploy_all could not deploy the current contracts ({reason}); deploying from the ABI")
+    token = account.deploy(project.ArenaToken, TOKEN_CAP, INITIAL_SUPPLY)
+    contracts = {"ArenaToken": str(token.address)}
+    args = {"token_": token.address, "emission_": "0x" + "00" * 20}
+    inputs = [i.name for i in project.Arena.contract_type.constructor.inputs]
+    if "engine_" in inputs:
+        engine = account.deploy(project.ArenaEngine)
+        args["engine_"] = engine.address
+        contracts["ArenaEngine"] = str(engine.address)
+    arena = account.deploy(project.Arena, *[args[name] for name in inputs])
+    contracts["Arena"] = str(arena.address)
+    for name, address in contracts.items():
+        log(f"{name:<12}{address}")
+    path = deployments.save(
+        chain.chain_id, contracts, is_live=False, meta={"deployer": account.address}
+    )
+    log(f"recorded in {path}")
+    return Deployment(chain_id=chain.chain_id, contracts=contracts, path=str(path))
 
 
 def warp(timestamp: int) -> None:
