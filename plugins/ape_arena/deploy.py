@@ -29,7 +29,7 @@ def deploy_all(
     emission_rate: int = 0,
     log=print,
 ) -> Deployment:
-    """Deploy ArenaToken, Arena (and optionally Emission) from ``account``.
+    """Deploy ArenaToken, ArenaEngine, Arena (and optionally Emission) from ``account``.
 
     Refuses to overwrite the deployment record of a live chain unless ``force`` is set;
     the check happens *before* any transaction is sent, so nothing is spent by mistake.
@@ -60,7 +60,11 @@ def deploy_all(
         log(f"Emission    {em.address}")
 
     if "Arena" in names:
-        arena = account.deploy(project.Arena, token.address, emission_address)
+        # The finalize logic lives in ArenaEngine (delegatecalled) to keep Arena under EIP-170.
+        engine = account.deploy(project.ArenaEngine)
+        out.contracts["ArenaEngine"] = engine.address
+        log(f"ArenaEngine {engine.address}")
+        arena = account.deploy(project.Arena, token.address, emission_address, engine.address)
         out.contracts["Arena"] = arena.address
         log(f"Arena       {arena.address}")
         if emission and "Emission" in names:
