@@ -6,17 +6,27 @@ Triton kernels (CUDA, or CPU under ``TRITON_INTERPRET=1``) with float64 torch re
 - :func:`squared_error_rows` -- per-row sum of squared errors.
 - :func:`metric_total` / :func:`metric_rows` -- exact (``math.fsum``) metric totals.
 
+See README.md in this folder for the metric table and the determinism rules.
+
 ``backend``: "triton", "torch" or "auto" (triton on CUDA tensors, torch otherwise).
 This package imports neither onnx/onnxruntime nor ape.
 """
 
 from .cross_entropy import cross_entropy_rows
-from .metrics import METRICS, MetricRows, exact_total, metric_rows, metric_total
+from .metrics import (
+    DEFAULT_IGNORE_INDEX,
+    METRICS,
+    MetricRows,
+    exact_total,
+    metric_rows,
+    metric_total,
+)
 from .mse import squared_error_rows
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_IGNORE_INDEX",
     "METRICS",
     "MetricRows",
     "cross_entropy_rows",

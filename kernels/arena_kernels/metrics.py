@@ -22,7 +22,14 @@ from ._common import as_tensor, check_same_device
 from .cross_entropy import cross_entropy_rows_any
 from .mse import squared_error_rows_any, validate_squared_error_inputs
 
-__all__ = ["METRICS", "MetricRows", "exact_total", "metric_rows", "metric_total"]
+__all__ = [
+    "DEFAULT_IGNORE_INDEX",
+    "METRICS",
+    "MetricRows",
+    "exact_total",
+    "metric_rows",
+    "metric_total",
+]
 
 METRICS = ("cross_entropy", "error_rate", "mse", "token_cross_entropy", "bits_per_byte")
 
