@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 import click
-from ape.cli import ConnectedProviderCommand, account_option
+
+from .common import AMOUNT, FRACTION, arena_command, connect, errors, status
 
 
 @click.group()
@@ -13,80 +12,49 @@ def validator():
     """Validators: join a task and run the per-round scoring loop (score, commit, reveal)."""
 
 
-def _wei(text: str, what: str) -> int:
-    """``"12.5"`` ARENA -> wei (18 decimals)."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise click.BadParameter(f"{text!r} is not a number", param_hint=what) from None
-    wei = value * 10**18
-    if value < 0 or wei != wei.to_integral_value():
-        raise click.BadParameter(f"{text!r} must be >= 0 with at most 18 decimals", param_hint=what)
-    return int(wei)
-
-
-def _wad(text: str, what: str) -> int:
-    """``"0.1"`` -> 10**17 (a fraction in WAD)."""
-    wad = _wei(text, what)
-    if wad > 10**18:
-        raise click.BadParameter(f"{text!r} must be between 0 and 1", param_hint=what)
-    return wad
-
-
-def _client(account):
-    from ..chain import ArenaClient, ArenaError
-
-    try:
-        return ArenaClient.from_deployment(account=account, log=click.echo)
-    except ArenaError as err:
-        raise click.ClickException(str(err)) from None
-
-
-@validator.command(cls=ConnectedProviderCommand)
-@account_option(prompt=False)
-@click.argument("task", type=int)
-@click.option("--amount", required=True, help="Stake in ARENA (decimals allowed), e.g. 500.")
+@arena_command(name="join")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option("--amount", type=AMOUNT, required=True, help="Stake in ARENA (top-ups allowed).")
 @click.option(
     "--commission",
+    type=FRACTION,
     default="0",
     show_default=True,
-    help="Fraction (0..1) of your rewards kept before the rest is shared with delegators; "
-    "fixed for the task.",
+    help="Your share of delegators' part of your rewards, fixed for the task (0.1 or 10%).",
 )
-def join(network, account, task, amount, commission):
-    """Stake as a validator in TASK (again with the same commission to top up).
+def join(network, account, arena_address, task_id, amount, commission):
+    """Stake as a validator in TASK (again, with the same commission, to top up).
 
-    Stake added before the task starts counts from round 0, later stake from the next round.
+    Stake added during round r counts from round r+1 (before the start: from round 0).
+    Own stake is slashed for a committed-but-unrevealed round or for scores far from the
+    consensus; it is locked until the task ends.
 
     \b
     Example:
-        ape arena validator join 1 --amount 500 --commission 0.1 \\
+        ape arena validator join 1 --amount 500 --commission 10% \\
             --network ethereum:local:foundry --account TEST::3
     """
-    from ..chain import ArenaError, Role, fmt_tokens
-    from ..wallet import resolve_account
+    from ..chain import Role, fmt_tokens, fmt_wad
 
-    acct = resolve_account(account, network)
-    client = _client(acct)
-    stake, fee = _wei(amount, "--amount"), _wad(commission, "--commission")
-    try:
-        client.join(task, Role.VALIDATOR, stake, fee, sender=acct)
-        p = client.participant(task, acct)
-    except ArenaError as err:
-        raise click.ClickException(str(err)) from None
+    client = connect(network, account, arena_address)
+    with errors(), status(f"joining task {task_id} as a validator"):
+        client.join(task_id, Role.VALIDATOR, amount, commission)
+        p = client.participant(task_id, client.account)
     click.echo(
-        f"{acct.address} is a validator in task {task}: own stake "
-        f"{fmt_tokens(p.own)} ARENA (pending from round {p.pending_round}), "
-        f"commission {commission}"
+        f"{client.account.address} is a validator in task {task_id}: own stake "
+        f"{fmt_tokens(p.own)} ARENA (pending {fmt_tokens(p.own_pending)} from round "
+        f"{p.pending_round}), commission {fmt_wad(p.commission)}"
     )
 
 
-@validator.command(cls=ConnectedProviderCommand)
-@account_option(prompt=False)
-@click.argument("task", type=int)
+@arena_command(name="run")
+@click.argument("task_id", metavar="TASK", type=int)
 @click.option("--once", is_flag=True, help="Do what is due right now, then exit.")
 @click.option(
-    "--max-rounds", type=int, default=None, help="Exit after this many rounds were finalized."
+    "--max-rounds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Exit once this many rounds have closed and been finalized.",
 )
 @click.option(
     "--state-dir",
@@ -95,49 +63,68 @@ def join(network, account, task, amount, commission):
     help="State folder (default: arena.state_dir of ape-config.yaml).",
 )
 @click.option(
-    "--poll", type=float, default=5.0, show_default=True, help="Seconds between clock checks."
+    "--poll",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between chain clock checks while waiting for a phase.",
 )
 @click.option("--threads", type=int, default=None, help="onnxruntime threads (default: all).")
 @click.option("--no-finalize", is_flag=True, help="Leave finalizing rounds to others.")
-def run(network, account, task, once, max_rounds, state_dir, poll, threads, no_finalize):
-    """Validate TASK round after round: wait for each phase, fetch the eval shard and every
-    revealed model (hash-checked), score them, commit, reveal, finalize, claim; at the end
-    claim the rest and withdraw the stake.
+def run(
+    network,
+    account,
+    arena_address,
+    task_id,
+    once,
+    max_rounds,
+    state_dir,
+    poll,
+    threads,
+    no_finalize,
+):
+    """Validate TASK round after round until it ends: wait for each phase, fetch the eval
+    shard and every revealed model (each checked against its on-chain sha256), score them,
+    commit, reveal, finalize, claim; at the end claim the rest and withdraw the stake.
 
-    Crash-safe: scores and salt are saved atomically in the state folder before the commit
-    transaction. Run the same command again after a crash or restart: a committed round is
-    revealed from the saved state, never scored again.
+    Crash-safe: scores and salt are saved atomically in the state folder
+    (<state-dir>/<chain>/<arena>/task-<id>/<validator>/round-<r>.json) before the commit
+    transaction. After a crash or restart run the same command again: a committed round is
+    revealed from the saved state, never scored again and never re-salted.
 
     \b
     Example:
-        ape arena validator run 1 --network base:sepolia:node --account NAME
-        ape arena validator run 1 --once --network ethereum:local:foundry --account TEST::3
+        ape arena validator run 1 --network ethereum:local:foundry --account TEST::3
+        ape arena validator run 1 --once --network base:sepolia:node --account NAME
     """
-    from ..chain import ArenaError
     from ..validator import Validator, ValidatorError
-    from ..wallet import resolve_account
 
-    acct = resolve_account(account, network)
-    client = _client(acct)
+    client = connect(network, account, arena_address)
+    acct = client.account
     options = {"threads": threads} if threads else {}
     try:
-        v = Validator(
-            client,
-            task,
-            acct,
-            state_dir=state_dir,
-            log=click.echo,
-            engine_options=options,
-            finalize=not no_finalize,
-            name=f"validator {acct.address[:8]}",
-        )
-        click.echo(f"validating task {task} as {acct.address}; state in {v.states.folder}")
-        steps = v.run(once=once, max_rounds=max_rounds, poll_seconds=poll)
-    except (ArenaError, ValidatorError) as err:
-        raise click.ClickException(str(err)) from None
+        with errors():
+            v = Validator(
+                client,
+                task_id,
+                acct,
+                state_dir=state_dir,
+                log=click.echo,
+                engine_options=options,
+                finalize=not no_finalize,
+                name=f"validator {acct.address[:8]}",
+            )
+            click.echo(f"validating task {task_id} as {acct.address}; state in {v.states.folder}")
+            steps = v.run(once=once, max_rounds=max_rounds, poll_seconds=poll)
+    except ValidatorError as err:
+        raise click.ClickException(" ".join(str(err).split())) from None
     except KeyboardInterrupt:
         raise click.ClickException(
             "interrupted; run the same command again to resume from the saved state"
         ) from None
     done = [a for s in steps for a in s.actions]
     click.echo(f"done: {', '.join(done) if done else 'nothing was due'}")
+
+
+for _cmd in (join, run):
+    validator.add_command(_cmd)
