@@ -116,7 +116,7 @@ class World:
     def params(self, **kw):
         """Default task parameters (a dict in TaskParams order); keyword overrides."""
         num_rounds = kw.get("num_rounds", 3)
-        leaves = [leaf(r, shard_hash(r)) for r in range(num_rounds)]
+        leaves = [leaf(r, shard_hash(r)) for r in range(max(num_rounds, 1))]
         root, _ = merkle(leaves)
         d = dict(
             bounty=3_000 * E18,
