@@ -596,3 +596,251 @@ def test_clock_views(world, arena):
     assert arena.phase_end(task, 1, 4) == start + 8 * PHASE
     with boa.reverts("arena: parameter out of range"):
         arena.phase_end(task, 1, 5)
+
+
+# ---------------------------------------------------------------------------------------
+# full rounds, payouts by hand
+# ---------------------------------------------------------------------------------------
+
+
+def play_round(world, task, r, nodes, scores, no_reveal=(), eval_=True):
+    """Commit/reveal `nodes` (list of (address, model name)) in order, reveal the eval shard,
+    commit+reveal `scores` (validator -> list), commit without reveal for `no_reveal`,
+    then warp to the end of the round."""
+    arena = world.arena
+    world.goto(task, r, 1)
+    for who, name in nodes:
+        with boa.env.prank(who):
+            arena.commit_model(task, model_commit(model_hash(name), who, task, r))
+    world.goto(task, r, 2)
+    for who, name in nodes:
+        with boa.env.prank(who):
+            arena.reveal_model(task, model_hash(name), f"file://{name}")
+    if eval_:
+        with boa.env.prank(world.actors["creator"]):
+            arena.reveal_eval(task, r, shard_hash(r), f"file://shard{r}", world.proof(task, r))
+    world.goto(task, r, 3)
+    for v, sc in scores.items():
+        with boa.env.prank(v):
+            arena.commit_scores(task, score_commit(task, r, v, sc, SALT))
+    for v in no_reveal:
+        with boa.env.prank(v):
+            arena.commit_scores(task, score_commit(task, r, v, [1] * len(nodes), SALT))
+    world.goto(task, r, 4)
+    for v, sc in scores.items():
+        with boa.env.prank(v):
+            arena.reveal_scores(task, sc, SALT)
+    world.goto(task, r + 1, 1)
+
+
+def split(x, sigma, own, dl):
+    """(owner part, acc increment, delegators' credited part) per PROTOCOL.md §7."""
+    owner = x * (sigma + (WAD - sigma) * own // (own + dl)) // WAD
+    dpart = x - owner
+    if dl == 0 or dpart == 0:
+        return owner, 0, 0
+    inc = dpart * ACC // dl
+    return owner, inc, inc * dl // ACC
+
+
+def test_full_task_three_rounds_by_hand(world, arena, token, creator, node, node2, node3,
+                                        validator, validator2, validator3, validator4, delegator):
+    task = world.make_task()
+    join(arena, node, task, NODE, 100 * E18, WAD // 10)
+    join(arena, node2, task, NODE, 100 * E18)
+    join(arena, node3, task, NODE, 200 * E18)
+    for v, amt in ((validator, 100), (validator2, 100), (validator3, 200), (validator4, 100)):
+        join(arena, v, task, VALIDATOR, amt * E18)
+    with boa.env.prank(delegator):
+        arena.delegate(task, node, 100 * E18)
+
+    s1 = [500_000_000, 800_000_000, 300_000_000]
+    s3 = [600_000_000, 800_000_000, 200_000_000]
+    play_round(world, task, 0, [(node, "a"), (node2, "b"), (node3, "c")],
+               {validator: s1, validator2: s1, validator3: s3}, no_reveal=[validator4])
+
+    # Paginated: 1 open + 3 consensus + 1 rank + 3 node payouts + 4 validator slots.
+    results = [arena.finalize(task, 1) for _ in range(12)]
+    assert results == [False] * 11 + [True]
+    with boa.reverts("arena: round not over"):
+        arena.finalize(task, 1)
+
+    pot = 1_000 * E18
+    c = [500_000_000, 800_000_000, 200_000_000]
+    for k in range(3):
+        assert arena.submission(task, 0, k).consensus == c[k]
+    d1 = (100_000_000 * WAD // 200_000_000) // 3  # validator, validator2
+    d3 = (100_000_000 * WAD // 500_000_000) // 3  # validator3
+    f1 = WAD - d1 * WAD // (WAD // 2)
+    f3 = WAD - d3 * WAD // (WAD // 2)
+    assert (d1, f1) == (166666666666666666, 666666666666666668)
+    assert (d3, f3) == (66666666666666666, 866666666666666668)
+    assert arena.validator_round(task, 0, validator).deviation == d1
+    assert arena.validator_round(task, 0, validator2).agreement == f1
+    assert arena.validator_round(task, 0, validator3).agreement == f3
+
+    t_stake, s_stake = 500 * E18, 400 * E18
+    r_nodes = pot * (WAD // 5) // WAD + (pot * (WAD - 2 * (WAD // 5)) // WAD) * t_stake // (t_stake + s_stake)
+    assert r_nodes == 533333333333333333333
+    r_val = pot - r_nodes
+    sg = WAD * 200 * E18 + WAD // 2 * 200 * E18 + WAD // 4 * 100 * E18
+    x1 = r_nodes * (WAD // 2 * 200 * E18) // sg  # node: rank 1, stake 100 own + 100 delegated
+    x2 = r_nodes * (WAD // 4 * 100 * E18) // sg  # node2: rank 2
+    x3 = r_nodes * (WAD * 200 * E18) // sg  # node3: rank 0
+    assert [arena.submission(task, 0, k).weight for k in range(3)] == [WAD // 2, WAD // 4, WAD]
+    assert [arena.submission(task, 0, k).reward for k in range(3)] == [x1, x2, x3]
+    sf = f1 * 100 * E18 * 2 + f3 * 200 * E18
+    y1 = r_val * (f1 * 100 * E18) // sf
+    y3 = r_val * (f3 * 200 * E18) // sf
+    owner1, inc1, dpaid1 = split(x1, WAD // 10, 100 * E18, 100 * E18)
+    slash4 = ceil_div(100 * E18 * (WAD // 10), WAD)
+    paid = owner1 + dpaid1 + x2 + x3 + 2 * y1 + y3
+    carry0 = pot - paid + slash4
+
+    ri = arena.round_info(task, 0)
+    assert (ri.stage, ri.void_reason, ri.pot) == (5, 0, pot)
+    assert (ri.nodes_pot, ri.validators_pot, ri.node_stake, ri.validator_stake) == (r_nodes, r_val, t_stake, s_stake)
+    assert (ri.sum_g_stake, ri.sum_f_stake, ri.paid, ri.slashed) == (sg, sf, paid, slash4)
+    st = arena.task_state(task)
+    assert st.finalized_rounds == 1 and st.carry == carry0
+    assert st.total_own_stake == 900 * E18 - slash4
+
+    p1 = arena.participant(task, node)
+    assert p1.owner_earned == owner1 and p1.acc == inc1
+    assert arena.participant(task, node3).owner_earned == x3
+    assert arena.participant(task, validator).owner_earned == y1
+    assert arena.participant(task, validator3).owner_earned == y3
+    p4 = arena.participant(task, validator4)
+    assert p4.own_active == 100 * E18 - slash4 and p4.slashed == slash4 and p4.owner_earned == 0
+    assert arena.validator_round(task, 0, validator4).slash == slash4
+
+    # Vesting: delta = 1/4 claimable now.
+    deleg_earned = 100 * E18 * inc1 // ACC
+    assert arena.claimable(task, node, node) == owner1 // 4
+    assert arena.claimable(task, node, delegator) == deleg_earned // 4
+    bal = token.balanceOf(delegator)
+    with boa.env.prank(delegator):
+        assert arena.claim(task, node) == deleg_earned // 4
+        ev = events(arena, "Claimed")[0]
+        assert (ev.participant, ev.account, ev.amount) == (node, delegator, deleg_earned // 4)
+        with boa.reverts("arena: nothing to claim"):
+            arena.claim(task, node)
+    assert token.balanceOf(delegator) == bal + deleg_earned // 4
+    with boa.env.prank(node):
+        assert arena.claim(task, node) == owner1 // 4
+    with boa.env.prank(validator4), boa.reverts("arena: nothing to claim"):
+        arena.claim(task, validator4)
+
+    # Round 1: no eval reveal -> void; validator4 commits without reveal again.
+    play_round(world, task, 1, [(node, "a1")], {}, no_reveal=[validator4], eval_=False)
+    assert arena.finalize(task, 1) is True
+    slash4b = ceil_div((100 * E18 - slash4) * (WAD // 10), WAD)
+    ri = arena.round_info(task, 1)
+    assert (ri.void_reason, ri.pot, ri.paid, ri.slashed) == (1, 1_000 * E18 + carry0, 0, slash4b)
+    carry1 = 1_000 * E18 + carry0 + slash4b
+    assert arena.task_state(task).carry == carry1
+
+    # Round 2 (last): eval revealed but nobody scores -> no quorum -> void.
+    play_round(world, task, 2, [(node2, "b2")], {})
+    assert arena.finalize(task, 5) is True
+    ri = arena.round_info(task, 2)
+    assert ri.void_reason == 3 and ri.pot == 1_000 * E18 + carry1
+    st = arena.task_state(task)
+    assert st.status == 3 and st.refund == 1_000 * E18 + carry1 and st.carry == 0
+    with boa.reverts("arena: task not active"):
+        arena.finalize(task, 1)
+
+    # Everyone exits.
+    with boa.env.prank(creator):
+        assert arena.claim_refund(task) == 1_000 * E18 + carry1
+        with boa.reverts("arena: refund already claimed"):
+            arena.claim_refund(task)
+    for who, p in ((node, node), (delegator, node), (node3, node3), (validator, validator),
+                   (validator2, validator2), (validator3, validator3)):
+        with boa.env.prank(who):
+            arena.claim(task, p)
+    assert arena.claimable(task, node, delegator) == 0
+    with boa.env.prank(delegator):
+        assert arena.withdraw(task, node) == 100 * E18
+        with boa.reverts("arena: nothing to withdraw"):
+            arena.withdraw(task, node)
+    with boa.env.prank(validator4):
+        assert arena.withdrawable(task, validator4, validator4) == 100 * E18 - slash4 - slash4b
+        assert arena.withdraw(task, validator4) == 100 * E18 - slash4 - slash4b
+    for who, amt in ((node, 100), (node2, 100), (node3, 200), (validator, 100), (validator2, 100), (validator3, 200)):
+        with boa.env.prank(who):
+            assert arena.withdraw(task, who) == amt * E18
+    with boa.env.prank(node2):
+        arena.claim(task, node2)
+    # Only accumulator dust may remain.
+    assert token.balanceOf(arena.address) < 100
+
+
+def test_late_delegation_earns_only_after_activation(world, arena, node, validator, validator2, delegator, delegator2):
+    task = world.make_task(num_rounds=2, min_quorum=1, gamma=WAD // 2)
+    join(arena, node, task, NODE, 100 * E18)
+    join(arena, validator, task, VALIDATOR, 100 * E18)
+    with boa.env.prank(delegator):
+        arena.delegate(task, node, 100 * E18)  # active from round 0
+    world.goto(task, 0, 2)
+    with boa.env.prank(delegator2):
+        arena.delegate(task, node, 300 * E18)  # during round 0 -> active from round 1
+    play_round(world, task, 0, [(node, "a")], {validator: [100_000_000]})
+    arena.finalize(task, 100)
+    x0 = arena.submission(task, 0, 0).reward
+    _, inc0, _ = split(x0, 0, 100 * E18, 100 * E18)
+    assert arena.participant(task, node).acc == inc0
+    assert arena.claimable(task, node, delegator2) == 0
+    assert arena.claimable(task, node, delegator) == (100 * E18 * inc0 // ACC) // 4
+    play_round(world, task, 1, [(node, "b")], {validator: [100_000_000]})
+    arena.finalize(task, 100)
+    x1 = arena.submission(task, 1, 0).reward
+    _, inc1, _ = split(x1, 0, 100 * E18, 400 * E18)
+    assert arena.participant(task, node).acc == inc0 + inc1
+    # Task ended: everything vested.
+    assert arena.claimable(task, node, delegator2) == 300 * E18 * inc1 // ACC
+    assert arena.claimable(task, node, delegator) == 100 * E18 * (inc0 + inc1) // ACC
+    with boa.env.prank(delegator2):
+        assert arena.claim(task, node) == 300 * E18 * inc1 // ACC
+        assert arena.withdraw(task, node) == 300 * E18
+
+
+def test_invalid_and_baseline_get_no_rank(world, arena, node, node2, node3, validator, validator2):
+    task = world.make_task(num_rounds=1, baseline_score=700_000_000, rank_ratio=WAD // 2)
+    for n in (node, node2, node3):
+        join(arena, n, task, NODE, 100 * E18)
+    for v in (validator, validator2):
+        join(arena, v, task, VALIDATOR, 100 * E18)
+    sc = [INVALID, 800_000_000, 400_000_000]
+    play_round(world, task, 0, [(node, "a"), (node2, "b"), (node3, "c")], {validator: sc, validator2: sc})
+    assert arena.finalize(task, 100)
+    subs = [arena.submission(task, 0, k) for k in range(3)]
+    assert [s.consensus for s in subs] == sc
+    assert [s.weight for s in subs] == [0, 0, WAD]
+    ri = arena.round_info(task, 0)
+    assert ri.node_stake == 100 * E18  # only the eligible node counts in T
+    assert subs[2].reward == ri.nodes_pot and subs[0].reward == 0 and subs[1].reward == 0
+    # Both validators agree exactly (INVALID on both sides counts 0) -> F = 1, equal split.
+    assert arena.validator_round(task, 0, validator).deviation == 0
+    assert arena.validator_round(task, 0, validator).reward == ri.validators_pot // 2
+
+
+def test_ties_rank_by_commit_order_and_dev_slash(world, arena, node, node2, validator, validator2, validator3):
+    task = world.make_task(num_rounds=1, slash_tau=WAD // 10, slash_dev=WAD // 20)
+    join(arena, node, task, NODE, 100 * E18)
+    join(arena, node2, task, NODE, 100 * E18)
+    join(arena, validator, task, VALIDATOR, 100 * E18)
+    join(arena, validator2, task, VALIDATOR, 100 * E18)
+    join(arena, validator3, task, VALIDATOR, 50 * E18)
+    world.goto(task, 0, 1)
+    # node2 commits first -> earlier seq wins the tie although node reveals first.
+    good = [300_000_000, 300_000_000]
+    bad = [900_000_000, 900_000_000]
+    play_round(world, task, 0, [(node2, "b"), (node, "a")], {validator: good, validator2: good, validator3: bad})
+    assert arena.finalize(task, 100)
+    s0, s1 = arena.submission(task, 0, 0), arena.submission(task, 0, 1)
+    assert s0.node == node2 and s0.weight == WAD and s1.weight == WAD // 2
+    vr3 = arena.validator_round(task, 0, validator3)
+    assert vr3.deviation == 2 * WAD and vr3.agreement == 0 and vr3.reward == 0
+    assert vr3.slash == ceil_div(50 * E18 * (WAD // 20), WAD)
+    assert arena.participant(task, validator3).own_active == 50 * E18 - vr3.slash
