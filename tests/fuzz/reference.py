@@ -1,0 +1,1057 @@
+"""Plain-Python reference model of ``contracts/Arena.vy``, written from ``contracts/PROTOCOL.md``.
+
+The model follows PROTOCOL.md §3–§9 (time, activation, submissions, scores, paginated
+finalize, crediting with the 1e36 accumulator, delegation settle, vesting, slashing, refund)
+with exact unsigned integer arithmetic, so it predicts every payout, slash and roll-over to the
+wei. It was written from the specification only, never from the Vyper source, so that it is an
+independent oracle. Emission (§10) is not modelled: the tests deploy Arena with
+``emission = empty(address)``.
+
+Every state-changing entry point takes ``sender`` and ``now`` and either applies its effects
+or raises :class:`Revert` carrying *all* revert reasons that apply (the specification does not
+fix the order of checks, so a test accepts any of them).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from eth_abi import encode
+from eth_utils import keccak
+
+# ---- constants (§1) ---------------------------------------------------------------------
+NODE = 1
+VALIDATOR = 2
+MAX_SUBMISSIONS = 128
+MAX_VALIDATORS = 32
+MAX_ROUNDS = 64
+MAX_PROOF_LENGTH = 16
+SCORE_SCALE = 10**9
+INVALID = 2**64 - 1
+SCORE_FLOOR = 10**6
+WAD = 10**18
+ACC = 10**36
+MIN_PHASE_DURATION = 1
+MAX_PHASE_DURATION = 2_592_000
+MAX_START_DELAY = 31_536_000
+MAX_TOLERANCE = 1000 * WAD
+MAX_FINALIZE_STEPS = 320
+
+PHASE_NOT_STARTED, PHASE_COMMIT, PHASE_REVEAL, PHASE_SCORE_COMMIT = 0, 1, 2, 3
+PHASE_SCORE_REVEAL, PHASE_ENDED = 4, 5
+STATUS_ACTIVE, STATUS_CANCELLED, STATUS_ENDED = 1, 2, 3
+STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK = 0, 1, 2
+STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = 3, 4, 5
+VOID_NONE, VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM = 0, 1, 2, 3
+SLASH_MISS, SLASH_DEV = 1, 2
+
+PAUSED_MSG = "arena: paused"
+NOT_OWNER_MSG = "ownable: caller is not the owner"
+
+PARAM_FIELDS = (
+    "bounty",
+    "spec_hash",
+    "spec_uri",
+    "eval_root",
+    "num_rounds",
+    "start_time",
+    "commit_duration",
+    "reveal_duration",
+    "score_commit_duration",
+    "score_reveal_duration",
+    "min_node_stake",
+    "min_validator_stake",
+    "gamma",
+    "delta",
+    "rank_ratio",
+    "tolerance",
+    "slash_tau",
+    "slash_miss",
+    "slash_dev",
+    "min_quorum",
+    "baseline_score",
+)
+
+
+class Revert(Exception):
+    """A call the specification says must revert; ``reasons`` lists every applicable one."""
+
+    def __init__(self, reasons):
+        if isinstance(reasons, str):
+            reasons = [reasons]
+        self.reasons = list(reasons)
+        super().__init__(" | ".join(self.reasons))
+
+
+def arena(msg: str) -> str:
+    return "arena: " + msg
+
+
+def ceil_div(a: int, b: int) -> int:
+    return (a + b - 1) // b
+
+
+# ---- hashing (§5) -----------------------------------------------------------------------
+def model_commitment(model_sha256: bytes, node: str, task: int, rnd: int) -> bytes:
+    return keccak(
+        encode(["bytes32", "address", "uint256", "uint256"], [model_sha256, node, task, rnd])
+    )
+
+
+def score_commitment(task: int, rnd: int, validator: str, scores, salt: bytes) -> bytes:
+    return keccak(
+        encode(
+            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
+            [task, rnd, validator, list(scores), salt],
+        )
+    )
+
+
+def eval_leaf(rnd: int, shard_sha256: bytes) -> bytes:
+    return keccak(encode(["uint256", "bytes32"], [rnd, shard_sha256]))
+
+
+def _hash_pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def merkle_root_and_proofs(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
+    """OpenZeppelin sorted-pair Merkle tree (odd node promoted); root and one proof per leaf."""
+    proofs: list[list[bytes]] = [[] for _ in leaves]
+    level = [(leaf, [i]) for i, leaf in enumerate(leaves)]
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level), 2):
+            if i + 1 == len(level):
+                nxt.append(level[i])
+                continue
+            (ha, ia), (hb, ib) = level[i], level[i + 1]
+            for idx in ia:
+                proofs[idx].append(hb)
+            for idx in ib:
+                proofs[idx].append(ha)
+            nxt.append((_hash_pair(ha, hb), ia + ib))
+        level = nxt
+    return level[0][0], proofs
+
+
+def verify_proof(proof, root: bytes, leaf: bytes) -> bool:
+    h = leaf
+    for p in proof:
+        h = _hash_pair(h, p)
+    return h == root
+
+
+# ---- state ------------------------------------------------------------------------------
+@dataclass
+class Params:
+    bounty: int
+    spec_hash: bytes
+    spec_uri: str
+    eval_root: bytes
+    num_rounds: int
+    start_time: int
+    commit_duration: int
+    reveal_duration: int
+    score_commit_duration: int
+    score_reveal_duration: int
+    min_node_stake: int
+    min_validator_stake: int
+    gamma: int
+    delta: int
+    rank_ratio: int
+    tolerance: int
+    slash_tau: int
+    slash_miss: int
+    slash_dev: int
+    min_quorum: int
+    baseline_score: int
+
+    def as_tuple(self):
+        return tuple(getattr(self, f) for f in PARAM_FIELDS)
+
+
+@dataclass
+class Participant:
+    role: int
+    commission: int
+    own_active: int = 0
+    own_pending: int = 0
+    del_active: int = 0
+    del_pending: int = 0
+    pending_round: int = 0
+    acc: int = 0
+    acc_snapshot: dict = field(default_factory=dict)
+    owner_earned: int = 0
+    owner_claimed: int = 0
+    slashed: int = 0
+    validator_index: int = 0
+
+    @property
+    def has_pending(self) -> bool:
+        return self.own_pending > 0 or self.del_pending > 0
+
+
+@dataclass
+class Position:
+    active: int = 0
+    pending: int = 0
+    pending_round: int = 0
+    ckpt: int = 0
+    earned: int = 0
+    claimed: int = 0
+
+
+@dataclass
+class ModelCommit:
+    commitment: bytes = b""
+    seq: int = 0
+    revealed: bool = False
+    slot: int = 0
+
+
+@dataclass
+class Submission:
+    node: str
+    model: bytes
+    uri: str
+    seq: int
+    consensus: int = 0
+    stake: int = 0
+    weight: int = 0
+    reward: int = 0
+
+
+@dataclass
+class ValidatorRound:
+    commitment: bytes = b""
+    committed: bool = False
+    revealed: bool = False
+    scores: list = field(default_factory=list)
+    stake: int = 0
+    dsum: int = 0
+    deviation: int = 0
+    agreement: int = 0
+    reward: int = 0
+    slash: int = 0
+
+
+@dataclass
+class Credit:
+    """One §7 crediting: reward x split into owner part and delegator part (dpart, dpaid)."""
+
+    round: int
+    participant: str
+    x: int
+    owner: int
+    dpart: int
+    dpaid: int
+
+
+@dataclass
+class Round:
+    eval_revealed: bool = False
+    shard_sha256: bytes = b"\x00" * 32
+    commits: dict = field(default_factory=dict)  # node -> ModelCommit
+    commit_count: int = 0
+    subs: list = field(default_factory=list)  # Submission, slot order
+    vals: dict = field(default_factory=dict)  # validator -> ValidatorRound
+    stage: int = STAGE_OPEN
+    cursor: int = 0
+    void_reason: int = VOID_NONE
+    pot: int = 0
+    nodes_pot: int = 0
+    validators_pot: int = 0
+    node_stake: int = 0
+    validator_stake: int = 0
+    sum_g_stake: int = 0
+    sum_f_stake: int = 0
+    paid: int = 0
+    slashed: int = 0
+    credits: list = field(default_factory=list)
+    slashes: list = field(default_factory=list)  # (validator, amount, reason)
+
+
+@dataclass
+class Task:
+    tid: int
+    creator: str
+    params: Params
+    status: int = STATUS_ACTIVE
+    finalized_rounds: int = 0
+    carry: int = 0
+    refund: int = 0
+    refund_claimed: bool = False
+    participants: dict = field(default_factory=dict)  # addr -> Participant
+    validators: list = field(default_factory=list)
+    total_own_stake: int = 0
+    positions: dict = field(default_factory=dict)  # (participant, delegator) -> Position
+    rounds: dict = field(default_factory=dict)  # r -> Round
+    model_owner: dict = field(default_factory=dict)  # sha -> [node, round, seq, slot]
+    bounty_paid_out: int = 0  # sum of `base` opened so far (bookkeeping for invariants)
+
+    @property
+    def round_length(self) -> int:
+        p = self.params
+        return (
+            p.commit_duration
+            + p.reveal_duration
+            + p.score_commit_duration
+            + p.score_reveal_duration
+        )
+
+    def round(self, r: int) -> Round:
+        if r not in self.rounds:
+            self.rounds[r] = Round()
+        return self.rounds[r]
+
+
+# ---- the model --------------------------------------------------------------------------
+class ArenaModel:
+    """State of one deployed Arena (emission off) and of the token balances it moves."""
+
+    def __init__(self, owner: str, arena_address: str = "arena"):
+        self.owner = owner
+        self.address = arena_address
+        self.paused = False
+        self.tasks: dict[int, Task] = {}
+        self.balances: dict[str, int] = {}  # token balances of every account we track
+        self.withdrawn: dict = {}  # (task, participant, account) -> amount withdrawn
+
+    # -- token ledger --
+    def _move(self, src: str, dst: str, amount: int):
+        self.balances[src] = self.balances.get(src, 0) - amount
+        if self.balances[src] < 0:
+            raise AssertionError(f"model: {src} balance negative")
+        self.balances[dst] = self.balances.get(dst, 0) + amount
+
+    def fund(self, account: str, amount: int):
+        self.balances[account] = self.balances.get(account, 0) + amount
+
+    # -- time (§3) --
+    @staticmethod
+    def time_round(task: Task, now: int) -> int:
+        if now < task.params.start_time:
+            return -1
+        return (now - task.params.start_time) // task.round_length
+
+    def phase(self, task: Task, now: int) -> int:
+        t = self.time_round(task, now)
+        if t < 0:
+            return PHASE_NOT_STARTED
+        if t >= task.params.num_rounds:
+            return PHASE_ENDED
+        p = task.params
+        off = (now - p.start_time) % task.round_length
+        if off < p.commit_duration:
+            return PHASE_COMMIT
+        if off < p.commit_duration + p.reveal_duration:
+            return PHASE_REVEAL
+        if off < p.commit_duration + p.reveal_duration + p.score_commit_duration:
+            return PHASE_SCORE_COMMIT
+        return PHASE_SCORE_REVEAL
+
+    def round_start(self, task: Task, r: int) -> int:
+        return task.params.start_time + r * task.round_length
+
+    # -- stake views (§4) --
+    @staticmethod
+    def own(pt: Participant, r: int) -> int:
+        return pt.own_active + (pt.own_pending if pt.pending_round <= r else 0)
+
+    @staticmethod
+    def dele(pt: Participant, r: int) -> int:
+        return pt.del_active + (pt.del_pending if pt.pending_round <= r else 0)
+
+    def eff(self, pt: Participant, r: int) -> int:
+        return self.own(pt, r) + self.dele(pt, r)
+
+    # -- helpers --
+    def _task(self, tid: int) -> Task:
+        if tid not in self.tasks:
+            raise Revert(arena("unknown task"))
+        return self.tasks[tid]
+
+    @staticmethod
+    def _sync(pt: Participant, upto: int):
+        if upto < 0:
+            return
+        if pt.has_pending and pt.pending_round <= upto:
+            pt.acc_snapshot[pt.pending_round] = pt.acc
+            pt.own_active += pt.own_pending
+            pt.del_active += pt.del_pending
+            pt.own_pending = 0
+            pt.del_pending = 0
+
+    @staticmethod
+    def _settle(pt: Participant, pos: Position):
+        if pos.pending > 0 and (pt.pending_round != pos.pending_round or pt.del_pending == 0):
+            snap = pt.acc_snapshot[pos.pending_round]
+            pos.earned += (pos.active * (pt.acc - pos.ckpt) + pos.pending * (pt.acc - snap)) // ACC
+            pos.active += pos.pending
+            pos.pending = 0
+        else:
+            pos.earned += pos.active * (pt.acc - pos.ckpt) // ACC
+        pos.ckpt = pt.acc
+
+    def _activation(self, task: Task, now: int, errs: list) -> tuple[int, int]:
+        t = self.time_round(task, now)
+        a = t + 1
+        if a >= task.params.num_rounds:
+            errs.append(arena("deposits closed"))
+        elif t >= 1 and task.finalized_rounds < t:
+            errs.append(arena(f"finalize round {t - 1} first"))
+        return t, a
+
+    # -- owner --
+    def pause(self, sender: str):
+        if sender != self.owner:
+            raise Revert(NOT_OWNER_MSG)
+        if self.paused:
+            raise Revert("pausable: contract is paused")
+        self.paused = True
+
+    def unpause(self, sender: str):
+        if sender != self.owner:
+            raise Revert(NOT_OWNER_MSG)
+        if not self.paused:
+            raise Revert("pausable: contract is not paused")
+        self.paused = False
+
+    # -- create / cancel / refund (§2, §9) --
+    def create_task(self, sender: str, params: Params, now: int) -> int:
+        errs = []
+        if self.paused:
+            errs.append(PAUSED_MSG)
+        p = copy.copy(params)
+        if p.bounty == 0:
+            errs.append(arena("zero amount"))
+        rng = arena("parameter out of range")
+        durations = (
+            p.commit_duration,
+            p.reveal_duration,
+            p.score_commit_duration,
+            p.score_reveal_duration,
+        )
+        checks = [
+            p.eval_root != b"\x00" * 32,
+            1 <= p.num_rounds <= MAX_ROUNDS,
+            p.start_time == 0 or now <= p.start_time <= now + MAX_START_DELAY,
+            all(MIN_PHASE_DURATION <= d <= MAX_PHASE_DURATION for d in durations),
+            p.min_node_stake >= 1 and p.min_validator_stake >= 1,
+            p.gamma <= WAD // 2,
+            p.delta <= WAD,
+            p.rank_ratio <= WAD,
+            1 <= p.tolerance <= MAX_TOLERANCE,
+            p.slash_tau <= MAX_TOLERANCE,
+            p.slash_miss <= WAD and p.slash_dev <= WAD,
+            1 <= p.min_quorum <= MAX_VALIDATORS,
+        ]
+        if not all(checks):
+            errs.append(rng)
+        if errs:
+            raise Revert(errs)
+        if p.start_time == 0:
+            p.start_time = now
+        tid = len(self.tasks) + 1
+        self._move(sender, self.address, p.bounty)
+        self.tasks[tid] = Task(tid=tid, creator=sender, params=p)
+        return tid
+
+    def cancel_task(self, sender: str, tid: int):
+        task = self._task(tid)
+        errs = []
+        if sender != task.creator:
+            errs.append(arena("not creator"))
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
+        if task.participants:
+            errs.append(arena("has participants"))
+        if task.finalized_rounds > 0:
+            errs.append(arena("rounds finalized"))
+        if errs:
+            raise Revert(errs)
+        task.status = STATUS_CANCELLED
+        self._move(self.address, task.creator, task.params.bounty)
+        task.bounty_paid_out = task.params.bounty
+
+    def claim_refund(self, sender: str, tid: int) -> int:
+        task = self._task(tid)
+        errs = []
+        if sender != task.creator:
+            errs.append(arena("not creator"))
+        if task.status != STATUS_ENDED:
+            errs.append(arena("task not ended"))
+        elif task.refund_claimed:
+            errs.append(arena("refund already claimed"))
+        if errs:
+            raise Revert(errs)
+        task.refund_claimed = True
+        amount = task.refund
+        self._move(self.address, task.creator, amount)
+        return amount
+
+    # -- stake (§4) --
+    def join(self, sender: str, tid: int, role: int, amount: int, commission: int, now: int):
+        errs = []
+        if self.paused:
+            errs.append(PAUSED_MSG)
+        task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
+        if role not in (NODE, VALIDATOR):
+            errs.append(arena("bad role"))
+        if sender == task.creator:
+            errs.append(arena("creator cannot join"))
+        pt = task.participants.get(sender)
+        if pt is not None:
+            if role != pt.role:
+                errs.append(arena("role mismatch"))
+            if amount == 0:
+                errs.append(arena("zero amount"))
+            if commission != pt.commission:
+                errs.append(arena("commission is fixed"))
+        else:
+            minimum = (
+                task.params.min_node_stake if role == NODE else task.params.min_validator_stake
+            )
+            if amount == 0:
+                errs.append(arena("zero amount"))
+            if amount < minimum:
+                errs.append(arena("below minimum stake"))
+            if commission > WAD:
+                errs.append(arena("commission out of range"))
+            if role == VALIDATOR and len(task.validators) >= MAX_VALIDATORS:
+                errs.append(arena("too many validators"))
+        t, a = self._activation(task, now, errs)
+        if errs:
+            raise Revert(errs)
+        if pt is None:
+            pt = Participant(role=role, commission=commission)
+            if role == VALIDATOR:
+                pt.validator_index = len(task.validators)
+                task.validators.append(sender)
+            task.participants[sender] = pt
+        self._sync(pt, t)
+        pt.own_pending += amount
+        pt.pending_round = max(a, 0)
+        task.total_own_stake += amount
+        self._move(sender, self.address, amount)
+
+    def delegate(self, sender: str, tid: int, participant: str, amount: int, now: int):
+        errs = []
+        if self.paused:
+            errs.append(PAUSED_MSG)
+        task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
+        if amount == 0:
+            errs.append(arena("zero amount"))
+        pt = task.participants.get(participant)
+        if pt is None:
+            errs.append(arena("not a participant"))
+        if participant == sender:
+            errs.append(arena("cannot delegate to self"))
+        t, a = self._activation(task, now, errs)
+        if errs:
+            raise Revert(errs)
+        self._sync(pt, t)
+        pos = task.positions.get((participant, sender))
+        if pos is None:
+            pos = task.positions[(participant, sender)] = Position(ckpt=pt.acc)
+        else:
+            self._settle(pt, pos)
+        a = max(a, 0)
+        pos.pending += amount
+        pos.pending_round = a
+        pt.del_pending += amount
+        pt.pending_round = a
+        self._move(sender, self.address, amount)
+
+    # -- submissions (§5) --
+    def commit_model(self, sender: str, tid: int, c: bytes, now: int):
+        errs = []
+        if self.paused:
+            errs.append(PAUSED_MSG)
+        task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
+        if self.phase(task, now) != PHASE_COMMIT:
+            errs.append(arena("wrong phase"))
+        pt = task.participants.get(sender)
+        r = self.time_round(task, now)
+        if pt is None or pt.role != NODE:
+            errs.append(arena("not a node"))
+        elif self.own(pt, r) == 0:
+            errs.append(arena("stake not active"))
+        if c == b"\x00" * 32:
+            errs.append(arena("empty commitment"))
+        if errs:
+            raise Revert(errs)
+        rd = task.round(r)
+        if sender in rd.commits and rd.commits[sender].revealed:
+            raise Revert(arena("already revealed"))
+        mc = rd.commits.setdefault(sender, ModelCommit())
+        mc.commitment = c
+        mc.seq = rd.commit_count
+        rd.commit_count += 1
+
+    def reveal_model(self, sender: str, tid: int, model: bytes, uri: str, now: int):
+        errs = []
+        task = self._task(tid)
+        phase_ok = self.phase(task, now) == PHASE_REVEAL
+        if not phase_ok:
+            errs.append(arena("wrong phase"))
+        pt = task.participants.get(sender)
+        if pt is None or pt.role != NODE:
+            errs.append(arena("not a node"))
+        r = self.time_round(task, now)
+        mc = task.rounds[r].commits.get(sender) if phase_ok and r in task.rounds else None
+        if mc is None:
+            errs.append(arena("no commitment"))
+        elif mc.revealed:
+            errs.append(arena("already revealed"))
+        elif model_commitment(model, sender, tid, r) != mc.commitment:
+            errs.append(arena("bad reveal"))
+        if errs:
+            raise Revert(errs)
+        rd = task.round(r)
+        rec = task.model_owner.get(model)
+        if rec is not None and rec[0] != sender:
+            owner, orr, oseq, oslot = rec
+            if orr == r and oseq > mc.seq:
+                displaced = rd.commits[owner]
+                displaced.revealed = False
+                rd.subs[oslot] = Submission(node=sender, model=model, uri=uri, seq=mc.seq)
+                mc.revealed = True
+                mc.slot = oslot
+                task.model_owner[model] = [sender, r, mc.seq, oslot]
+                return "replaced"
+            raise Revert(arena("duplicate model"))
+        if len(rd.subs) >= MAX_SUBMISSIONS:
+            raise Revert(arena("round full"))
+        slot = len(rd.subs)
+        rd.subs.append(Submission(node=sender, model=model, uri=uri, seq=mc.seq))
+        mc.revealed = True
+        mc.slot = slot
+        if rec is None:
+            task.model_owner[model] = [sender, r, mc.seq, slot]
+        return "appended"
+
+    def reveal_eval(self, sender: str, tid: int, rnd: int, shard: bytes, proof, now: int):
+        errs = []
+        task = self._task(tid)
+        if sender != task.creator:
+            errs.append(arena("not creator"))
+        if self.phase(task, now) != PHASE_REVEAL:
+            errs.append(arena("wrong phase"))
+        elif rnd != self.time_round(task, now):
+            errs.append(arena("wrong round"))
+        if errs:
+            raise Revert(errs)
+        rd = task.round(rnd)
+        if rd.eval_revealed:
+            raise Revert(arena("eval already revealed"))
+        if not verify_proof(proof, task.params.eval_root, eval_leaf(rnd, shard)):
+            raise Revert(arena("bad proof"))
+        rd.eval_revealed = True
+        rd.shard_sha256 = shard
+
+    # -- scores (§5) --
+    def commit_scores(self, sender: str, tid: int, c: bytes, now: int):
+        errs = []
+        if self.paused:
+            errs.append(PAUSED_MSG)
+        task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
+        if self.phase(task, now) != PHASE_SCORE_COMMIT:
+            errs.append(arena("wrong phase"))
+        pt = task.participants.get(sender)
+        r = self.time_round(task, now)
+        if pt is None or pt.role != VALIDATOR:
+            errs.append(arena("not a validator"))
+        elif self.own(pt, r) == 0:
+            errs.append(arena("stake not active"))
+        if c == b"\x00" * 32:
+            errs.append(arena("empty commitment"))
+        if errs:
+            raise Revert(errs)
+        vr = task.round(r).vals.setdefault(sender, ValidatorRound())
+        vr.commitment = c
+        vr.committed = True
+
+    def reveal_scores(self, sender: str, tid: int, scores, salt: bytes, now: int):
+        errs = []
+        task = self._task(tid)
+        phase_ok = self.phase(task, now) == PHASE_SCORE_REVEAL
+        if not phase_ok:
+            errs.append(arena("wrong phase"))
+        pt = task.participants.get(sender)
+        if pt is None or pt.role != VALIDATOR:
+            errs.append(arena("not a validator"))
+        r = self.time_round(task, now)
+        rd = task.rounds.get(r) if phase_ok else None
+        vr = rd.vals.get(sender) if rd is not None else None
+        if vr is None or not vr.committed:
+            errs.append(arena("no commitment"))
+        elif vr.revealed:
+            errs.append(arena("already revealed"))
+        else:
+            if len(scores) != len(rd.subs):
+                errs.append(arena("wrong number of scores"))
+            if score_commitment(tid, r, sender, scores, salt) != vr.commitment:
+                errs.append(arena("bad reveal"))
+        if errs:
+            raise Revert(errs)
+        vr.revealed = True
+        vr.scores = list(scores)
+
+    # -- finalize (§6) --
+    def finalize(self, sender: str, tid: int, max_steps: int, now: int) -> bool:
+        errs = []
+        task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
+        if max_steps == 0:
+            errs.append(arena("zero steps"))
+        r = task.finalized_rounds
+        if task.status == STATUS_ACTIVE and now < self.round_start(task, r + 1):
+            errs.append(arena("round not over"))
+        if errs:
+            raise Revert(errs)
+        rd = task.round(r)
+        budget = max_steps
+        while budget > 0 and rd.stage != STAGE_DONE:
+            budget -= 1
+            if rd.stage == STAGE_OPEN:
+                self._open(task, r, rd)
+            elif rd.stage == STAGE_CONSENSUS:
+                self._consensus(task, r, rd, rd.cursor)
+                rd.cursor += 1
+                if rd.cursor == len(rd.subs):
+                    rd.stage, rd.cursor = STAGE_RANK, 0
+            elif rd.stage == STAGE_RANK:
+                self._rank(task, r, rd)
+                rd.stage, rd.cursor = STAGE_PAY_NODES, 0
+            elif rd.stage == STAGE_PAY_NODES:
+                self._pay_node(task, r, rd, rd.cursor)
+                rd.cursor += 1
+                if rd.cursor == len(rd.subs):
+                    rd.stage, rd.cursor = STAGE_PAY_VALIDATORS, 0
+            elif rd.stage == STAGE_PAY_VALIDATORS:
+                self._pay_validator(task, r, rd, rd.cursor)
+                rd.cursor += 1
+            if rd.stage == STAGE_PAY_VALIDATORS and rd.cursor >= len(task.validators):
+                self._close(task, r, rd)
+        return rd.stage == STAGE_DONE
+
+    def steps_needed(self, tid: int) -> int:
+        """Units of work left for the round being finalized (for pagination tests)."""
+        task = self.tasks[tid]
+        rd = task.round(task.finalized_rounds)
+        n, v = len(rd.subs), len(task.validators)
+        if rd.stage == STAGE_OPEN:
+            return 1 if self._void_reason(task, rd) else 1 + n + 1 + n + v
+        return {
+            STAGE_CONSENSUS: n - rd.cursor + 1 + n + v,
+            STAGE_RANK: 1 + n + v,
+            STAGE_PAY_NODES: n - rd.cursor + v,
+            STAGE_PAY_VALIDATORS: v - rd.cursor,
+        }.get(rd.stage, 0)
+
+    def _void_reason(self, task: Task, rd: Round) -> int:
+        if not rd.eval_revealed:
+            return VOID_NO_EVAL
+        if not rd.subs:
+            return VOID_NO_SUBMISSIONS
+        if sum(1 for v in rd.vals.values() if v.revealed) < task.params.min_quorum:
+            return VOID_NO_QUORUM
+        return VOID_NONE
+
+    def revealing(self, task: Task, rd: Round) -> list[str]:
+        """Revealing validators in task validator-index order."""
+        return [v for v in task.validators if v in rd.vals and rd.vals[v].revealed]
+
+    def _open(self, task: Task, r: int, rd: Round):
+        p = task.params
+        base = p.bounty // p.num_rounds
+        if r == p.num_rounds - 1:
+            base += p.bounty % p.num_rounds
+        task.bounty_paid_out += base
+        rd.pot = base + task.carry
+        task.carry = 0
+        s = 0
+        for v in self.revealing(task, rd):
+            vr = rd.vals[v]
+            vr.stake = self.eff(task.participants[v], r)
+            s += vr.stake
+        rd.validator_stake = s
+        rd.void_reason = self._void_reason(task, rd)
+        if rd.void_reason != VOID_NONE:
+            for v in task.validators:
+                vr = rd.vals.get(v)
+                if vr is not None and vr.committed and not vr.revealed:
+                    self._slash(task, r, rd, v, p.slash_miss, SLASH_MISS)
+            task.carry = rd.pot + rd.slashed
+            self._finish(task, rd)
+        else:
+            rd.stage, rd.cursor = STAGE_CONSENSUS, 0
+
+    def _consensus(self, task: Task, r: int, rd: Round, k: int):
+        sub = rd.subs[k]
+        revealing = self.revealing(task, rd)
+        pairs = sorted((rd.vals[v].scores[k], rd.vals[v].stake) for v in revealing)
+        total = rd.validator_stake
+        cum = 0
+        c = None
+        i = 0
+        while i < len(pairs):
+            x = pairs[i][0]
+            while i < len(pairs) and pairs[i][0] == x:
+                cum += pairs[i][1]
+                i += 1
+            if 2 * cum >= total:
+                c = x
+                break
+        assert c is not None
+        sub.consensus = c
+        sub.stake = self.eff(task.participants[sub.node], r)
+        for v in revealing:
+            vr = rd.vals[v]
+            x = vr.scores[k]
+            if x == INVALID and c == INVALID:
+                d = 0
+            elif x == INVALID or c == INVALID:
+                d = WAD
+            else:
+                d = abs(x - c) * WAD // max(c, SCORE_FLOOR)
+            vr.dsum += d
+
+    def eligible(self, task: Task, sub: Submission) -> bool:
+        b = task.params.baseline_score
+        return sub.consensus != INVALID and (b == 0 or sub.consensus <= b)
+
+    def _rank(self, task: Task, r: int, rd: Round):
+        p = task.params
+        n = len(rd.subs)
+        elig = [self.eligible(task, s) for s in rd.subs]
+        g_table = [WAD]
+        for _ in range(n):
+            g_table.append(g_table[-1] * p.rank_ratio // WAD)
+        t_stake = 0
+        sg = 0
+        for k, sub in enumerate(rd.subs):
+            if not elig[k]:
+                sub.weight = 0
+                continue
+            rank = sum(
+                1
+                for m, other in enumerate(rd.subs)
+                if elig[m] and (other.consensus, other.seq) < (sub.consensus, sub.seq)
+            )
+            sub.weight = g_table[rank]
+            t_stake += sub.stake
+            sg += sub.weight * sub.stake
+        s = rd.validator_stake
+        pot = rd.pot
+        r_nodes = pot * p.gamma // WAD
+        if t_stake + s > 0:
+            r_nodes += (pot * (WAD - 2 * p.gamma) // WAD) * t_stake // (t_stake + s)
+        rd.nodes_pot = r_nodes
+        rd.validators_pot = pot - r_nodes
+        rd.node_stake = t_stake
+        rd.sum_g_stake = sg
+        sf = 0
+        for v in self.revealing(task, rd):
+            vr = rd.vals[v]
+            vr.deviation = vr.dsum // n
+            ratio = vr.deviation * WAD // p.tolerance
+            vr.agreement = 0 if ratio >= WAD else WAD - ratio
+            sf += vr.agreement * vr.stake
+        rd.sum_f_stake = sf
+
+    def _pay_node(self, task: Task, r: int, rd: Round, k: int):
+        sub = rd.subs[k]
+        if sub.weight > 0 and rd.sum_g_stake > 0:
+            x = rd.nodes_pot * (sub.weight * sub.stake) // rd.sum_g_stake
+            sub.reward = x
+            self._credit(task, r, rd, sub.node, x)
+
+    def _pay_validator(self, task: Task, r: int, rd: Round, j: int):
+        v = task.validators[j]
+        vr = rd.vals.get(v)
+        if vr is None or not vr.committed:
+            return
+        p = task.params
+        if vr.revealed:
+            if rd.sum_f_stake > 0:
+                y = rd.validators_pot * (vr.agreement * vr.stake) // rd.sum_f_stake
+                vr.reward = y
+                self._credit(task, r, rd, v, y)
+            if vr.deviation > p.slash_tau:
+                self._slash(task, r, rd, v, p.slash_dev, SLASH_DEV)
+        else:
+            self._slash(task, r, rd, v, p.slash_miss, SLASH_MISS)
+
+    def _close(self, task: Task, r: int, rd: Round):
+        task.carry = rd.pot - rd.paid + rd.slashed
+        self._finish(task, rd)
+
+    def _finish(self, task: Task, rd: Round):
+        rd.stage = STAGE_DONE
+        rd.cursor = 0
+        task.finalized_rounds += 1
+        if task.finalized_rounds == task.params.num_rounds:
+            task.status = STATUS_ENDED
+            task.refund = task.carry
+            task.carry = 0
+
+    # -- crediting and slashing (§7, §8) --
+    def _credit(self, task: Task, r: int, rd: Round, addr: str, x: int):
+        pt = task.participants[addr]
+        self._sync(pt, r)
+        own, dl, s = pt.own_active, pt.del_active, pt.commission
+        if own + dl == 0:
+            # PROTOCOL.md says this cannot happen; it can (validator slashed to zero own
+            # stake after committing, no delegation): then w_j = 0 and x = 0.
+            assert x == 0
+            owner = 0
+        else:
+            owner = x * (s + (WAD - s) * own // (own + dl)) // WAD
+        dpart = x - owner
+        if dl > 0 and dpart > 0:
+            inc = dpart * ACC // dl
+            pt.acc += inc
+            dpaid = inc * dl // ACC
+        else:
+            dpaid = 0
+        pt.owner_earned += owner
+        rd.paid += owner + dpaid
+        rd.credits.append(Credit(r, addr, x, owner, dpart, dpaid))
+
+    def _slash(self, task: Task, r: int, rd: Round, addr: str, frac: int, reason: int):
+        pt = task.participants[addr]
+        self._sync(pt, r)
+        amount = ceil_div(pt.own_active * frac, WAD)
+        pt.own_active -= amount
+        pt.slashed += amount
+        task.total_own_stake -= amount
+        rd.slashed += amount
+        rd.vals[addr].slash += amount
+        rd.slashes.append((addr, amount, reason))
+
+    # -- claims and withdrawals (§7, §9) --
+    def _vested(self, task: Task, earned: int) -> int:
+        if task.status == STATUS_ENDED:
+            return earned
+        return earned * task.params.delta // WAD
+
+    def _position_settled(self, task: Task, participant: str, account: str, mutate: bool):
+        pt = task.participants[participant]
+        pos = task.positions.get((participant, account))
+        if pos is None:
+            return pt, None
+        if not mutate:
+            pt, pos = copy.deepcopy(pt), copy.deepcopy(pos)
+        self._sync(pt, task.finalized_rounds - 1)
+        self._settle(pt, pos)
+        return pt, pos
+
+    def claimable(self, tid: int, participant: str, account: str) -> int:
+        task = self.tasks.get(tid)
+        if task is None or participant not in task.participants:
+            return 0
+        if account == participant:
+            pt = task.participants[participant]
+            return self._vested(task, pt.owner_earned) - pt.owner_claimed
+        _, pos = self._position_settled(task, participant, account, mutate=False)
+        if pos is None:
+            return 0
+        return self._vested(task, pos.earned) - pos.claimed
+
+    def withdrawable(self, tid: int, participant: str, account: str) -> int:
+        task = self.tasks.get(tid)
+        if task is None or task.status not in (STATUS_ENDED, STATUS_CANCELLED):
+            return 0
+        pt = task.participants.get(participant)
+        if pt is None:
+            return 0
+        if account == participant:
+            return pt.own_active + pt.own_pending
+        pos = task.positions.get((participant, account))
+        return 0 if pos is None else pos.active + pos.pending
+
+    def claim(self, sender: str, tid: int, participant: str) -> int:
+        task = self._task(tid)
+        if participant not in task.participants:
+            raise Revert(arena("not a participant"))
+        if sender == participant:
+            pt = task.participants[participant]
+            amount = self._vested(task, pt.owner_earned) - pt.owner_claimed
+            if amount == 0:
+                raise Revert(arena("nothing to claim"))
+            pt.owner_claimed += amount
+        else:
+            if (participant, sender) not in task.positions:
+                raise Revert(arena("nothing to claim"))
+            _, pos = self._position_settled(task, participant, sender, mutate=True)
+            amount = self._vested(task, pos.earned) - pos.claimed
+            if amount == 0:
+                raise Revert(arena("nothing to claim"))
+            pos.claimed += amount
+        self._move(self.address, sender, amount)
+        return amount
+
+    def withdraw(self, sender: str, tid: int, participant: str) -> int:
+        task = self._task(tid)
+        if task.status not in (STATUS_ENDED, STATUS_CANCELLED):
+            raise Revert(arena("task not ended"))
+        pt = task.participants.get(participant)
+        if pt is None:
+            raise Revert(arena("not a participant"))
+        if sender == participant:
+            amount = pt.own_active + pt.own_pending
+            if amount == 0:
+                raise Revert(arena("nothing to withdraw"))
+            pt.own_active = pt.own_pending = 0
+        else:
+            if (participant, sender) not in task.positions:
+                raise Revert(arena("nothing to withdraw"))
+            pt, pos = self._position_settled(task, participant, sender, mutate=True)
+            amount = pos.active + pos.pending
+            if amount == 0:
+                raise Revert(arena("nothing to withdraw"))
+            pos.active = pos.pending = 0
+        key = (tid, participant, sender)
+        self.withdrawn[key] = self.withdrawn.get(key, 0) + amount
+        self._move(self.address, sender, amount)
+        return amount
+
+    # -- accounting for invariants --
+    def owed(self, tid: int) -> int:
+        """Everything the contract owes for a task: stake, unpaid rewards, carry, refund and
+        the part of the bounty (and of an open round's pot) not yet distributed."""
+        task = self.tasks[tid]
+        total = 0
+        for addr, pt in task.participants.items():
+            total += pt.own_active + pt.own_pending
+            total += self._vested_all(pt.owner_earned) - pt.owner_claimed
+        for (p, d), pos in task.positions.items():
+            _, sp = self._position_settled(task, p, d, mutate=False)
+            total += sp.active + sp.pending + sp.earned - sp.claimed
+        total += task.carry
+        if task.status == STATUS_ENDED and not task.refund_claimed:
+            total += task.refund
+        total += task.params.bounty - task.bounty_paid_out
+        if task.status == STATUS_ACTIVE:
+            rd = task.rounds.get(task.finalized_rounds)
+            if rd is not None and rd.stage not in (STAGE_OPEN, STAGE_DONE):
+                # pot opened but not closed: what is not yet credited is still owed
+                total += rd.pot - rd.paid + rd.slashed
+        return total
+
+    @staticmethod
+    def _vested_all(earned: int) -> int:
+        return earned
