@@ -105,6 +105,10 @@ class ScoreResult:
     """Exact float64 loss total (``None`` when INVALID)."""
     count: int = 0
     """Denominator of the mean (rows or kept tokens)."""
+    infer_seconds: float = 0.0
+    """Time the worker spent in onnxruntime for this model."""
+    metric_seconds: float = 0.0
+    """Time the worker spent in the metric (overlaps inference when pipelined)."""
 
     @property
     def ok(self) -> bool:
@@ -208,6 +212,10 @@ class Engine:
         device: "auto" (CUDA when really active, else CPU), "cpu" or "cuda".
         graph_opt: onnxruntime graph optimisation level, fixed for every model.
         pipeline: compute the metric of batch k while onnxruntime runs batch k+1 (CPU).
+        metric_threads: torch threads per metric call (default 1); values do not depend on it.
+        metric_workers: batches whose metric may run at once (default: ``threads``).
+        spinning: let idle onnxruntime threads busy-wait (default: only without pipeline,
+            where no metric thread needs the cores).
         crash_retries: fresh-worker retries for a model whose worker died.
         progress: rich progress bar on stderr (None = only when stderr is a terminal).
         on_event: callback for ``EngineEvent``s (CLI hooks, tests).
@@ -227,6 +235,9 @@ class Engine:
         device: str = "auto",
         graph_opt: str = "all",
         pipeline: bool = True,
+        metric_threads: int = 1,
+        metric_workers: int | None = None,
+        spinning: bool | None = None,
         crash_retries: int = 1,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         progress: bool | None = None,
@@ -252,6 +263,9 @@ class Engine:
         self.device = device
         self.graph_opt = graph_opt
         self.pipeline = pipeline
+        self.metric_threads = max(1, int(metric_threads))
+        self.metric_workers = int(metric_workers) if metric_workers else self.threads
+        self.spinning = (not pipeline) if spinning is None else bool(spinning)
         self.crash_retries = int(crash_retries)
         self.startup_timeout = float(startup_timeout)
         self.progress = sys.stderr.isatty() if progress is None else progress
@@ -436,7 +450,18 @@ class Engine:
             score = score_from_total(total, count)
         except ValueError as exc:
             return _invalid(sha, "non_finite", str(exc), seconds)
-        return ScoreResult(sha, score, "ok", "", seconds, "", total, count)
+        return ScoreResult(
+            sha,
+            score,
+            "ok",
+            "",
+            seconds,
+            "",
+            total,
+            count,
+            float(reply.get("infer_seconds", 0.0)),
+            float(reply.get("metric_seconds", 0.0)),
+        )
 
     # ------------------------------------------------------------------ workers
     def _spawn(self) -> _Worker:
@@ -484,6 +509,9 @@ class Engine:
                 "device": self.device,
                 "graph_opt": self.graph_opt,
                 "pipeline": self.pipeline,
+                "metric_threads": self.metric_threads,
+                "metric_workers": self.metric_workers,
+                "spinning": self.spinning,
             },
         )
         self._emit(EngineEvent("worker", pid=proc.pid))

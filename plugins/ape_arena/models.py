@@ -37,9 +37,12 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "digits-mlp-256x2": ("mlp", {"hidden": (256, 256)}),
     "digits-cnn-8": ("cnn", {"channels": 8}),
     "digits-cnn-16": ("cnn", {"channels": 16}),
+    "lm-gru-48": ("gru", {"dim": 48}),
     "lm-gru-64": ("gru", {"dim": 64}),
     "lm-gru-96": ("gru", {"dim": 96}),
+    "lm-conv-48": ("conv", {"dim": 48, "layers": 2}),
     "lm-conv-64": ("conv", {"dim": 64, "layers": 3}),
+    "lm-tf-32": ("transformer", {"dim": 32, "layers": 2, "heads": 2}),
     "lm-tf-64": ("transformer", {"dim": 64, "layers": 2, "heads": 4}),
 }
 

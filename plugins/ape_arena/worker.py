@@ -138,43 +138,56 @@ def read_verified(path: str, expected_sha256: str) -> bytes:
     return data
 
 
-def load_shard_arrays(path: str, spec: Any, expected_sha256: str) -> dict[str, Any]:
-    """The shard's arrays the spec needs (inputs by ``data_key``, target, optional mask).
+def load_shard_arrays(
+    path: str, spec: Any, expected_sha256: str, max_bytes: int = 8 * 2**30
+) -> dict[str, Any]:
+    """The shard's arrays, loaded once: inputs by ``data_key``, target, optional mask.
 
-    Checks the hash on the bytes it parses, then presence, dtypes, ranks, fixed dims and
-    equal row counts. Raises ``ShardError`` with what is wrong.
+    The sha256 is checked on exactly the bytes that are parsed (no check-then-use gap), the
+    npz's declared unpacked size is capped (zip bombs), and the arrays are validated against
+    the spec with ``shards.check_arrays`` (keys, dtypes, ranks, fixed dims, row counts,
+    target ids). Raises ``ShardError`` saying what is wrong.
     """
+    import zipfile
+
     import numpy as np
 
     data = read_verified(path, expected_sha256)
     try:
-        npz = np.load(io.BytesIO(data), allow_pickle=False)
-        files = set(npz.files)
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            unpacked = sum(i.file_size for i in zf.infolist())
+        if unpacked > max_bytes:
+            raise ShardError(f"eval shard {path} unpacks to {unpacked} bytes > {max_bytes}")
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: np.ascontiguousarray(npz[key]) for key in npz.files}
+    except ShardError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any parse failure is a bad shard
         raise ShardError(f"eval shard {path} is not a readable .npz file: {exc}") from None
-    wanted: list[tuple[str, str, list[Any]]] = [(t.data_key, t.dtype, t.shape) for t in spec.inputs]
-    wanted.append((spec.data.target_key, spec.target_dtype, spec.target_shape))
-    if spec.data.mask_key:
-        wanted.append((spec.data.mask_key, "", spec.target_shape))
-    arrays: dict[str, Any] = {}
-    for key, dtype, shape in wanted:
-        if key not in files:
-            raise ShardError(f"eval shard {path} has no array {key!r} (it has {sorted(files)})")
-        arr = np.ascontiguousarray(npz[key])
-        if dtype and arr.dtype != np.dtype(dtype):
-            raise ShardError(f"eval shard array {key!r} is {arr.dtype}; the spec needs {dtype}")
-        if arr.ndim != len(shape):
-            raise ShardError(
-                f"eval shard array {key!r} has shape {arr.shape}; the spec needs rank {len(shape)}"
-            )
-        for i, (have, need) in enumerate(zip(arr.shape, shape, strict=True)):
-            if isinstance(need, int) and have != need:
-                raise ShardError(f"eval shard array {key!r} dim {i} is {have}; spec fixes {need}")
-        arrays[key] = arr
-    rows = {k: a.shape[0] for k, a in arrays.items()}
-    if len(set(rows.values())) != 1:
-        raise ShardError(f"eval shard arrays disagree on the number of rows: {rows}")
+    del data
+    try:
+        from .shards import ShardError as FormatError
+        from .shards import check_arrays
+    except ImportError:  # pragma: no cover - shards.py is part of the plugin
+        check_arrays, FormatError = _check_arrays_minimal, ShardError
+    try:
+        check_arrays(arrays, spec)
+    except FormatError as exc:
+        raise ShardError(f"eval shard {path} does not fit the task spec: {exc}") from None
     return arrays
+
+
+def _check_arrays_minimal(arrays: dict[str, Any], spec: Any) -> None:
+    import numpy as np
+
+    wanted = [(t.data_key, t.dtype, t.shape) for t in spec.inputs]
+    wanted.append((spec.data.target_key, spec.target_dtype, spec.target_shape))
+    for key, dtype, shape in wanted:
+        arr = arrays.get(key)
+        if arr is None or arr.dtype != np.dtype(dtype) or arr.ndim != len(shape):
+            raise ShardError(f"array {key!r} is missing or not {dtype} of rank {len(shape)}")
+    if len({a.shape[0] for a in arrays.values()}) != 1:
+        raise ShardError("shard arrays disagree on the number of rows")
 
 
 def bind_symbols(spec: Any, arrays: dict[str, Any]) -> dict[str, int]:
@@ -227,14 +240,21 @@ class Scorer:
 
         import torch
 
-        # The metric thread gets one core on the pipelined CPU path; onnxruntime has its own.
-        torch.set_num_threads(1 if self.pipeline else self.threads)
+        # Per-row metric values depend neither on torch's thread count nor on the batch
+        # (arena_kernels sums each row sequentially), so batches' metrics may run on
+        # ``metric_workers`` threads at once. One torch thread each: torch's own pool spins
+        # and collapses when it shares the cores with onnxruntime (measured ~4x slower).
+        self.metric_threads = int(init.get("metric_threads") or 1)
+        self.metric_workers = max(1, int(init.get("metric_workers") or self.threads))
+        torch.set_num_threads(self.metric_threads)
+        self.spinning = bool(init.get("spinning", not self.pipeline))
         self.torch = torch
         from arena_kernels.metrics import exact_total, metric_rows
 
         self.metric_rows = metric_rows
         self.exact_total = exact_total
         self._pool = None
+        self._infer_s = self._metric_s = 0.0
 
     # -- onnxruntime
     def session_options(self):
@@ -250,6 +270,10 @@ class Scorer:
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[self.graph_opt]
         so.use_deterministic_compute = True
+        # Busy-waiting onnxruntime threads would steal the cores the metric thread needs.
+        so.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if self.spinning else "0"
+        )
         so.log_severity_level = 3
         return so
 
@@ -277,6 +301,7 @@ class Scorer:
             path_kind = select_path(
                 self.device, sess.get_providers(), self._cuda_available(sess.get_providers())
             )
+            self._infer_s = self._metric_s = 0.0
             if path_kind == "cuda":
                 values, count = self._run_cuda(sess)
             else:
@@ -293,6 +318,8 @@ class Scorer:
                 "count": int(count),
                 "path": path_kind,
                 "seconds": time.perf_counter() - t0,
+                "infer_seconds": self._infer_s,
+                "metric_seconds": self._metric_s,
             }
         except ModelInvalid as exc:
             return _invalid(exc.code, exc.reason, t0)
@@ -332,6 +359,13 @@ class Scorer:
             raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
 
     def _cpu_batch_metric(self, out, s: int, e: int):
+        t0 = time.perf_counter()
+        try:
+            return self._cpu_batch_metric_inner(out, s, e)
+        finally:
+            self._metric_s += time.perf_counter() - t0
+
+    def _cpu_batch_metric_inner(self, out, s: int, e: int):
         np = self.np
         # NaN propagates through min/max and inf shows as an extreme: two passes, no temporary.
         if out.size and not (np.isfinite(out.min()) and np.isfinite(out.max())):
@@ -342,45 +376,54 @@ class Scorer:
         return rows.values, rows.count
 
     def _run_cpu(self, sess) -> tuple[list[Any], int]:
+        """Run every batch; metrics run on ``metric_workers`` threads while onnxruntime
+        computes the next batches. Results are taken in batch order, so the first failing
+        batch decides the reason and the values are the same as without the pipeline."""
+        from collections import deque
+
         out_name = self.spec.output.name
         feeds_of = [(t.name, self.arrays[t.data_key]) for t in self.spec.inputs]
         values: list[Any] = []
         count = 0
-        pending = None
         pool = self._thread_pool() if self.pipeline else None
+        pending: deque = deque()
+
+        def collect(v_c: tuple[Any, int]) -> None:
+            nonlocal count
+            values.append(v_c[0])
+            count += v_c[1]
+
         try:
             for s, e in self._batches():
+                t0 = time.perf_counter()
                 (out,) = sess.run([out_name], {n: a[s:e] for n, a in feeds_of})
+                self._infer_s += time.perf_counter() - t0
                 self._check_output(out.shape, out.dtype.name, e - s)
                 if pool is None:
-                    v, c = self._cpu_batch_metric(out, s, e)
-                    values.append(v)
-                    count += c
+                    collect(self._cpu_batch_metric(out, s, e))
                     continue
-                if pending is not None:
-                    v, c = pending.result()
-                    values.append(v)
-                    count += c
-                pending = pool.submit(self._cpu_batch_metric, out, s, e)
-            if pending is not None:
-                v, c = pending.result()
-                values.append(v)
-                count += c
-                pending = None
+                while len(pending) >= self.metric_workers:
+                    collect(pending.popleft().result())
+                pending.append(pool.submit(self._cpu_batch_metric, out, s, e))
+                del out
+            while pending:
+                collect(pending.popleft().result())
         finally:
-            if pending is not None:
-                pending.cancel()
-                try:
-                    pending.result()
-                except Exception:  # noqa: BLE001 - already failing; first error wins
-                    pass
+            for fut in pending:  # only when failing: let running metrics finish, drop them
+                fut.cancel()
+            for fut in pending:
+                if not fut.cancelled():
+                    try:
+                        fut.result()
+                    except Exception:  # noqa: BLE001 - already failing; first error wins
+                        pass
         return values, count
 
     def _thread_pool(self):
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="metric")
+            self._pool = ThreadPoolExecutor(self.metric_workers, thread_name_prefix="metric")
         return self._pool
 
     def _run_cuda(self, sess) -> tuple[list[Any], int]:  # pragma: no cover - needs a GPU

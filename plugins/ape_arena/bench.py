@@ -1,0 +1,453 @@
+"""Validator throughput benchmark (``make bench`` = ``python -m ape_arena.bench``).
+
+Builds realistic eval shards (>= 50,000 augmented digits rows; >= 1,000,000 bytes of
+standard-library text for the byte LM), trains N small submissions briefly (digits MLPs and
+CNNs of a few sizes on different data splits; byte-level GRU / causal-conv / transformer
+LMs), exports them to ONNX, then measures in ONE process, per task:
+
+* **engine**: ``Engine.score_round`` on a warm worker (static checks, isolated worker,
+  exact metric, fixed-point scores); worker start-up (shard load) reported separately;
+* **floor**: bare onnxruntime in-process (session + run over the whole shard in the same
+  batches and threads; no checks, no metric): the most the engine could reach;
+* **torch bs1**: torch eager, one row per forward plus the loss (how the production
+  validator we are modelled on scores), timed on a subsample and reported as a rate;
+* **torch batched**: torch eager in the spec's batches (a subsample for the LM task).
+
+It prints one table (models/min, samples/s, ratios) and writes the numbers with machine
+info (CPU model, cores, versions) and a timestamp to ``bench-results/bench-<time>.json``.
+Timings on shared machines swing: compare the ratios of one run, not runs with each other.
+
+Options: ``--models N`` (submissions; 2/3 digits, 1/3 LM; default 24 = 16 + 8),
+``--quick`` (tiny shards and models, seconds: the smoke test), ``--out DIR``,
+``--threads`` (onnxruntime / torch threads; default all CPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DIGITS_PRESETS = (
+    "digits-mlp-32",
+    "digits-mlp-64",
+    "digits-mlp-128x2",
+    "digits-mlp-256x2",
+    "digits-cnn-8",
+    "digits-cnn-16",
+)
+LM_PRESETS = ("lm-gru-48", "lm-gru-64", "lm-conv-48", "lm-tf-32")
+
+
+@dataclass
+class Sizes:
+    digits_rows: int
+    lm_bytes: int
+    digits_steps: int
+    lm_steps: int
+    bs1_rows_digits: int
+    bs1_rows_lm: int
+    batched_rows_lm: int
+
+
+FULL = Sizes(50_000, 1_000_000, 150, 30, 400, 4, 1024)
+QUICK = Sizes(2_000, 20_000, 5, 2, 50, 2, 64)
+
+
+@dataclass
+class Submission:
+    name: str
+    preset: str
+    path: str
+    sha256: str
+    module: Any = field(repr=False, default=None)
+
+
+@dataclass
+class TaskBench:
+    task: str
+    models: int
+    rows: int
+    tokens: int
+    engine_startup_s: float = 0.0
+    engine_s: float = 0.0
+    floor_s: float = 0.0
+    torch_bs1_rows_per_s: float = 0.0
+    torch_batched_rows_per_s: float = 0.0
+    invalid: int = 0
+    per_model: list[dict[str, Any]] = field(default_factory=list)
+
+    def rates(self) -> dict[str, float]:
+        n = self.models
+        bs1_s = sum(self.rows / r for r in [self.torch_bs1_rows_per_s] if r) * n
+        batched_s = sum(self.rows / r for r in [self.torch_batched_rows_per_s] if r) * n
+        return {
+            "engine_models_per_min": 60 * n / self.engine_s if self.engine_s else 0.0,
+            "engine_samples_per_s": n * self.rows / self.engine_s if self.engine_s else 0.0,
+            "floor_samples_per_s": n * self.rows / self.floor_s if self.floor_s else 0.0,
+            "torch_bs1_samples_per_s": self.torch_bs1_rows_per_s,
+            "torch_batched_samples_per_s": self.torch_batched_rows_per_s,
+            "engine_over_floor": self.floor_s / self.engine_s if self.engine_s else 0.0,
+            "engine_over_torch_bs1": bs1_s / self.engine_s if self.engine_s else 0.0,
+            "engine_over_torch_batched": batched_s / self.engine_s if self.engine_s else 0.0,
+            "torch_bs1_seconds_extrapolated": bs1_s,
+            "torch_batched_seconds_extrapolated": batched_s,
+        }
+
+
+# ----------------------------------------------------------------------------- set-up
+def machine_info(threads: int) -> dict[str, Any]:
+    import numpy
+    import onnx
+    import onnxruntime
+    import torch
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        usable = os.cpu_count() or 1
+    return {
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": usable,
+        "threads": threads,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "onnxruntime_providers": onnxruntime.get_available_providers(),
+        "numpy": numpy.__version__,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _spec(name: str):
+    from .spec import example
+
+    return example(name)
+
+
+def build_shards(folder: Path, sizes: Sizes) -> dict[str, tuple[Any, Path, str, dict]]:
+    """``task -> (spec, shard path, sha256, arrays)`` for digits and bytes_lm."""
+    from .shards import digits_eval_arrays, lm_eval_arrays, write_shard
+
+    out = {}
+    for task, arrays in (
+        ("digits", digits_eval_arrays(sizes.digits_rows, seed=7)),
+        ("bytes_lm", lm_eval_arrays(sizes.lm_bytes)),
+    ):
+        path = folder / f"{task}-eval.npz"
+        sha = write_shard(arrays, path)
+        out[task] = (_spec(task), path, sha, arrays)
+    return out
+
+
+def build_submissions(folder: Path, task: str, count: int, sizes: Sizes) -> list[Submission]:
+    """Train ``count`` models briefly (different presets, seeds and data splits), export."""
+    import numpy as np
+    import torch
+
+    from .export import export_model
+    from .models import make_model, train
+    from .shards import digits_split, lm_arrays, stdlib_corpus
+
+    spec = _spec(task)
+    subs = []
+    if task == "digits":
+        (x, y), _ = digits_split(seed=0)
+        presets, steps, batch = DIGITS_PRESETS, sizes.digits_steps, 64
+    else:
+        corpus = lm_arrays(stdlib_corpus(max(sizes.lm_bytes // 2, 20_000), part="train"))
+        x, y = corpus["tokens"], corpus["target"]
+        presets, steps, batch = LM_PRESETS, sizes.lm_steps, 16
+    for i in range(count):
+        preset = presets[i % len(presets)]
+        rng = np.random.default_rng(100 + i)
+        # each submission sees its own half of the training data (non-IID across nodes)
+        idx = rng.permutation(len(x))[: max(len(x) // 2, 8)]
+        net = make_model(preset, seed=i)
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        train(net, x[idx], y[idx], steps=steps, batch_size=batch, seed=i)
+        path = folder / f"{task}-{i:02d}-{preset}.onnx"
+        sha = export_model(net, spec, path)
+        subs.append(Submission(f"{task}-{i:02d}", preset, str(path), sha, net))
+    return subs
+
+
+# ----------------------------------------------------------------------------- timings
+def time_engine(
+    spec: Any, shard: Path, sha: str, subs: list[Submission], threads: int
+) -> tuple[float, float, list[Any]]:
+    """(start-up seconds, warm scoring seconds, results)."""
+    from .engine import Engine
+
+    t0 = time.perf_counter()
+    with Engine(spec, shard, sha, threads=threads, progress=False) as engine:
+        engine.wait_ready()
+        startup = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        results = engine.score_round([(s.path, s.sha256) for s in subs])
+        seconds = time.perf_counter() - t1
+    return startup, seconds, results
+
+
+def time_floor(spec: Any, arrays: dict, subs: list[Submission], threads: int) -> list[float]:
+    """Bare onnxruntime: session + run over the whole shard, per model seconds."""
+    import onnxruntime as ort
+
+    batch = spec.limits.max_batch_rows
+    feeds = [(t.name, arrays[t.data_key]) for t in spec.inputs]
+    rows = len(arrays[spec.data.target_key])
+    out = []
+    for s in subs:
+        t0 = time.perf_counter()
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        sess = ort.InferenceSession(s.path, so, providers=["CPUExecutionProvider"])
+        for start in range(0, rows, batch):
+            sess.run(None, {n: a[start : start + batch] for n, a in feeds})
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _torch_loss(task: str, logits, target):
+    import torch.nn.functional as F
+
+    if task == "digits":
+        return F.cross_entropy(logits, target, reduction="sum")
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
+    )
+
+
+def time_torch(
+    task: str, spec: Any, arrays: dict, subs: list[Submission], batch: int, max_rows: int
+) -> list[float]:
+    """Torch eager rows/s per model: ``batch`` rows per forward (+ loss) over ``max_rows``."""
+    import torch
+
+    key = spec.inputs[0].data_key
+    x_all = torch.from_numpy(arrays[key][:max_rows])
+    y_all = torch.from_numpy(arrays[spec.data.target_key][:max_rows])
+    rates = []
+    with torch.no_grad():
+        for s in subs:
+            net = s.module.eval()
+            net(x_all[:batch])  # warm-up
+            t0 = time.perf_counter()
+            total = 0.0
+            for i in range(0, len(x_all), batch):
+                logits = net(x_all[i : i + batch])
+                total += float(_torch_loss(task, logits, y_all[i : i + batch]))
+            rates.append(len(x_all) / (time.perf_counter() - t0))
+    return rates
+
+
+def _harmonic(rates: list[float]) -> float:
+    """Rows/s over a set of models each scoring the same rows (total rows / total time)."""
+    return len(rates) / sum(1.0 / r for r in rates) if rates else 0.0
+
+
+def bench_task(
+    task: str,
+    shard: tuple[Any, Path, str, dict],
+    subs: list[Submission],
+    sizes: Sizes,
+    threads: int,
+    say,
+) -> TaskBench:
+    import torch
+
+    spec, path, sha, arrays = shard
+    rows = len(arrays[spec.data.target_key])
+    target = arrays[spec.data.target_key]
+    tokens = int((target != -100).sum()) if task == "bytes_lm" else rows
+    tb = TaskBench(task, len(subs), rows, tokens)
+    torch.set_num_threads(threads)
+
+    say(f"[{task}] engine: {len(subs)} models x {rows} rows")
+    tb.engine_startup_s, tb.engine_s, results = time_engine(spec, path, sha, subs, threads)
+    tb.invalid = sum(1 for r in results if not r.ok)
+    say(f"[{task}] floor: bare onnxruntime")
+    floor = time_floor(spec, arrays, subs, threads)
+    tb.floor_s = sum(floor)
+    bs1_rows = sizes.bs1_rows_digits if task == "digits" else sizes.bs1_rows_lm
+    say(f"[{task}] torch eager bs1 on {bs1_rows} rows per model")
+    bs1 = time_torch(task, spec, arrays, subs, 1, bs1_rows)
+    tb.torch_bs1_rows_per_s = _harmonic(bs1)
+    batched_rows = rows if task == "digits" else min(rows, sizes.batched_rows_lm)
+    say(f"[{task}] torch eager batched on {batched_rows} rows per model")
+    batched = time_torch(task, spec, arrays, subs, spec.limits.max_batch_rows, batched_rows)
+    tb.torch_batched_rows_per_s = _harmonic(batched)
+    for s, r, f, b1, bb in zip(subs, results, floor, bs1, batched, strict=True):
+        tb.per_model.append(
+            {
+                "name": s.name,
+                "preset": s.preset,
+                "sha256": s.sha256,
+                "status": r.status,
+                "score": r.score,
+                "reason": r.reason,
+                "engine_seconds": r.seconds,
+                "floor_seconds": f,
+                "torch_bs1_rows_per_s": b1,
+                "torch_batched_rows_per_s": bb,
+            }
+        )
+    return tb
+
+
+# ----------------------------------------------------------------------------- report
+def _table(benches: list[TaskBench], total: dict[str, float]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="AIArena validator throughput (one process, same machine)")
+    for col in (
+        "task",
+        "models",
+        "rows",
+        "engine models/min",
+        "engine samples/s",
+        "floor samples/s",
+        "torch bs1 samples/s",
+        "torch batched samples/s",
+        "engine/floor",
+        "engine/torch-bs1",
+        "engine/torch-batched",
+    ):
+        table.add_column(col, justify="right" if col != "task" else "left")
+
+    def row(name: str, models: int, rows: int, r: dict[str, float]) -> None:
+        table.add_row(
+            name,
+            str(models),
+            str(rows),
+            f"{r['engine_models_per_min']:.1f}",
+            f"{r['engine_samples_per_s']:,.0f}",
+            f"{r['floor_samples_per_s']:,.0f}",
+            f"{r['torch_bs1_samples_per_s']:,.0f}",
+            f"{r['torch_batched_samples_per_s']:,.0f}",
+            f"{r['engine_over_floor']:.2f}",
+            f"{r['engine_over_torch_bs1']:.1f}",
+            f"{r['engine_over_torch_batched']:.2f}",
+        )
+
+    for tb in benches:
+        row(tb.task, tb.models, tb.rows, tb.rates())
+    row("all", sum(t.models for t in benches), sum(t.rows for t in benches), total)
+    console = Console(width=200, record=True)
+    console.print(table)
+    return console.export_text()
+
+
+def _totals(benches: list[TaskBench]) -> dict[str, float]:
+    engine = sum(t.engine_s for t in benches)
+    floor = sum(t.floor_s for t in benches)
+    models = sum(t.models for t in benches)
+    samples = sum(t.models * t.rows for t in benches)
+    bs1 = sum(t.rates()["torch_bs1_seconds_extrapolated"] for t in benches)
+    batched = sum(t.rates()["torch_batched_seconds_extrapolated"] for t in benches)
+    return {
+        "engine_models_per_min": 60 * models / engine if engine else 0.0,
+        "engine_samples_per_s": samples / engine if engine else 0.0,
+        "floor_samples_per_s": samples / floor if floor else 0.0,
+        "torch_bs1_samples_per_s": samples / bs1 if bs1 else 0.0,
+        "torch_batched_samples_per_s": samples / batched if batched else 0.0,
+        "engine_over_floor": floor / engine if engine else 0.0,
+        "engine_over_torch_bs1": bs1 / engine if engine else 0.0,
+        "engine_over_torch_batched": batched / engine if engine else 0.0,
+        "torch_bs1_seconds_extrapolated": bs1,
+        "torch_batched_seconds_extrapolated": batched,
+        "engine_seconds": engine,
+        "floor_seconds": floor,
+        "engine_startup_seconds": sum(t.engine_startup_s for t in benches),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ape_arena.bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--models", type=int, default=None, help="submissions, 2/3 digits + 1/3 LM (24; quick: 3)"
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--out", default="bench-results", help="folder for the JSON results")
+    parser.add_argument("--threads", type=int, default=None, help="threads (default: all CPUs)")
+    args = parser.parse_args(argv)
+    if args.models is None:
+        args.models = 3 if args.quick else 24
+    if args.models < 2:
+        parser.error("--models must be >= 2 (at least one per task)")
+
+    import warnings
+
+    warnings.filterwarnings("ignore")  # exporter chatter
+    sizes = QUICK if args.quick else FULL
+    from .engine import _cpu_count
+
+    threads = args.threads or _cpu_count()
+    n_lm = max(1, args.models // 3)
+    n_digits = args.models - n_lm
+    t_start = time.perf_counter()
+
+    def say(msg: str) -> None:
+        print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="arena-bench-") as tmp:
+        folder = Path(tmp)
+        say("building eval shards")
+        shards = build_shards(folder, sizes)
+        say(f"training {n_digits} digits classifiers and {n_lm} byte LMs")
+        subs = {
+            "digits": build_submissions(folder, "digits", n_digits, sizes),
+            "bytes_lm": build_submissions(folder, "bytes_lm", n_lm, sizes),
+        }
+        setup_s = time.perf_counter() - t_start
+        benches = [
+            bench_task(task, shards[task], subs[task], sizes, threads, say)
+            for task in ("digits", "bytes_lm")
+        ]
+    totals = _totals(benches)
+    text = _table(benches, totals)
+    record = {
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": machine_info(threads),
+        "sizes": asdict(sizes),
+        "setup_seconds": setup_s,
+        "total_seconds": time.perf_counter() - t_start,
+        "totals": totals,
+        "tasks": [{**asdict(tb), **tb.rates()} for tb in benches],
+        "table": text,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
