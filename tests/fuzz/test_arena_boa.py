@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import boa
 import pytest
+from boa.contracts.base_evm_contract import RawLogEntry
+from boa.contracts.event_decoder import decode_log
+from boa.util.abi import Address
 
 from tests.fuzz.conftest import (
     E18,
@@ -32,8 +35,24 @@ def ceil_div(a, b):
     return (a + b - 1) // b
 
 
+_ENGINE = []
+
+
+@pytest.fixture(autouse=True)
+def _engine_abi(engine):
+    """Finalize events are emitted by ArenaEngine code running in Arena (delegatecall);
+    boa only decodes events Arena itself logs, so decode the rest with the engine's ABI."""
+    _ENGINE[:] = [engine]
+
+
 def events(contract, name):
-    return [e for e in contract.get_logs() if type(e).__name__ == name]
+    out = []
+    for e in contract.get_logs(strict=False):
+        if isinstance(e, RawLogEntry):
+            e = decode_log(Address(e.address), _ENGINE[0].event_abi_for, e)
+        if type(e).__name__ == name:
+            out.append(e)
+    return out
 
 
 def join(arena, who, task, role, amount, commission=0):
@@ -844,3 +863,150 @@ def test_ties_rank_by_commit_order_and_dev_slash(world, arena, node, node2, vali
     assert vr3.deviation == 2 * WAD and vr3.agreement == 0 and vr3.reward == 0
     assert vr3.slash == ceil_div(50 * E18 * (WAD // 20), WAD)
     assert arena.participant(task, validator3).own_active == 50 * E18 - vr3.slash
+
+
+# ---------------------------------------------------------------------------------------
+# pause and role matrices
+# ---------------------------------------------------------------------------------------
+
+
+def test_pause_matrix(world, arena, owner, node, validator, delegator, creator):
+    """Pause blocks create/join/delegate/commit_model/commit_scores and nothing else."""
+    task = world.make_task(num_rounds=1, min_quorum=1)
+    join(arena, node, task, NODE, 100 * E18)
+    join(arena, validator, task, VALIDATOR, 100 * E18)
+    with boa.env.prank(owner):
+        arena.pause()
+        ev = events(arena, "Paused")
+        assert ev[0].account == owner
+    assert arena.paused()
+    with boa.reverts("arena: paused"):
+        world.make_task()
+    with boa.env.prank(node), boa.reverts("arena: paused"):
+        arena.join(task, NODE, E18, 0)
+    with boa.env.prank(delegator), boa.reverts("arena: paused"):
+        arena.delegate(task, node, E18)
+    world.goto(task, 0, 1)
+    sha = model_hash("a")
+    with boa.env.prank(node), boa.reverts("arena: paused"):
+        arena.commit_model(task, model_commit(sha, node, task, 0))
+    with boa.env.prank(owner):
+        arena.unpause()
+    with boa.env.prank(node):
+        arena.commit_model(task, model_commit(sha, node, task, 0))
+    with boa.env.prank(owner):
+        arena.pause()
+    world.goto(task, 0, 2)
+    with boa.env.prank(node):
+        arena.reveal_model(task, sha, "u")  # reveals are never paused
+    with boa.env.prank(creator):
+        arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
+    world.goto(task, 0, 3)
+    with boa.env.prank(validator), boa.reverts("arena: paused"):
+        arena.commit_scores(task, score_commit(task, 0, validator, [5], SALT))
+    with boa.env.prank(owner):
+        arena.unpause()
+    with boa.env.prank(validator):
+        arena.commit_scores(task, score_commit(task, 0, validator, [5], SALT))
+    with boa.env.prank(owner):
+        arena.pause()
+    world.goto(task, 0, 4)
+    with boa.env.prank(validator):
+        arena.reveal_scores(task, [5], SALT)
+    world.goto(task, 1, 1)
+    assert arena.finalize(task, 100)  # finalize works while paused
+    with boa.env.prank(node):
+        assert arena.claim(task, node) > 0
+        assert arena.withdraw(task, node) == 100 * E18
+    with boa.env.prank(creator):
+        arena.claim_refund(task)
+    assert arena.paused()
+
+
+def test_owner_role_matrix(arena, owner, attacker, creator):
+    for who in (attacker, creator):
+        with boa.env.prank(who):
+            with boa.reverts("ownable: caller is not the owner"):
+                arena.pause()
+            with boa.reverts("ownable: caller is not the owner"):
+                arena.unpause()
+            with boa.reverts("ownable: caller is not the owner"):
+                arena.transfer_ownership(who)
+            with boa.reverts("ownable: caller is not the owner"):
+                arena.renounce_ownership()
+    with boa.env.prank(owner):
+        with boa.reverts("pausable: contract is not paused"):
+            arena.unpause()
+        arena.transfer_ownership(attacker)
+    assert arena.owner() == owner and arena.pending_owner() == attacker
+    with boa.env.prank(creator), boa.reverts("ownable_2step: caller is not the new owner"):
+        arena.accept_ownership()
+    with boa.env.prank(attacker):
+        arena.accept_ownership()
+        arena.pause()
+    assert arena.owner() == attacker and arena.paused()
+
+
+def test_creator_role_matrix(world, arena, node, attacker, creator):
+    task = world.make_task(num_rounds=1)
+    world.goto(task, 0, 2)
+    for who in (node, attacker):
+        with boa.env.prank(who):
+            with boa.reverts("arena: not creator"):
+                arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
+            with boa.reverts("arena: not creator"):
+                arena.cancel_task(task)
+            with boa.reverts("arena: not creator"):
+                arena.claim_refund(task)
+    with boa.env.prank(creator), boa.reverts("arena: task not ended"):
+        arena.claim_refund(task)
+
+
+def test_participant_role_matrix(world, arena, node, validator, attacker, delegator):
+    """Node-only and validator-only entry points reject every other role."""
+    task = world.make_task()
+    join(arena, node, task, NODE, 100 * E18)
+    join(arena, validator, task, VALIDATOR, 100 * E18)
+    world.goto(task, 0, 1)
+    for who in (validator, attacker, delegator):
+        with boa.env.prank(who), boa.reverts("arena: not a node"):
+            arena.commit_model(task, b"\x01" * 32)
+    world.goto(task, 0, 3)
+    for who in (node, attacker, delegator):
+        with boa.env.prank(who), boa.reverts("arena: not a validator"):
+            arena.commit_scores(task, b"\x01" * 32)
+    world.goto(task, 0, 4)
+    for who in (node, attacker):
+        with boa.env.prank(who), boa.reverts("arena: not a validator"):
+            arena.reveal_scores(task, [], SALT)
+    with boa.env.prank(attacker), boa.reverts("arena: not a participant"):
+        arena.claim(task, attacker)
+
+
+def test_engine_cannot_be_called_directly(engine, world):
+    with boa.reverts("arena: delegatecall only"):
+        engine.run(1, 1)
+
+
+def test_finalize_reverts(world, arena):
+    task = world.make_task()
+    with boa.reverts("arena: round not over"):
+        arena.finalize(task, 1)
+    world.goto(task, 1, 1)
+    with boa.reverts("arena: zero steps"):
+        arena.finalize(task, 0)
+    assert arena.finalize(task, 1)
+    ev = events(arena, "RoundFinalized")
+    assert ev[0].round == 0 and ev[0].void_reason == 1 and ev[0].carry == 1_000 * E18
+    with boa.reverts("arena: round not over"):
+        arena.finalize(task, 1)
+
+
+def test_withdraw_after_cancel_is_empty_and_claim_refund_needs_end(world, arena, creator, node):
+    task = world.make_task()
+    with boa.env.prank(creator):
+        arena.cancel_task(task)
+    with boa.env.prank(node), boa.reverts("arena: task not active"):
+        arena.join(task, NODE, 10 * E18, 0)
+    with boa.env.prank(creator), boa.reverts("arena: task not ended"):
+        arena.claim_refund(task)
