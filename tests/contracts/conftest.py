@@ -1,6 +1,31 @@
 """Fixtures for contract tests that run through Ape on a local anvil node."""
 
+import functools
+
+import ape.utils.testing
 import pytest
+from ape_foundry.provider import FoundryProvider
+
+# Speed: on every revert ape-foundry prints a call trace, whose enrichment asks "is this address
+# a test account?" and re-derives all test accounts from the mnemonic in pure Python (~2 s per
+# revert on this machine). The derivation is a pure function: cache it for the session.
+ape.utils.testing._generate_dev_account = functools.lru_cache(maxsize=None)(ape.utils.testing._generate_dev_account)
+
+
+def _quiet_revert(original):
+    """ape-foundry also prints a call trace and builds a source traceback for every revert
+    (~0.8 s each here); revert tests only need the message, so drop the transaction context."""
+
+    @functools.wraps(original)
+    def wrapper(self, exception, revert_message=None, **kwargs):
+        kwargs.pop("trace", None)
+        kwargs.pop("txn", None)
+        return original(self, exception, revert_message=revert_message, **kwargs)
+
+    return wrapper
+
+
+FoundryProvider._handle_execution_reverted = _quiet_revert(FoundryProvider._handle_execution_reverted)
 
 CAP = 1_000_000_000 * 10**18
 INITIAL = 100_000_000 * 10**18
@@ -108,39 +133,19 @@ def arena_token(project, owner):
 
 
 EIP170_LIMIT = 24_576  # bytes of runtime code a contract may have on Ethereum, Base, ...
+ZERO = "0x0000000000000000000000000000000000000000"
 
 
-def deploy_arena(project, chain, owner, token, emission="0x0000000000000000000000000000000000000000"):
-    """Deploy Arena; if anvil refuses it for its size (EIP-170), install the same runtime code
-    with anvil_setCode so the behaviour tests still run (test_arena_deploy.py flags the size).
-
-    Vyper 0.4 appends the immutables (token, emission) after the runtime code; the constructor
-    only sets ownable.owner (storage slot 0); the reentrancy lock lives in transient storage.
-    """
-    import ape
-
-    try:
-        return owner.deploy(project.Arena, token, emission)
-    except ape.exceptions.VirtualMachineError as err:
-        if "CreateContractSizeLimit" not in str(err):
-            raise
-    from eth_utils import keccak, to_checksum_address
-
-    runtime = bytes.fromhex(project.Arena.contract_type.runtime_bytecode.bytecode.removeprefix("0x"))
-    immutables = bytes(12) + bytes.fromhex(str(token.address)[2:]) + bytes(12) + bytes.fromhex(str(emission)[2:])
-    address = to_checksum_address(keccak(b"arena-oversize-" + bytes.fromhex(str(token.address)[2:]))[12:])
-    chain.provider.make_request("anvil_setCode", [address, "0x" + (runtime + immutables).hex()])
-    chain.provider.make_request(
-        "anvil_setStorageAt", [address, "0x" + "00" * 32, "0x" + bytes(12).hex() + owner.address[2:].lower()]
-    )
-    chain.mine()
-    return project.Arena.at(address)
+def deploy_arena(project, owner, token, emission=ZERO):
+    """ArenaEngine (finalize logic, delegatecalled) then Arena(token, emission, engine)."""
+    engine = owner.deploy(project.ArenaEngine)
+    return owner.deploy(project.Arena, token, emission, engine)
 
 
 @pytest.fixture(scope="session")
-def arena(project, chain, owner, arena_token, actors):
+def arena(project, owner, arena_token, actors):
     """Arena without emission; every actor holds FUNDING tokens and approved the Arena."""
-    contract = deploy_arena(project, chain, owner, arena_token)
+    contract = deploy_arena(project, owner, arena_token)
     for who in actors:
         arena_token.transfer(who, FUNDING, sender=owner)
         arena_token.approve(contract, 2**256 - 1, sender=who)
