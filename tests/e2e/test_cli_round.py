@@ -238,3 +238,34 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     assert left <= DUST
     assert arena.balance(addr[VAL_SUB]) > FUND  # the killed-and-restarted validator earned
     assert arena.balance(addr[DELEGATOR]) > FUND  # and shared with its delegator
+
+
+def test_validator_commands_fail_with_one_line_messages(arena, accounts, workdir):
+    from ape_arena.shards import build_shards, digits_eval_arrays
+    from ape_arena.spec import example
+
+    out = ape_arena(
+        "validator", "run", "7", "--once", "--arena", arena.address, as_=VAL_IN, ok=False
+    )
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("Error:")]
+    assert "task 7 does not exist" in line
+
+    spec_path = example("digits").write(workdir / "digits.json")
+    build_shards(digits_eval_arrays(rows=16, seed=1), 1, workdir / "shards", spec=example("digits"))
+    ape_arena(
+        "task", "create", spec_path, workdir / "shards", "--bounty", "10", "--arena",
+        arena.address, as_=CREATOR,
+    )  # fmt: skip
+    out = ape_arena(
+        "validator", "run", "1", "--once", "--arena", arena.address, as_=VAL_IN, ok=False
+    )
+    assert "has not joined task 1 as a validator; run `ape arena validator join 1" in out
+    out = ape_arena(
+        "validator", "join", "1", "--amount", "1", "--arena", arena.address, as_=VAL_IN, ok=False
+    )
+    assert "minimum stake" in out and "Traceback" not in out
+    out = ape_arena(
+        "validator", "join", "1", "--amount", "100", "--commission", "2", "--arena",
+        arena.address, as_=VAL_IN, ok=False,
+    )  # fmt: skip
+    assert "between 0 and 1" in out
