@@ -394,6 +394,7 @@ class ArenaClient:
         *,
         warp: Callable[[int], None] | None = None,
         poll_seconds: float = 5.0,
+        preflight: bool = True,
         log: Callable[[str], None] | None = None,
     ):
         from ape import Contract
@@ -403,6 +404,7 @@ class ArenaClient:
         self.account = account
         self.warp = warp
         self.poll_seconds = poll_seconds
+        self.preflight = preflight
         self.log = log or (lambda _msg: None)
 
     # ----------------------------------------------------------------- construction
@@ -652,7 +654,10 @@ class ArenaClient:
         self._check_task(task)
         self.approve_if_needed(amount, who)
         # ``ContractInstance.delegate`` is Ape's EIP-7702 property: call the method by name.
-        fn = functools.partial(self.arena.invoke_transaction, "delegate")
+        try:
+            fn = self.arena._mutable_methods_["delegate"]
+        except Exception:  # pragma: no cover - other Ape versions
+            fn = functools.partial(self.arena.invoke_transaction, "delegate")
         return self._tx("delegate", task, fn, task, _addr(participant), amount, sender=who)
 
     def commit_model(
@@ -838,14 +843,47 @@ class ArenaClient:
             )
 
     def _tx(self, action: str, task: int | None, fn, *args, sender=None, **ctx):
+        """Send ``fn(*args)`` from ``sender``; a revert becomes an explained ``ArenaError``.
+
+        The transaction is dry-run first with a plain ``eth_call`` (decoded here): that is
+        fast and quiet, whereas a revert inside Ape's send path fetches and prints a full
+        call trace. Ape's own error is still handled if the state changes in between.
+        """
         from ape.exceptions import ContractLogicError
 
         who = self._sender(sender)
+        raw = self._preflight(fn, args, who) if self.preflight else None
+        if raw is None:
+            try:
+                return fn(*args, sender=who)
+            except ContractLogicError as err:
+                raw = _revert_text(err)
+        raise ArenaError(self.explain(raw, action, task, who, **ctx), raw) from None
+
+    def _preflight(self, fn, args: tuple, who) -> str | None:
+        """Dry-run a transaction; return its revert reason, or None if it would succeed (or
+        the dry run is not possible on this provider)."""
         try:
-            return fn(*args, sender=who)
-        except ContractLogicError as err:
-            raw = _revert_text(err)
-            raise ArenaError(self.explain(raw, action, task, who, **ctx), raw) from None
+            from ape import chain
+
+            data = fn.encode_input(*args)
+            to = str(fn.contract.address)
+            w3 = chain.provider.web3
+        except Exception:
+            return None
+        call = {"from": _addr(who), "to": to, "data": "0x" + bytes(data).hex()}
+        for block in ("pending", "latest"):
+            try:
+                resp = w3.provider.make_request("eth_call", [call, block])
+            except Exception:
+                return None
+            err = resp.get("error") if isinstance(resp, dict) else None
+            if not err:
+                return None
+            reason = _decode_rpc_revert(err)
+            if reason is not None:
+                return reason
+        return None
 
     def explain(self, raw: str, action: str, task: int | None, sender: Any, **ctx: Any) -> str:
         """A revert string -> one line saying what happened and what to do next."""
@@ -1018,6 +1056,25 @@ def _contract(address: str, name: str):
 def _revert_text(err: Exception) -> str:
     msg = getattr(err, "revert_message", None) or getattr(err, "message", None) or str(err)
     return str(msg).strip().splitlines()[0] if str(msg).strip() else "transaction reverted"
+
+
+def _decode_rpc_revert(err: dict) -> str | None:
+    """An ``eth_call`` JSON-RPC error -> the revert string (None if it is no revert)."""
+    data = err.get("data")
+    if isinstance(data, dict):  # some nodes nest it
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x08c379a0"):
+        from eth_abi import decode as abi_decode
+
+        try:
+            return abi_decode(["string"], bytes.fromhex(data[10:]))[0]
+        except Exception:
+            pass
+    message = str(err.get("message", ""))
+    if "revert" in message.lower():
+        reason = message.split("reverted", 1)[-1].lstrip(": ").strip()
+        return reason or "transaction reverted"
+    return None
 
 
 def _sum_logs(receipt: Any, event: Any) -> int:

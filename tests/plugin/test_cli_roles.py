@@ -1,0 +1,258 @@
+"""``ape arena`` commands through click's CliRunner on the already-connected anvil.
+
+Commands get the test session's provider through ``ctx.obj`` (what Ape's
+``ConnectedProviderCommand`` reuses; re-resolving ``--network`` costs ~4 s per command, so
+only one test passes ``--network ethereum:local:foundry`` explicitly) and read the deployment record from the temporary project folder the
+test ``chdir``s into; the artifact store and state files land there too. Time is warped with
+the fixture ``ArenaClient`` between commands.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from ape_arena._cli import cli
+from ape_arena.chain import TOKEN, Phase, Role, Status
+from click.testing import CliRunner
+
+from tests.plugin.conftest import build_digits_onnx
+from tests.plugin.test_chain_fixtures import *  # noqa: F403 - fixtures
+
+pytestmark = pytest.mark.anvil
+
+NET = ("--network", "ethereum:local:foundry")
+ACCOUNT_INDEX = {
+    "deployer": 0,
+    "creator": 1,
+    "node": 2,
+    "node2": 3,
+    "validator": 4,
+    "validator2": 5,
+    "delegator": 6,
+    "attacker": 7,
+}
+
+
+@pytest.fixture
+def project_dir(deployment_root, monkeypatch):
+    monkeypatch.chdir(deployment_root.root)
+    return deployment_root.root
+
+
+@pytest.fixture
+def run(project_dir):
+    """``run("task", "show", "1", as_="creator", ok=True)`` -> click Result."""
+    runner = CliRunner()
+
+    def invoke(*args: str, as_: str | None = None, ok: bool = True, network: bool = True):
+        from ape import chain
+
+        argv = [str(a) for a in args]
+        if as_ is not None:
+            argv += ["--account", f"TEST::{ACCOUNT_INDEX[as_]}"]
+        obj = {"provider": chain.provider} if network else None
+        res = runner.invoke(cli, argv, obj=obj, catch_exceptions=False)
+        if ok:
+            assert res.exit_code == 0, res.output
+        else:
+            assert res.exit_code != 0, res.output
+        return res
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def task_files(tmp_path_factory):
+    """A canonical digits spec file and a 3-round shard folder (tiny shards)."""
+    from ape_arena.shards import build_shards, digits_eval_arrays
+    from ape_arena.spec import example
+
+    root = tmp_path_factory.mktemp("task-files")
+    spec = example("digits")
+    spec_path = spec.write(root / "digits.json")
+    manifest = build_shards(digits_eval_arrays(rows=90, seed=1), 3, root / "shards", spec=spec)
+    model = root / "model.onnx"
+    model.write_bytes(build_digits_onnx(seed=3).SerializeToString())
+    return {"spec": spec_path, "shards": root / "shards", "manifest": manifest, "model": model}
+
+
+def error_line(res) -> str:
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1, res.output
+    return lines[0]
+
+
+def create_task(run, task_files, *extra: str) -> int:
+    res = run(
+        "task", "create", task_files["spec"], task_files["shards"], "--bounty", "3000",
+        "--start-in", "50", "--phase-seconds", "100", *extra, as_="creator",
+    )  # fmt: skip
+    m = re.search(r"created task (\d+): 3 rounds, bounty 3000 ARENA", res.output)
+    assert m, res.output
+    return int(m.group(1))
+
+
+# --------------------------------------------------------------------------- help
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("task", "create"), ("task", "reveal-eval"), ("task", "show"), ("task", "finalize"),
+        ("task", "cancel"), ("task", "refund"), ("node", "join"), ("node", "check"),
+        ("node", "submit"), ("node", "reveal"), ("delegator", "delegate"),
+        ("delegator", "claim"), ("delegator", "withdraw"), ("claim",), ("withdraw",),
+        ("store", "put"), ("store", "get"), ("store", "serve"),
+    ],
+)  # fmt: skip
+def test_every_command_has_help_with_example(path):
+    res = CliRunner().invoke(cli, [*path, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Example:" in res.output and "ape arena " + " ".join(path) in res.output
+
+
+# --------------------------------------------------------------------------- creator
+def test_task_create_and_show(run, arena, actors, task_files):
+    before = arena.balance(actors.creator)
+    task = create_task(run, task_files, "--delta", "20%", "--min-node-stake", "5")
+    assert arena.balance(actors.creator) == before - 3000 * TOKEN
+    p = arena.task_params(task)
+    assert p.eval_root == task_files["manifest"].tree.root
+    assert p.num_rounds == 3 and p.commit_duration == 100 and p.delta == TOKEN // 5
+    assert p.min_node_stake == 5 * TOKEN and p.spec_uri.startswith("file://")
+    from ape_arena.spec import TaskSpec
+
+    assert p.spec_hash == TaskSpec.load(task_files["spec"]).sha256()
+
+    rep = json.loads(run("task", "show", task, "--json").output)
+    assert rep["task"] == task and rep["status"] == "active"
+    assert rep["params"]["bounty"] == 3000 * TOKEN and rep["now"]["phase"] == "not-started"
+    text = run("task", "show", task).output
+    assert f"Task {task}" in text and "bounty 3000 ARENA" in text
+
+
+def test_task_create_rejects_bad_spec_and_missing_manifest(run, task_files, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x"}')
+    res = run("task", "create", bad, task_files["shards"], "--bounty", "1", as_="creator", ok=False)
+    assert "bad.json" in error_line(res)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = run("task", "create", task_files["spec"], empty, "--bounty", "1", as_="creator", ok=False)
+    assert "has no manifest.json" in error_line(res)
+    res = run(
+        "task", "create", task_files["spec"], task_files["shards"], "--bounty", "1",
+        "--rounds", "4", as_="creator", ok=False,
+    )  # fmt: skip
+    assert "needs one shard per round" in error_line(res)
+
+
+def test_cancel_and_errors_are_one_line(run, arena, actors, task_files):
+    task = create_task(run, task_files)
+    res = run("task", "show", 999, *NET, ok=False)  # --network resolved as a user would
+    assert "task 999 does not exist" in error_line(res)
+    res = run("node", "join", task, "--amount", "1", as_="node", ok=False)
+    assert "minimum stake is 10 ARENA for nodes" in error_line(res)
+    res = run("task", "cancel", task, as_="node", ok=False)
+    assert "only the creator" in error_line(res)
+    run("task", "cancel", task, as_="creator")
+    assert arena.task_state(task).status == Status.CANCELLED
+
+
+# --------------------------------------------------------------------------- node / store
+def test_node_check_static_and_local_score(run, task_files, tmp_path):
+    res = run("node", "check", task_files["model"], "--spec", task_files["spec"], network=False)
+    assert "passes the static checks" in res.output
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(build_digits_onnx(out_name="wrong").SerializeToString())
+    res = run("node", "check", broken, "--spec", task_files["spec"], network=False, ok=False)
+    assert "signature_mismatch" in error_line(res)
+    shard = task_files["manifest"].path(0)
+    res = run(
+        "node", "check", task_files["model"], "--spec", task_files["spec"], "--data", shard,
+        "--json", network=False,
+    )  # fmt: skip
+    out = json.loads(res.output)
+    assert out["score"] is not None and out["score"] > 0 and out["rows"] == 30
+
+
+def test_store_put_get(run, task_files, tmp_path):
+    res = run("store", "put", task_files["model"], network=False)
+    sha, uri = res.output.split()
+    out = tmp_path / "copy.onnx"
+    run("store", "get", uri, "--sha256", sha, "-o", out, network=False)
+    assert out.read_bytes() == task_files["model"].read_bytes()
+    res = run("store", "get", uri, "--sha256", "00" * 32, network=False, ok=False)
+    assert "expected hash is" in error_line(res)
+
+
+# --------------------------------------------------------------------------- whole task
+def test_whole_task_from_the_command_line(run, arena, actors, task_files):
+    task = create_task(run, task_files)
+    run("node", "join", task, "--amount", "100", "--commission", "10%", as_="node")
+    arena.join(task, Role.VALIDATOR, 500 * TOKEN, sender=actors.validator)
+    res = run("delegator", "delegate", task, actors.node.address, "--amount", "50", as_="delegator")
+    assert "active from round 0" in res.output
+
+    # commit window not open yet: one-line explanation
+    res = run("node", "submit", task, task_files["model"], as_="node", ok=False)
+    assert "the commit phase of round 0 opens at" in error_line(res)
+
+    arena.wait_for_phase(task, 0, Phase.COMMIT)
+    res = run("node", "submit", task, task_files["model"], as_="node")
+    assert "round 0; reveal it" in res.output
+    res = run("node", "reveal", task, as_="node", ok=False)
+    assert "reveal-phase" not in res.output and "reveal phase of round 0 opens at" in error_line(
+        res
+    )
+
+    arena.wait_for_phase(task, 0, Phase.REVEAL)
+    res = run("node", "reveal", task, as_="node")
+    sha = task_files["model"].read_bytes()
+    subs = arena.submissions(task, 0)
+    assert len(subs) == 1 and subs[0].node == actors.node.address
+    assert subs[0].model_sha256.hex() in res.output
+    res = run("task", "reveal-eval", task, 0, as_="creator")
+    assert arena.round_info(task, 0).eval_revealed and "revealed task" in res.output
+    assert sha
+
+    arena.wait_for_phase(task, 0, Phase.SCORE_COMMIT)
+    salt = b"\x05" * 32
+    arena.commit_scores(task, [400_000_000], salt, sender=actors.validator)
+    arena.wait_for_phase(task, 0, Phase.SCORE_REVEAL)
+    arena.reveal_scores(task, [400_000_000], salt, sender=actors.validator)
+
+    res = run("task", "finalize", task, as_="attacker", ok=False)
+    assert "round 0 ends at" in error_line(res)
+    arena.wait_until(arena.round_end(task, 0))
+    res = run("task", "finalize", task, "--max-steps", "2", as_="attacker")
+    assert "finalized round(s) 0 of task" in res.output
+
+    rep = json.loads(run("task", "show", task, "--round", "0", "--json").output)
+    (r0,) = rep["rounds"]
+    assert r0["stage"] == "done" and r0["void"] is None
+    (sub,) = r0["submissions"]
+    assert sub["rank"] == 0 and sub["consensus"] == 0.4 and sub["reward"] > 0
+    (val,) = r0["validators"]
+    assert val["deviation"] == 0 and val["agreement"] == 1 and val["reward"] > 0
+    text = run("task", "show", task).output
+    assert "leaderboard" in text and "validators (D" in text
+
+    res = run("claim", task, as_="node")
+    assert re.search(r"claimed [1-9][\d.]* ARENA \(your own rewards", res.output)
+    res = run("delegator", "claim", task, actors.node.address, as_="delegator")
+    assert re.search(r"claimed [1-9][\d.]* ARENA \(your share of", res.output)
+    res = run("withdraw", task, as_="node", ok=False)
+    assert "stake stays locked until task" in error_line(res)
+
+    arena.wait_until(arena.round_end(task, 2))
+    res = run("task", "finalize", task, as_="attacker")
+    assert "1, 2" in res.output and "the task has ended" in res.output
+    res = run("withdraw", task, as_="node")
+    assert "withdrew 100 ARENA (your stake" in res.output
+    res = run("delegator", "withdraw", task, actors.node.address, as_="delegator")
+    assert "withdrew 50 ARENA (your delegation" in res.output
+    res = run("task", "refund", task, as_="creator")
+    assert re.search(r"refunded [1-9]", res.output)
+    res = run("task", "refund", task, as_="creator", ok=False)
+    assert "already claimed" in error_line(res)
