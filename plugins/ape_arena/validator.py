@@ -441,7 +441,7 @@ class Validator:
             )
             state.note("scored")
             path = self.states.save(state)  # BEFORE the commit transaction
-            self.log(f"round {r}: scores and salt saved to {path}")
+            self.log(f"round {r}: scores and salt saved to {_shown(path)}")
         if (
             _STATUS_ORDER[state.status] >= _STATUS_ORDER[COMMITTED]
             and vr.committed
@@ -766,6 +766,14 @@ def _safe(check: Callable[[], bool]) -> bool:
         return bool(check())
     except Exception:  # noqa: BLE001 - a failing view must not mask the original error
         return False
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _short(text: str) -> str:
