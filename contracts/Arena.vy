@@ -262,6 +262,7 @@ def __init__(token_: address, emission_: address, engine_: address):
     token = IERC20(token_)
     engine = engine_
     st.emission = emission_
+    st._token = token_
     ownable.__init__()
     ownable_2step.__init__()
     pausable.__init__()

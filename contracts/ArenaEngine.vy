@@ -172,7 +172,12 @@ def _open(task: uint256, r: uint256):
         pot += bounty % nr
     em: uint256 = 0
     if st.emission != empty(address):
-        em = extcall st.IEmission(st.emission).pull(task)
+        # Count what actually arrived; a failing Emission never blocks finalization.
+        before: uint256 = staticcall st.IERC20(st._token).balanceOf(self)
+        ok: bool = raw_call(
+            st.emission, abi_encode(task, method_id=method_id("pull(uint256)")), revert_on_failure=False
+        )
+        em = staticcall st.IERC20(st._token).balanceOf(self) - before
     pot += st._state[task].carry + em
     st._state[task].carry = 0
     vcount: uint256 = st._state[task].validator_count

@@ -11,9 +11,7 @@
 """
 
 
-interface IEmission:
-    def notify_stake(task: uint256, stake: uint256): nonpayable
-    def pull(task: uint256) -> uint256: nonpayable
+from ethereum.ercs import IERC20
 
 
 # ---- constants ----------------------------------------------------------------------------
@@ -191,6 +189,8 @@ struct ModelOwner:
 # ---- immutables and storage ---------------------------------------------------------------
 # @dev The Emission contract (zero address: no emission); set once by Arena's constructor.
 emission: public(address)
+# @dev The ArenaToken (Arena's `token` immutable, stored for the delegatecalled engine).
+_token: address
 
 task_count: public(uint256)
 
@@ -258,5 +258,13 @@ def _sync(task: uint256, p: address, upto: uint256):
 
 @internal
 def _notify(task: uint256, total: uint256):
+    """
+    @dev Report a task's total own stake to Emission. A failing Emission never blocks
+         joins, slashing or finalization (the call's failure is ignored).
+    """
     if self.emission != empty(address):
-        extcall IEmission(self.emission).notify_stake(task, total)
+        ok: bool = raw_call(
+            self.emission,
+            abi_encode(task, total, method_id=method_id("notify_stake(uint256,uint256)")),
+            revert_on_failure=False,
+        )
