@@ -336,3 +336,24 @@ def expected_round(params: dict, pot: int, node_eff: list[int], seqs: list[int],
 
 def slash_amount(own: int, frac: int) -> int:
     return (own * frac + WAD - 1) // WAD
+
+
+def new_task(arena, chain, creator, shards=None, **overrides) -> Task:
+    """Create a task on `arena` from `creator` (default_params + overrides) and return its handle.
+
+    eval_root defaults to the Merkle root over one shard per round; start_time defaults to
+    START_DELAY seconds from now (0 means "now", resolved from the chain).
+    """
+    params = default_params(**overrides)
+    n = params["num_rounds"]
+    shards = shards or [sha(f"shard-{r}") for r in range(max(n, 1))]
+    root, proofs = merkle([eval_leaf(r, s) for r, s in enumerate(shards)])
+    if params["eval_root"] is None:
+        params["eval_root"] = root
+    if params["start_time"] is None:
+        params["start_time"] = chain.pending_timestamp + START_DELAY
+    tx = arena.create_task(as_tuple(params), sender=creator)
+    task_id = tx.return_value
+    if params["start_time"] == 0:
+        params["start_time"] = arena.task_params(task_id).start_time
+    return Task(arena, chain, task_id, creator, params, shards, proofs, created=tx)

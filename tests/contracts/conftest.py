@@ -59,15 +59,7 @@ def token(project, owner):
 # ---- Arena: named actors, a funded deployment, the make_task(...) factory -----------------
 # Accounts 0-3 are the token tests' owner/minter/holder/non_owner; the Arena actors follow.
 
-from .arena_helpers import (  # noqa: E402
-    START_DELAY,
-    Task,
-    as_tuple,
-    default_params,
-    eval_leaf,
-    merkle,
-    sha,
-)
+from .arena_helpers import new_task  # noqa: E402
 
 FUNDING = 1_000_000 * 10**18
 
@@ -161,20 +153,7 @@ def make_task(arena, chain, creator):
     eval root over one shard per round.
     """
 
-    def factory(sender=None, shards=None, **overrides) -> Task:
-        sender = sender or creator
-        params = default_params(**overrides)
-        n = params["num_rounds"]
-        shards = shards or [sha(f"shard-{r}") for r in range(max(n, 1))]
-        root, proofs = merkle([eval_leaf(r, s) for r, s in enumerate(shards)])
-        if params["eval_root"] is None:
-            params["eval_root"] = root
-        if params["start_time"] is None:
-            params["start_time"] = chain.pending_timestamp + START_DELAY
-        tx = arena.create_task(as_tuple(params), sender=sender)
-        task_id = tx.return_value
-        if params["start_time"] == 0:
-            params["start_time"] = arena.task_params(task_id).start_time
-        return Task(arena, chain, task_id, sender, params, shards, proofs, created=tx)
+    def factory(sender=None, shards=None, **overrides):
+        return new_task(arena, chain, sender or creator, shards, **overrides)
 
     return factory
