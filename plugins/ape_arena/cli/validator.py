@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import AMOUNT, FRACTION, arena_command, connect, errors, status
+from .common import AMOUNT, FRACTION, arena_command, connect, errors, status, wait_printer
 
 
 @click.group()
@@ -115,7 +115,12 @@ def run(
                 name=f"validator {acct.address[:8]}",
             )
             click.echo(f"validating task {task_id} as {acct.address}; state in {v.states.folder}")
-            steps = v.run(once=once, max_rounds=max_rounds, poll_seconds=poll)
+            steps = v.run(
+                once=once,
+                max_rounds=max_rounds,
+                poll_seconds=poll,
+                on_wait=wait_printer("the next phase"),
+            )
     except ValidatorError as err:
         raise click.ClickException(" ".join(str(err).split())) from None
     except KeyboardInterrupt:
