@@ -198,6 +198,8 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     second = ValidatorProcess(uri, arena.address, task, state_sub, workdir / "validator-2.log")
     second.wait_for("its reveal", lambda: arena.validator_round(task, 0, addr[VAL_SUB]).revealed)
     assert arena.validator_scores(task, 0, addr[VAL_SUB]) == saved["scores"]
+    # two processes, two engines, bit-identical scores
+    assert arena.validator_scores(task, 0, addr[VAL_IN]) == saved["scores"]
     arena.wait_until(arena.round_end(task, 0))  # the restarted validator finalizes and exits
     assert second.wait() == 0, second.output()
     log2 = second.output()
