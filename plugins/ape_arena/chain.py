@@ -417,6 +417,13 @@ class ArenaClient:
         **kwargs: Any,
     ) -> ArenaClient:
         """A client for explicit addresses (the token address defaults to ``arena.token()``)."""
+        from ape import chain
+
+        if not chain.provider.get_code(arena_address):
+            raise ArenaError(
+                f"no contract at {arena_address} on chain {chain.chain_id}: the deployment "
+                "record is stale (a local chain starts empty each time); run `ape run deploy`"
+            )
         arena = _contract(arena_address, "Arena")
         token = _contract(token_address or str(arena.token()), "ArenaToken")
         return cls(arena, token, account, **kwargs)

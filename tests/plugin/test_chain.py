@@ -247,3 +247,32 @@ def test_unknown_task_and_poor_sender(arena, actors, make_task):
     poor = arena.balance(actors.attacker)
     with pytest.raises(ArenaError, match="holds .* ARENA but .* is needed"):
         arena.join(task, Role.NODE, poor + TOKEN, sender=actors.attacker)
+
+
+def test_stale_record_says_redeploy(tmp_path, arena, actors):
+    (tmp_path / "deployments").mkdir()
+    (tmp_path / "deployments" / f"{arena.chain_id}.json").write_text(
+        json.dumps({"contracts": {"Arena": actors.attacker.address}})
+    )
+    with pytest.raises(ArenaError, match="record is stale .* run `ape run deploy`"):
+        ArenaClient.from_deployment(root=tmp_path)
+
+
+def test_console_extras_give_an_arena(
+    deployment_root, monkeypatch, accounts, chain, networks, capsys
+):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "ape_console_extras.py"
+    spec = importlib.util.spec_from_file_location("ape_console_extras_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.chdir(deployment_root.root)
+    ns = mod.ape_init_extras(accounts, chain, networks)
+    assert ns["arena"].address == deployment_root.contracts["Arena"]
+    assert {"Phase", "Role", "TaskParams", "model_commitment"} <= set(ns)
+    assert "default sender" in capsys.readouterr().out
+    monkeypatch.chdir(deployment_root.root.parent)
+    assert mod.ape_init_extras(accounts, chain, networks) == {}
+    assert "not available on this chain" in capsys.readouterr().out
