@@ -125,7 +125,11 @@ def run(task: uint256, max_steps: uint256) -> bool:
 def _credit(task: uint256, r: uint256, p: address, x: uint256) -> uint256:
     """
     @dev Split reward x between p's owner and delegators (PROTOCOL.md §7).
-    @return The amount actually credited (x minus accumulator dust).
+         The whole delegators' part counts as paid once the accumulator moved: positions
+         settle floor(active * sum(inc) / ACC) over several rounds, which can exceed the
+         per-round sum of floor(inc * del / ACC), so that floor dust must stay reserved
+         (it is never claimable and stays in the contract) instead of rolling over.
+    @return The amount credited (x, or the owner part alone if inc rounds to 0).
     """
     st._sync(task, p, r)
     own: uint256 = st._parts[task][p].own_active
@@ -138,8 +142,9 @@ def _credit(task: uint256, r: uint256, p: address, x: uint256) -> uint256:
     dpaid: uint256 = 0
     if dl != 0 and dpart != 0:
         inc: uint256 = dpart * st.ACC // dl
-        st._parts[task][p].acc += inc
-        dpaid = inc * dl // st.ACC
+        if inc != 0:
+            st._parts[task][p].acc += inc
+            dpaid = dpart
     st._parts[task][p].owner_earned += owner_part
     log Rewarded(task=task, round=r, participant=p, amount=x, owner_part=owner_part, delegator_part=dpaid)
     return owner_part + dpaid
