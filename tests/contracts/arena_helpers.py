@@ -357,3 +357,32 @@ def new_task(arena, chain, creator, shards=None, **overrides) -> Task:
     if params["start_time"] == 0:
         params["start_time"] = arena.task_params(task_id).start_time
     return Task(arena, chain, task_id, creator, params, shards, proofs, created=tx)
+
+
+def owed(arena, t: Task, positions) -> int:
+    """Everything the arena owes on task `t` now: claimable + withdrawable of every
+    (participant, account) position, plus the creator's unclaimed refund."""
+    total = 0
+    for participant, account in positions:
+        total += arena.claimable(t.id, participant, account) + arena.withdrawable(t.id, participant, account)
+    st = arena.task_state(t.id)
+    if st.status == STATUS_ENDED and not st.refund_claimed:
+        total += st.refund
+    return total
+
+
+def exit_all(arena, t: Task, positions) -> dict:
+    """Claim and withdraw every position that has something, then the creator's refund.
+    Returns {(participant, account): amount received}."""
+    got = {}
+    for participant, account in positions:
+        amount = 0
+        if arena.claimable(t.id, participant, account):
+            amount += arena.claim(t.id, participant, sender=account).return_value
+        if arena.withdrawable(t.id, participant, account):
+            amount += arena.withdraw(t.id, participant, sender=account).return_value
+        got[(participant.address, account.address)] = amount
+    st = arena.task_state(t.id)
+    if st.status == STATUS_ENDED and not st.refund_claimed:
+        got[("refund", t.creator.address)] = arena.claim_refund(t.id, sender=t.creator).return_value
+    return got
