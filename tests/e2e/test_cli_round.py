@@ -5,7 +5,7 @@ Every command gets the session anvil's URL as ``--network`` (``ethereum:local:fo
 would make each command start an anvil of its own). A second validator runs ``ape arena
 validator run`` as a real subprocess against the same anvil: it is SIGKILLed right after its commit transaction lands, restarted in the
 score-reveal phase, and must reveal the saved scores (no re-scoring, same salt), finalize the
-round and be paid. At the end everybody claims and withdraws and token totals must balance.
+round, then carry on by itself through round 1 (score, commit, reveal, finalize) and be paid. At the end everybody claims and withdraws and token totals must balance.
 """
 
 from __future__ import annotations
@@ -129,9 +129,9 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     # ---------------------------------------------------------------- creator
     spec = example("digits")
     spec_path = spec.write(workdir / "digits.json")
-    build_shards(digits_eval_arrays(rows=64, seed=3), 1, workdir / "shards", spec=spec, seed=3)
+    build_shards(digits_eval_arrays(rows=96, seed=3), 2, workdir / "shards", spec=spec, seed=3)
     out = ape_arena(
-        "task", "create", spec_path, workdir / "shards", "--bounty", "1000", "--rounds", "1",
+        "task", "create", spec_path, workdir / "shards", "--bounty", "1000", "--rounds", "2",
         "--start-in", "10m", "--phase-seconds", "10m", "--min-quorum", "2", "--slash-tau", "0.05",
         "--arena", arena.address, as_=CREATOR,
     )  # fmt: skip
@@ -154,25 +154,30 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     assert arena.participant(task, addr[VAL_SUB]).commission == TOKEN // 10
 
     # ---------------------------------------------------------------- commit + reveal models
-    arena.wait_for_phase(task, 0, Phase.COMMIT)
-    for node, seed in ((NODE_A, 1), (NODE_B, 2)):
-        model = workdir / f"model-{node}.onnx"
-        model.write_bytes(build_digits_onnx(seed=seed).SerializeToString())
-        ape_arena("node", "submit", task, model, "--arena", arena.address, as_=node)
-    arena.wait_for_phase(task, 0, Phase.REVEAL)
-    for node in (NODE_A, NODE_B):
-        ape_arena("node", "reveal", task, "--arena", arena.address, as_=node)
-    ape_arena("task", "reveal-eval", task, "0", "--arena", arena.address, as_=CREATOR)
-    assert arena.round_info(task, 0).num_submissions == 2
+    def nodes_submit_and_reveal(r: int) -> None:
+        arena.wait_for_phase(task, r, Phase.COMMIT)
+        for node, seed in ((NODE_A, 1 + 10 * r), (NODE_B, 2 + 10 * r)):
+            model = workdir / f"model-{node}-{r}.onnx"
+            model.write_bytes(build_digits_onnx(seed=seed).SerializeToString())
+            ape_arena("node", "submit", task, model, "--arena", arena.address, as_=node)
+        arena.wait_for_phase(task, r, Phase.REVEAL)
+        for node in (NODE_A, NODE_B):
+            ape_arena("node", "reveal", task, "--arena", arena.address, as_=node)
+        ape_arena("task", "reveal-eval", task, str(r), "--arena", arena.address, as_=CREATOR)
+        assert arena.round_info(task, r).num_submissions == 2
+
+    def in_process_validator() -> str:
+        return ape_arena(
+            "validator", "run", task, "--once", "--state-dir", state_in, "--threads", "1",
+            "--arena", arena.address, as_=VAL_IN,
+        )  # fmt: skip
+
+    nodes_submit_and_reveal(0)
 
     # ---------------------------------------------------------------- score-commit
     arena.wait_for_phase(task, 0, Phase.SCORE_COMMIT)
     state_in, state_sub = workdir / "state-in", workdir / "state-sub"
-    out = ape_arena(
-        "validator", "run", task, "--once", "--state-dir", state_in, "--threads", "1",
-        "--arena", arena.address, as_=VAL_IN,
-    )  # fmt: skip
-    assert "committed scores" in out
+    assert "committed scores" in in_process_validator()
 
     uri = chain.provider.uri
     first = ValidatorProcess(uri, arena.address, task, state_sub, workdir / "validator-1.log")
@@ -191,36 +196,48 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
 
     # ---------------------------------------------------------------- score-reveal: restart
     arena.wait_for_phase(task, 0, Phase.SCORE_REVEAL)
-    ape_arena(
-        "validator", "run", task, "--once", "--state-dir", state_in, "--arena", arena.address,
-        as_=VAL_IN,
-    )  # fmt: skip
+    assert "revealed 2 scores" in in_process_validator()
     second = ValidatorProcess(uri, arena.address, task, state_sub, workdir / "validator-2.log")
     second.wait_for("its reveal", lambda: arena.validator_round(task, 0, addr[VAL_SUB]).revealed)
     assert arena.validator_scores(task, 0, addr[VAL_SUB]) == saved["scores"]
     # two processes, two engines, bit-identical scores
     assert arena.validator_scores(task, 0, addr[VAL_IN]) == saved["scores"]
-    arena.wait_until(arena.round_end(task, 0))  # the restarted validator finalizes and exits
-    assert second.wait() == 0, second.output()
-    log2 = second.output()
-    assert "fetching" not in log2 and "scored 2 models" not in log2  # not scored again
-    assert "revealed 2 scores" in log2 and "finalized" in log2 and "withdrew stake" in log2
     after = json.loads(state_file.read_text())
     assert (after["salt"], after["status"]) == (saved["salt"], "revealed")
+    log2 = second.output()
+    assert "round 0: fetching" not in log2 and "round 0: scored" not in log2  # not scored again
+
+    # ---------------------------------------------------------------- round 1: it carries on
+    arena.wait_until(arena.round_end(task, 0))  # the restarted validator finalizes round 0
+    second.wait_for("round 0 finalized", lambda: arena.task_state(task).finalized_rounds == 1)
+    nodes_submit_and_reveal(1)
+    arena.wait_for_phase(task, 1, Phase.SCORE_COMMIT)
+    assert "committed scores" in in_process_validator()
+    second.wait_for(
+        "its round-1 commit", lambda: arena.validator_round(task, 1, addr[VAL_SUB]).committed
+    )
+    arena.wait_for_phase(task, 1, Phase.SCORE_REVEAL)
+    in_process_validator()
+    second.wait_for(
+        "its round-1 reveal", lambda: arena.validator_round(task, 1, addr[VAL_SUB]).revealed
+    )
+    arena.wait_until(arena.round_end(task, 1))  # it finalizes the last round and exits
+    assert second.wait() == 0, second.output()
+    log2 = second.output()
+    assert "round 1: scored 2 models" in log2
+    assert "round 1: finalized" in log2 and "withdrew stake" in log2
 
     # ---------------------------------------------------------------- paid, not slashed
     st = arena.task_state(task)
     assert st.status == Status.ENDED
-    for val in (VAL_IN, VAL_SUB):
-        vr = arena.validator_round(task, 0, addr[val])
-        assert vr.revealed and vr.reward > 0 and vr.slash == 0
-    assert arena.round_info(task, 0).void_reason == 0
+    for r in (0, 1):
+        for val in (VAL_IN, VAL_SUB):
+            vr = arena.validator_round(task, r, addr[val])
+            assert vr.revealed and vr.reward > 0 and vr.slash == 0
+        assert arena.round_info(task, r).void_reason == 0
 
     # ---------------------------------------------------------------- everybody exits
-    ape_arena(
-        "validator", "run", task, "--once", "--state-dir", state_in, "--arena", arena.address,
-        as_=VAL_IN,
-    )  # fmt: skip
+    assert "withdrew stake" in in_process_validator()
     for node in (NODE_A, NODE_B):
         if arena.claimable(task, addr[node]):
             ape_arena("claim", task, "--arena", arena.address, as_=node)
