@@ -3,9 +3,11 @@
 Creator, nodes, a delegator and one validator run in-process through click's ``CliRunner``.
 Every command gets the session anvil's URL as ``--network`` (``ethereum:local:foundry``
 would make each command start an anvil of its own). A second validator runs ``ape arena
-validator run`` as a real subprocess against the same anvil: it is SIGKILLed right after its commit transaction lands, restarted in the
-score-reveal phase, and must reveal the saved scores (no re-scoring, same salt), finalize the
-round, then carry on by itself through round 1 (score, commit, reveal, finalize) and be paid. At the end everybody claims and withdraws and token totals must balance.
+validator run`` as a real subprocess against the same anvil: it is SIGKILLed right after its
+commit transaction lands, restarted in the score-reveal phase, and must reveal the saved
+scores (no re-scoring, same salt), finalize the round, then carry on by itself through
+round 1 (score, commit, reveal, finalize) and be paid. At the end everybody claims and
+withdraws and token totals must balance.
 """
 
 from __future__ import annotations
