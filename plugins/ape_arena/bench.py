@@ -83,6 +83,10 @@ class TaskBench:
     torch_bs1_rows_per_s: float = 0.0
     torch_batched_rows_per_s: float = 0.0
     invalid: int = 0
+    engine_infer_s: float = 0.0
+    """Worker time inside onnxruntime (sum over models)."""
+    engine_metric_s: float = 0.0
+    """Worker time inside the metric (sum over models; overlaps inference)."""
     per_model: list[dict[str, Any]] = field(default_factory=list)
 
     def rates(self) -> dict[str, float]:
@@ -286,6 +290,8 @@ def bench_task(
     say(f"[{task}] engine: {len(subs)} models x {rows} rows")
     tb.engine_startup_s, tb.engine_s, results = time_engine(spec, path, sha, subs, threads)
     tb.invalid = sum(1 for r in results if not r.ok)
+    tb.engine_infer_s = sum(r.infer_seconds for r in results)
+    tb.engine_metric_s = sum(r.metric_seconds for r in results)
     say(f"[{task}] floor: bare onnxruntime")
     floor = time_floor(spec, arrays, subs, threads)
     tb.floor_s = sum(floor)
@@ -307,6 +313,8 @@ def bench_task(
                 "score": r.score,
                 "reason": r.reason,
                 "engine_seconds": r.seconds,
+                "engine_infer_seconds": r.infer_seconds,
+                "engine_metric_seconds": r.metric_seconds,
                 "floor_seconds": f,
                 "torch_bs1_rows_per_s": b1,
                 "torch_batched_rows_per_s": bb,
@@ -356,6 +364,12 @@ def _table(benches: list[TaskBench], total: dict[str, float]) -> str:
     row("all", sum(t.models for t in benches), sum(t.rows for t in benches), total)
     console = Console(width=200, record=True)
     console.print(table)
+    for tb in benches:
+        console.print(
+            f"{tb.task}: engine {tb.engine_s:.2f} s warm (+{tb.engine_startup_s:.2f} s worker "
+            f"start-up, shard load); inside the worker onnxruntime {tb.engine_infer_s:.2f} s, "
+            f"metric {tb.engine_metric_s:.2f} s (overlapped); bare onnxruntime {tb.floor_s:.2f} s"
+        )
     return console.export_text()
 
 

@@ -12,10 +12,11 @@ Per round
 ---------
 1. **Shard**: its sha256 is checked once (``start``); a mismatch raises ``ShardError``. It is
    the only failure that stops a round: with a wrong shard no model can be scored.
-2. **Static checks** (``checks.check_model``) run on a background thread, one model ahead
-   of the worker, so they overlap the previous model's inference.
+2. **Static checks** (``checks.check_model``) run on a background thread ahead of the
+   worker, so they overlap inference of the models before.
 3. **Run**: each model goes to a warm, isolated worker process (``worker.py``) that has the
-   shard loaded once. The worker caps its address space (``memory_limit``); the engine gives
+   shard loaded once. The worker caps its address space (``memory_limit``; ``RLIMIT_AS``,
+   or ``RLIMIT_DATA`` where CUDA may be used) and dies with the engine; the engine gives
    each model ``time_limit`` seconds of wall time and kills and replaces a worker that
    overruns or dies. A dead worker is retried once on a fresh process (``crash_retries``),
    so an unrelated kill (say the OOM killer) does not turn a valid model INVALID.
@@ -467,6 +468,7 @@ class Engine:
     def _spawn(self) -> _Worker:
         parent, child = socket.socketpair()
         self._workers_started += 1
+        Path(self._logdir.name).mkdir(parents=True, exist_ok=True)
         log_path = Path(self._logdir.name) / f"worker-{self._workers_started}.log"
         env = dict(os.environ)
         env.setdefault("MALLOC_ARENA_MAX", "2")  # per-thread malloc arenas eat address space
@@ -482,6 +484,10 @@ class Engine:
             str(child.fileno()),
             "--memory-limit",
             str(self.memory_limit),
+            "--memory-kind",
+            _memory_kind(self.device),
+            "--parent",
+            str(os.getpid()),
         ]
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(
@@ -573,6 +579,18 @@ def _cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _memory_kind(device: str) -> str:
+    """``RLIMIT_AS`` on CPU; ``RLIMIT_DATA`` when the worker may initialise CUDA (the driver
+    reserves huge address ranges it never touches, which ``RLIMIT_AS`` would refuse)."""
+    if device == "cpu":
+        return "as"
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover
+        return "as"
+    return "data" if "CUDAExecutionProvider" in ort.get_available_providers() else "as"
 
 
 def _package_roots() -> list[str]:

@@ -444,7 +444,7 @@ class Scorer:
             for t in self.spec.inputs:
                 x = g[t.data_key][s:e]
                 io_binding.bind_input(
-                    t.name, "cuda", dev, np.dtype(t.dtype), tuple(x.shape), x.data_ptr()
+                    t.name, "cuda", dev, np.dtype(t.dtype).type, tuple(x.shape), x.data_ptr()
                 )
             io_binding.bind_output(out_name, "cuda", dev)
             sess.run_with_iobinding(io_binding)
@@ -502,21 +502,44 @@ def recv(conn) -> dict[str, Any]:
     return json.loads(conn.recv_bytes())
 
 
-def set_memory_limit(limit: int) -> None:
-    """Cap this process's address space (``RLIMIT_AS``); 0 leaves it unlimited."""
+def set_memory_limit(limit: int, kind: str = "as") -> None:
+    """Cap this process's memory; 0 leaves it unlimited.
+
+    ``kind="as"``: the address space (``RLIMIT_AS``), the CPU default. ``kind="data"``:
+    private writable memory (``RLIMIT_DATA``), for GPU workers, because the CUDA driver
+    reserves far more address space than it ever uses and would fail under ``RLIMIT_AS``.
+    """
     if limit > 0:
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        which = resource.RLIMIT_AS if kind == "as" else resource.RLIMIT_DATA
+        _, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        resource.setrlimit(which, (limit, hard))
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the engine's process dies (best effort)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, 9, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ape_arena.worker", description=__doc__)
     parser.add_argument("--fd", type=int, required=True, help="socket fd to the engine")
-    parser.add_argument("--memory-limit", type=int, default=0, help="RLIMIT_AS in bytes")
+    parser.add_argument("--memory-limit", type=int, default=0, help="memory cap in bytes")
+    parser.add_argument("--memory-kind", choices=("as", "data"), default="as")
+    parser.add_argument("--parent", type=int, default=0, help="engine pid (exit if it is gone)")
     args = parser.parse_args(argv)
-    set_memory_limit(args.memory_limit)
+    set_memory_limit(args.memory_limit, args.memory_kind)
+    die_with_parent()
+    if args.parent and os.getppid() != args.parent:
+        return 2  # the engine died before we could ask to die with it
     # Anything a library prints goes to the log (stderr), never into the protocol.
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 

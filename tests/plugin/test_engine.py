@@ -349,3 +349,41 @@ def test_engine_rejects_bad_configuration(engine_shard):
         Engine(engine_spec(), shard, sha, time_limit=0)
     with pytest.raises(ValueError, match="sha256"):
         Engine(engine_spec(), shard, "xyz")
+
+
+# ----------------------------------------------------------------------------- byte LM
+def test_byte_lm_bits_per_byte_with_mask_and_ignore(tmp_path):
+    """Token metric path: -100 targets and a 0/1 mask are skipped; score == numpy reference."""
+    import numpy as np
+    import onnxruntime as ort
+    from ape_arena.export import export_model
+    from ape_arena.models import make_model
+    from ape_arena.shards import lm_arrays, stdlib_corpus, write_shard
+    from ape_arena.spec import TaskSpec, example
+
+    raw = example("bytes_lm").model_dump(mode="json")
+    raw["limits"]["max_batch_rows"] = 16
+    raw["data"]["mask_key"] = "mask"
+    spec = TaskSpec.model_validate(raw)
+    arrays = lm_arrays(stdlib_corpus(5_000, part="eval")[:5_000])  # last window padded: -100
+    rng = np.random.default_rng(0)
+    arrays["mask"] = (rng.random(arrays["target"].shape) > 0.25).astype(np.uint8)
+    shard = tmp_path / "lm.npz"
+    shard_sha = write_shard(arrays, shard)
+    model = tmp_path / "lm.onnx"
+    model_sha = export_model(make_model("lm-conv-48", seed=3), spec, model)
+
+    with Engine(spec, shard, shard_sha, progress=False) as engine:
+        (result,) = engine.score_round([(model, model_sha)])
+
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    logits = sess.run(["logits"], {"tokens": arrays["tokens"]})[0].astype(np.float64)
+    m = logits.max(-1, keepdims=True)
+    logp = logits - m - np.log(np.exp(logits - m).sum(-1, keepdims=True))
+    target = arrays["target"]
+    keep = (target != -100) & (arrays["mask"] != 0)
+    picked = np.take_along_axis(logp, np.where(keep, target, 0)[..., None], -1)[..., 0]
+    total_bits = float(-picked[keep].sum() / math.log(2))
+    assert result.ok, result.reason
+    assert result.count == int(keep.sum()) < target.size
+    assert abs(result.score - score_from_total(total_bits, int(keep.sum()))) <= 1
