@@ -71,6 +71,8 @@ from .chain import (
 )
 
 STATE_VERSION = 1
+MAX_SCORE_ATTEMPTS = 3
+"""Scoring attempts per round before a validator gives the round up (nothing committed)."""
 SCORED, COMMITTED, REVEALED = "scored", "committed", "revealed"
 _STATUS_ORDER = {SCORED: 0, COMMITTED: 1, REVEALED: 2}
 
@@ -285,6 +287,7 @@ class Validator:
         self._said: set[tuple[int, str]] = set()
         self.rounds_seen: set[int] = set()
         self.rounds_closed: set[int] = set()
+        self.score_failures: dict[int, int] = {}
 
     # ------------------------------------------------------------------ logging
     def log(self, text: str) -> None:
@@ -603,6 +606,13 @@ class Validator:
     def _score_round(self, r: int, info: Any) -> Scored | None:
         from .store import StoreError
 
+        if self.score_failures.get(r, 0) >= MAX_SCORE_ATTEMPTS:
+            self._once(
+                r,
+                "givenup",
+                f"round {r}: scoring failed {MAX_SCORE_ATTEMPTS} times; not committing this round",
+            )
+            return None
         spec = self.spec()
         shard_hex = bytes(info.shard_sha256).hex()
         try:
@@ -624,7 +634,15 @@ class Validator:
                 self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> INVALID")
                 models.append((None, sha, f"fetch_failed: {exc}"))
         t0 = time.monotonic()
-        scored = self.compute_scores(r, spec, Path(shard_path), shard_hex, models)
+        try:
+            scored = self.compute_scores(r, spec, Path(shard_path), shard_hex, models)
+        except (ValidatorError, ArenaError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - engine/shard problems: skip, retry a little
+            n = self.score_failures[r] = self.score_failures.get(r, 0) + 1
+            again = "" if n >= MAX_SCORE_ATTEMPTS else "; will try again"
+            self.log(f"round {r}: scoring failed ({_one_line(exc)}){again}")
+            return None
         if len(scored.scores) != len(subs):
             raise ValidatorError(
                 f"round {r}: scorer returned {len(scored.scores)} scores for {len(subs)} models"

@@ -608,3 +608,18 @@ def test_replace_is_used_for_state_updates(arena, make_validator, monkeypatch):
     arena.at(0, Phase.SCORE_REVEAL)
     v.step()
     assert seen == ["round-0.json"] * 3  # scored, committed, revealed
+
+
+def test_scoring_failure_skips_the_round_after_a_few_attempts(arena, make_validator):
+    class Broken(CountingValidator):
+        def compute_scores(self, round_, spec, shard_path, shard_sha256, models):
+            self.scored_rounds.append(round_)
+            raise RuntimeError("worker did not start")
+
+    v = make_validator(Broken)
+    arena.at(0, Phase.SCORE_COMMIT)
+    for _ in range(5):
+        assert v.step().actions == []
+    assert v.scored_rounds == [0, 0, 0]
+    assert arena.sent == [] and not v.states.path(0).exists()
+    assert sum("worker did not start" in line for line in v.lines) == 3
