@@ -600,6 +600,8 @@ class ArenaModel:
     def reveal_model(self, sender: str, tid: int, model: bytes, uri: str, now: int):
         errs = []
         task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
         phase_ok = self.phase(task, now) == PHASE_REVEAL
         if not phase_ok:
             errs.append(arena("wrong phase"))
@@ -642,6 +644,8 @@ class ArenaModel:
     def reveal_eval(self, sender: str, tid: int, rnd: int, shard: bytes, proof, now: int):
         errs = []
         task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
         if sender != task.creator:
             errs.append(arena("not creator"))
         if self.phase(task, now) != PHASE_REVEAL:
@@ -685,6 +689,8 @@ class ArenaModel:
     def reveal_scores(self, sender: str, tid: int, scores, salt: bytes, now: int):
         errs = []
         task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            errs.append(arena("task not active"))
         phase_ok = self.phase(task, now) == PHASE_SCORE_REVEAL
         if not phase_ok:
             errs.append(arena("wrong phase"))
@@ -996,11 +1002,15 @@ class ArenaModel:
         else:
             if (participant, sender) not in task.positions:
                 raise Revert(arena("nothing to claim"))
-            _, pos = self._position_settled(task, participant, sender, mutate=True)
+            # settle on copies: a reverted claim must leave no trace (the settle's floor
+            # division depends on how often it runs)
+            pt, pos = self._position_settled(task, participant, sender, mutate=False)
             amount = self._vested(task, pos.earned) - pos.claimed
             if amount == 0:
                 raise Revert(arena("nothing to claim"))
             pos.claimed += amount
+            task.participants[participant] = pt
+            task.positions[(participant, sender)] = pos
         self._move(self.address, sender, amount)
         return amount
 
@@ -1019,11 +1029,13 @@ class ArenaModel:
         else:
             if (participant, sender) not in task.positions:
                 raise Revert(arena("nothing to withdraw"))
-            pt, pos = self._position_settled(task, participant, sender, mutate=True)
+            pt, pos = self._position_settled(task, participant, sender, mutate=False)
             amount = pos.active + pos.pending
             if amount == 0:
                 raise Revert(arena("nothing to withdraw"))
             pos.active = pos.pending = 0
+            task.participants[participant] = pt
+            task.positions[(participant, sender)] = pos
         key = (tid, participant, sender)
         self.withdrawn[key] = self.withdrawn.get(key, 0) + amount
         self._move(self.address, sender, amount)
@@ -1035,10 +1047,10 @@ class ArenaModel:
         the part of the bounty (and of an open round's pot) not yet distributed."""
         task = self.tasks[tid]
         total = 0
-        for addr, pt in task.participants.items():
+        for pt in task.participants.values():
             total += pt.own_active + pt.own_pending
             total += self._vested_all(pt.owner_earned) - pt.owner_claimed
-        for (p, d), pos in task.positions.items():
+        for p, d in task.positions:
             _, sp = self._position_settled(task, p, d, mutate=False)
             total += sp.active + sp.pending + sp.earned - sp.claimed
         total += task.carry

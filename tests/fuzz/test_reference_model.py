@@ -199,7 +199,7 @@ class Scenario:
 
     # -- one round --
     def play_round(self, r: int):
-        rng, dep, tid, m = self.rng, self.dep, self.tid, self.m
+        rng, dep, tid = self.rng, self.dep, self.tid
         self.at(r, ref.PHASE_COMMIT)
         delay_finalize = rng.random() < 0.25
         if r >= 1 and rng.random() < 0.3:
@@ -348,3 +348,93 @@ def test_rounds_match_reference_model(chunk):
         f"contract owed more than it held for {len(shortfalls)} of {tasks} tasks "
         f"(task id, wei short): {shortfalls}"
     )
+
+
+def test_delegator_rounding_keeps_contract_solvent():
+    """PROTOCOL.md §7 rounding, exact case (FINDINGS.md F2).
+
+    Bounty 8 over 2 rounds, gamma = 1/2, one node (own 1, commission 0) backed by one
+    delegator (3), one validator. Each round the node earns x = 2: owner part 0, dpart = 2,
+    inc = 2e36 // 3, dpaid = inc * 3 // 1e36 = 1, so `paid` reserves 1 wei per round for the
+    delegator and the rest (1 wei) rolls into carry / the creator's refund. The delegator's
+    position settles both rounds at once: 3 * (2 * inc) // 1e36 = 3 > 1 + 1. Payouts total
+    validator 5 + refund 1 + delegator 3 = 9 > bounty 8: the contract owes more than it holds
+    and the last exit reverts (the stake of whoever leaves last is stuck)."""
+    with boa.env.anchor():
+        dep = Deployment()
+        creator = dep.new_actor("rc-creator", 10**20)
+        node = dep.new_actor("rc-node", 10**20)
+        backer = dep.new_actor("rc-delegator", 10**20)
+        val = dep.new_actor("rc-validator", 10**20)
+        shards = [b"\x01" * 32, b"\x02" * 32]
+        root, proofs = ref.merkle_root_and_proofs(
+            [ref.eval_leaf(r, s) for r, s in enumerate(shards)]
+        )
+        start = dep.now() + 10
+        params = ref.Params(
+            bounty=8,
+            spec_hash=b"\x00" * 32,
+            spec_uri="",
+            eval_root=root,
+            num_rounds=2,
+            start_time=start,
+            commit_duration=10,
+            reveal_duration=10,
+            score_commit_duration=10,
+            score_reveal_duration=10,
+            min_node_stake=1,
+            min_validator_stake=1,
+            gamma=WAD // 2,
+            delta=WAD,
+            rank_ratio=WAD,
+            tolerance=WAD,
+            slash_tau=WAD,
+            slash_miss=0,
+            slash_dev=0,
+            min_quorum=1,
+            baseline_score=0,
+        )
+        ok, tid = dep.create_task(creator, params)
+        assert ok
+        assert dep.join(node, tid, ref.NODE, 1, 0)[0]
+        assert dep.join(val, tid, ref.VALIDATOR, 10**18, 0)[0]
+        assert dep.delegate(backer, tid, node, 3)[0]
+        for r in range(2):
+            base = start + r * 40
+            dep.warp_to(base)
+            if r == 1:
+                assert dep.finalize(creator, tid, ref.MAX_FINALIZE_STEPS) == (True, True)
+            model = bytes([0x10 + r]) * 32
+            assert dep.commit_model(node, tid, ref.model_commitment(model, node, tid, r))[0]
+            dep.warp_to(base + 10)
+            assert dep.reveal_eval(creator, tid, r, shards[r], proofs[r])[0]
+            assert dep.reveal_model(node, tid, model, "file://m")[0]
+            dep.warp_to(base + 20)
+            salt = b"\x07" * 32
+            assert dep.commit_scores(
+                val, tid, ref.score_commitment(tid, r, val, [5 * 10**8], salt)
+            )[0]
+            dep.warp_to(base + 30)
+            assert dep.reveal_scores(val, tid, [5 * 10**8], salt)[0]
+        dep.warp_to(start + 80)
+        assert dep.finalize(creator, tid, ref.MAX_FINALIZE_STEPS) == (True, True)
+        dep.check_task(tid)
+        task = dep.model.tasks[tid]
+        assert [task.round(r).paid for r in range(2)] == [3, 4]
+        assert task.refund == 1
+        owed = (
+            dep.arena.claimable(tid, node, backer)
+            + dep.arena.claimable(tid, val, val)
+            + dep.arena.claimable(tid, node, node)
+            + task.refund
+            + sum(
+                dep.arena.withdrawable(tid, p, a)
+                for p, a in [(node, node), (node, backer), (val, val)]
+            )
+        )
+        held = dep.token.balanceOf(dep.arena.address)
+        assert owed <= held, (
+            f"INSOLVENT by {owed - held} wei (PROTOCOL.md §7: paid counts dpaid = inc*del//ACC "
+            f"per round, but a position settles floor(active*sum(inc)/ACC) over several rounds; "
+            f"delegator can claim {dep.arena.claimable(tid, node, backer)} of the 2 wei reserved)"
+        )

@@ -1,0 +1,412 @@
+"""Stateful fuzzing of the whole Arena protocol against the reference model.
+
+A hypothesis ``RuleBasedStateMachine`` creates tasks, joins, tops up, delegates, commits and
+reveals models and scores, reveals eval shards, warps time, finalizes with random
+``max_steps``, claims, withdraws, claims refunds, cancels and pauses. Every rule runs on the
+contract and on the plain-Python shadow (tests/fuzz/reference.py) through
+``Deployment.both``: both must accept or both must revert (with one of the reasons the model
+allows), and return the same value. Invariants after every step: every tracked token balance
+equals the shadow's (tokens conserved: minted = balances of all actors + arena), the arena
+holds at least everything it owes, accumulators never decrease, paid <= pot in every round.
+At the end of each run all tasks are driven to their end, everyone claims and withdraws,
+the creators take their refunds, and what is left is dust (< 100 wei per task).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import boa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from tests.fuzz import reference as ref
+from tests.fuzz.harness import Deployment
+
+WAD = ref.WAD
+N_CREATORS, N_NODES, N_VALIDATORS, N_DELEGATORS = 2, 3, 3, 2
+FUNDS = 10**24
+MAX_TASKS = 2
+MAX_DUST_PER_TASK = 100
+MODEL_HASHES = [bytes([i + 1]) * 32 for i in range(4)]  # few hashes: duplicates happen
+SCORES = st.sampled_from(
+    [0, 10**5, 10**6, 5 * 10**8, 5 * 10**8 + 10**6, 10**9, 2 * 10**9, ref.INVALID]
+)
+
+
+_BASE: dict = {}
+
+
+def base():
+    """One deployment with funded actors per boa environment, shared by every run (each run
+    is anchored, so it starts from exactly this state)."""
+    key = id(boa.env)
+    if key not in _BASE:
+        _BASE.clear()
+        _BASE[key] = _make_base()
+    return _BASE[key]
+
+
+def _make_base():
+    dep = Deployment()
+    actors = {
+        "creator": [dep.new_actor(f"sm-creator{i}", FUNDS) for i in range(N_CREATORS)],
+        "node": [dep.new_actor(f"sm-node{i}", FUNDS) for i in range(N_NODES)],
+        "validator": [dep.new_actor(f"sm-validator{i}", FUNDS) for i in range(N_VALIDATORS)],
+        "delegator": [dep.new_actor(f"sm-delegator{i}", FUNDS) for i in range(N_DELEGATORS)],
+    }
+    return dep, actors, copy.deepcopy(dep.model)
+
+
+params_strategy = st.fixed_dictionaries(
+    {
+        "bounty": st.one_of(st.integers(1, 1000), st.integers(10**18, 10**21)),
+        "num_rounds": st.integers(1, 3),
+        "start_delay": st.integers(0, 20),
+        "durations": st.tuples(*[st.integers(1, 8)] * 4),
+        "min_node_stake": st.sampled_from([1, 10**18]),
+        "min_validator_stake": st.sampled_from([1, 10**18]),
+        "gamma": st.sampled_from([0, WAD // 10, WAD // 2]),
+        "delta": st.sampled_from([0, WAD // 3, WAD]),
+        "rank_ratio": st.sampled_from([0, WAD // 2, WAD]),
+        "tolerance": st.sampled_from([1, WAD // 10, WAD]),
+        "slash_tau": st.sampled_from([0, WAD // 10, WAD]),
+        "slash_miss": st.sampled_from([0, WAD // 4, WAD]),
+        "slash_dev": st.sampled_from([0, WAD // 4, WAD]),
+        "min_quorum": st.integers(1, 3),
+        "baseline_score": st.sampled_from([0, 10**9]),
+        "bad": st.sampled_from([None] * 9 + ["gamma", "num_rounds", "tolerance"]),
+    }
+)
+amounts = st.one_of(st.integers(1, 10**6), st.integers(10**18, 10**21), st.just(0))
+
+
+class ArenaMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.dep, self.actors, model0 = base()
+        self._anchor = boa.env.anchor()
+        self._anchor.__enter__()
+        self.dep.model = copy.deepcopy(model0)
+        self.dep.donated = 0
+        self.m = self.dep.model
+        self.arena_start = self.dep.token.balanceOf(self.dep.arena.address)
+        self.minted = sum(self.m.balances.values())
+        self.model_plans = {}  # (task, round, node) -> model hash committed
+        self.score_plans = {}  # (task, round, validator) -> (scores, salt)
+        self.acc_seen = {}  # (task, participant) -> last accumulator read from the contract
+
+    def teardown(self):
+        try:
+            if not getattr(self, "_failed", False):
+                self.wind_down()
+        finally:
+            self._anchor.__exit__(None, None, None)
+
+    # -- helpers --
+    def pick(self, kind, i):
+        group = self.actors[kind]
+        return group[i % len(group)]
+
+    @property
+    def tids(self):
+        return sorted(self.m.tasks)
+
+    def task_of(self, i):
+        return self.tids[i % len(self.tids)]
+
+    def run(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AssertionError:
+            self._failed = True
+            raise
+
+    def finalize_round_checks(self, tid: int):
+        task = self.m.tasks[tid]
+        for r in range(task.finalized_rounds):
+            rd = task.round(r)
+            assert rd.paid <= rd.pot, f"task {tid} round {r}: paid {rd.paid} > pot {rd.pot}"
+        for addr, pt in task.participants.items():
+            acc = self.dep.arena.participant(tid, addr)[7]
+            assert acc == pt.acc, f"acc of {addr}: contract {acc}, model {pt.acc}"
+            assert acc >= self.acc_seen.get((tid, addr), 0), "accumulator decreased"
+            self.acc_seen[(tid, addr)] = acc
+
+    # -- rules --
+    @initialize(p=params_strategy)
+    def first_task(self, p):
+        self.create_task(0, p)
+
+    @precondition(lambda self: len(self.m.tasks) < MAX_TASKS)
+    @rule(who=st.integers(0, N_CREATORS - 1), p=params_strategy)
+    def create_task(self, who, p):
+        creator = self.pick("creator", who)
+        now = self.dep.now()
+        cd, rd, scd, srd = p["durations"]
+        params = ref.Params(
+            bounty=p["bounty"],
+            spec_hash=b"\x11" * 32,
+            spec_uri="file://spec",
+            eval_root=b"\x00" * 32,
+            num_rounds=p["num_rounds"],
+            start_time=0 if p["start_delay"] == 0 else now + p["start_delay"],
+            commit_duration=cd,
+            reveal_duration=rd,
+            score_commit_duration=scd,
+            score_reveal_duration=srd,
+            min_node_stake=p["min_node_stake"],
+            min_validator_stake=p["min_validator_stake"],
+            gamma=p["gamma"],
+            delta=p["delta"],
+            rank_ratio=p["rank_ratio"],
+            tolerance=p["tolerance"],
+            slash_tau=p["slash_tau"],
+            slash_miss=p["slash_miss"],
+            slash_dev=p["slash_dev"],
+            min_quorum=p["min_quorum"],
+            baseline_score=p["baseline_score"],
+        )
+        tid_next = len(self.m.tasks) + 1
+        shards = [bytes([0x40 + tid_next, r]) * 16 for r in range(params.num_rounds)]
+        params.eval_root, proofs = ref.merkle_root_and_proofs(
+            [ref.eval_leaf(r, s) for r, s in enumerate(shards)]
+        )
+        if p["bad"] == "gamma":
+            params.gamma = WAD // 2 + 1
+        elif p["bad"] == "num_rounds":
+            params.num_rounds = ref.MAX_ROUNDS + 1
+        elif p["bad"] == "tolerance":
+            params.tolerance = 0
+        ok, tid = self.run(self.dep.create_task, creator, params)
+        if ok:
+            self.m.tasks[tid].shards = shards
+            self.m.tasks[tid].proofs = proofs
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(
+        t=st.integers(0, 1),
+        kind=st.sampled_from(["node", "validator"]),
+        i=st.integers(0, 2),
+        amount=amounts,
+        commission=st.sampled_from([0, WAD // 10, WAD, WAD + 1]),
+        role_swap=st.booleans(),
+    )
+    def join(self, t, kind, i, amount, commission, role_swap):
+        tid = self.task_of(t)
+        who = self.pick(kind, i)
+        role = ref.NODE if kind == "node" else ref.VALIDATOR
+        pt = self.m.tasks[tid].participants.get(who)
+        if pt is not None and commission != WAD + 1:
+            commission = pt.commission  # a top-up (commission is fixed)
+        if role_swap and amount % 7 == 0:
+            role = ref.VALIDATOR + ref.NODE - role
+        self.run(self.dep.join, who, tid, role, amount, commission)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(
+        t=st.integers(0, 1),
+        d=st.integers(0, 3),
+        target_kind=st.sampled_from(["node", "validator"]),
+        i=st.integers(0, 2),
+        amount=amounts,
+    )
+    def delegate(self, t, d, target_kind, i, amount):
+        tid = self.task_of(t)
+        delegator = self.pick("delegator", d) if d < N_DELEGATORS else self.pick("node", d)
+        self.run(self.dep.delegate, delegator, tid, self.pick(target_kind, i), amount)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(
+        t=st.integers(0, 1),
+        i=st.integers(0, 2),
+        h=st.integers(0, len(MODEL_HASHES) - 1),
+        garbage=st.booleans(),
+    )
+    def commit_model(self, t, i, h, garbage):
+        tid = self.task_of(t)
+        node = self.pick("node", i)
+        task = self.m.tasks[tid]
+        r = max(self.m.time_round(task, self.dep.now()), 0)
+        c = ref.model_commitment(MODEL_HASHES[h], node, tid, r) if not garbage else bytes([h]) * 32
+        ok, _ = self.run(self.dep.commit_model, node, tid, c)
+        if ok:
+            self.model_plans[(tid, r, node)] = MODEL_HASHES[h]
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(t=st.integers(0, 1), i=st.integers(0, 2))
+    def reveal_model(self, t, i):
+        tid = self.task_of(t)
+        node = self.pick("node", i)
+        r = max(self.m.time_round(self.m.tasks[tid], self.dep.now()), 0)
+        h = self.model_plans.get((tid, r, node), MODEL_HASHES[0])
+        self.run(self.dep.reveal_model, node, tid, h, "file://model")
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(t=st.integers(0, 1), bad=st.sampled_from([False] * 5 + [True]))
+    def reveal_eval(self, t, bad):
+        tid = self.task_of(t)
+        task = self.m.tasks[tid]
+        r = self.m.time_round(task, self.dep.now())
+        rr = min(max(r, 0), task.params.num_rounds - 1)
+        shard = task.shards[rr] if not bad else b"\x99" * 32
+        self.run(self.dep.reveal_eval, task.creator, tid, rr, shard, task.proofs[rr])
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(
+        t=st.integers(0, 1),
+        i=st.integers(0, 2),
+        data=st.data(),
+        salt=st.binary(min_size=32, max_size=32),
+    )
+    def commit_scores(self, t, i, data, salt):
+        tid = self.task_of(t)
+        v = self.pick("validator", i)
+        task = self.m.tasks[tid]
+        r = max(self.m.time_round(task, self.dep.now()), 0)
+        n = len(task.rounds[r].subs) if r in task.rounds else 0
+        n += data.draw(st.sampled_from([0] * 10 + [1]), label="extra")
+        scores = data.draw(st.lists(SCORES, min_size=n, max_size=n), label="scores")
+        ok, _ = self.run(
+            self.dep.commit_scores, v, tid, ref.score_commitment(tid, r, v, scores, salt)
+        )
+        if ok:
+            self.score_plans[(tid, r, v)] = (scores, salt)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(t=st.integers(0, 1), i=st.integers(0, 2))
+    def reveal_scores(self, t, i):
+        tid = self.task_of(t)
+        v = self.pick("validator", i)
+        r = max(self.m.time_round(self.m.tasks[tid], self.dep.now()), 0)
+        scores, salt = self.score_plans.get((tid, r, v), ([], b"\x00" * 32))
+        self.run(self.dep.reveal_scores, v, tid, scores, salt)
+
+    @rule(seconds=st.one_of(st.integers(1, 12), st.integers(13, 60)))
+    def warp(self, seconds):
+        boa.env.time_travel(seconds=seconds)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(t=st.integers(0, 1), steps=st.one_of(st.integers(0, 4), st.just(ref.MAX_FINALIZE_STEPS)))
+    def finalize(self, t, steps):
+        tid = self.task_of(t)
+        self.run(self.dep.finalize, self.pick("delegator", 0), tid, steps)
+        self.run(self.finalize_round_checks, tid)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(
+        t=st.integers(0, 1),
+        kind=st.sampled_from(["node", "validator", "delegator"]),
+        i=st.integers(0, 2),
+        pk=st.sampled_from(["node", "validator"]),
+        j=st.integers(0, 2),
+    )
+    def claim(self, t, kind, i, pk, j):
+        tid = self.task_of(t)
+        who = self.pick(kind, i)
+        participant = who if kind != "delegator" and pk == kind else self.pick(pk, j)
+        self.run(self.dep.claim, who, tid, participant)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(
+        t=st.integers(0, 1),
+        kind=st.sampled_from(["node", "validator", "delegator"]),
+        i=st.integers(0, 2),
+        pk=st.sampled_from(["node", "validator"]),
+        j=st.integers(0, 2),
+    )
+    def withdraw(self, t, kind, i, pk, j):
+        tid = self.task_of(t)
+        who = self.pick(kind, i)
+        participant = who if kind != "delegator" and pk == kind else self.pick(pk, j)
+        self.run(self.dep.withdraw, who, tid, participant)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(t=st.integers(0, 1), who=st.integers(0, N_CREATORS))
+    def claim_refund(self, t, who):
+        tid = self.task_of(t)
+        sender = self.m.tasks[tid].creator if who == N_CREATORS else self.pick("creator", who)
+        self.run(self.dep.claim_refund, sender, tid)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(t=st.integers(0, 1), who=st.integers(0, N_CREATORS))
+    def cancel_task(self, t, who):
+        tid = self.task_of(t)
+        sender = self.m.tasks[tid].creator if who == N_CREATORS else self.pick("creator", who)
+        self.run(
+            self.dep.both,
+            "cancel_task",
+            sender,
+            lambda: self.m.cancel_task(sender, tid),
+            lambda: self.dep.arena.cancel_task(tid),
+        )
+
+    @rule(by_owner=st.sampled_from([True, True, True, False]), on=st.booleans())
+    def pause(self, by_owner, on):
+        sender = self.dep.owner if by_owner else self.pick("delegator", 1)
+        self.run(self.dep.pause if on else self.dep.unpause, sender)
+
+    # -- invariants --
+    @invariant()
+    def tokens_conserved_and_solvent(self):
+        self.run(self._tokens_conserved_and_solvent)
+
+    def _tokens_conserved_and_solvent(self):
+        dep, m = self.dep, self.m
+        arena_bal = dep.token.balanceOf(dep.arena.address)
+        assert arena_bal == m.balances.get(dep.arena.address, 0), (
+            "arena balance differs from the model"
+        )
+        assert sum(m.balances.values()) == self.minted, "tokens not conserved"
+        owed = sum(m.owed(tid) for tid in m.tasks)
+        assert arena_bal - self.arena_start >= owed, (
+            f"INSOLVENT: arena holds {arena_bal - self.arena_start}, owes {owed} (FINDINGS.md F2)"
+        )
+
+    # -- the end --
+    def wind_down(self):
+        dep, m = self.dep, self.m
+        if m.paused:
+            dep.unpause(dep.owner)
+        if not m.tasks:
+            return
+        end = max(m.round_start(t, t.params.num_rounds) for t in m.tasks.values())
+        dep.warp_to(end)
+        for tid in self.tids:
+            task = m.tasks[tid]
+            while task.status == ref.STATUS_ACTIVE:
+                ok, _ = dep.finalize(dep.owner, tid, ref.MAX_FINALIZE_STEPS)
+                assert ok, "finalize must succeed once the clock is past every round"
+            self.finalize_round_checks(tid)
+            dep.check_task(tid)
+            if task.status == ref.STATUS_ENDED and not task.refund_claimed:
+                assert dep.claim_refund(task.creator, tid)[0] or task.refund == 0
+            for addr in list(task.participants):
+                if m.claimable(tid, addr, addr):
+                    assert dep.claim(addr, tid, addr)[0]
+                if m.withdrawable(tid, addr, addr):
+                    assert dep.withdraw(addr, tid, addr)[0]
+            for p, d in list(task.positions):
+                if m.claimable(tid, p, d):
+                    assert dep.claim(d, tid, p)[0]
+                if m.withdrawable(tid, p, d):
+                    assert dep.withdraw(d, tid, p)[0]
+            dep.check_task(tid)
+            assert m.owed(tid) == 0, (
+                f"task {tid}: the model still owes {m.owed(tid)} after all exits"
+            )
+        dep.check_balances()
+        dust = dep.token.balanceOf(dep.arena.address) - self.arena_start
+        assert 0 <= dust < MAX_DUST_PER_TASK * len(m.tasks), (
+            f"{dust} wei left for {len(m.tasks)} tasks"
+        )
+
+
+ArenaMachine.TestCase.settings = settings(
+    max_examples=200,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+TestArenaStateful = ArenaMachine.TestCase
