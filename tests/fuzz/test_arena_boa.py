@@ -1010,3 +1010,71 @@ def test_withdraw_after_cancel_is_empty_and_claim_refund_needs_end(world, arena,
         arena.join(task, NODE, 10 * E18, 0)
     with boa.env.prank(creator), boa.reverts("arena: task not ended"):
         arena.claim_refund(task)
+
+
+def test_finalize_events(world, arena, node, node2, validator, validator2, validator3, delegator):
+    """Every finalize unit emits its event with the stored numbers."""
+    task = world.make_task(num_rounds=1, slash_tau=WAD // 10)
+    join(arena, node, task, NODE, 100 * E18, WAD // 10)
+    join(arena, node2, task, NODE, 100 * E18)
+    for v in (validator, validator2, validator3):
+        join(arena, v, task, VALIDATOR, 100 * E18)
+    with boa.env.prank(delegator):
+        arena.delegate(task, node, 50 * E18)
+    sc, far = [200_000_000, 300_000_000], [900_000_000, 300_000_000]
+    play_round(world, task, 0, [(node, "a"), (node2, "b")], {validator: sc, validator2: sc, validator3: far})
+    arena.finalize(task, 1)
+    (op,) = events(arena, "RoundOpened")
+    assert (op.task, op.round, op.pot, op.emission_amount, op.void_reason) == (task, 0, 3_000 * E18, 0, 0)
+    arena.finalize(task, 2)
+    assert [(e.slot, e.consensus) for e in events(arena, "ConsensusComputed")] == [(0, 200_000_000), (1, 300_000_000)]
+    arena.finalize(task, 1)  # rank
+    (rk,) = events(arena, "RoundRanked")
+    scored = {e.validator: (e.deviation, e.agreement) for e in events(arena, "ValidatorScored")}
+    ri = arena.round_info(task, 0)
+    assert (rk.nodes_pot, rk.validators_pot, rk.node_stake, rk.validator_stake) == (
+        ri.nodes_pot, ri.validators_pot, 250 * E18, 300 * E18)
+    for v in (validator, validator2, validator3):
+        vr = arena.validator_round(task, 0, v)
+        assert scored[v] == (vr.deviation, vr.agreement)
+    arena.finalize(task, 1)  # pay node (slot 0)
+    (rw,) = events(arena, "Rewarded")
+    x = arena.submission(task, 0, 0).reward
+    assert x > 0
+    owner, _, dpaid = split(x, WAD // 10, 100 * E18, 50 * E18)
+    assert (rw.participant, rw.amount, rw.owner_part, rw.delegator_part) == (node, x, owner, dpaid)
+    arena.finalize(task, 10)
+    (sl,) = events(arena, "Slashed")
+    (fin,) = events(arena, "RoundFinalized")
+    (end,) = events(arena, "TaskEnded")
+    assert (sl.validator, sl.reason, sl.amount) == (validator3, 2, ceil_div(100 * E18 * (WAD // 20), WAD))
+    ri = arena.round_info(task, 0)
+    assert ri.stage == 5
+    assert (fin.pot, fin.paid, fin.slashed, fin.carry) == (ri.pot, ri.paid, ri.slashed, ri.pot - ri.paid + ri.slashed)
+    assert end.refund == fin.carry == arena.task_state(task).refund
+    with boa.env.prank(validator3):
+        arena.withdraw(task, validator3)
+        (wd,) = events(arena, "Withdrawn")
+        assert (wd.participant, wd.account, wd.amount) == (validator3, validator3, 100 * E18 - sl.amount)
+    with boa.env.prank(world.actors["creator"]):
+        arena.claim_refund(task)
+        (rc,) = events(arena, "RefundClaimed")
+        assert rc.amount == fin.carry
+
+
+def test_full_slash_leaves_delegators_whole(world, arena, node, validator, validator2, delegator):
+    task = world.make_task(num_rounds=1, slash_miss=WAD, min_quorum=1)
+    join(arena, node, task, NODE, 100 * E18)
+    join(arena, validator, task, VALIDATOR, 100 * E18)
+    join(arena, validator2, task, VALIDATOR, 100 * E18)
+    with boa.env.prank(delegator):
+        arena.delegate(task, validator2, 40 * E18)
+    play_round(world, task, 0, [(node, "a")], {validator: [1]}, no_reveal=[validator2])
+    assert arena.finalize(task, 100)
+    p = arena.participant(task, validator2)
+    assert p.own_active == 0 and p.slashed == 100 * E18
+    with boa.env.prank(validator2), boa.reverts("arena: nothing to withdraw"):
+        arena.withdraw(task, validator2)
+    with boa.env.prank(delegator):
+        assert arena.withdraw(task, validator2) == 40 * E18
+    assert arena.task_state(task).refund >= 100 * E18  # the slash went to the creator's refund
