@@ -7,6 +7,7 @@ Nothing here is a fixture; `conftest.py` wires these into named-actor fixtures a
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -386,3 +387,42 @@ def exit_all(arena, t: Task, positions) -> dict:
     if st.status == STATUS_ENDED and not st.refund_claimed:
         got[("refund", t.creator.address)] = arena.claim_refund(t.id, sender=t.creator).return_value
     return got
+
+
+class Bulk:
+    """Many transactions quickly: unsigned eth_sendTransaction from impersonated addresses
+    (anvil auto-impersonation), fixed gas, no Ape receipt machinery. For set-up only; every
+    transaction's status is still checked."""
+
+    def __init__(self, chain):
+        self.provider = chain.provider
+        self.w3 = chain.provider.web3
+        self.provider.make_request("anvil_autoImpersonateAccount", [True])
+        self.gas_price = self.w3.eth.gas_price
+
+    @staticmethod
+    def address(label: str) -> str:
+        from eth_utils import to_checksum_address
+
+        return to_checksum_address(keccak(label.encode())[12:])
+
+    def fund_eth(self, address: str, wei: int = 10**21) -> None:
+        self.provider.make_request("anvil_setBalance", [address, hex(wei)])
+
+    def send(self, sender: str, contract, method: str, *args, gas: int = 3_000_000) -> dict:
+        """Send and return the raw receipt (auto-mined); ~11 ms against ~40 ms through web3."""
+        data = "0x" + bytes(contract._mutable_methods_[method].encode_input(*args)).hex()
+        tx = {"from": sender, "to": contract.address, "data": data, "gas": hex(gas), "gasPrice": hex(self.gas_price)}
+        txhash = self.provider.make_request("eth_sendTransaction", [tx])
+        receipt = None
+        for _ in range(2000):
+            receipt = self.provider.make_request("eth_getTransactionReceipt", [txhash])
+            if receipt is not None:
+                break
+            time.sleep(0.002)
+        assert receipt is not None, f"{method} from {sender}: no receipt"
+        assert int(receipt["status"], 16) == 1, f"{method}{args} from {sender} reverted"
+        return receipt
+
+    def close(self) -> None:
+        self.provider.make_request("anvil_autoImpersonateAccount", [False])
