@@ -89,7 +89,12 @@ def model_hash(name: str) -> bytes:
 
 
 def score_commit(task: int, round_: int, validator: str, scores: list[int], salt: bytes) -> bytes:
-    return keccak(encode(["uint256", "uint256", "address", "uint64[]", "bytes32"], [task, round_, validator, scores, salt]))
+    return keccak(
+        encode(
+            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
+            [task, round_, validator, scores, salt],
+        )
+    )
 
 
 def model_commit(sha: bytes, node: str, task: int, round_: int) -> bytes:

@@ -19,7 +19,6 @@ from tests.fuzz.conftest import (
     PHASE,
     START_DELAY,
     WAD,
-    ZERO,
     model_commit,
     model_hash,
     score_commit,
@@ -95,13 +94,19 @@ def test_create_task_stores_params_pulls_bounty_and_emits(world, arena, token, c
     ev = events(arena, "TaskCreated")
     assert task == 1 and arena.task_count() == 1
     assert len(ev) == 1 and ev[0].task == 1 and ev[0].creator == creator
-    assert ev[0].bounty == 3_000 * E18 and ev[0].num_rounds == 3 and ev[0].spec_uri == "file://spec.json"
+    assert (
+        ev[0].bounty == 3_000 * E18
+        and ev[0].num_rounds == 3
+        and ev[0].spec_uri == "file://spec.json"
+    )
     assert token.balanceOf(creator) == before - 3_000 * E18
     assert token.balanceOf(arena.address) == 3_000 * E18
     st = arena.task_state(task)
     assert st.creator == creator and st.status == 1 and st.round_length == 4 * PHASE
     p = arena.task_params(task)
-    assert p.num_rounds == 3 and p.rank_ratio == WAD // 2 and p.start_time == world.now() + START_DELAY
+    assert (
+        p.num_rounds == 3 and p.rank_ratio == WAD // 2 and p.start_time == world.now() + START_DELAY
+    )
 
 
 def test_create_task_start_zero_means_now(world, arena):
@@ -145,7 +150,9 @@ def test_create_task_zero_bounty(world):
 
 
 def test_create_task_boundaries_accepted(world, arena):
-    task = world.make_task(num_rounds=64, gamma=WAD // 2, min_quorum=32, tolerance=1000 * WAD, baseline_score=5)
+    task = world.make_task(
+        num_rounds=64, gamma=WAD // 2, min_quorum=32, tolerance=1000 * WAD, baseline_score=5
+    )
     assert arena.task_params(task).num_rounds == 64
 
 
@@ -220,7 +227,9 @@ def test_join_first_and_topup(world, arena, token, node):
         assert events(arena, "Joined") == []
         assert events(arena, "Staked")[0].own_total == 55 * E18
     p = arena.participant(task, node)
-    assert p.role == NODE and p.own_pending == 55 * E18 and p.own_active == 0 and p.pending_round == 0
+    assert (
+        p.role == NODE and p.own_pending == 55 * E18 and p.own_active == 0 and p.pending_round == 0
+    )
     assert arena.own_stake(task, node, 0) == 55 * E18
     assert arena.task_state(task).participant_count == 1
     assert arena.task_state(task).total_own_stake == 55 * E18
@@ -367,7 +376,13 @@ def test_reveal_model_effects_and_reverts(world, arena, node, node2):
             arena.reveal_model(task, model_hash("b"), "u")
         arena.reveal_model(task, sha, "file://a.onnx")
         ev = events(arena, "ModelRevealed")[0]
-        assert (ev.round, ev.node, ev.slot, ev.model_sha256, ev.uri) == (0, node, 0, sha, "file://a.onnx")
+        assert (ev.round, ev.node, ev.slot, ev.model_sha256, ev.uri) == (
+            0,
+            node,
+            0,
+            sha,
+            "file://a.onnx",
+        )
         with boa.reverts("arena: already revealed"):
             arena.reveal_model(task, sha, "file://a.onnx")
     s = arena.submission(task, 0, 0)
@@ -662,8 +677,20 @@ def split(x, sigma, own, dl):
     return owner, inc, dpart if inc else 0
 
 
-def test_full_task_three_rounds_by_hand(world, arena, token, creator, node, node2, node3,
-                                        validator, validator2, validator3, validator4, delegator):
+def test_full_task_three_rounds_by_hand(
+    world,
+    arena,
+    token,
+    creator,
+    node,
+    node2,
+    node3,
+    validator,
+    validator2,
+    validator3,
+    validator4,
+    delegator,
+):
     task = world.make_task()
     join(arena, node, task, NODE, 100 * E18, WAD // 10)
     join(arena, node2, task, NODE, 100 * E18)
@@ -675,8 +702,14 @@ def test_full_task_three_rounds_by_hand(world, arena, token, creator, node, node
 
     s1 = [500_000_000, 800_000_000, 300_000_000]
     s3 = [600_000_000, 800_000_000, 200_000_000]
-    play_round(world, task, 0, [(node, "a"), (node2, "b"), (node3, "c")],
-               {validator: s1, validator2: s1, validator3: s3}, no_reveal=[validator4])
+    play_round(
+        world,
+        task,
+        0,
+        [(node, "a"), (node2, "b"), (node3, "c")],
+        {validator: s1, validator2: s1, validator3: s3},
+        no_reveal=[validator4],
+    )
 
     # Paginated: 1 open + 3 consensus + 1 rank + 3 node payouts + 4 validator slots.
     results = [arena.finalize(task, 1) for _ in range(12)]
@@ -699,7 +732,9 @@ def test_full_task_three_rounds_by_hand(world, arena, token, creator, node, node
     assert arena.validator_round(task, 0, validator3).agreement == f3
 
     t_stake, s_stake = 500 * E18, 400 * E18
-    r_nodes = pot * (WAD // 5) // WAD + (pot * (WAD - 2 * (WAD // 5)) // WAD) * t_stake // (t_stake + s_stake)
+    r_nodes = pot * (WAD // 5) // WAD + (pot * (WAD - 2 * (WAD // 5)) // WAD) * t_stake // (
+        t_stake + s_stake
+    )
     assert r_nodes == 533333333333333333333
     r_val = pot - r_nodes
     sg = WAD * 200 * E18 + WAD // 2 * 200 * E18 + WAD // 4 * 100 * E18
@@ -718,7 +753,12 @@ def test_full_task_three_rounds_by_hand(world, arena, token, creator, node, node
 
     ri = arena.round_info(task, 0)
     assert (ri.stage, ri.void_reason, ri.pot) == (5, 0, pot)
-    assert (ri.nodes_pot, ri.validators_pot, ri.node_stake, ri.validator_stake) == (r_nodes, r_val, t_stake, s_stake)
+    assert (ri.nodes_pot, ri.validators_pot, ri.node_stake, ri.validator_stake) == (
+        r_nodes,
+        r_val,
+        t_stake,
+        s_stake,
+    )
     assert (ri.sum_g_stake, ri.sum_f_stake, ri.paid, ri.slashed) == (sg, sf, paid, slash4)
     st = arena.task_state(task)
     assert st.finalized_rounds == 1 and st.carry == carry0
@@ -774,8 +814,14 @@ def test_full_task_three_rounds_by_hand(world, arena, token, creator, node, node
         assert arena.claim_refund(task) == 1_000 * E18 + carry1
         with boa.reverts("arena: refund already claimed"):
             arena.claim_refund(task)
-    for who, p in ((node, node), (delegator, node), (node3, node3), (validator, validator),
-                   (validator2, validator2), (validator3, validator3)):
+    for who, p in (
+        (node, node),
+        (delegator, node),
+        (node3, node3),
+        (validator, validator),
+        (validator2, validator2),
+        (validator3, validator3),
+    ):
         with boa.env.prank(who):
             arena.claim(task, p)
     assert arena.claimable(task, node, delegator) == 0
@@ -786,7 +832,14 @@ def test_full_task_three_rounds_by_hand(world, arena, token, creator, node, node
     with boa.env.prank(validator4):
         assert arena.withdrawable(task, validator4, validator4) == 100 * E18 - slash4 - slash4b
         assert arena.withdraw(task, validator4) == 100 * E18 - slash4 - slash4b
-    for who, amt in ((node, 100), (node2, 100), (node3, 200), (validator, 100), (validator2, 100), (validator3, 200)):
+    for who, amt in (
+        (node, 100),
+        (node2, 100),
+        (node3, 200),
+        (validator, 100),
+        (validator2, 100),
+        (validator3, 200),
+    ):
         with boa.env.prank(who):
             assert arena.withdraw(task, who) == amt * E18
     with boa.env.prank(node2):
@@ -795,7 +848,9 @@ def test_full_task_three_rounds_by_hand(world, arena, token, creator, node, node
     assert token.balanceOf(arena.address) < 100
 
 
-def test_late_delegation_earns_only_after_activation(world, arena, node, validator, validator2, delegator, delegator2):
+def test_late_delegation_earns_only_after_activation(
+    world, arena, node, validator, validator2, delegator, delegator2
+):
     task = world.make_task(num_rounds=2, min_quorum=1, gamma=WAD // 2)
     join(arena, node, task, NODE, 100 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)
@@ -831,7 +886,9 @@ def test_invalid_and_baseline_get_no_rank(world, arena, node, node2, node3, vali
     for v in (validator, validator2):
         join(arena, v, task, VALIDATOR, 100 * E18)
     sc = [INVALID, 800_000_000, 400_000_000]
-    play_round(world, task, 0, [(node, "a"), (node2, "b"), (node3, "c")], {validator: sc, validator2: sc})
+    play_round(
+        world, task, 0, [(node, "a"), (node2, "b"), (node3, "c")], {validator: sc, validator2: sc}
+    )
     assert arena.finalize(task, 100)
     subs = [arena.submission(task, 0, k) for k in range(3)]
     assert [s.consensus for s in subs] == sc
@@ -844,7 +901,9 @@ def test_invalid_and_baseline_get_no_rank(world, arena, node, node2, node3, vali
     assert arena.validator_round(task, 0, validator).reward == ri.validators_pot // 2
 
 
-def test_ties_rank_by_commit_order_and_dev_slash(world, arena, node, node2, validator, validator2, validator3):
+def test_ties_rank_by_commit_order_and_dev_slash(
+    world, arena, node, node2, validator, validator2, validator3
+):
     task = world.make_task(num_rounds=1, slash_tau=WAD // 10, slash_dev=WAD // 20)
     join(arena, node, task, NODE, 100 * E18)
     join(arena, node2, task, NODE, 100 * E18)
@@ -855,7 +914,13 @@ def test_ties_rank_by_commit_order_and_dev_slash(world, arena, node, node2, vali
     # node2 commits first -> earlier seq wins the tie although node reveals first.
     good = [300_000_000, 300_000_000]
     bad = [900_000_000, 900_000_000]
-    play_round(world, task, 0, [(node2, "b"), (node, "a")], {validator: good, validator2: good, validator3: bad})
+    play_round(
+        world,
+        task,
+        0,
+        [(node2, "b"), (node, "a")],
+        {validator: good, validator2: good, validator3: bad},
+    )
     assert arena.finalize(task, 100)
     s0, s1 = arena.submission(task, 0, 0), arena.submission(task, 0, 1)
     assert s0.node == node2 and s0.weight == WAD and s1.weight == WAD // 2
@@ -1022,18 +1087,37 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
     with boa.env.prank(delegator):
         arena.delegate(task, node, 50 * E18)
     sc, far = [200_000_000, 300_000_000], [900_000_000, 300_000_000]
-    play_round(world, task, 0, [(node, "a"), (node2, "b")], {validator: sc, validator2: sc, validator3: far})
+    play_round(
+        world,
+        task,
+        0,
+        [(node, "a"), (node2, "b")],
+        {validator: sc, validator2: sc, validator3: far},
+    )
     arena.finalize(task, 1)
     (op,) = events(arena, "RoundOpened")
-    assert (op.task, op.round, op.pot, op.emission_amount, op.void_reason) == (task, 0, 3_000 * E18, 0, 0)
+    assert (op.task, op.round, op.pot, op.emission_amount, op.void_reason) == (
+        task,
+        0,
+        3_000 * E18,
+        0,
+        0,
+    )
     arena.finalize(task, 2)
-    assert [(e.slot, e.consensus) for e in events(arena, "ConsensusComputed")] == [(0, 200_000_000), (1, 300_000_000)]
+    assert [(e.slot, e.consensus) for e in events(arena, "ConsensusComputed")] == [
+        (0, 200_000_000),
+        (1, 300_000_000),
+    ]
     arena.finalize(task, 1)  # rank
     (rk,) = events(arena, "RoundRanked")
     scored = {e.validator: (e.deviation, e.agreement) for e in events(arena, "ValidatorScored")}
     ri = arena.round_info(task, 0)
     assert (rk.nodes_pot, rk.validators_pot, rk.node_stake, rk.validator_stake) == (
-        ri.nodes_pot, ri.validators_pot, 250 * E18, 300 * E18)
+        ri.nodes_pot,
+        ri.validators_pot,
+        250 * E18,
+        300 * E18,
+    )
     for v in (validator, validator2, validator3):
         vr = arena.validator_round(task, 0, v)
         assert scored[v] == (vr.deviation, vr.agreement)
@@ -1047,15 +1131,28 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
     (sl,) = events(arena, "Slashed")
     (fin,) = events(arena, "RoundFinalized")
     (end,) = events(arena, "TaskEnded")
-    assert (sl.validator, sl.reason, sl.amount) == (validator3, 2, ceil_div(100 * E18 * (WAD // 20), WAD))
+    assert (sl.validator, sl.reason, sl.amount) == (
+        validator3,
+        2,
+        ceil_div(100 * E18 * (WAD // 20), WAD),
+    )
     ri = arena.round_info(task, 0)
     assert ri.stage == 5
-    assert (fin.pot, fin.paid, fin.slashed, fin.carry) == (ri.pot, ri.paid, ri.slashed, ri.pot - ri.paid + ri.slashed)
+    assert (fin.pot, fin.paid, fin.slashed, fin.carry) == (
+        ri.pot,
+        ri.paid,
+        ri.slashed,
+        ri.pot - ri.paid + ri.slashed,
+    )
     assert end.refund == fin.carry == arena.task_state(task).refund
     with boa.env.prank(validator3):
         arena.withdraw(task, validator3)
         (wd,) = events(arena, "Withdrawn")
-        assert (wd.participant, wd.account, wd.amount) == (validator3, validator3, 100 * E18 - sl.amount)
+        assert (wd.participant, wd.account, wd.amount) == (
+            validator3,
+            validator3,
+            100 * E18 - sl.amount,
+        )
     with boa.env.prank(world.actors["creator"]):
         arena.claim_refund(task)
         (rc,) = events(arena, "RefundClaimed")

@@ -4,12 +4,15 @@ including each paginated finalize step, must stay under 15M gas (DESIGN §3.6)."
 from __future__ import annotations
 
 import boa
+import pytest
 
 from tests.fuzz.conftest import E18, model_commit, model_hash, score_commit, shard_hash
 
 NODE, VALIDATOR = 1, 2
 SALT = b"\x33" * 32
 LIMIT = 15_000_000
+
+pytestmark = pytest.mark.slow
 
 
 def _gas(contract) -> int:
@@ -80,8 +83,20 @@ def test_max_round_gas(world, arena):
             break
     assert steps == 1 + 128 + 1 + 128 + 32
     worst["finalize(1 step)"] = max(step_gas)
-    print("gas:", worst, "open", step_gas[0], "consensus", step_gas[1], "rank", step_gas[129],
-          "pay node", step_gas[130], "pay validator", step_gas[-1])
+    print(
+        "gas:",
+        worst,
+        "open",
+        step_gas[0],
+        "consensus",
+        step_gas[1],
+        "rank",
+        step_gas[129],
+        "pay node",
+        step_gas[130],
+        "pay validator",
+        step_gas[-1],
+    )
     for name, g in worst.items():
         assert g < LIMIT, (name, g)
     ri = arena.round_info(task, 0)
@@ -113,7 +128,9 @@ def test_batched_finalize_fits(world, arena):
             arena.reveal_model(task, model_hash(f"b{i}"), "u")
     with boa.env.prank(world.actors["creator"]):
         arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
-    scores = {v: [(j * 7919 + k * 104729) % 1_000_000_007 for k in range(128)] for j, v in enumerate(vals)}
+    scores = {
+        v: [(j * 7919 + k * 104729) % 1_000_000_007 for k in range(128)] for j, v in enumerate(vals)
+    }
     world.goto(task, 0, 3)
     for v in vals:
         with boa.env.prank(v):

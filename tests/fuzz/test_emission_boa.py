@@ -6,7 +6,15 @@ from __future__ import annotations
 import boa
 import pytest
 
-from tests.fuzz.conftest import E18, ZERO, model_commit, model_hash, partials, score_commit, shard_hash
+from tests.fuzz.conftest import (
+    E18,
+    ZERO,
+    model_commit,
+    model_hash,
+    partials,
+    score_commit,
+    shard_hash,
+)
 
 ACC = 10**36
 RATE = 10**18  # 1 token per second

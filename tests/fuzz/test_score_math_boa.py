@@ -67,7 +67,7 @@ def harness():
 def ref_median(xs, ws):
     total = sum(ws)
     for x in sorted(set(xs)):
-        if 2 * sum(w for y, w in zip(xs, ws) if y <= x) >= total:
+        if 2 * sum(w for y, w in zip(xs, ws, strict=True) if y <= x) >= total:
             return x
     raise AssertionError
 
