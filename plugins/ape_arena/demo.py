@@ -58,10 +58,6 @@ class Node:
     history: list[str] = field(default_factory=list)
 
 
-class DemoFailed(RuntimeError):
-    """A check of the demo failed (the message says which)."""
-
-
 def run_demo(network, log=click.echo) -> bool:
     """Run the demo on the connected local network; True when every check passed."""
     if not network.is_local:
@@ -95,16 +91,15 @@ class Demo:
     def run(self) -> bool:
         from ape import accounts, project
 
-        from .chain import ArenaClient, Role, TaskParams, fmt_tokens
-        from .spec import TaskSpec, data_dir
+        from .chain import ArenaClient
         from .store import ArtifactStore, serve
 
         acc = accounts.test_accounts
-        self.deployer = creator = acc[0]
+        self.deployer = acc[0]
         self.header("AIArena demo: deploy")
         with_emission = "Emission" in project.contracts.keys()
-        dep = deploy_local(creator, emission=with_emission, log=self.say)
-        client = ArenaClient.at(dep.contracts["Arena"], dep.contracts["ArenaToken"], creator)
+        dep = deploy_local(self.deployer, emission=with_emission, log=self.say)
+        client = ArenaClient.at(dep.contracts["Arena"], dep.contracts["ArenaToken"], self.deployer)
         client.warp = warp
         self.client = client
         if with_emission:
@@ -116,28 +111,18 @@ class Demo:
         served = serve(public.root)
         self.say(f"artifact store served read-only at {served.url} (work folder {self.workdir})")
         try:
-            return self._run(
-                acc,
-                creator,
-                client,
-                public,
-                served,
-                TaskSpec,
-                data_dir,
-                Role,
-                TaskParams,
-                fmt_tokens,
-            )
+            return self._play(acc, client, public, served)
         finally:
             served.stop()
 
-    def _run(
-        self, acc, creator, client, public, served, TaskSpec, data_dir, Role, TaskParams, fmt_tokens
-    ) -> bool:
-
-        from .chain import ArenaError, Phase, Status
+    def _play(self, acc, client, public, served) -> bool:
+        """Task, actors, rounds, exits and checks (the creator is the deployer)."""
+        from .chain import ArenaError, Phase, Role, Status, TaskParams, fmt_tokens
         from .shards import build_shards, digits_split
+        from .spec import TaskSpec, data_dir
         from .store import ArtifactStore
+
+        creator = acc[0]
 
         spec = TaskSpec.load(data_dir() / "digits.json")
         spec_sha, _ = public.put(spec.to_json())
@@ -293,7 +278,10 @@ class Demo:
         self.header("the task ended: everyone claims and withdraws")
         st = client.task_state(task)
         if st.status != Status.ENDED:
-            raise DemoFailed(f"task {task} did not end (status {st.status})")
+            self.console.print(
+                f"[bold red]CHECK FAILED[/]: task {task} did not end (status {st.status})"
+            )
+            return False
         for v in validators:
             v.step()  # validators: claim the rest and withdraw the stake
         for n in nodes:
