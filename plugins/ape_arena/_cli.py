@@ -7,7 +7,7 @@ imports (torch, onnxruntime) inside the command functions so ``ape arena --help`
 import click
 
 from .cli import delegator, node, store, task, validator
-from .cli.common import deployments
+from .cli.common import balance, deployments, transfer
 
 
 @click.group(name="arena")
@@ -29,3 +29,6 @@ cli.add_command(deployments)
 # Shortcuts for a participant's own money: `ape arena claim TASK`, `ape arena withdraw TASK`.
 cli.add_command(delegator.claim_own)
 cli.add_command(delegator.withdraw_own)
+# Token helpers: fund accounts (`ape arena transfer ADDRESS --amount N`), check balances.
+cli.add_command(transfer)
+cli.add_command(balance)

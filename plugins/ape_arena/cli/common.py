@@ -268,3 +268,53 @@ def deployments():
         raise click.ClickException(f"no deployments in {folder}; run `ape run deploy` first")
     for path in files:
         click.echo(f"{path.name}: {json.dumps(json.loads(path.read_text())['contracts'])}")
+
+
+@arena_command(name="balance")
+@click.argument("addresses", nargs=-1, metavar="[ADDRESS]...")
+def balance(network, account, arena_address, addresses):
+    """Show ARENA token balances of ADDRESSes (default: --account, or the first test account
+    on a local chain).
+
+    \b
+    Example:
+        ape arena balance 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --network ethereum:local:foundry
+    """
+    from ..chain import fmt_tokens
+
+    client = connect(network, account, arena_address, need_account=False)
+    targets = list(addresses)
+    if not targets and client.account is not None:
+        targets = [client.account.address]
+    if not targets:
+        raise click.UsageError("give an ADDRESS or --account NAME")
+    with errors():
+        for addr in targets:
+            click.echo(f"{addr} {fmt_tokens(client.balance(addr), 18)} ARENA")
+
+
+@arena_command(name="transfer")
+@click.argument("to", metavar="ADDRESS")
+@click.option("--amount", type=AMOUNT, required=True, help="ARENA to send (e.g. 1000).")
+def transfer(network, account, arena_address, to, amount):
+    """Send ARENA tokens to ADDRESS (fund a node, validator or delegator account).
+
+    On a local chain the deployer (the first test account) holds the initial supply.
+
+    \b
+    Example:
+        ape arena transfer 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --amount 1000 \\
+            --network ethereum:local:foundry
+    """
+    from ..chain import fmt_tokens
+
+    client = connect(network, account, arena_address)
+    with errors():
+        have = client.balance(client.account)
+        if have < amount:
+            raise click.ClickException(
+                f"{client.account.address} holds {fmt_tokens(have)} ARENA, less than "
+                f"{fmt_tokens(amount)}"
+            )
+        client.token.transfer(to, amount, sender=client.account)
+    click.echo(f"sent {fmt_tokens(amount)} ARENA from {client.account.address} to {to}")
