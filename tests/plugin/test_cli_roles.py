@@ -102,7 +102,7 @@ def create_task(run, task_files, *extra: str) -> int:
         ("task", "cancel"), ("task", "refund"), ("node", "join"), ("node", "check"),
         ("node", "submit"), ("node", "reveal"), ("delegator", "delegate"),
         ("delegator", "claim"), ("delegator", "withdraw"), ("claim",), ("withdraw",),
-        ("store", "put"), ("store", "get"), ("store", "serve"),
+        ("store", "put"), ("store", "get"), ("store", "serve"), ("transfer",), ("balance",),
     ],
 )  # fmt: skip
 def test_every_command_has_help_with_example(path):
@@ -157,6 +157,17 @@ def test_cancel_and_errors_are_one_line(run, arena, actors, task_files):
     assert "only the creator" in error_line(res)
     run("task", "cancel", task, as_="creator")
     assert arena.task_state(task).status == Status.CANCELLED
+
+
+def test_transfer_and_balance(run, arena, actors):
+    before = arena.balance(actors.attacker)
+    res = run("transfer", actors.attacker.address, "--amount", "12.5", as_="deployer")
+    assert f"sent 12.5 ARENA from {actors.deployer.address}" in res.output
+    assert arena.balance(actors.attacker) == before + 12 * TOKEN + TOKEN // 2
+    res = run("balance", actors.attacker.address)
+    assert res.output.split() == [actors.attacker.address, f"{before // TOKEN + 12}.5", "ARENA"]
+    res = run("transfer", actors.deployer.address, "--amount", "1e12", as_="attacker", ok=False)
+    assert "less than" in error_line(res)
 
 
 # --------------------------------------------------------------------------- node / store
