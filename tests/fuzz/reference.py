@@ -927,12 +927,15 @@ class ArenaModel:
         else:
             owner = x * (s + (WAD - s) * own // (own + dl)) // WAD
         dpart = x - owner
+        dpaid = 0
         if dl > 0 and dpart > 0:
             inc = dpart * ACC // dl
-            pt.acc += inc
-            dpaid = inc * dl // ACC
-        else:
-            dpaid = 0
+            if inc > 0:
+                # PROTOCOL.md §7 after finding F2: the whole dpart is reserved once the
+                # accumulator moves (the first version reserved inc * dl // ACC and rolled
+                # the rest over, which could leave the contract 1 wei per round short)
+                pt.acc += inc
+                dpaid = dpart
         pt.owner_earned += owner
         rd.paid += owner + dpaid
         rd.credits.append(Credit(r, addr, x, owner, dpart, dpaid))

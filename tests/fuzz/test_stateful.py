@@ -96,6 +96,7 @@ class ArenaMachine(RuleBasedStateMachine):
         self.model_plans = {}  # (task, round, node) -> model hash committed
         self.score_plans = {}  # (task, round, validator) -> (scores, salt)
         self.acc_seen = {}  # (task, participant) -> last accumulator read from the contract
+        self.truth = {}  # (task, round) -> the honest validators' scores
 
     def teardown(self):
         try:
@@ -135,9 +136,30 @@ class ArenaMachine(RuleBasedStateMachine):
             self.acc_seen[(tid, addr)] = acc
 
     # -- rules --
-    @initialize(p=params_strategy)
-    def first_task(self, p):
-        self.create_task(0, p)
+    @initialize(p=params_strategy, delay=st.integers(5, 30), data=st.data())
+    def first_task(self, p, delay, data):
+        """A task starting in the future, joined by most actors before it starts."""
+        self.create_task(0, {**p, "start_delay": delay, "bad": None})
+        tid = self.tids[0]
+        params = self.m.tasks[tid].params
+        for kind, role, minimum in (
+            ("node", ref.NODE, params.min_node_stake),
+            ("validator", ref.VALIDATOR, params.min_validator_stake),
+        ):
+            for who in self.actors[kind]:
+                if data.draw(st.sampled_from([True] * 4 + [False]), label="joins"):
+                    amount = minimum + data.draw(st.integers(0, 10**21), label="stake")
+                    commission = data.draw(
+                        st.sampled_from([0, WAD // 10, WAD // 2, WAD]), label="commission"
+                    )
+                    self.run(self.dep.join, who, tid, role, amount, commission)
+        targets = list(self.m.tasks[tid].participants)
+        for d in self.actors["delegator"]:
+            if targets and data.draw(st.booleans(), label="delegates"):
+                target = data.draw(st.sampled_from(targets), label="target")
+                self.run(
+                    self.dep.delegate, d, tid, target, data.draw(amounts, label="delegation") or 1
+                )
 
     @precondition(lambda self: len(self.m.tasks) < MAX_TASKS)
     @rule(who=st.integers(0, N_CREATORS - 1), p=params_strategy)
@@ -217,73 +239,161 @@ class ArenaMachine(RuleBasedStateMachine):
         delegator = self.pick("delegator", d) if d < N_DELEGATORS else self.pick("node", d)
         self.run(self.dep.delegate, delegator, tid, self.pick(target_kind, i), amount)
 
+    # single actions, at any time (often in the wrong phase: both sides must refuse alike)
     @precondition(lambda self: self.m.tasks)
     @rule(
         t=st.integers(0, 1),
+        action=st.sampled_from(
+            ["commit_model", "reveal_model", "reveal_eval", "commit_scores", "reveal_scores"]
+        ),
         i=st.integers(0, 2),
-        h=st.integers(0, len(MODEL_HASHES) - 1),
-        garbage=st.booleans(),
+        data=st.data(),
     )
+    def stray_action(self, t, action, i, data):
+        if action == "commit_model":
+            h = data.draw(st.integers(0, len(MODEL_HASHES) - 1), label="hash")
+            self.commit_model(t, i, h, data.draw(st.booleans(), label="garbage"))
+        elif action == "reveal_eval":
+            self.reveal_eval(t, data.draw(st.booleans(), label="bad proof"))
+        elif action == "commit_scores":
+            self.commit_scores(t, i, data)
+        else:
+            getattr(self, action)(t, i)
+
+    # owner and creator actions
+    @precondition(lambda self: self.m.tasks)
+    @rule(
+        t=st.integers(0, 1),
+        action=st.sampled_from(["claim_refund", "cancel_task", "pause", "unpause"]),
+        who=st.integers(0, N_CREATORS),
+    )
+    def admin(self, t, action, who):
+        if action == "claim_refund":
+            self.claim_refund(t, who)
+        elif action == "cancel_task":
+            self.cancel_task(t, who)
+        else:
+            self.pause(who != N_CREATORS - 1, action == "pause")
+
     def commit_model(self, t, i, h, garbage):
-        tid = self.task_of(t)
-        node = self.pick("node", i)
+        self._commit_model(self.task_of(t), self.pick("node", i), h, garbage)
+
+    def _commit_model(self, tid, node, h, garbage=False):
         task = self.m.tasks[tid]
         r = max(self.m.time_round(task, self.dep.now()), 0)
-        c = ref.model_commitment(MODEL_HASHES[h], node, tid, r) if not garbage else bytes([h]) * 32
+        c = (
+            ref.model_commitment(MODEL_HASHES[h], node, tid, r)
+            if not garbage
+            else bytes([h + 1]) * 32
+        )
         ok, _ = self.run(self.dep.commit_model, node, tid, c)
         if ok:
             self.model_plans[(tid, r, node)] = MODEL_HASHES[h]
 
-    @precondition(lambda self: self.m.tasks)
-    @rule(t=st.integers(0, 1), i=st.integers(0, 2))
     def reveal_model(self, t, i):
-        tid = self.task_of(t)
-        node = self.pick("node", i)
+        self._reveal_model(self.task_of(t), self.pick("node", i))
+
+    def _reveal_model(self, tid, node):
         r = max(self.m.time_round(self.m.tasks[tid], self.dep.now()), 0)
         h = self.model_plans.get((tid, r, node), MODEL_HASHES[0])
         self.run(self.dep.reveal_model, node, tid, h, "file://model")
 
-    @precondition(lambda self: self.m.tasks)
-    @rule(t=st.integers(0, 1), bad=st.sampled_from([False] * 5 + [True]))
     def reveal_eval(self, t, bad):
-        tid = self.task_of(t)
+        self._reveal_eval(self.task_of(t), bad)
+
+    def _reveal_eval(self, tid, bad=False):
         task = self.m.tasks[tid]
         r = self.m.time_round(task, self.dep.now())
         rr = min(max(r, 0), task.params.num_rounds - 1)
         shard = task.shards[rr] if not bad else b"\x99" * 32
         self.run(self.dep.reveal_eval, task.creator, tid, rr, shard, task.proofs[rr])
 
-    @precondition(lambda self: self.m.tasks)
-    @rule(
-        t=st.integers(0, 1),
-        i=st.integers(0, 2),
-        data=st.data(),
-        salt=st.binary(min_size=32, max_size=32),
-    )
-    def commit_scores(self, t, i, data, salt):
-        tid = self.task_of(t)
-        v = self.pick("validator", i)
+    def commit_scores(self, t, i, data):
+        self._commit_scores(self.task_of(t), self.pick("validator", i), data)
+
+    def _commit_scores(self, tid, v, data):
         task = self.m.tasks[tid]
         r = max(self.m.time_round(task, self.dep.now()), 0)
         n = len(task.rounds[r].subs) if r in task.rounds else 0
-        n += data.draw(st.sampled_from([0] * 10 + [1]), label="extra")
-        scores = data.draw(st.lists(SCORES, min_size=n, max_size=n), label="scores")
+        if (tid, r) not in self.truth:
+            self.truth[(tid, r)] = data.draw(
+                st.lists(SCORES, min_size=n, max_size=n), label="truth"
+            )
+        truth = self.truth[(tid, r)]
+        kind = data.draw(st.sampled_from(["honest"] * 3 + ["random", "wrong_length"]), label="kind")
+        if kind == "honest" and len(truth) == n:
+            scores = list(truth)
+        else:
+            m = n + (kind == "wrong_length")
+            scores = data.draw(st.lists(SCORES, min_size=m, max_size=m), label="scores")
+        salt = data.draw(st.binary(min_size=32, max_size=32), label="salt")
         ok, _ = self.run(
             self.dep.commit_scores, v, tid, ref.score_commitment(tid, r, v, scores, salt)
         )
         if ok:
             self.score_plans[(tid, r, v)] = (scores, salt)
 
-    @precondition(lambda self: self.m.tasks)
-    @rule(t=st.integers(0, 1), i=st.integers(0, 2))
     def reveal_scores(self, t, i):
-        tid = self.task_of(t)
-        v = self.pick("validator", i)
+        self._reveal_scores(self.task_of(t), self.pick("validator", i))
+
+    def _reveal_scores(self, tid, v):
         r = max(self.m.time_round(self.m.tasks[tid], self.dep.now()), 0)
         scores, salt = self.score_plans.get((tid, r, v), ([], b"\x00" * 32))
         self.run(self.dep.reveal_scores, v, tid, scores, salt)
 
-    @rule(seconds=st.one_of(st.integers(1, 12), st.integers(13, 60)))
+    # one phase of a round: warp to the next phase start of the task, then act like the
+    # participants would (with random dropouts), so that whole rounds actually get played
+    @precondition(lambda self: self.m.tasks)
+    @rule(t=st.integers(0, 1), data=st.data())
+    def next_phase(self, t, data):
+        tid = self.task_of(t)
+        task, m, dep = self.m.tasks[tid], self.m, self.dep
+        now = dep.now()
+        p, L = task.params, task.round_length
+        bounds = [
+            0,
+            p.commit_duration,
+            p.commit_duration + p.reveal_duration,
+            L - p.score_reveal_duration,
+            L,
+        ]
+        r = m.time_round(task, now)
+        if r < 0:
+            dep.warp_to(p.start_time)
+        elif r < p.num_rounds:
+            off = (now - p.start_time) % L
+            dep.warp_to(p.start_time + r * L + min(b for b in bounds if b > off))
+        phase = m.phase(task, dep.now())
+        act = st.sampled_from([True] * 5 + [False])
+        if phase == ref.PHASE_COMMIT:
+            for node in self.actors["node"]:
+                if data.draw(act, label="commit"):
+                    self._commit_model(
+                        tid, node, data.draw(st.integers(0, len(MODEL_HASHES) - 1), label="hash")
+                    )
+        elif phase == ref.PHASE_REVEAL:
+            if data.draw(act, label="eval"):
+                self._reveal_eval(tid)
+            for node in data.draw(st.permutations(self.actors["node"]), label="order"):
+                if data.draw(act, label="reveal"):
+                    self._reveal_model(tid, node)
+        elif phase == ref.PHASE_SCORE_COMMIT:
+            for v in self.actors["validator"]:
+                if data.draw(act, label="score"):
+                    self._commit_scores(tid, v, data)
+        elif phase == ref.PHASE_SCORE_REVEAL:
+            for v in self.actors["validator"]:
+                if data.draw(act, label="reveal scores"):
+                    self._reveal_scores(tid, v)
+
+    @precondition(lambda self: self.m.tasks)
+    @rule(t=st.integers(0, 1), phases=st.integers(2, 5), data=st.data())
+    def play_phases(self, t, phases, data):
+        """Several phases in a row: usually a whole round (commit, reveal, scores)."""
+        for _ in range(phases):
+            self.next_phase(t, data)
+
+    @rule(seconds=st.one_of(st.integers(1, 12), st.integers(13, 40)))
     def warp(self, seconds):
         boa.env.time_travel(seconds=seconds)
 
@@ -322,15 +432,11 @@ class ArenaMachine(RuleBasedStateMachine):
         participant = who if kind != "delegator" and pk == kind else self.pick(pk, j)
         self.run(self.dep.withdraw, who, tid, participant)
 
-    @precondition(lambda self: self.m.tasks)
-    @rule(t=st.integers(0, 1), who=st.integers(0, N_CREATORS))
     def claim_refund(self, t, who):
         tid = self.task_of(t)
         sender = self.m.tasks[tid].creator if who == N_CREATORS else self.pick("creator", who)
         self.run(self.dep.claim_refund, sender, tid)
 
-    @precondition(lambda self: self.m.tasks)
-    @rule(t=st.integers(0, 1), who=st.integers(0, N_CREATORS))
     def cancel_task(self, t, who):
         tid = self.task_of(t)
         sender = self.m.tasks[tid].creator if who == N_CREATORS else self.pick("creator", who)
@@ -342,7 +448,6 @@ class ArenaMachine(RuleBasedStateMachine):
             lambda: self.dep.arena.cancel_task(tid),
         )
 
-    @rule(by_owner=st.sampled_from([True, True, True, False]), on=st.booleans())
     def pause(self, by_owner, on):
         sender = self.dep.owner if by_owner else self.pick("delegator", 1)
         self.run(self.dep.pause if on else self.dep.unpause, sender)
