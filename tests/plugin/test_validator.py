@@ -352,6 +352,7 @@ def test_state_is_saved_before_the_commit_transaction(arena, make_validator):
     assert not arena.vr(0).committed
     state = saved(v, 0)
     assert state["status"] == SCORED and state["salt"].startswith("0x")
+    assert v.states.path(0).stat().st_mode & 0o777 == 0o600  # the salt is secret until reveal
 
 
 def test_crash_before_commit_resumes_with_the_same_scores_and_salt(arena, make_validator):
