@@ -390,11 +390,12 @@ class Validator:
     def _ensure_committed(self, r: int, result: StepResult) -> None:
         if self.client.own_stake(self.task, self.address, r) == 0:
             p = self.client.participant(self.task, self.address)
-            self._once(
-                r,
-                "inactive",
-                f"round {r}: own stake not active (activates in round {p.pending_round}); not scoring",
+            why = (
+                f"activates in round {p.pending_round}"
+                if p.own_pending
+                else "none left after slashing"
             )
+            self._once(r, "inactive", f"round {r}: no active own stake ({why}); not scoring")
             return
         vr = self.client.validator_round(self.task, r, self.address)
         state = self.states.load(r)

@@ -89,6 +89,7 @@ class FakeArena:
         self.withdrawable_amount = 0
         self.sent: list[str] = []
         self.hooks: dict[str, list] = {}
+        self.role, self.stake, self.pending = 2, 100, 0
 
     # -- clock
     def now(self) -> int:
@@ -113,10 +114,10 @@ class FakeArena:
         )()
 
     def participant(self, task, who):
-        return type("P", (), {"role": 2, "pending_round": 0})()
+        return type("P", (), {"role": self.role, "pending_round": 1, "own_pending": self.pending})()
 
     def own_stake(self, task, who, r):
-        return 100
+        return self.stake
 
     def vr(self, r) -> VRound:
         return self.rounds.setdefault(r, VRound())
@@ -624,3 +625,20 @@ def test_scoring_failure_skips_the_round_after_a_few_attempts(arena, make_valida
     assert v.scored_rounds == [0, 0, 0]
     assert arena.sent == [] and not v.states.path(0).exists()
     assert sum("worker did not start" in line for line in v.lines) == 3
+
+
+@pytest.mark.parametrize(("pending", "why"), [(50, "activates in round 1"), (0, "none left")])
+def test_no_active_stake_means_no_scoring(arena, make_validator, pending, why):
+    arena.stake, arena.pending = 0, pending
+    v = make_validator()
+    arena.at(0, Phase.SCORE_COMMIT)
+    v.step()
+    assert arena.sent == [] and v.scored_rounds == []
+    assert any(why in line for line in v.lines)
+
+
+def test_an_account_that_is_not_a_validator_is_told_to_join(arena, make_validator):
+    arena.role = 1
+    v = make_validator()
+    with pytest.raises(ValidatorError, match="ape arena validator join 1"):
+        v.step()
