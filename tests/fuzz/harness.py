@@ -15,6 +15,7 @@ from pathlib import Path
 import boa
 from boa.contracts.base_evm_contract import BoaError
 from boa.contracts.event_decoder import RawLogEntry, decode_log
+from vyper.compiler.output import build_abi_output
 
 from tests.fuzz import reference as ref
 from tests.fuzz.reference import ArenaModel, Revert
@@ -72,7 +73,9 @@ def deployers():
 
 
 def event_names(deployer) -> set[str]:
-    return {item["name"] for item in deployer.compiler_data.abi if item.get("type") == "event"}
+    return {
+        item["name"] for item in build_abi_output(deployer.compiler_data) if item["type"] == "event"
+    }
 
 
 def runtime_sizes() -> dict[str, int]:
@@ -444,8 +447,12 @@ class Deployment:
         slashed = [e for e in logs if type(e).__name__ == "Slashed"]
         want_r = rd.credits[credits_before:]
         want_s = rd.slashes[slashes_before:]
-        got_r = [(e.participant, e.amount, e.owner_part) for e in rewarded if e.amount > 0]
-        exp_r = [(c.participant, c.x, c.owner) for c in want_r if c.x > 0]
+        got_r = [
+            (e.participant, e.amount, e.owner_part, e.delegator_part)
+            for e in rewarded
+            if e.amount > 0
+        ]
+        exp_r = [(c.participant, c.x, c.owner, c.dpaid) for c in want_r if c.x > 0]
         if got_r != exp_r:
             raise Mismatch(f"task {tid} round {r} Rewarded events {got_r} != model {exp_r}")
         got_s = [(e.validator, e.amount, e.reason) for e in slashed if e.amount > 0]

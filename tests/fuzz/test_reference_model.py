@@ -66,7 +66,7 @@ def random_params(rng: random.Random, now: int) -> ref.Params:
         spec_uri="file://spec.json",
         eval_root=b"\x00" * 32,  # set by the caller
         num_rounds=num_rounds,
-        start_time=pick(now + rng.randint(5, 50), now + rng.randint(5, 50), 0),
+        start_time=pick(*[now + rng.randint(5, 50)] * 5, 0),
         commit_duration=rng.randint(1, 40),
         reveal_duration=rng.randint(1, 40),
         score_commit_duration=rng.randint(1, 40),
@@ -351,15 +351,14 @@ def test_rounds_match_reference_model(chunk):
 
 
 def test_delegator_rounding_keeps_contract_solvent():
-    """PROTOCOL.md §7 rounding, exact case (FINDINGS.md F2).
+    """PROTOCOL.md §7 rounding, exact case (FINDINGS.md F2, fixed in 68b187d).
 
     Bounty 8 over 2 rounds, gamma = 1/2, one node (own 1, commission 0) backed by one
     delegator (3), one validator. Each round the node earns x = 2: owner part 0, dpart = 2,
-    inc = 2e36 // 3, dpaid = inc * 3 // 1e36 = 1, so `paid` reserves 1 wei per round for the
-    delegator and the rest (1 wei) rolls into carry / the creator's refund. The delegator's
-    position settles both rounds at once: 3 * (2 * inc) // 1e36 = 3 > 1 + 1. Payouts total
-    validator 5 + refund 1 + delegator 3 = 9 > bounty 8: the contract owes more than it holds
-    and the last exit reverts (the stake of whoever leaves last is stuck)."""
+    inc = 2e36 // 3. The position settles both rounds at once: 3 * (2 * inc) // 1e36 = 3.
+    The first §7 reserved only inc * 3 // 1e36 = 1 wei per round (paid 3 + 4, refund 1) and
+    owed 9 wei with 8 in hand, so the last exit reverted. Now the whole dpart is reserved
+    (paid 4 + 4, refund 0): everyone exits and 1 wei of dust stays."""
     with boa.env.anchor():
         dep = Deployment()
         creator = dep.new_actor("rc-creator", 10**20)
@@ -420,8 +419,8 @@ def test_delegator_rounding_keeps_contract_solvent():
         assert dep.finalize(creator, tid, ref.MAX_FINALIZE_STEPS) == (True, True)
         dep.check_task(tid)
         task = dep.model.tasks[tid]
-        assert [task.round(r).paid for r in range(2)] == [3, 4]
-        assert task.refund == 1
+        assert [task.round(r).paid for r in range(2)] == [4, 4]
+        assert task.refund == 0
         owed = (
             dep.arena.claimable(tid, node, backer)
             + dep.arena.claimable(tid, val, val)
@@ -436,5 +435,91 @@ def test_delegator_rounding_keeps_contract_solvent():
         assert owed <= held, (
             f"INSOLVENT by {owed - held} wei (PROTOCOL.md §7: paid counts dpaid = inc*del//ACC "
             f"per round, but a position settles floor(active*sum(inc)/ACC) over several rounds; "
-            f"delegator can claim {dep.arena.claimable(tid, node, backer)} of the 2 wei reserved)"
+            f"delegator can claim {dep.arena.claimable(tid, node, backer)})"
         )
+        assert dep.arena.claimable(tid, node, backer) == 3
+        for participant, account in [(node, backer), (val, val)]:
+            assert dep.claim(account, tid, participant)[0]
+        for participant, account in [(node, node), (node, backer), (val, val)]:
+            assert dep.withdraw(account, tid, participant)[0]
+        dep.check_balances()
+        assert dep.token.balanceOf(dep.arena.address) == 1, (
+            "exactly the 1 wei of accumulator dust stays"
+        )
+
+
+def _fixed_params(root: bytes, start: int, **kw) -> ref.Params:
+    base = dict(
+        bounty=9 * 10**18,
+        spec_hash=b"\x00" * 32,
+        spec_uri="",
+        eval_root=root,
+        num_rounds=3,
+        start_time=start,
+        commit_duration=10,
+        reveal_duration=10,
+        score_commit_duration=10,
+        score_reveal_duration=10,
+        min_node_stake=1,
+        min_validator_stake=1,
+        gamma=WAD // 10,
+        delta=WAD // 2,
+        rank_ratio=WAD // 2,
+        tolerance=WAD,
+        slash_tau=WAD,
+        slash_miss=WAD,
+        slash_dev=0,
+        min_quorum=1,
+        baseline_score=0,
+    )
+    base.update(kw)
+    return ref.Params(**base)
+
+
+def test_validator_slashed_to_zero_before_its_revealed_round_is_paid():
+    """A validator commits and reveals scores in round 1 while round 0 is not finalized yet;
+    finalizing round 0 then slashes its whole own stake (slash_miss = 100%, it missed round 0)
+    and it has no delegators. In round 1 its weight is w_j = 0, its agreement F_j = 1 and its
+    reward y_j = R_val * (F_j * 0) // SF = 0; crediting it must not divide by own + del = 0
+    (PROTOCOL.md §7 assumes "own + del > 0 always here"). If finalize reverted here, round 1
+    could never be finalized and every stake in the task would stay locked."""
+    with boa.env.anchor():
+        dep = Deployment()
+        creator = dep.new_actor("z-creator", 10**22)
+        node = dep.new_actor("z-node", 10**22)
+        honest = dep.new_actor("z-honest", 10**22)
+        victim = dep.new_actor("z-victim", 10**22)
+        shards = [bytes([r + 1]) * 32 for r in range(3)]
+        root, proofs = ref.merkle_root_and_proofs(
+            [ref.eval_leaf(r, s) for r, s in enumerate(shards)]
+        )
+        start = dep.now() + 10
+        ok, tid = dep.create_task(creator, _fixed_params(root, start))
+        assert ok
+        assert dep.join(node, tid, ref.NODE, 10**18, 0)[0]
+        assert dep.join(honest, tid, ref.VALIDATOR, 10**18, 0)[0]
+        assert dep.join(victim, tid, ref.VALIDATOR, 10**18, 0)[0]
+        for r, revealers in ((0, [honest]), (1, [honest, victim])):
+            base = start + 40 * r
+            dep.warp_to(base)
+            model = bytes([0x20 + r]) * 32
+            assert dep.commit_model(node, tid, ref.model_commitment(model, node, tid, r))[0]
+            dep.warp_to(base + 10)
+            assert dep.reveal_eval(creator, tid, r, shards[r], proofs[r])[0]
+            assert dep.reveal_model(node, tid, model, "file://m")[0]
+            dep.warp_to(base + 20)
+            salt = bytes([r]) * 32
+            for v in (honest, victim):
+                assert dep.commit_scores(
+                    v, tid, ref.score_commitment(tid, r, v, [4 * 10**8], salt)
+                )[0]
+            dep.warp_to(base + 30)
+            for v in revealers:
+                assert dep.reveal_scores(v, tid, [4 * 10**8], salt)[0]
+        dep.warp_to(start + 80)
+        assert dep.finalize(creator, tid, ref.MAX_FINALIZE_STEPS) == (True, True)  # round 0
+        assert dep.arena.participant(tid, victim)[2] == 0, "victim's own stake fully slashed"
+        dep.check_task(tid)
+        ok, done = dep.finalize(creator, tid, ref.MAX_FINALIZE_STEPS)  # round 1
+        assert ok and done, "round 1 must finalize although a revealing validator has zero stake"
+        dep.check_task(tid)
