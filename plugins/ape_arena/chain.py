@@ -946,6 +946,8 @@ class ArenaClient:
                 f"finalized, last round ends {fmt_time(end)}); then run finalize and retry"
             )
         if reason == "nothing to claim":
+            if self.task_state(task).status == Status.ENDED:
+                return f"nothing left to claim in task {task}: every vested reward was claimed"
             return (
                 "nothing claimable now: rewards appear when rounds are finalized "
                 "(the vested part at once, the rest when the task ends)"

@@ -154,6 +154,9 @@ def test_whole_task_with_warp(arena, actors, joined_task, shards):
     res = arena.finalize(task)
     assert res.rounds == [1, 2] and res.task_ended
     assert arena.task_state(task).status == Status.ENDED
+    assert abs(arena.claim(task, sender=actors.node) - got) <= 1  # the unvested half, at the end
+    with pytest.raises(ArenaError, match="nothing left to claim in task .* every vested"):
+        arena.claim(task, sender=actors.node)
     bal = arena.balance(actors.node)
     assert arena.withdraw(task, sender=actors.node) == 100 * TOKEN
     assert arena.balance(actors.node) == bal + 100 * TOKEN

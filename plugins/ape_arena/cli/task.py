@@ -339,6 +339,9 @@ def finalize(network, account, arena_address, task_id, max_steps, next_only):
             prog.update(bar, description=f"task {task_id} round {r}: stage {info.stage}/5")
 
         res = client.finalize(task_id, max_steps=max_steps, all_rounds=not next_only, progress=tick)
+    if not res.transactions:
+        click.echo(f"nothing to finalize: task {task_id} has ended (all rounds are finalized)")
+        return
     ended = " — the task has ended" if res.task_ended else ""
     click.echo(
         f"finalized round(s) {', '.join(map(str, res.rounds)) or 'none'} of task {task_id} "
