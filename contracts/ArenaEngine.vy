@@ -11,6 +11,9 @@
         deployable under the 24,576-byte code limit. It has no entry point of its own:
         `Arena.finalize` delegatecalls `run`, so it always works on Arena's storage
         (same `arena_state` layout) and emits its events from Arena's address.
+        No `# pragma nonreentrancy on` here on purpose: `run` executes inside Arena's
+        non-reentrant `finalize`, whose lock (transient slot 0) it shares; a second lock
+        check in the engine would always see it taken.
 @custom:kill Nothing to stop: calling `run` directly reverts.
 """
 
