@@ -1175,3 +1175,47 @@ def test_full_slash_leaves_delegators_whole(world, arena, node, validator, valid
     with boa.env.prank(delegator):
         assert arena.withdraw(task, validator2) == 40 * E18
     assert arena.task_state(task).refund >= 100 * E18  # the slash went to the creator's refund
+
+
+def test_tasks_are_isolated(world, arena, node, validator, validator2):
+    """Two tasks at once: stake, rounds and finalization of one never touch the other."""
+    t1 = world.make_task(num_rounds=1, min_quorum=1)
+    t2 = world.make_task(num_rounds=2, min_quorum=1)
+    join(arena, node, t1, NODE, 100 * E18)
+    join(arena, node, t2, VALIDATOR, 30 * E18)  # another role in another task
+    join(arena, validator, t1, VALIDATOR, 100 * E18)
+    assert (
+        arena.participant(t1, node).role == NODE and arena.participant(t2, node).role == VALIDATOR
+    )
+    play_round(world, t1, 0, [(node, "iso")], {validator: [42]})
+    assert arena.finalize(t1, 100)
+    assert arena.task_state(t1).status == 3
+    st2 = arena.task_state(t2)
+    assert st2.status == 1 and st2.finalized_rounds == 0 and st2.total_own_stake == 30 * E18
+    assert arena.round_info(t2, 0).num_submissions == 0
+    assert arena.participant(t2, node).owner_earned == 0
+
+
+def test_claim_cost_independent_of_delegator_count(world, arena, node, validator):
+    """claim/withdraw/delegate are O(1): the 1st and the 60th delegator pay the same gas."""
+    task = world.make_task(num_rounds=1, min_quorum=1)
+    join(arena, node, task, NODE, 100 * E18)
+    join(arena, validator, task, VALIDATOR, 100 * E18)
+    dels = []
+    for i in range(60):
+        d = boa.env.generate_address(f"many{i}")
+        world.token.mint(d, 10 * E18)
+        with boa.env.prank(d):
+            world.token.approve(arena.address, 2**256 - 1)
+            arena.delegate(task, node, E18)
+        dels.append(d)
+    play_round(world, task, 0, [(node, "many")], {validator: [42]})
+    assert arena.finalize(task, 100)
+    gas = []
+    for d in (dels[0], dels[-1]):
+        with boa.env.prank(d):
+            arena.claim(task, node)
+            g1 = arena._computation.get_gas_used()
+            arena.withdraw(task, node)
+            gas.append((g1, arena._computation.get_gas_used()))
+    assert gas[0] == gas[1]
