@@ -465,6 +465,11 @@ class ArenaClient:
         return chain.chain_id
 
     @property
+    def scope(self) -> str:
+        """``<chain_id>/<arena address>``: the folder that keeps local state of this arena."""
+        return f"{self.chain_id}/{self.address.lower()}"
+
+    @property
     def is_local(self) -> bool:
         from ape import chain
 

@@ -1,7 +1,7 @@
 """Task creator role: create a task from a spec + eval shard folder, reveal shards, report.
 
 The creator's local state (which shard folder belongs to which task) is a small JSON file per
-task under ``<state_dir>/creator/<chain_id>/task-<id>.json`` so ``reveal_eval`` needs only
+task under ``<state_dir>/creator/<chain_id>/<arena>/task-<id>.json`` so ``reveal_eval`` needs only
 the task id and round.
 
 Example::
@@ -60,8 +60,8 @@ def _atomic_write(path: Path, data: dict) -> None:
         raise
 
 
-def state_file(state_dir: Path, chain_id: int, task: int) -> Path:
-    return Path(state_dir) / "creator" / str(chain_id) / f"task-{task}.json"
+def state_file(state_dir: Path, scope: str, task: int) -> Path:
+    return Path(state_dir) / "creator" / scope / f"task-{task}.json"
 
 
 def publish_uri(sha256: str, local_uri: str, uri_base: str | None) -> str:
@@ -133,7 +133,7 @@ def create_task(
         **params,
     )
     task = client.create_task(prm, sender=sender)
-    path = state_file(Path(state_dir), client.chain_id, task)
+    path = state_file(Path(state_dir), client.scope, task)
     created = CreatedTask(
         task=task,
         spec_sha256=spec_sha,
@@ -148,11 +148,11 @@ def create_task(
     return created
 
 
-def load_state(state_dir: str | os.PathLike[str], chain_id: int, task: int) -> dict:
-    path = state_file(Path(state_dir), chain_id, task)
+def load_state(state_dir: str | os.PathLike[str], scope: str, task: int) -> dict:
+    path = state_file(Path(state_dir), scope, task)
     if not path.is_file():
         raise ArenaError(
-            f"no creator record for task {task} on chain {chain_id} ({path}); "
+            f"no creator record for task {task} of {scope} ({path}); "
             "pass --shards DIR (the folder with manifest.json)"
         )
     return json.loads(path.read_text())
@@ -176,7 +176,7 @@ def reveal_eval(
 
     if shard_dir is None or uri_base is None:
         try:
-            saved = load_state(state_dir, client.chain_id, task)
+            saved = load_state(state_dir, client.scope, task)
         except ArenaError:
             if shard_dir is None:
                 raise
@@ -253,6 +253,9 @@ def round_report(client: ArenaClient, task: int, r: int) -> dict:
                 "agreement": vr.agreement / WAD if finalized else None,
                 "reward": vr.reward,
                 "slash": vr.slash,
+                "scores": (
+                    [_score(x) for x in client.validator_scores(task, r, v)] if vr.revealed else []
+                ),
             }
         )
     return {

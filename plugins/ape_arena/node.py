@@ -1,7 +1,7 @@
 """Training-node role: check a model before money moves, submit (store + commit), reveal.
 
 The model hash of each commitment is kept in a small local state file,
-``<state_dir>/node/<chain_id>/task-<id>-<address>.json``, written *before* the commit
+``<state_dir>/node/<chain_id>/<arena>/task-<id>-<address>.json``, written *before* the commit
 transaction so a crash between the two never loses what must be revealed.
 
 Example::
@@ -74,19 +74,19 @@ def check(
 
 
 # --------------------------------------------------------------------------- state
-def state_file(state_dir: str | os.PathLike[str], chain_id: int, task: int, node: str) -> Path:
-    return Path(state_dir) / "node" / str(chain_id) / f"task-{task}-{node.lower()}.json"
+def state_file(state_dir: str | os.PathLike[str], scope: str, task: int, node: str) -> Path:
+    return Path(state_dir) / "node" / scope / f"task-{task}-{node.lower()}.json"
 
 
-def load_state(state_dir, chain_id: int, task: int, node: str) -> dict:
-    path = state_file(state_dir, chain_id, task, node)
+def load_state(state_dir, scope: str, task: int, node: str) -> dict:
+    path = state_file(state_dir, scope, task, node)
     if not path.is_file():
         return {"task": task, "node": node, "rounds": {}}
     return json.loads(path.read_text())
 
 
-def _save_state(state_dir, chain_id: int, task: int, node: str, data: dict) -> Path:
-    path = state_file(state_dir, chain_id, task, node)
+def _save_state(state_dir, scope: str, task: int, node: str, data: dict) -> Path:
+    path = state_file(state_dir, scope, task, node)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -167,7 +167,7 @@ def submit(
     uri = f"{uri_base.rstrip('/')}/{sha}" if uri_base else local_uri
     r = _commit_round(client, task, wait, on_wait)
     c = model_commitment(sha, who.address, task, r)
-    state = load_state(state_dir, client.chain_id, task, who.address)
+    state = load_state(state_dir, client.scope, task, who.address)
     state["rounds"][str(r)] = {
         "model_sha256": sha,
         "uri": uri,
@@ -175,7 +175,7 @@ def submit(
         "file": str(Path(model).resolve()),
         "revealed": False,
     }
-    path = _save_state(state_dir, client.chain_id, task, who.address, state)
+    path = _save_state(state_dir, client.scope, task, who.address, state)
     client.commit_model(task, sha, sender=who)
     return Submitted(task, r, sha, uri, hex32(c), str(path))
 
@@ -192,7 +192,7 @@ def reveal(
 ) -> dict:
     """Reveal the model committed in ``round_`` (default: the current round)."""
     who = client._sender(sender)
-    state = load_state(state_dir, client.chain_id, task, who.address)
+    state = load_state(state_dir, client.scope, task, who.address)
     r = max(client.current_round(task), 0) if round_ is None else int(round_)
     entry = state["rounds"].get(str(r))
     if entry is None:
@@ -205,5 +205,5 @@ def reveal(
         client.wait_for_phase(task, r, Phase.REVEAL, on_wait=on_wait)
     client.reveal_model(task, entry["model_sha256"], entry["uri"], sender=who)
     entry["revealed"] = True
-    _save_state(state_dir, client.chain_id, task, who.address, state)
+    _save_state(state_dir, client.scope, task, who.address, state)
     return {"task": task, "round": r, **entry}

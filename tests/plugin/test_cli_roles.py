@@ -246,6 +246,7 @@ def test_whole_task_from_the_command_line(run, arena, actors, task_files):
     assert sub["rank"] == 0 and sub["consensus"] == 0.4 and sub["reward"] > 0
     (val,) = r0["validators"]
     assert val["deviation"] == 0 and val["agreement"] == 1 and val["reward"] > 0
+    assert val["scores"] == [0.4] and val["slash"] == 0
     text = run("task", "show", task).output
     assert "leaderboard" in text and "validators (D" in text
 
