@@ -1219,3 +1219,41 @@ def test_claim_cost_independent_of_delegator_count(world, arena, node, validator
             arena.withdraw(task, node)
             gas.append((g1, arena._computation.get_gas_used()))
     assert gas[0] == gas[1]
+
+
+def test_bucket_merged_by_a_later_deposit(world, arena, node, validator, delegator, delegator2):
+    """A pending bucket merged by another deposit (not by finalize) snapshots the right
+    accumulator: each delegator earns exactly the rounds its stake was active in."""
+    task = world.make_task(num_rounds=3, min_quorum=1, gamma=WAD // 2)
+    third = world.actors["attacker"]  # any funded address works as a third delegator
+    join(arena, node, task, NODE, 100 * E18)
+    join(arena, validator, task, VALIDATOR, 100 * E18)
+    with boa.env.prank(delegator):
+        arena.delegate(task, node, 100 * E18)  # active from round 0
+    world.goto(task, 0, 1)
+    with boa.env.prank(delegator2):
+        arena.delegate(task, node, 100 * E18)  # active from round 1
+    play_round(world, task, 0, [(node, "r0")], {validator: [7]})
+    assert arena.finalize(task, 100)
+    with boa.env.prank(third):
+        arena.delegate(
+            task, node, 200 * E18
+        )  # time-round 1 -> active from round 2; merges bucket 1
+    p = arena.participant(task, node)
+    assert (p.del_active, p.del_pending, p.pending_round) == (200 * E18, 200 * E18, 2)
+    for r in (1, 2):
+        play_round(world, task, r, [(node, f"r{r}")], {validator: [7]})
+        assert arena.finalize(task, 100)
+    acc = arena.participant(task, node).acc
+    x = [arena.submission(task, r, 0).reward for r in range(3)]
+    incs = [split(x[0], 0, 100 * E18, 100 * E18)[1]]
+    incs.append(split(x[1], 0, 100 * E18, 200 * E18)[1])
+    incs.append(split(x[2], 0, 100 * E18, 400 * E18)[1])
+    assert acc == sum(incs)
+    assert arena.claimable(task, node, delegator) == 100 * E18 * sum(incs) // ACC
+    assert arena.claimable(task, node, delegator2) == 100 * E18 * (incs[1] + incs[2]) // ACC
+    assert arena.claimable(task, node, third) == 200 * E18 * incs[2] // ACC
+    for d, amt in ((delegator, 100), (delegator2, 100), (third, 200)):
+        with boa.env.prank(d):
+            arena.claim(task, node)
+            assert arena.withdraw(task, node) == amt * E18
