@@ -166,6 +166,8 @@ def test_transfer_and_balance(run, arena, actors):
     assert arena.balance(actors.attacker) == before + 12 * TOKEN + TOKEN // 2
     res = run("balance", actors.attacker.address)
     assert res.output.split() == [actors.attacker.address, f"{before // TOKEN + 12}.5", "ARENA"]
+    res = run("transfer", "0x1234", "--amount", "1", as_="deployer", ok=False)
+    assert "is not an address" in res.output
     res = run("transfer", actors.deployer.address, "--amount", "1e12", as_="attacker", ok=False)
     assert "less than" in error_line(res)
 

@@ -105,7 +105,29 @@ class Score(click.ParamType):
             self.fail(f"{value!r} is not a number", param, ctx)
 
 
+class Address(click.ParamType):
+    """A 0x address (any case) -> checksummed; an Ape account alias is resolved too."""
+
+    name = "ADDRESS"
+
+    def convert(self, value, param, ctx):
+        from eth_utils import is_address, to_checksum_address
+
+        text = str(value).strip()
+        if is_address(text):
+            return to_checksum_address(text)
+        try:
+            from ape import accounts
+
+            return accounts.load(text).address
+        except Exception:
+            self.fail(
+                f"{value!r} is not an address (0x + 40 hex digits) or account alias", param, ctx
+            )
+
+
 AMOUNT = TokenAmount()
+ADDRESS = Address()
 FRACTION = WadFraction()
 DURATION = Duration()
 SCORE = Score()
@@ -271,7 +293,7 @@ def deployments():
 
 
 @arena_command(name="balance")
-@click.argument("addresses", nargs=-1, metavar="[ADDRESS]...")
+@click.argument("addresses", nargs=-1, metavar="[ADDRESS]...", type=ADDRESS)
 def balance(network, account, arena_address, addresses):
     """Show ARENA token balances of ADDRESSes (default: --account, or the first test account
     on a local chain).
@@ -294,7 +316,7 @@ def balance(network, account, arena_address, addresses):
 
 
 @arena_command(name="transfer")
-@click.argument("to", metavar="ADDRESS")
+@click.argument("to", metavar="ADDRESS", type=ADDRESS)
 @click.option("--amount", type=AMOUNT, required=True, help="ARENA to send (e.g. 1000).")
 def transfer(network, account, arena_address, to, amount):
     """Send ARENA tokens to ADDRESS (fund a node, validator or delegator account).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import AMOUNT, arena_command, connect, errors, status
+from .common import ADDRESS, AMOUNT, arena_command, connect, errors, status
 
 
 @click.group()
@@ -14,7 +14,7 @@ def delegator():
 
 @arena_command(name="delegate")
 @click.argument("task_id", metavar="TASK", type=int)
-@click.argument("participant", metavar="PARTICIPANT")
+@click.argument("participant", metavar="PARTICIPANT", type=ADDRESS)
 @click.option("--amount", type=AMOUNT, required=True, help="ARENA to delegate (e.g. 50).")
 def delegate(network, account, arena_address, task_id, participant, amount):
     """Back PARTICIPANT (a node or validator address) in TASK; approves the tokens first.
@@ -42,7 +42,7 @@ def delegate(network, account, arena_address, task_id, participant, amount):
 
 @arena_command(name="claim")
 @click.argument("task_id", metavar="TASK", type=int)
-@click.argument("participant", metavar="PARTICIPANT")
+@click.argument("participant", metavar="PARTICIPANT", type=ADDRESS)
 def claim(network, account, arena_address, task_id, participant):
     """Claim your vested share of PARTICIPANT's rewards in TASK.
 
@@ -56,7 +56,7 @@ def claim(network, account, arena_address, task_id, participant):
 
 @arena_command(name="withdraw")
 @click.argument("task_id", metavar="TASK", type=int)
-@click.argument("participant", metavar="PARTICIPANT")
+@click.argument("participant", metavar="PARTICIPANT", type=ADDRESS)
 def withdraw(network, account, arena_address, task_id, participant):
     """Withdraw your delegation to PARTICIPANT after TASK ended.
 
