@@ -1064,7 +1064,14 @@ def _contract(address: str, name: str):
     try:
         return getattr(project, name).at(address)
     except Exception:
+        pass
+    try:
         return Contract(address)
+    except Exception as err:
+        raise ArenaError(
+            f"cannot load the {name} ABI for {address}: run `ape arena` inside the AIArena "
+            f"project folder (it reads the compiled contracts) ({' '.join(str(err).split())})"
+        ) from None
 
 
 def _revert_text(err: Exception) -> str:
