@@ -449,7 +449,10 @@ class Scorer:
             io_binding.bind_output(out_name, "cuda", dev)
             sess.run_with_iobinding(io_binding)
             (ort_out,) = io_binding.get_outputs()
-            out = torch.from_dlpack(ort_out)
+            try:  # zero-copy: the logits never leave the device
+                out = torch.from_dlpack(ort_out)
+            except (AttributeError, TypeError, RuntimeError):  # build without DLPack
+                out = torch.from_numpy(ort_out.numpy()).to("cuda")
             self._check_output(tuple(out.shape), str(out.dtype).removeprefix("torch."), e - s)
             if out.numel() and not bool(torch.isfinite(out).all()):
                 raise ModelInvalid(NON_FINITE, f"non-finite output (rows {s}..{e - 1})")
