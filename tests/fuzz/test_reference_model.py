@@ -192,6 +192,8 @@ class Scenario:
             calls += 1
             if done:
                 break
+            if rng.random() < 0.3:
+                self.claims(0.3)  # claims between the pages of a paginated finalize
             assert calls < 1000, "finalize does not make progress"
         dep.check_task(tid, rounds=[r])
         dep.check_balances(self.everyone)
@@ -214,7 +216,7 @@ class Scenario:
         for n in self.nodes:
             if rng.random() < 0.85:
                 h = rng.randbytes(32)
-                if models and rng.random() < 0.12:
+                if models and rng.random() < 0.25:
                     h = rng.choice(list(models.values()))  # duplicate model hash
                 if rng.random() < 0.1:  # re-commit: the first commitment is overwritten
                     dep.commit_model(n, tid, ref.model_commitment(rng.randbytes(32), n, tid, r))
