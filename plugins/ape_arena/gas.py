@@ -120,6 +120,8 @@ class Report:
     units: dict[str, list[int]] = field(default_factory=dict)
     chosen_steps: int = 0
     predicted_steps: int = 0
+    safe_steps: int = 0
+    worst_alignment: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
     over_limit: list[tuple[str, int]] = field(default_factory=list)
 
@@ -244,6 +246,51 @@ def _scores(n: int, j: int, liar: bool) -> list[int]:
     return out
 
 
+def _play_round(net, arena, creator, task, start, shard, nodes, vals, *, tag: str, record: bool) -> None:
+    """Round 0 of `task`: every node commits and reveals a distinct model, the eval shard is
+    revealed, every validator commits and reveals one score per submission (the last
+    validator lies, the last submission is INVALID for everyone)."""
+    n = len(nodes)
+    lab = (lambda name: name) if record else (lambda name: None)  # noqa: E731
+    models = [_sha(f"model-{tag}-{i}") for i in range(n)]
+    net.warp(start + 1)
+    net.send(
+        [
+            Tx(x, arena, "commit_model", (task, _keccak_abi(["bytes32", "address", "uint256", "uint256"], [m, x, task, 0])), lab("commit_model"))
+            for x, m in zip(nodes, models, strict=True)
+        ]
+    )
+    net.warp(start + PHASE + 1)
+    net.send_one(Tx(creator, arena, "reveal_eval", (task, 0, shard, "ipfs://shard-0", []), lab("reveal_eval")))
+    uri = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/model.onnx"
+    net.send([Tx(x, arena, "reveal_model", (task, m, uri), lab("reveal_model")) for x, m in zip(nodes, models, strict=True)])
+    net.warp(start + 2 * PHASE + 1)
+    scores = {v: _scores(n, j, j == len(vals) - 1) for j, v in enumerate(vals)}
+    salts = {v: _sha(f"salt-{tag}-{v}") for v in vals}
+    commits = []
+    for v in vals:
+        c = _keccak_abi(["uint256", "uint256", "address", "uint64[]", "bytes32"], [task, 0, v, scores[v], salts[v]])
+        commits.append(Tx(v, arena, "commit_scores", (task, c), lab("commit_scores")))
+    net.send(commits)
+    net.warp(start + 3 * PHASE + 1)
+    net.send([Tx(v, arena, "reveal_scores", (task, scores[v], salts[v]), lab(f"reveal_scores ({n} scores)")) for v in vals])
+    net.warp(start + 4 * PHASE + 1)
+
+
+def _page(net, arena, creator, task, steps: int, units: int, label: str | None = None) -> tuple[list[int], bool]:
+    """finalize(task, steps) until the round is done; (gas of each page, all succeeded)."""
+    pages: list[int] = []
+    done = arena.task_state(task).finalized_rounds + 1
+    for _ in range(units + 1):
+        r = net.send_one(Tx(creator, arena, "finalize", (task, steps), label, BLOCK_GAS), check=False)
+        pages.append(int(r["gasUsed"], 16))
+        if int(r["status"], 16) != 1:
+            return pages, False
+        if arena.task_state(task).finalized_rounds == done:
+            break
+    return pages, True
+
+
 def _machine() -> dict:
     import ape
     import vyper
@@ -336,7 +383,7 @@ def run(
 
     node_stake, val_stake, del_amount = 100 * E18, 1_000 * E18, 10 * E18
     funding = {creator: 3_000_000 * E18}
-    funding |= {n: 2 * node_stake for n in nodes} | {v: val_stake for v in vals}
+    funding |= {n: 2 * node_stake for n in nodes} | {v: 2 * val_stake for v in vals}
     funding |= {d: del_amount for d in [*heavy_dels, light_del, *(d for _, d in regular)]}
     deployer_addr = deployer.address
     net.send([Tx(deployer_addr, token, "transfer", (a, amt)) for a, amt in funding.items()])
@@ -394,30 +441,7 @@ def run(
     log(f"{len(nodes)} nodes, {len(vals)} validators, {len(regular) + many_delegators + 1} delegations ({time.time() - t_start:.0f} s)")
 
     # ---- the round -----------------------------------------------------------------------
-    models = [_sha(f"model-{i}") for i in range(submissions)]
-    net.warp(start + 1)
-    net.send(
-        [
-            Tx(n, arena, "commit_model", (task, _keccak_abi(["bytes32", "address", "uint256", "uint256"], [m, n, task, 0])), "commit_model")
-            for n, m in zip(nodes, models, strict=True)
-        ]
-    )
-    net.warp(start + PHASE + 1)
-    net.send_one(Tx(creator, arena, "reveal_eval", (task, 0, shard, "ipfs://shard-0", []), "reveal_eval"))
-    uri = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/model.onnx"
-    net.send([Tx(n, arena, "reveal_model", (task, m, uri), "reveal_model") for n, m in zip(nodes, models, strict=True)])
-    net.warp(start + 2 * PHASE + 1)
-    liar = vals[-1]
-    all_scores = {v: _scores(submissions, j, v == liar) for j, v in enumerate(vals)}
-    salts = {v: _sha(f"salt-{v}") for v in vals}
-    commit = []
-    for v in vals:
-        c = _keccak_abi(["uint256", "uint256", "address", "uint64[]", "bytes32"], [task, 0, v, all_scores[v], salts[v]])
-        commit.append(Tx(v, arena, "commit_scores", (task, c), "commit_scores"))
-    net.send(commit)
-    net.warp(start + 3 * PHASE + 1)
-    net.send([Tx(v, arena, "reveal_scores", (task, all_scores[v], salts[v]), f"reveal_scores ({submissions} scores)") for v in vals])
-    net.warp(start + 4 * PHASE + 1)
+    _play_round(net, arena, creator, task, start, shard, nodes, vals, tag="", record=True)
     log(f"round played ({time.time() - t_start:.0f} s); paging finalize")
 
     # ---- finalize: per-unit profile, step-size search, then the real run ------------------
@@ -445,16 +469,7 @@ def run(
     candidates = sorted({c for c in STEP_CANDIDATES if predicted < c <= 2 * predicted} | {predicted, MAX_FINALIZE_STEPS}, reverse=True)
     for steps in candidates:
         snap = rpc.call("evm_snapshot")
-        pages: list[int] = []
-        ok = True
-        for _ in range(units + 1):
-            r = net.send_one(Tx(creator, arena, "finalize", (task, steps), None, BLOCK_GAS), check=False)
-            pages.append(int(r["gasUsed"], 16))
-            if int(r["status"], 16) != 1:
-                ok = False
-                break
-            if arena.task_state(task).finalized_rounds == 1:
-                break
+        pages, ok = _page(net, arena, creator, task, steps, units)
         rpc.call("evm_revert", [snap])
         worst = max(pages)
         report.steps.append({"max_steps": steps, "pages": len(pages), "max_page_gas": worst, "ok": ok and worst < TX_LIMIT})
@@ -465,11 +480,7 @@ def run(
     if not fitting:
         raise RuntimeError("no finalize step size keeps every page under 15M gas")
     report.chosen_steps = max(fitting)
-    label = f"finalize (max_steps={report.chosen_steps})"
-    for _ in range(units + 1):
-        net.send_one(Tx(creator, arena, "finalize", (task, report.chosen_steps), label, BLOCK_GAS))
-        if arena.task_state(task).finalized_rounds == 1:
-            break
+    _page(net, arena, creator, task, report.chosen_steps, units, label=f"finalize (max_steps={report.chosen_steps})")
     log(f"finalized with max_steps={report.chosen_steps} ({time.time() - t_start:.0f} s)")
 
     # ---- claims, withdrawals, refund -----------------------------------------------------
@@ -487,6 +498,33 @@ def run(
     left = token.balanceOf(arena)
     report.meta["dust_left_wei"] = int(left)
     log(f"everyone exited; {left} wei left in the arena ({time.time() - t_start:.0f} s)")
+
+    # ---- worst alignment: RANK (the one O(n^2) unit) at the end of a page full of CONSENSUS
+    # units happens at n = S - 2 (mod S) submissions, not at 128: check the chosen step size
+    # there and step down until it holds.
+    tried = [c for c in sorted(set(STEP_CANDIDATES) | {report.chosen_steps}, reverse=True) if c <= report.chosen_steps]
+    for steps in tried:
+        n = max(k for k in range(1, submissions + 1) if k % steps == (steps - 2) % steps) if steps > 1 else submissions
+        now = chain.blocks.head.timestamp
+        start2 = now + 10 * PHASE
+        params2 = list(params)
+        params2[5] = start2
+        net.send_one(Tx(creator, arena, "create_task", (tuple(params2),)))
+        task2 = arena.task_count()
+        net.send([Tx(x, arena, "join", (task2, NODE, node_stake, 0)) for x in nodes[:n]])
+        net.send([Tx(v, arena, "join", (task2, VALIDATOR, val_stake, 0)) for v in vals])
+        _play_round(net, arena, creator, task2, start2, shard, nodes[:n], vals, tag=f"w{steps}", record=False)
+        pages, ok = _page(net, arena, creator, task2, steps, 2 * n + 2 + validators, label=f"finalize (max_steps={steps}, {n} submissions)")
+        worst = max(pages)
+        report.worst_alignment.append({"max_steps": steps, "submissions": n, "pages": len(pages), "max_page_gas": worst, "ok": ok and worst < TX_LIMIT})
+        log(f"  worst alignment: max_steps={steps} at {n} submissions: max page {worst:,} gas ({time.time() - t_start:.0f} s)")
+        if ok and worst < TX_LIMIT:
+            report.safe_steps = steps
+            break
+        # An exploratory page above the limit is a finding about that step size, not a failed run.
+        label = f"finalize (max_steps={steps}, {n} submissions)"
+        report.rows.pop(label, None)
+        report.over_limit = [o for o in report.over_limit if o[0] != label]
 
     g = lambda r: int(r["gasUsed"], 16)  # noqa: E731
     report.o1 = [
@@ -543,16 +581,27 @@ def markdown(report: Report) -> str:
         lines.append(f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |")
     lines += [
         "",
-        f"`finalize` is paginated; `max_steps = {report.chosen_steps}` is the largest step size whose "
-        f"every page stays under {TX_LIMIT:,} gas at this size (tried from the top down; the "
-        f"per-unit profile below predicted {report.predicted_steps} as safe). A larger `max_steps` "
-        f"only makes that call revert out of gas; nothing is lost:",
+        f"`finalize` is paginated. Recommended `max_steps = {report.safe_steps or report.chosen_steps}`. "
+        f"At {m['submissions']} submissions the largest step size whose every page stays under "
+        f"{TX_LIMIT:,} gas is {report.chosen_steps} (tried from the top down; summing the per-unit "
+        f"profile below predicted {report.predicted_steps}); a larger `max_steps` only makes that "
+        f"call revert out of gas, nothing is lost:",
         "",
         "| max_steps | pages | largest page (gas) | under 15M |",
         "|---:|---:|---:|:---:|",
     ]
     for s in report.steps:
         lines.append(f"| {s['max_steps']} | {s['pages']} | {s['max_page_gas']:,} | {'yes' if s['ok'] else 'no'} |")
+    lines += [
+        "",
+        "RANK (one O(n^2) unit) is heaviest when it closes a page full of CONSENSUS units, i.e. at "
+        "n = max_steps - 2 (mod max_steps) submissions, not at 128; each step size is checked there:",
+        "",
+        "| max_steps | submissions | pages | largest page (gas) | under 15M |",
+        "|---:|---:|---:|---:|:---:|",
+    ]
+    for w in report.worst_alignment:
+        lines.append(f"| {w['max_steps']} | {w['submissions']} | {w['pages']} | {w['max_page_gas']:,} | {'yes' if w['ok'] else 'no'} |")
     lines += ["", "Gas of one finalize unit (each sent alone, `max_steps = 1`):", "", "| unit | count | min | median | max |", "|---|---:|---:|---:|---:|"]
     for k, v in report.units.items():
         lines.append(f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |")
@@ -580,7 +629,9 @@ def write(report: Report, out_dir: Path) -> None:
     data = {
         "meta": report.meta,
         "limit": TX_LIMIT,
-        "finalize_max_steps": report.chosen_steps,
+        "finalize_max_steps": report.safe_steps or report.chosen_steps,
+        "finalize_max_steps_at_max_size": report.chosen_steps,
+        "finalize_worst_alignment": report.worst_alignment,
         "finalize_predicted_steps": report.predicted_steps,
         "functions": {
             k: {"calls": len(v), "min": min(v), "median": int(statistics.median(v)), "max": max(v)} for k, v in report.rows.items()

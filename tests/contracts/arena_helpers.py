@@ -296,7 +296,9 @@ def split(x: int, own: int, dele: int, commission: int) -> tuple[int, int]:
     if dele == 0 or dpart == 0:
         return owner, 0
     inc = dpart * ACC // dele
-    return owner, inc * dele // ACC
+    # PROTOCOL §7 (after finding F2): once the accumulator moves, the whole dpart counts as
+    # paid; its floor dust stays reserved in the contract.
+    return owner, dpart if inc > 0 else 0
 
 
 def expected_round(params: dict, pot: int, node_eff: list[int], seqs: list[int], val: list[tuple[int, list[int]]]):
