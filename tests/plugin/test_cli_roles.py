@@ -42,7 +42,7 @@ def project_dir(deployment_root, monkeypatch):
 
 
 @pytest.fixture
-def run(project_dir):
+def run(project_dir, arena):  # arena: deployed and actors funded
     """``run("task", "show", "1", as_="creator", ok=True)`` -> click Result."""
     runner = CliRunner()
 
@@ -270,3 +270,20 @@ def test_whole_task_from_the_command_line(run, arena, actors, task_files):
     assert re.search(r"refunded [1-9]", res.output)
     res = run("task", "refund", task, as_="creator", ok=False)
     assert "already claimed" in error_line(res)
+
+
+def test_reveal_errors_name_the_fix(run, task_files, tmp_path):
+    from ape_arena.shards import build_shards, digits_eval_arrays
+    from ape_arena.spec import example
+
+    task = create_task(run, task_files)
+    other = build_shards(
+        digits_eval_arrays(rows=30, seed=9), 3, tmp_path / "other", spec=example("digits")
+    )
+    res = run("task", "reveal-eval", task, 0, "--shards", other.folder, as_="creator", ok=False)
+    assert f"is not task {task}'s shard set" in error_line(res)
+    run("node", "join", task, "--amount", "10", as_="node")
+    res = run("node", "reveal", task, as_="node", ok=False)
+    assert "no local commitment" in error_line(res) and "node submit" in error_line(res)
+    res = run("node", "submit", task, task_files["model"], as_="node2", ok=False)
+    assert "has not joined task" in error_line(res) and "node join" in error_line(res)
