@@ -346,7 +346,8 @@ class Engine:
         items = list(models)
         n = len(items)
         results: list[ScoreResult] = []
-        with ThreadPoolExecutor(1, thread_name_prefix="arena-checks") as checker:
+        checker = ThreadPoolExecutor(1, thread_name_prefix="arena-checks")
+        try:
             futures: list[Future[_Prepared]] = [
                 checker.submit(self._prepare, str(src), sha) for src, sha in items
             ]
@@ -360,6 +361,8 @@ class Engine:
                     results.append(result)
                     self._emit(EngineEvent("result", i, n, result.sha256, result=result))
                     bar(result)
+        finally:  # on Ctrl-C or a round error, do not wait for checks nobody will use
+            checker.shutdown(wait=True, cancel_futures=True)
         return results
 
     def _prepare(self, src: str, sha: str | bytes) -> _Prepared:

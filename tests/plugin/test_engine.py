@@ -149,6 +149,8 @@ def test_good_model_matches_independent_reference(engine_shard, save_onnx, capsy
                 ("http://gateway.test/missing", sha),
             ]
         )
+        assert engine.workers_started == 1  # one warm worker served every model
+        assert {e.pid for e in events if e.kind == "start"} == {engine.worker_pid}
     assert capsys.readouterr().err.count("scoring") >= 1  # the rich bar was drawn
 
     direct, via_file_uri, via_fetch, missing = results
