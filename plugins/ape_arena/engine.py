@@ -437,7 +437,13 @@ class Engine:
                     prepared.seconds + wall,
                 )
             reason = why
-            log.warning("worker died scoring %s (attempt %d): %s", sha, attempt, why)
+            log.warning(
+                "worker died scoring %s (attempt %d): %s; its log ends with: %s",
+                sha,
+                attempt,
+                why,
+                _tail(worker.log_path) or "-",
+            )
         return _invalid(
             sha, WORKER_CRASHED, f"the worker process died scoring this model: {reason}"
         )

@@ -10,6 +10,9 @@ Two task families (the example specs ``digits`` and ``bytes_lm``):
 
 ``make_model(name)`` builds one of the named presets in ``PRESETS``; ``train(...)`` runs a
 short, seeded Adam loop on CPU (seconds, not minutes: these models exist to be scored).
+Data comes from ``shards.py`` (``digits_split``, ``stdlib_corpus`` + ``lm_arrays``); the
+LMs take any sequence length up to 128, so they can train on shorter windows than they are
+scored on.
 
 Example::
 
@@ -213,38 +216,6 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
 
 def is_lm(name: str) -> bool:
     return PRESETS[name][0] in ("gru", "conv", "transformer")
-
-
-# ----------------------------------------------------------------------------- data
-def byte_corpus(num_bytes: int, skip: int = 0) -> bytes:
-    """``num_bytes`` of Python standard-library source text (sorted files, deterministic).
-
-    ``skip`` bytes are dropped first, so disjoint slices give train and eval text.
-    """
-    import sysconfig
-    from pathlib import Path
-
-    root = Path(sysconfig.get_paths()["stdlib"])
-    out = bytearray()
-    need = skip + num_bytes
-    for path in sorted(root.glob("*.py")):
-        out += path.read_bytes()
-        if len(out) >= need:
-            break
-    if len(out) < need:
-        raise RuntimeError(f"standard library holds only {len(out)} bytes of *.py; need {need}")
-    return bytes(out[skip:need])
-
-
-def lm_windows(data: bytes, seq: int = SEQ_LEN) -> tuple[np.ndarray, np.ndarray]:
-    """Cut ``data`` into non-overlapping windows: tokens [n, seq] and next bytes [n, seq]."""
-    import numpy as np
-
-    arr = np.frombuffer(data, dtype=np.uint8)
-    n = (len(arr) - 1) // seq
-    tokens = arr[: n * seq].reshape(n, seq).astype(np.int64)
-    target = arr[1 : n * seq + 1].reshape(n, seq).astype(np.int64)
-    return tokens, target
 
 
 # ----------------------------------------------------------------------------- training

@@ -283,7 +283,20 @@ class Scorer:
                 model, sess_options=self.session_options(), providers=self.providers
             )
         except Exception as exc:  # noqa: BLE001 - whatever onnxruntime refuses is INVALID
-            raise _classify(exc, LOAD_FAILED, "onnxruntime cannot load the model") from None
+            error = exc
+        if self.device == "auto" and self.providers != [CPU_EP]:
+            # A CUDA problem (driver, unsupported op on the device) must not make a model
+            # INVALID that the CPU can run: "auto" then scores this model on the CPU.
+            try:
+                sess = self.ort.InferenceSession(
+                    model, sess_options=self.session_options(), providers=[CPU_EP]
+                )
+            except Exception:  # noqa: BLE001 - fails on the CPU too: the model's fault
+                pass
+            else:
+                print(f"CUDA session failed ({error}); scoring on the CPU", file=sys.stderr)
+                return sess
+        raise _classify(error, LOAD_FAILED, "onnxruntime cannot load the model") from None
 
     # -- one model
     def score(self, path: str, expected_sha256: str) -> dict[str, Any]:
