@@ -466,8 +466,20 @@ class ArenaClient:
 
     @property
     def scope(self) -> str:
-        """``<chain_id>/<arena address>``: the folder that keeps local state of this arena."""
-        return f"{self.chain_id}/{self.address.lower()}"
+        """``<chain_id>/<arena address>``: the folder that keeps local state of this arena.
+
+        Local dev chains restart empty and redeploy to the same addresses, so their chain
+        part also carries the genesis block hash: ``31337-<hash[:16]>/<arena address>``.
+        """
+        chain_part = str(self.chain_id)
+        if self.is_local:
+            from ape import chain
+
+            try:
+                chain_part += "-" + bytes(chain.blocks[0].hash).hex()[:16]
+            except Exception:
+                pass
+        return f"{chain_part}/{self.address.lower()}"
 
     @property
     def is_local(self) -> bool:

@@ -201,6 +201,13 @@ def reveal(
             f"no local commitment of {who.address} for task {task} round {r} (rounds on record: "
             f"{have}); submit with `ape arena node submit {task} MODEL.onnx` in a commit phase"
         )
+    onchain = client.model_commit(task, r, who)
+    if onchain.committed and hex32(onchain.commitment) != entry["commitment"]:
+        raise ArenaError(
+            f"the local record for task {task} round {r} ({state_file(state_dir, client.scope, task, who.address)}) "
+            "does not match your on-chain commitment; it is from another submission: "
+            "re-submit in a commit phase"
+        )
     if wait:
         client.wait_for_phase(task, r, Phase.REVEAL, on_wait=on_wait)
     client.reveal_model(task, entry["model_sha256"], entry["uri"], sender=who)

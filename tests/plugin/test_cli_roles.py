@@ -36,9 +36,13 @@ ACCOUNT_INDEX = {
 
 
 @pytest.fixture
-def project_dir(deployment_root, monkeypatch):
-    monkeypatch.chdir(deployment_root.root)
-    return deployment_root.root
+def project_dir(deployment_root, monkeypatch, tmp_path):
+    """A fresh project folder per test (own store and state) with the deployment record."""
+    import shutil
+
+    shutil.copytree(deployment_root.root / "deployments", tmp_path / "deployments")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture
@@ -287,3 +291,17 @@ def test_reveal_errors_name_the_fix(run, task_files, tmp_path):
     assert "no local commitment" in error_line(res) and "node submit" in error_line(res)
     res = run("node", "submit", task, task_files["model"], as_="node2", ok=False)
     assert "has not joined task" in error_line(res) and "node join" in error_line(res)
+
+
+def test_reveal_refuses_a_stale_local_record(run, arena, task_files, project_dir):
+    task = create_task(run, task_files)
+    run("node", "join", task, "--amount", "10", as_="node")
+    arena.wait_for_phase(task, 0, Phase.COMMIT)
+    run("node", "submit", task, task_files["model"], as_="node")
+    (path,) = (project_dir / ".arena" / "state" / "node").rglob(f"task-{task}-*.json")
+    state = json.loads(path.read_text())
+    state["rounds"]["0"]["commitment"] = "0x" + "00" * 32
+    path.write_text(json.dumps(state))
+    arena.wait_for_phase(task, 0, Phase.REVEAL)
+    res = run("node", "reveal", task, as_="node", ok=False)
+    assert "does not match your on-chain commitment" in error_line(res)
