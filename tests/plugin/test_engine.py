@@ -389,3 +389,54 @@ def test_byte_lm_bits_per_byte_with_mask_and_ignore(tmp_path):
     assert result.ok, result.reason
     assert result.count == int(keep.sum()) < target.size
     assert abs(result.score - score_from_total(total_bits, int(keep.sum()))) <= 1
+
+
+_ORPHAN_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from ape_arena.engine import Engine
+    from tests.plugin.fixtures_engine import engine_spec
+    engine = Engine(engine_spec(), sys.argv[1], sys.argv[2], progress=False, time_limit=600)
+    engine.wait_ready()
+    print(engine.worker_pid, flush=True)
+    engine.score_round([(sys.argv[3], sys.argv[4])])  # an endless loop: the worker is busy
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return not any(line.startswith("State:") and "Z" in line for line in fh)
+    except FileNotFoundError:
+        return False
+
+
+def test_worker_dies_with_a_killed_engine(engine_shard, save_onnx):
+    """A validator SIGKILLed mid-model must not leave a busy worker running behind it."""
+    import time
+
+    shard, shard_sha = engine_shard
+    loop_path, loop_sha = save_onnx(endless_loop_model(), "loop_orphan")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_SCRIPT, str(shard), shard_sha, loop_path, loop_sha],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        worker_pid = int(proc.stdout.readline())
+        time.sleep(1.0)  # let the worker get into the loop
+        assert _alive(worker_pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker_pid)
