@@ -533,6 +533,14 @@ class ArenaClient:
         """Time-round: -1 before the start, may be >= num_rounds after the last round."""
         return int(self.arena.current_round(task))
 
+    def round_at(self, task: int, timestamp: int) -> int:
+        """The time-round at ``timestamp`` (-1 before the start), as the contract computes it;
+        used with ``now()`` so a commitment is for the round of the block that includes it."""
+        p = self.task_params(task)
+        if timestamp < p.start_time:
+            return -1
+        return (timestamp - p.start_time) // p.round_length
+
     def current_phase(self, task: int) -> Phase:
         return Phase(int(self.arena.current_phase(task)))
 
@@ -685,11 +693,17 @@ class ArenaClient:
         return self._tx("delegate", task, fn, task, _addr(participant), amount, sender=who)
 
     def commit_model(
-        self, task: int, model_sha256: bytes | str, sender: Any | None = None
+        self,
+        task: int,
+        model_sha256: bytes | str,
+        sender: Any | None = None,
+        *,
+        round_: int | None = None,
     ) -> bytes:
-        """Commit to a model hash for the current round; returns the commitment."""
+        """Commit to a model hash for the current round (or ``round_``, when the caller has
+        already recorded the commitment for it); returns the commitment."""
         who = self._sender(sender)
-        r = self.current_round(task)
+        r = self.round_at(task, self.now()) if round_ is None else round_
         c = model_commitment(model_sha256, who.address, task, max(r, 0))
         self._tx(
             "commit_model", task, self.arena.commit_model, task, c, sender=who, phase=Phase.COMMIT
@@ -724,7 +738,7 @@ class ArenaClient:
     ) -> bytes:
         """Commit to ``scores`` (one per revealed submission) for the current round."""
         who = self._sender(sender)
-        r = self.current_round(task)
+        r = self.round_at(task, self.now())
         c = score_commitment(task, max(r, 0), who.address, scores, salt)
         self._tx(
             "commit_scores",

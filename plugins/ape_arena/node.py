@@ -124,7 +124,7 @@ class Submitted:
 
 def _commit_round(client: ArenaClient, task: int, wait: bool, on_wait) -> int:
     """The round to commit in; with ``wait``, wait for the next open commit window."""
-    r = client.current_round(task)
+    r = client.round_at(task, client.now())
     ph = client.current_phase(task)
     if ph == Phase.COMMIT or not wait:
         return max(r, 0)
@@ -176,7 +176,7 @@ def submit(
         "revealed": False,
     }
     path = _save_state(state_dir, client.scope, task, who.address, state)
-    client.commit_model(task, sha, sender=who)
+    client.commit_model(task, sha, sender=who, round_=r)
     return Submitted(task, r, sha, uri, hex32(c), str(path))
 
 
