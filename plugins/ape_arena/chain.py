@@ -46,6 +46,8 @@ MAX_SUBMISSIONS = 128
 MAX_VALIDATORS = 32
 MAX_ROUNDS = 64
 MAX_FINALIZE_STEPS = 320
+DEFAULT_FINALIZE_STEPS = 32
+"""Finalize units per transaction: keeps every finalize under 15M gas at 128 x 32 (README Gas)."""
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 LOCAL_CHAIN_IDS = {31337, 1337}
 
@@ -763,7 +765,7 @@ class ArenaClient:
         self,
         task: int,
         *,
-        max_steps: int = MAX_FINALIZE_STEPS,
+        max_steps: int = DEFAULT_FINALIZE_STEPS,
         all_rounds: bool = True,
         max_txs: int = 1000,
         sender: Any | None = None,
