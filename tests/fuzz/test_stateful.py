@@ -43,6 +43,8 @@ def base():
     """One deployment with funded actors per boa environment, shared by every run (each run
     is anchored, so it starts from exactly this state)."""
     key = id(boa.env)
+    if key in _BASE and not boa.env.get_code(_BASE[key][0].arena.address):
+        del _BASE[key]  # deployed inside an anchor that has been reverted since
     if key not in _BASE:
         _BASE.clear()
         _BASE[key] = _make_base()
@@ -87,9 +89,12 @@ class ArenaMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.dep, self.actors, model0 = base()
-        self._anchor = boa.env.anchor()
-        self._anchor.__enter__()
-        # a fixed clock (restored by the anchor): runs replay identically in any process
+        assert self.dep.arena.task_count() == 0, "the shared deployment is not clean"
+        # explicit snapshot (not a context manager kept open across calls): teardown reverts
+        # to it, and a run that never reaches teardown cannot unbalance anyone's anchors
+        self._snapshot = boa.env.evm.snapshot()
+        self._clock = (boa.env.evm.patch.timestamp, boa.env.evm.patch.block_number)
+        # a fixed clock: runs replay identically in any process
         boa.env.evm.patch.timestamp = START_TIMESTAMP
         self.dep.model = copy.deepcopy(model0)
         self.dep.donated = 0
@@ -100,13 +105,15 @@ class ArenaMachine(RuleBasedStateMachine):
         self.score_plans = {}  # (task, round, validator) -> (scores, salt)
         self.acc_seen = {}  # (task, participant) -> last accumulator read from the contract
         self.truth = {}  # (task, round) -> the honest validators' scores
+        self.rounds_checked = set()
 
     def teardown(self):
         try:
             if not getattr(self, "_failed", False):
                 self.wind_down()
         finally:
-            self._anchor.__exit__(None, None, None)
+            boa.env.evm.revert(self._snapshot)
+            boa.env.evm.patch.timestamp, boa.env.evm.patch.block_number = self._clock
 
     # -- helpers --
     def pick(self, kind, i):
@@ -130,8 +137,15 @@ class ArenaMachine(RuleBasedStateMachine):
     def finalize_round_checks(self, tid: int):
         task = self.m.tasks[tid]
         for r in range(task.finalized_rounds):
+            if (tid, r) in self.rounds_checked:
+                continue
             rd = task.round(r)
-            assert rd.paid <= rd.pot, f"task {tid} round {r}: paid {rd.paid} > pot {rd.pot}"
+            info = self.dep.arena.round_info(tid, r)
+            pot, paid = info[10], info[18]
+            assert paid <= pot, f"task {tid} round {r}: paid {paid} > pot {pot}"
+            assert rd.paid <= rd.pot
+            self.dep.check_round(tid, r)  # every pot, consensus, reward, slash vs the model
+            self.rounds_checked.add((tid, r))
         for addr, pt in task.participants.items():
             acc = self.dep.arena.participant(tid, addr)[7]
             assert acc == pt.acc, f"acc of {addr}: contract {acc}, model {pt.acc}"
