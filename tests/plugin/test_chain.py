@@ -279,3 +279,17 @@ def test_console_extras_give_an_arena(
     monkeypatch.chdir(deployment_root.root.parent)
     assert mod.ape_init_extras(accounts, chain, networks) == {}
     assert "not available on this chain" in capsys.readouterr().out
+
+
+def test_wait_for_phase_sleeps_without_warp(arena, make_task):
+    """Real waiting (no warp): anvil's pending block follows the wall clock."""
+    task = make_task(start_in=3)
+    sleeper = ArenaClient(arena.arena, arena.token, arena.account, poll_seconds=0.5)
+    seen = []
+    with pytest.raises(ArenaError, match="timed out waiting for task .* commit"):
+        sleeper.wait_for_phase(
+            task, 0, Phase.COMMIT, timeout=0.1, on_wait=lambda n, s: seen.append(s)
+        )
+    end = sleeper.wait_for_phase(task, 0, Phase.COMMIT, timeout=30)
+    assert seen and end == arena.phase_window(task, 0, Phase.COMMIT)[1]
+    assert sleeper.now() >= arena.task_params(task).start_time
