@@ -59,7 +59,7 @@ class Sizes:
     batched_rows_lm: int
 
 
-FULL = Sizes(50_000, 1_000_000, 80, 12, 400, 8, 16_384, 1024)
+FULL = Sizes(50_000, 1_000_000, 80, 12, 200, 8, 16_384, 1024)
 QUICK = Sizes(2_000, 20_000, 5, 2, 50, 2, 2_000, 64)
 TRAIN_SEQ = 32
 """LMs train on 32-byte windows (recurrent backward passes cost O(seq)); they score 128."""
