@@ -180,8 +180,13 @@ class Task:
         """Move the clock to `offset` seconds into `phase` of round `rnd` (PHASE_ENDED: round end)."""
         if phase == PHASE_ENDED:
             self.warp_to(self.round_end(rnd) + offset - 1)
-        else:
-            self.warp_to(self.phase_start(rnd, phase) + offset)
+            return
+        target = self.phase_start(rnd, phase) + offset
+        now = self.chain.blocks.head.timestamp
+        phase_end = self.round_end(rnd) if phase == PHASE_SCORE_REVEAL else self.phase_start(rnd, phase + 1)
+        if target <= now < phase_end - 5:
+            return  # already inside that phase (with a few seconds left): stay
+        self.warp_to(target)
 
     # ---- actions --------------------------------------------------------------------------
     def join(self, who, role: int = NODE, amount: int = MIN_STAKE, commission: int = 0):
