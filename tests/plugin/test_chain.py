@@ -283,13 +283,15 @@ def test_console_extras_give_an_arena(
 
 def test_wait_for_phase_sleeps_without_warp(arena, make_task):
     """Real waiting (no warp): anvil's pending block follows the wall clock."""
-    task = make_task(start_in=3)
     sleeper = ArenaClient(arena.arena, arena.token, arena.account, poll_seconds=0.5)
+    later = make_task(start_in=600)
     seen = []
     with pytest.raises(ArenaError, match="timed out waiting for task .* commit"):
         sleeper.wait_for_phase(
-            task, 0, Phase.COMMIT, timeout=0.1, on_wait=lambda n, s: seen.append(s)
+            later, 0, Phase.COMMIT, timeout=0.1, on_wait=lambda n, s: seen.append(s)
         )
-    end = sleeper.wait_for_phase(task, 0, Phase.COMMIT, timeout=30)
-    assert seen and end == arena.phase_window(task, 0, Phase.COMMIT)[1]
-    assert sleeper.now() >= arena.task_params(task).start_time
+    assert set(seen) == {arena.task_params(later).start_time}
+    soon = make_task(start_in=3)
+    end = sleeper.wait_for_phase(soon, 0, Phase.COMMIT, timeout=60)
+    assert end == arena.phase_window(soon, 0, Phase.COMMIT)[1]
+    assert sleeper.now() >= arena.task_params(soon).start_time
