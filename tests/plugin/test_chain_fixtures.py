@@ -82,10 +82,11 @@ def shards():
 
 @pytest.fixture
 def make_task(arena, actors, shards) -> Callable[..., int]:
-    """``make_task(**param_changes)`` -> task id; starts ``start_in`` s from now (default 50),
+    """``make_task(**param_changes)`` -> task id; starts ``start_in`` s from now (default 600,
+    generous so a loaded machine never starts the task early; tests warp),
     3 rounds of 4 x PHASE seconds, bounty 3000 ARENA."""
 
-    def make(start_in: int = 50, **changes) -> int:
+    def make(start_in: int = 600, **changes) -> int:
         params = TaskParams(
             bounty=3000 * TOKEN,
             spec_hash=b"\x11" * 32,

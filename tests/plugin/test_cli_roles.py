@@ -91,7 +91,7 @@ def error_line(res) -> str:
 def create_task(run, task_files, *extra: str) -> int:
     res = run(
         "task", "create", task_files["spec"], task_files["shards"], "--bounty", "3000",
-        "--start-in", "50", "--phase-seconds", "100", *extra, as_="creator",
+        "--start-in", "10m", "--phase-seconds", "100", *extra, as_="creator",
     )  # fmt: skip
     m = re.search(r"created task (\d+): 3 rounds, bounty 3000 ARENA", res.output)
     assert m, res.output
