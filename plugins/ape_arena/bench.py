@@ -8,7 +8,9 @@ LMs), exports them to ONNX, then measures in ONE process, per task:
 * **engine**: ``Engine.score_round`` on a warm worker (static checks, isolated worker,
   exact metric, fixed-point scores); worker start-up (shard load) reported separately;
 * **floor**: bare onnxruntime in-process (session + run over the whole shard in the same
-  batches and threads; no checks, no metric): the most the engine could reach;
+  batches and threads; no checks, no metric): the most the engine could reach.
+  Engine rounds and floor passes alternate (2x in the full run) and the fastest of each
+  counts, so a burst of load from other processes does not decide the ratio;
 * **torch bs1**: torch eager, one row per forward plus the loss (how the production
   validator we are modelled on scores), timed on a subsample (best of 3) as a rate;
 * **torch batched**: torch eager in the spec's batches, on a subsample, as a rate.
@@ -57,10 +59,11 @@ class Sizes:
     bs1_rows_lm: int
     batched_rows_digits: int
     batched_rows_lm: int
+    repeats: int
 
 
-FULL = Sizes(50_000, 1_000_000, 80, 12, 200, 8, 16_384, 1024)
-QUICK = Sizes(2_000, 20_000, 5, 2, 50, 2, 2_000, 64)
+FULL = Sizes(50_000, 1_000_000, 80, 12, 200, 8, 16_384, 1024, 2)
+QUICK = Sizes(2_000, 20_000, 5, 2, 50, 2, 2_000, 64, 1)
 TRAIN_SEQ = 32
 """LMs train on 32-byte windows (recurrent backward passes cost O(seq)); they score 128."""
 
@@ -200,20 +203,42 @@ def build_submissions(folder: Path, task: str, count: int, sizes: Sizes) -> list
 
 
 # ----------------------------------------------------------------------------- timings
-def time_engine(
-    spec: Any, shard: Path, sha: str, subs: list[Submission], threads: int
-) -> tuple[float, float, list[Any]]:
-    """(start-up seconds, warm scoring seconds, results)."""
+def time_engine_and_floor(
+    spec: Any,
+    shard: Path,
+    sha: str,
+    arrays: dict,
+    subs: list[Submission],
+    threads: int,
+    repeats: int,
+    say,
+) -> tuple[float, float, list[Any], list[float]]:
+    """Engine rounds and bare-onnxruntime passes, alternated ``repeats`` times on one warm
+    engine; the fastest of each (load from other processes only ever slows a pass down).
+
+    Returns (worker start-up seconds, engine seconds, engine results, floor seconds per
+    model of the fastest floor pass).
+    """
     from .engine import Engine
 
     t0 = time.perf_counter()
+    best_engine, best_floor = float("inf"), [float("inf")]
+    results: list[Any] = []
     with Engine(spec, shard, sha, threads=threads, progress=False) as engine:
         engine.wait_ready()
         startup = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        results = engine.score_round([(s.path, s.sha256) for s in subs])
-        seconds = time.perf_counter() - t1
-    return startup, seconds, results
+        for rep in range(repeats):
+            say(f"  engine round {rep + 1}/{repeats}")
+            t1 = time.perf_counter()
+            round_results = engine.score_round([(s.path, s.sha256) for s in subs])
+            seconds = time.perf_counter() - t1
+            if seconds < best_engine:
+                best_engine, results = seconds, round_results
+            say(f"  bare onnxruntime pass {rep + 1}/{repeats}")
+            floor = time_floor(spec, arrays, subs, threads)
+            if sum(floor) < sum(best_floor):
+                best_floor = floor
+    return startup, best_engine, results, best_floor
 
 
 def time_floor(spec: Any, arrays: dict, subs: list[Submission], threads: int) -> list[float]:
@@ -300,13 +325,13 @@ def bench_task(
     tb = TaskBench(task, len(subs), rows, tokens)
     torch.set_num_threads(threads)
 
-    say(f"[{task}] engine: {len(subs)} models x {rows} rows")
-    tb.engine_startup_s, tb.engine_s, results = time_engine(spec, path, sha, subs, threads)
+    say(f"[{task}] engine vs bare onnxruntime: {len(subs)} models x {rows} rows")
+    tb.engine_startup_s, tb.engine_s, results, floor = time_engine_and_floor(
+        spec, path, sha, arrays, subs, threads, sizes.repeats, say
+    )
     tb.invalid = sum(1 for r in results if not r.ok)
     tb.engine_infer_s = sum(r.infer_seconds for r in results)
     tb.engine_metric_s = sum(r.metric_seconds for r in results)
-    say(f"[{task}] floor: bare onnxruntime")
-    floor = time_floor(spec, arrays, subs, threads)
     tb.floor_s = sum(floor)
     bs1_rows = sizes.bs1_rows_digits if task == "digits" else sizes.bs1_rows_lm
     say(f"[{task}] torch eager bs1 on {bs1_rows} rows per model")
