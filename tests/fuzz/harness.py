@@ -124,14 +124,6 @@ class Deployment:
             c.__class__ = _short_repr_class(type(c))
         self.model = ArenaModel(self.owner, self.arena.address)
         self.actors: set[str] = set()
-        self.donated = 0
-
-    def donate(self, amount: int):
-        """Mint `amount` straight to the arena (covers a recorded shortfall)."""
-        with boa.env.prank(self.owner):
-            self.token.mint(self.arena.address, amount)
-        self.model.fund(self.arena.address, amount)
-        self.donated += amount
 
     # -- accounts --
     def new_actor(self, name: str, funds: int) -> str:

@@ -98,7 +98,8 @@ class Scenario:
         self.dep, self.rng, self.tag = dep, rng, tag
         self.m = dep.model
         self.rounds_compared = 0
-        self.shortfall = None
+        # earlier tasks have fully exited: what the arena holds now is their dust
+        self.held_before = dep.token.balanceOf(dep.arena.address)
         big = 10**24
         self.creator = dep.new_actor(f"{tag}-creator", big)
         self.nodes = [dep.new_actor(f"{tag}-node{i}", big) for i in range(rng.randint(1, 5))]
@@ -197,7 +198,16 @@ class Scenario:
             assert calls < 1000, "finalize does not make progress"
         dep.check_task(tid, rounds=[r])
         dep.check_balances(self.everyone)
+        self.check_solvent()
         self.rounds_compared += 1
+
+    def check_solvent(self):
+        """DESIGN §3.5: the contract never owes more than it holds (FINDINGS.md F2)."""
+        held = self.dep.token.balanceOf(self.dep.arena.address) - self.held_before
+        owed = self.m.owed(self.tid)
+        assert owed <= held, (
+            f"INSOLVENT: task {self.tid} owes {owed} wei but only {held} are held for it"
+        )
 
     # -- one round --
     def play_round(self, r: int):
@@ -286,8 +296,6 @@ class Scenario:
 
     def play(self):
         rng, dep, tid = self.rng, self.dep, self.tid
-        # earlier tasks have fully exited: what the arena holds now is their dust
-        held_before = dep.token.balanceOf(dep.arena.address) - self.p.bounty
         if self.p.start_time > dep.now():
             self.deposits(0.9)
         for r in range(self.p.num_rounds):
@@ -296,14 +304,7 @@ class Scenario:
         self.deposits(0.2)  # deposits closed
         self.finalize_due()
         assert self.task.status == ref.STATUS_ENDED
-        # solvency (DESIGN §3.5: "the contract never owes more than it holds"); a shortfall
-        # is recorded (and the test fails at the end of the chunk) and covered by a donation
-        # so that the exits below can still be compared
-        held = dep.token.balanceOf(dep.arena.address) - held_before
-        owed = self.m.owed(tid)
-        if owed > held:
-            self.shortfall = (tid, owed - held, self.p)
-            dep.donate(owed - held)
+        self.check_solvent()
         # everyone exits
         dep.claim_refund(self.creator, tid)
         for addr in list(self.task.participants):
@@ -321,8 +322,7 @@ class Scenario:
             assert dep.arena.claimable(tid, p, d) == 0
             assert dep.arena.withdrawable(tid, p, d) == 0
         assert self.m.owed(tid) == 0, "model: something is still owed after everyone exited"
-        dust = dep.token.balanceOf(dep.arena.address) - held_before
-        dep.donated = 0
+        dust = dep.token.balanceOf(dep.arena.address) - self.held_before
         assert 0 <= dust < MAX_DUST_PER_TASK, f"task {tid}: {dust} wei left in the contract"
 
 
@@ -331,7 +331,6 @@ def test_rounds_match_reference_model(chunk):
     rng = random.Random(0xA7E11A + chunk)
     compared = 0
     tasks = 0
-    shortfalls = []
     with boa.env.anchor():
         dep = Deployment()
         while compared < ROUNDS_PER_CHUNK:
@@ -342,14 +341,7 @@ def test_rounds_match_reference_model(chunk):
                 raise AssertionError(f"chunk {chunk} task #{tasks} (id {sc.tid}): {exc}") from exc
             compared += sc.rounds_compared
             tasks += 1
-            if sc.shortfall:
-                shortfalls.append(sc.shortfall[:2])
     assert compared >= ROUNDS_PER_CHUNK
-    assert not shortfalls, (
-        f"INSOLVENT (PROTOCOL.md §7 rounding, see FINDINGS.md F2): after the last round the "
-        f"contract owed more than it held for {len(shortfalls)} of {tasks} tasks "
-        f"(task id, wei short): {shortfalls}"
-    )
 
 
 def test_delegator_rounding_keeps_contract_solvent():

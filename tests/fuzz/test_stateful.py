@@ -97,7 +97,6 @@ class ArenaMachine(RuleBasedStateMachine):
         # a fixed clock: runs replay identically in any process
         boa.env.evm.patch.timestamp = START_TIMESTAMP
         self.dep.model = copy.deepcopy(model0)
-        self.dep.donated = 0
         self.m = self.dep.model
         self.arena_start = self.dep.token.balanceOf(self.dep.arena.address)
         self.minted = sum(self.m.balances.values())
