@@ -151,6 +151,24 @@ class ArenaMachine(RuleBasedStateMachine):
             assert acc >= self.acc_seen.get((tid, addr), 0), "accumulator decreased"
             self.acc_seen[(tid, addr)] = acc
 
+    def check_clock(self, tid: int):
+        """current_round / current_phase / round_start / phase_end against PROTOCOL.md §3."""
+        task, a, now = self.m.tasks[tid], self.dep.arena, self.dep.now()
+        assert a.current_round(tid) == self.m.time_round(task, now), "current_round"
+        assert a.current_phase(tid) == self.m.phase(task, now), "current_phase"
+        p = task.params
+        r = min(max(self.m.time_round(task, now), 0), p.num_rounds - 1)
+        s = self.m.round_start(task, r)
+        assert a.round_start(tid, r) == s, "round_start"
+        ends = [
+            p.commit_duration,
+            p.reveal_duration,
+            p.score_commit_duration,
+            p.score_reveal_duration,
+        ]
+        for phase in range(1, 5):
+            assert a.phase_end(tid, r, phase) == s + sum(ends[:phase]), f"phase_end({r}, {phase})"
+
     # -- rules --
     @initialize(p=params_strategy, delay=st.integers(5, 30), data=st.data())
     def first_task(self, p, delay, data):
@@ -245,14 +263,19 @@ class ArenaMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.m.tasks)
     @rule(
         t=st.integers(0, 1),
-        d=st.integers(0, 3),
+        d=st.integers(0, 4),
         target_kind=st.sampled_from(["node", "validator"]),
         i=st.integers(0, 2),
         amount=amounts,
     )
     def delegate(self, t, d, target_kind, i, amount):
         tid = self.task_of(t)
-        delegator = self.pick("delegator", d) if d < N_DELEGATORS else self.pick("node", d)
+        # delegators, but also a node backing someone else and a creator backing a participant
+        delegator = (
+            self.pick("delegator", d)
+            if d < N_DELEGATORS
+            else self.pick("node" if d < 4 else "creator", d)
+        )
         self.run(self.dep.delegate, delegator, tid, self.pick(target_kind, i), amount)
 
     # single actions, at any time (often in the wrong phase: both sides must refuse alike)
@@ -382,6 +405,7 @@ class ArenaMachine(RuleBasedStateMachine):
             off = (now - p.start_time) % L
             dep.warp_to(p.start_time + r * L + min(b for b in bounds if b > off))
         phase = m.phase(task, dep.now())
+        self.run(self.check_clock, tid)
         act = st.sampled_from([True] * 5 + [False])
         if phase == ref.PHASE_COMMIT:
             for node in self.actors["node"]:
