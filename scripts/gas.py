@@ -6,12 +6,17 @@ import sys
 
 import click
 from ape.cli import ConnectedProviderCommand
+from ape_arena.gas import disable_anvil_steps_tracing
+
+# Before Ape starts anvil: no opcode traces kept in memory (they reach 20+ GB at max sizes).
+disable_anvil_steps_tracing()
 
 
 @click.command(cls=ConnectedProviderCommand)
 @click.option("--out", default=".", show_default=True, help="Folder for gas-report.md and gas-report.json.")
-def cli(network, out):
+@click.option("--check-steps", type=int, default=None, help="Also check this finalize max_steps at its worst alignment; exit 2 if a page reaches 15M gas.")
+def cli(network, out, check_steps):
     """One round at MAX_SUBMISSIONS x MAX_VALIDATORS on anvil: gas table and finalize step size."""
     from ape_arena.gas import main
 
-    sys.exit(main(out_dir=out, log=click.echo))
+    sys.exit(main(out_dir=out, log=click.echo, check_steps=check_steps))
