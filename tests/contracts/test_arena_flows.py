@@ -499,3 +499,28 @@ def test_two_step_ownership_transfer_and_renounce(arena, owner, non_owner):
     assert arena.owner() == ZERO_ADDRESS
     with ape.reverts("ownable: caller is not the owner"):
         arena.pause(sender=non_owner)
+
+
+def test_rank_ties_go_to_the_earlier_commit(arena, make_task, node, node2, node3, validator, creator):
+    """Equal consensus: the earlier commit (smaller seq) ranks first, whatever the reveal order."""
+    t = make_task(rank_ratio=WAD // 2)
+    for n in (node, node2, node3):
+        t.join(n, NODE)
+    t.join(validator, VALIDATOR)
+    t.warp(0, PHASE_COMMIT)
+    t.commit_model(node2, sha("b"), 0)  # seq 0
+    t.commit_model(node, sha("a"), 0)  # seq 1
+    t.commit_model(node3, sha("c"), 0)  # seq 2
+    t.warp(0, PHASE_REVEAL)
+    t.reveal_eval(0)
+    for n, m in ((node, "a"), (node3, "c"), (node2, "b")):  # slots 0, 1, 2
+        t.reveal_model(n, sha(m))
+    t.warp(0, PHASE_SCORE_COMMIT)
+    t.commit_scores(validator, [500_000_000, 400_000_000, 500_000_000], 0)
+    t.warp(0, PHASE_SCORE_REVEAL)
+    t.reveal_scores(validator, 0)
+    t.warp(0, PHASE_ENDED)
+    t.finalize(creator)
+    weights = {arena.submission(t.id, 0, k).node: arena.submission(t.id, 0, k).weight for k in range(3)}
+    # node3 (0.4) first; node2 and node (0.5) tie: node2 committed earlier.
+    assert weights == {node3.address: WAD, node2.address: WAD // 2, node.address: WAD // 4}
