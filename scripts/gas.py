@@ -13,8 +13,15 @@ disable_anvil_steps_tracing()
 
 
 @click.command(cls=ConnectedProviderCommand)
-@click.option("--out", default=".", show_default=True, help="Folder for gas-report.md and gas-report.json.")
-@click.option("--check-steps", type=int, default=None, help="Also check this finalize max_steps at its worst alignment; exit 2 if a page reaches 15M gas.")
+@click.option(
+    "--out", default=".", show_default=True, help="Folder for gas-report.md and gas-report.json."
+)
+@click.option(
+    "--check-steps",
+    type=int,
+    default=None,
+    help="Also check this finalize max_steps at its worst alignment; exit 2 if a page reaches 15M gas.",
+)
 def cli(network, out, check_steps):
     """One round at MAX_SUBMISSIONS x MAX_VALIDATORS on anvil: gas table and finalize step size."""
     from ape_arena.gas import main

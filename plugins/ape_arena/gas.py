@@ -33,7 +33,31 @@ E18 = 10**18
 INVALID = 2**64 - 1
 NODE, VALIDATOR = 1, 2
 PHASE = 3_600  # seconds per phase of the measured task
-STEP_CANDIDATES = (320, 256, 192, 160, 128, 112, 96, 80, 64, 56, 48, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 2, 1)
+STEP_CANDIDATES = (
+    320,
+    256,
+    192,
+    160,
+    128,
+    112,
+    96,
+    80,
+    64,
+    56,
+    48,
+    40,
+    36,
+    32,
+    28,
+    24,
+    20,
+    16,
+    12,
+    8,
+    4,
+    2,
+    1,
+)
 MAX_FINALIZE_STEPS = 320  # Arena.MAX_FINALIZE_STEPS
 
 # Gas limits given to bulk transactions (anvil packs blocks by limit; a too-low limit shows
@@ -130,7 +154,13 @@ class Tx:
         handler = self.contract._mutable_methods_[self.method]
         data = "0x" + bytes(handler.encode_input(*self.args)).hex()
         gas = self.gas or GAS.get(self.method, 1_000_000)
-        return {"from": self.sender, "to": str(self.contract.address), "data": data, "gas": hex(gas), "gasPrice": hex(gas_price)}
+        return {
+            "from": self.sender,
+            "to": str(self.contract.address),
+            "data": data,
+            "gas": hex(gas),
+            "gasPrice": hex(gas_price),
+        }
 
 
 @dataclass
@@ -180,7 +210,9 @@ class Chain:
         hashes: list[str] = []
         try:
             for i in range(0, len(payloads), chunk):
-                hashes += self.rpc.batch([("eth_sendTransaction", [p]) for p in payloads[i : i + chunk]])
+                hashes += self.rpc.batch(
+                    [("eth_sendTransaction", [p]) for p in payloads[i : i + chunk]]
+                )
             for _ in range(10_000):
                 self.rpc.call("evm_mine")
                 status = self.rpc.call("txpool_status")
@@ -190,10 +222,14 @@ class Chain:
             self.rpc.call("evm_setAutomine", [True])
         receipts: list[dict] = []
         for i in range(0, len(hashes), chunk):
-            receipts += self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes[i : i + chunk]])
+            receipts += self.rpc.batch(
+                [("eth_getTransactionReceipt", [h]) for h in hashes[i : i + chunk]]
+            )
         for t, r in zip(txs, receipts, strict=True):
             if r is None or int(r["status"], 16) != 1:
-                raise RuntimeError(f"{t.method}{t.args} from {t.sender} failed: {r and r.get('gasUsed')}")
+                raise RuntimeError(
+                    f"{t.method}{t.args} from {t.sender} failed: {r and r.get('gasUsed')}"
+                )
             if t.label:
                 self.report.add(t.label, int(r["gasUsed"], 16))
         return receipts
@@ -211,7 +247,9 @@ class Chain:
             raise RuntimeError(f"{tx.method}: no receipt")
         ok = int(r["status"], 16) == 1
         if check and not ok:
-            raise RuntimeError(f"{tx.method} from {tx.sender} failed ({int(r['gasUsed'], 16):,} gas): {self.why(tx)}")
+            raise RuntimeError(
+                f"{tx.method} from {tx.sender} failed ({int(r['gasUsed'], 16):,} gas): {self.why(tx)}"
+            )
         if ok and tx.label:
             self.report.add(tx.label, int(r["gasUsed"], 16))
         return r
@@ -269,7 +307,9 @@ def _scores(n: int, j: int, liar: bool, validators: int = 32) -> list[int]:
     return out
 
 
-def _play_round(net, arena, creator, task, start, shard, nodes, vals, *, tag: str, record: bool) -> None:
+def _play_round(
+    net, arena, creator, task, start, shard, nodes, vals, *, tag: str, record: bool
+) -> None:
     """Round 0 of `task`: every node commits and reveals a distinct model, the eval shard is
     revealed, every validator commits and reveals one score per submission (the last
     validator lies, the last submission is INVALID for everyone)."""
@@ -279,33 +319,70 @@ def _play_round(net, arena, creator, task, start, shard, nodes, vals, *, tag: st
     net.warp(start + 1)
     net.send(
         [
-            Tx(x, arena, "commit_model", (task, _keccak_abi(["bytes32", "address", "uint256", "uint256"], [m, x, task, 0])), lab("commit_model"))
+            Tx(
+                x,
+                arena,
+                "commit_model",
+                (task, _keccak_abi(["bytes32", "address", "uint256", "uint256"], [m, x, task, 0])),
+                lab("commit_model"),
+            )
             for x, m in zip(nodes, models, strict=True)
         ]
     )
     net.warp(start + PHASE + 1)
-    net.send_one(Tx(creator, arena, "reveal_eval", (task, 0, shard, "ipfs://shard-0", []), lab("reveal_eval")))
+    net.send_one(
+        Tx(
+            creator,
+            arena,
+            "reveal_eval",
+            (task, 0, shard, "ipfs://shard-0", []),
+            lab("reveal_eval"),
+        )
+    )
     uri = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/model.onnx"
-    net.send([Tx(x, arena, "reveal_model", (task, m, uri), lab("reveal_model")) for x, m in zip(nodes, models, strict=True)])
+    net.send(
+        [
+            Tx(x, arena, "reveal_model", (task, m, uri), lab("reveal_model"))
+            for x, m in zip(nodes, models, strict=True)
+        ]
+    )
     net.warp(start + 2 * PHASE + 1)
     scores = {v: _scores(n, j, j == len(vals) - 1, len(vals)) for j, v in enumerate(vals)}
     salts = {v: _sha(f"salt-{tag}-{v}") for v in vals}
     commits = []
     for v in vals:
-        c = _keccak_abi(["uint256", "uint256", "address", "uint64[]", "bytes32"], [task, 0, v, scores[v], salts[v]])
+        c = _keccak_abi(
+            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
+            [task, 0, v, scores[v], salts[v]],
+        )
         commits.append(Tx(v, arena, "commit_scores", (task, c), lab("commit_scores")))
     net.send(commits)
     net.warp(start + 3 * PHASE + 1)
-    net.send([Tx(v, arena, "reveal_scores", (task, scores[v], salts[v]), lab(f"reveal_scores ({n} scores)")) for v in vals])
+    net.send(
+        [
+            Tx(
+                v,
+                arena,
+                "reveal_scores",
+                (task, scores[v], salts[v]),
+                lab(f"reveal_scores ({n} scores)"),
+            )
+            for v in vals
+        ]
+    )
     net.warp(start + 4 * PHASE + 1)
 
 
-def _page(net, arena, creator, task, steps: int, units: int, label: str | None = None) -> tuple[list[int], bool]:
+def _page(
+    net, arena, creator, task, steps: int, units: int, label: str | None = None
+) -> tuple[list[int], bool]:
     """finalize(task, steps) until the round is done; (gas of each page, all succeeded)."""
     pages: list[int] = []
     done = arena.task_state(task).finalized_rounds + 1
     for _ in range(units + 1):
-        r = net.send_one(Tx(creator, arena, "finalize", (task, steps), label, BLOCK_GAS), check=False)
+        r = net.send_one(
+            Tx(creator, arena, "finalize", (task, steps), label, BLOCK_GAS), check=False
+        )
         pages.append(int(r["gasUsed"], 16))
         if int(r["status"], 16) != 1:
             return pages, False
@@ -327,7 +404,9 @@ def _machine() -> dict:
     except OSError:
         pass
     try:
-        anvil = subprocess.run(["anvil", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+        anvil = subprocess.run(
+            ["anvil", "--version"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
         anvil = anvil.splitlines()[0] if anvil else "unknown"
     except (OSError, subprocess.SubprocessError):
         anvil = "unknown"
@@ -368,7 +447,9 @@ def run(
     from ape import accounts, chain, project
 
     if chain.chain_id not in (31337, 1337):
-        raise RuntimeError("the gas report impersonates accounts and sets balances: local anvil only")
+        raise RuntimeError(
+            "the gas report impersonates accounts and sets balances: local anvil only"
+        )
     t_start = time.time()
     report = Report()
     report.meta = _machine() | {
@@ -451,19 +532,39 @@ def run(
     net.send_one(Tx(deployer_addr, arena, "pause", (), "pause"))
     net.send_one(Tx(deployer_addr, arena, "unpause", (), "unpause"))
 
-    joins = [Tx(n, arena, "join", (task, NODE, node_stake, WAD // 10), "join (node)") for n in nodes]
-    joins += [Tx(v, arena, "join", (task, VALIDATOR, val_stake, WAD // 20), "join (validator)") for v in vals]
+    joins = [
+        Tx(n, arena, "join", (task, NODE, node_stake, WAD // 10), "join (node)") for n in nodes
+    ]
+    joins += [
+        Tx(v, arena, "join", (task, VALIDATOR, val_stake, WAD // 20), "join (validator)")
+        for v in vals
+    ]
     net.send(joins)
-    net.send([Tx(n, arena, "join", (task, NODE, node_stake, WAD // 10), "join (top-up)") for n in nodes[2:10]])
+    net.send(
+        [
+            Tx(n, arena, "join", (task, NODE, node_stake, WAD // 10), "join (top-up)")
+            for n in nodes[2:10]
+        ]
+    )
 
     # Delegations: the light participant gets exactly one; the heavy one 200, measured at #1, #2, #200.
     light_r = net.send_one(Tx(light_del, arena, "delegate", (task, light, del_amount), "delegate"))
-    heavy_first = net.send_one(Tx(heavy_dels[0], arena, "delegate", (task, heavy, del_amount), "delegate"))
-    heavy_second = net.send_one(Tx(heavy_dels[1], arena, "delegate", (task, heavy, del_amount), "delegate"))
-    net.send([Tx(d, arena, "delegate", (task, heavy, del_amount), "delegate") for d in heavy_dels[2:-1]])
-    heavy_last = net.send_one(Tx(heavy_dels[-1], arena, "delegate", (task, heavy, del_amount), "delegate"))
+    heavy_first = net.send_one(
+        Tx(heavy_dels[0], arena, "delegate", (task, heavy, del_amount), "delegate")
+    )
+    heavy_second = net.send_one(
+        Tx(heavy_dels[1], arena, "delegate", (task, heavy, del_amount), "delegate")
+    )
+    net.send(
+        [Tx(d, arena, "delegate", (task, heavy, del_amount), "delegate") for d in heavy_dels[2:-1]]
+    )
+    heavy_last = net.send_one(
+        Tx(heavy_dels[-1], arena, "delegate", (task, heavy, del_amount), "delegate")
+    )
     net.send([Tx(d, arena, "delegate", (task, p, del_amount), "delegate") for p, d in regular])
-    log(f"{len(nodes)} nodes, {len(vals)} validators, {len(regular) + many_delegators + 1} delegations ({time.time() - t_start:.0f} s)")
+    log(
+        f"{len(nodes)} nodes, {len(vals)} validators, {len(regular) + many_delegators + 1} delegations ({time.time() - t_start:.0f} s)"
+    )
 
     # ---- the round -----------------------------------------------------------------------
     _play_round(net, arena, creator, task, start, shard, nodes, vals, tag="", record=True)
@@ -476,7 +577,13 @@ def run(
     for _ in range(units):
         r = net.send_one(Tx(creator, arena, "finalize", (task, 1), None, BLOCK_GAS))
         per_unit.append(int(r["gasUsed"], 16))
-    names = ["OPEN"] + ["CONSENSUS"] * submissions + ["RANK"] + ["PAY_NODES"] * submissions + ["PAY_VALIDATORS"] * validators
+    names = (
+        ["OPEN"]
+        + ["CONSENSUS"] * submissions
+        + ["RANK"]
+        + ["PAY_NODES"] * submissions
+        + ["PAY_VALIDATORS"] * validators
+    )
     for name, g in zip(names, per_unit, strict=True):
         report.units.setdefault(name, []).append(g)
     rpc.call("evm_revert", [snap])
@@ -491,34 +598,75 @@ def run(
         if max(sums) < TX_LIMIT:
             predicted = steps
     report.predicted_steps = predicted
-    candidates = sorted({c for c in STEP_CANDIDATES if predicted < c <= 2 * predicted} | {predicted, MAX_FINALIZE_STEPS}, reverse=True)
+    candidates = sorted(
+        {c for c in STEP_CANDIDATES if predicted < c <= 2 * predicted}
+        | {predicted, MAX_FINALIZE_STEPS},
+        reverse=True,
+    )
     for steps in candidates:
         snap = rpc.call("evm_snapshot")
         pages, ok = _page(net, arena, creator, task, steps, units)
         rpc.call("evm_revert", [snap])
         worst = max(pages)
-        report.steps.append({"max_steps": steps, "pages": len(pages), "max_page_gas": worst, "ok": ok and worst < TX_LIMIT})
-        log(f"  finalize max_steps={steps}: {len(pages)} page(s), max {worst:,} gas{'' if ok else ' (out of gas)'}")
+        report.steps.append(
+            {
+                "max_steps": steps,
+                "pages": len(pages),
+                "max_page_gas": worst,
+                "ok": ok and worst < TX_LIMIT,
+            }
+        )
+        log(
+            f"  finalize max_steps={steps}: {len(pages)} page(s), max {worst:,} gas{'' if ok else ' (out of gas)'}"
+        )
         if ok and worst < TX_LIMIT:
             break
     fitting = [s["max_steps"] for s in report.steps if s["ok"]]
     if not fitting:
         raise RuntimeError("no finalize step size keeps every page under 15M gas")
     report.chosen_steps = max(fitting)
-    _page(net, arena, creator, task, report.chosen_steps, units, label=f"finalize (max_steps={report.chosen_steps})")
+    _page(
+        net,
+        arena,
+        creator,
+        task,
+        report.chosen_steps,
+        units,
+        label=f"finalize (max_steps={report.chosen_steps})",
+    )
     log(f"finalized with max_steps={report.chosen_steps} ({time.time() - t_start:.0f} s)")
 
     # ---- claims, withdrawals, refund -----------------------------------------------------
     light_claim = net.send_one(Tx(light_del, arena, "claim", (task, light), "claim (delegator)"))
-    heavy_claim = net.send_one(Tx(heavy_dels[-1], arena, "claim", (task, heavy), "claim (delegator)"))
-    owner_claims = [Tx(p, arena, "claim", (task, p), "claim (owner)") for p in [*nodes, *vals] if arena.claimable(task, p, p) > 0]
+    heavy_claim = net.send_one(
+        Tx(heavy_dels[-1], arena, "claim", (task, heavy), "claim (delegator)")
+    )
+    owner_claims = [
+        Tx(p, arena, "claim", (task, p), "claim (owner)")
+        for p in [*nodes, *vals]
+        if arena.claimable(task, p, p) > 0
+    ]
     net.send(owner_claims)
     dels = [(heavy, d) for d in heavy_dels[:-1]] + regular
-    net.send([Tx(d, arena, "claim", (task, p), "claim (delegator)") for p, d in dels if arena.claimable(task, p, d) > 0])
+    net.send(
+        [
+            Tx(d, arena, "claim", (task, p), "claim (delegator)")
+            for p, d in dels
+            if arena.claimable(task, p, d) > 0
+        ]
+    )
     light_wd = net.send_one(Tx(light_del, arena, "withdraw", (task, light), "withdraw (delegator)"))
-    heavy_wd = net.send_one(Tx(heavy_dels[-1], arena, "withdraw", (task, heavy), "withdraw (delegator)"))
+    heavy_wd = net.send_one(
+        Tx(heavy_dels[-1], arena, "withdraw", (task, heavy), "withdraw (delegator)")
+    )
     net.send([Tx(d, arena, "withdraw", (task, p), "withdraw (delegator)") for p, d in dels])
-    net.send([Tx(p, arena, "withdraw", (task, p), "withdraw (owner)") for p in [*nodes, *vals] if arena.withdrawable(task, p, p) > 0])
+    net.send(
+        [
+            Tx(p, arena, "withdraw", (task, p), "withdraw (owner)")
+            for p in [*nodes, *vals]
+            if arena.withdrawable(task, p, p) > 0
+        ]
+    )
     net.send_one(Tx(creator, arena, "claim_refund", (task,), "claim_refund"))
     left = token.balanceOf(arena)
     report.meta["dust_left_wei"] = int(left)
@@ -528,7 +676,11 @@ def run(
     # units happens at n = S - 2 (mod S) submissions, not at 128: check the chosen step size
     # there and step down until it holds.
     def worst_alignment(steps: int) -> dict:
-        n = max(k for k in range(1, submissions + 1) if k % steps == (steps - 2) % steps) if steps > 1 else submissions
+        n = (
+            max(k for k in range(1, submissions + 1) if k % steps == (steps - 2) % steps)
+            if steps > 1
+            else submissions
+        )
         start2 = chain.blocks.head.timestamp + 10 * PHASE
         params2 = list(params)
         params2[5] = start2
@@ -536,20 +688,43 @@ def run(
         task2 = arena.task_count()
         net.send([Tx(x, arena, "join", (task2, NODE, node_stake, 0)) for x in nodes[:n]])
         net.send([Tx(v, arena, "join", (task2, VALIDATOR, val_stake, 0)) for v in vals])
-        _play_round(net, arena, creator, task2, start2, shard, nodes[:n], vals, tag=f"w{steps}", record=False)
+        _play_round(
+            net,
+            arena,
+            creator,
+            task2,
+            start2,
+            shard,
+            nodes[:n],
+            vals,
+            tag=f"w{steps}",
+            record=False,
+        )
         label = f"finalize (max_steps={steps}, {n} submissions)"
         pages, ok = _page(net, arena, creator, task2, steps, 2 * n + 2 + validators, label=label)
         worst = max(pages)
-        row = {"max_steps": steps, "submissions": n, "pages": len(pages), "max_page_gas": worst, "ok": ok and worst < TX_LIMIT}
+        row = {
+            "max_steps": steps,
+            "submissions": n,
+            "pages": len(pages),
+            "max_page_gas": worst,
+            "ok": ok and worst < TX_LIMIT,
+        }
         report.worst_alignment.append(row)
-        log(f"  worst alignment: max_steps={steps} at {n} submissions: max page {worst:,} gas ({time.time() - t_start:.0f} s)")
+        log(
+            f"  worst alignment: max_steps={steps} at {n} submissions: max page {worst:,} gas ({time.time() - t_start:.0f} s)"
+        )
         if not row["ok"]:
             # An exploratory page above the limit is a finding about that step size, not a failed run.
             report.rows.pop(label, None)
             report.over_limit = [o for o in report.over_limit if o[0] != label]
         return row
 
-    tried = [c for c in sorted(set(STEP_CANDIDATES) | {report.chosen_steps}, reverse=True) if c <= report.chosen_steps]
+    tried = [
+        c
+        for c in sorted(set(STEP_CANDIDATES) | {report.chosen_steps}, reverse=True)
+        if c <= report.chosen_steps
+    ]
     for steps in tried:
         if worst_alignment(steps)["ok"]:
             report.safe_steps = steps
@@ -559,8 +734,18 @@ def run(
 
     g = lambda r: int(r["gasUsed"], 16)  # noqa: E731
     report.o1 = [
-        {"function": "delegate (new position)", "one": g(light_r), "many": g(heavy_last), "extra": f"#1 {g(heavy_first):,} / #2 {g(heavy_second):,}"},
-        {"function": "claim (delegator)", "one": g(light_claim), "many": g(heavy_claim), "extra": ""},
+        {
+            "function": "delegate (new position)",
+            "one": g(light_r),
+            "many": g(heavy_last),
+            "extra": f"#1 {g(heavy_first):,} / #2 {g(heavy_second):,}",
+        },
+        {
+            "function": "claim (delegator)",
+            "one": g(light_claim),
+            "many": g(heavy_claim),
+            "extra": "",
+        },
         {"function": "withdraw (delegator)", "one": g(light_wd), "many": g(heavy_wd), "extra": ""},
     ]
     report.meta["seconds"] = round(time.time() - t_start)
@@ -609,7 +794,9 @@ def markdown(report: Report) -> str:
     ]
     for k in _ordered(report.rows):
         v = report.rows[k]
-        lines.append(f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |")
+        lines.append(
+            f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |"
+        )
     lines += [
         "",
         f"`finalize` is paginated. Recommended `max_steps = {report.safe_steps or report.chosen_steps}`. "
@@ -622,7 +809,9 @@ def markdown(report: Report) -> str:
         "|---:|---:|---:|:---:|",
     ]
     for s in report.steps:
-        lines.append(f"| {s['max_steps']} | {s['pages']} | {s['max_page_gas']:,} | {'yes' if s['ok'] else 'no'} |")
+        lines.append(
+            f"| {s['max_steps']} | {s['pages']} | {s['max_page_gas']:,} | {'yes' if s['ok'] else 'no'} |"
+        )
     lines += [
         "",
         "RANK (one O(n^2) unit) is heaviest when it closes a page full of CONSENSUS units, i.e. at "
@@ -632,10 +821,20 @@ def markdown(report: Report) -> str:
         "|---:|---:|---:|---:|:---:|",
     ]
     for w in report.worst_alignment:
-        lines.append(f"| {w['max_steps']} | {w['submissions']} | {w['pages']} | {w['max_page_gas']:,} | {'yes' if w['ok'] else 'no'} |")
-    lines += ["", "Gas of one finalize unit (each sent alone, `max_steps = 1`):", "", "| unit | count | min | median | max |", "|---|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {w['max_steps']} | {w['submissions']} | {w['pages']} | {w['max_page_gas']:,} | {'yes' if w['ok'] else 'no'} |"
+        )
+    lines += [
+        "",
+        "Gas of one finalize unit (each sent alone, `max_steps = 1`):",
+        "",
+        "| unit | count | min | median | max |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for k, v in report.units.items():
-        lines.append(f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |")
+        lines.append(
+            f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |"
+        )
     lines += [
         "",
         f"O(1) in the number of delegators (participant with 1 vs {m['many_delegators']} delegators):",
@@ -665,10 +864,13 @@ def write(report: Report, out_dir: Path) -> None:
         "finalize_worst_alignment": report.worst_alignment,
         "finalize_predicted_steps": report.predicted_steps,
         "functions": {
-            k: {"calls": len(v), "min": min(v), "median": int(statistics.median(v)), "max": max(v)} for k, v in report.rows.items()
+            k: {"calls": len(v), "min": min(v), "median": int(statistics.median(v)), "max": max(v)}
+            for k, v in report.rows.items()
         },
         "finalize_step_search": report.steps,
-        "finalize_units": {k: {"count": len(v), "min": min(v), "max": max(v)} for k, v in report.units.items()},
+        "finalize_units": {
+            k: {"count": len(v), "min": min(v), "max": max(v)} for k, v in report.units.items()
+        },
         "delegator_independence": report.o1,
         "over_limit": report.over_limit,
     }

@@ -23,9 +23,18 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ZERO32 = b"\x00" * 32
 
 NODE, VALIDATOR = 1, 2
-PHASE_NOT_STARTED, PHASE_COMMIT, PHASE_REVEAL, PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL, PHASE_ENDED = range(6)
+(
+    PHASE_NOT_STARTED,
+    PHASE_COMMIT,
+    PHASE_REVEAL,
+    PHASE_SCORE_COMMIT,
+    PHASE_SCORE_REVEAL,
+    PHASE_ENDED,
+) = range(6)
 STATUS_ACTIVE, STATUS_CANCELLED, STATUS_ENDED = 1, 2, 3
-STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK, STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = range(6)
+STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK, STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = range(
+    6
+)
 VOID_NONE, VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM = range(4)
 SLASH_MISS, SLASH_DEVIATION = 1, 2
 
@@ -65,12 +74,17 @@ def sha(label: str) -> bytes:
 
 
 def model_commitment(model: bytes, node: str, task: int, rnd: int) -> bytes:
-    return keccak(encode(["bytes32", "address", "uint256", "uint256"], [model, str(node), task, rnd]))
+    return keccak(
+        encode(["bytes32", "address", "uint256", "uint256"], [model, str(node), task, rnd])
+    )
 
 
 def score_commitment(task: int, rnd: int, validator: str, scores: list[int], salt: bytes) -> bytes:
     return keccak(
-        encode(["uint256", "uint256", "address", "uint64[]", "bytes32"], [task, rnd, str(validator), scores, salt])
+        encode(
+            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
+            [task, rnd, str(validator), scores, salt],
+        )
     )
 
 
@@ -88,7 +102,10 @@ def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
     pos = list(range(len(leaves)))  # index of each leaf's ancestor in the current level
     level = list(leaves)
     while len(level) > 1:
-        nxt = [_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+        nxt = [
+            _pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
         for leaf, p in enumerate(pos):
             sib = p ^ 1
             if sib < len(level):
@@ -159,7 +176,12 @@ class Task:
     @property
     def length(self) -> int:
         p = self.params
-        return p["commit_duration"] + p["reveal_duration"] + p["score_commit_duration"] + p["score_reveal_duration"]
+        return (
+            p["commit_duration"]
+            + p["reveal_duration"]
+            + p["score_commit_duration"]
+            + p["score_reveal_duration"]
+        )
 
     def phase_start(self, rnd: int, phase: int) -> int:
         p = self.params
@@ -183,7 +205,9 @@ class Task:
             return
         target = self.phase_start(rnd, phase) + offset
         now = self.chain.blocks.head.timestamp
-        phase_end = self.round_end(rnd) if phase == PHASE_SCORE_REVEAL else self.phase_start(rnd, phase + 1)
+        phase_end = (
+            self.round_end(rnd) if phase == PHASE_SCORE_REVEAL else self.phase_start(rnd, phase + 1)
+        )
         if target <= now < phase_end - 5:
             return  # already inside that phase (with a few seconds left): stay
         self.warp_to(target)
@@ -198,22 +222,35 @@ class Task:
         return self.arena.invoke_transaction("delegate", self.id, participant, amount, sender=who)
 
     def commit_model(self, who, model: bytes, rnd: int):
-        return self.arena.commit_model(self.id, model_commitment(model, who.address, self.id, rnd), sender=who)
+        return self.arena.commit_model(
+            self.id, model_commitment(model, who.address, self.id, rnd), sender=who
+        )
 
     def reveal_model(self, who, model: bytes, uri: str | None = None):
-        return self.arena.reveal_model(self.id, model, uri or f"file://{model.hex()[:8]}.onnx", sender=who)
+        return self.arena.reveal_model(
+            self.id, model, uri or f"file://{model.hex()[:8]}.onnx", sender=who
+        )
 
     def reveal_eval(self, rnd: int, sender=None):
         return self.arena.reveal_eval(
-            self.id, rnd, self.shards[rnd], f"file://shard{rnd}.npz", self.proofs[rnd], sender=sender or self.creator
+            self.id,
+            rnd,
+            self.shards[rnd],
+            f"file://shard{rnd}.npz",
+            self.proofs[rnd],
+            sender=sender or self.creator,
         )
 
     def commit_scores(self, who, scores: list[int], rnd: int, salt: bytes | None = None):
         salt = salt or sha(f"salt-{who.address}-{rnd}")
         self.salts[(who.address, rnd)] = (list(scores), salt)
-        return self.arena.commit_scores(self.id, score_commitment(self.id, rnd, who.address, scores, salt), sender=who)
+        return self.arena.commit_scores(
+            self.id, score_commitment(self.id, rnd, who.address, scores, salt), sender=who
+        )
 
-    def reveal_scores(self, who, rnd: int, scores: list[int] | None = None, salt: bytes | None = None):
+    def reveal_scores(
+        self, who, rnd: int, scores: list[int] | None = None, salt: bytes | None = None
+    ):
         stored_scores, stored_salt = self.salts[(who.address, rnd)]
         return self.arena.reveal_scores(
             self.id, stored_scores if scores is None else scores, salt or stored_salt, sender=who
@@ -306,7 +343,9 @@ def split(x: int, own: int, dele: int, commission: int) -> tuple[int, int]:
     return owner, dpart if inc > 0 else 0
 
 
-def expected_round(params: dict, pot: int, node_eff: list[int], seqs: list[int], val: list[tuple[int, list[int]]]):
+def expected_round(
+    params: dict, pot: int, node_eff: list[int], seqs: list[int], val: list[tuple[int, list[int]]]
+):
     """Expected finalize results for one non-void round.
 
     node_eff[k], seqs[k]: effective stake and commit seq of slot k; val: [(w_j, scores_j)] of the
@@ -339,7 +378,20 @@ def expected_round(params: dict, pot: int, node_eff: list[int], seqs: list[int],
     SF = sum(F[j] * val[j][0] for j in range(len(val)))
     x = [nodes_pot * (g[k] * node_eff[k]) // SG if SG and g[k] else 0 for k in range(n)]
     y = [vpot * (F[j] * val[j][0]) // SF if SF else 0 for j in range(len(val))]
-    return dict(c=c, D=D, F=F, g=g, x=x, y=y, nodes_pot=nodes_pot, validators_pot=vpot, T=T, S=s_total, SG=SG, SF=SF)
+    return dict(
+        c=c,
+        D=D,
+        F=F,
+        g=g,
+        x=x,
+        y=y,
+        nodes_pot=nodes_pot,
+        validators_pot=vpot,
+        T=T,
+        S=s_total,
+        SG=SG,
+        SF=SF,
+    )
 
 
 def slash_amount(own: int, frac: int) -> int:
@@ -372,7 +424,9 @@ def owed(arena, t: Task, positions) -> int:
     (participant, account) position, plus the creator's unclaimed refund."""
     total = 0
     for participant, account in positions:
-        total += arena.claimable(t.id, participant, account) + arena.withdrawable(t.id, participant, account)
+        total += arena.claimable(t.id, participant, account) + arena.withdrawable(
+            t.id, participant, account
+        )
     st = arena.task_state(t.id)
     if st.status == STATUS_ENDED and not st.refund_claimed:
         total += st.refund
@@ -419,7 +473,13 @@ class Bulk:
     def send(self, sender: str, contract, method: str, *args, gas: int = 3_000_000) -> dict:
         """Send and return the raw receipt (auto-mined); ~11 ms against ~40 ms through web3."""
         data = "0x" + bytes(contract._mutable_methods_[method].encode_input(*args)).hex()
-        tx = {"from": sender, "to": contract.address, "data": data, "gas": hex(gas), "gasPrice": hex(self.gas_price)}
+        tx = {
+            "from": sender,
+            "to": contract.address,
+            "data": data,
+            "gas": hex(gas),
+            "gasPrice": hex(self.gas_price),
+        }
         txhash = self.provider.make_request("eth_sendTransaction", [tx])
         receipt = None
         for _ in range(2000):

@@ -9,7 +9,9 @@ from ape_foundry.provider import FoundryProvider
 # Speed: on every revert ape-foundry prints a call trace, whose enrichment asks "is this address
 # a test account?" and re-derives all test accounts from the mnemonic in pure Python (~2 s per
 # revert on this machine). The derivation is a pure function: cache it for the session.
-ape.utils.testing._generate_dev_account = functools.lru_cache(maxsize=None)(ape.utils.testing._generate_dev_account)
+ape.utils.testing._generate_dev_account = functools.lru_cache(maxsize=None)(
+    ape.utils.testing._generate_dev_account
+)
 
 
 def _quiet_revert(original):
@@ -25,7 +27,9 @@ def _quiet_revert(original):
     return wrapper
 
 
-FoundryProvider._handle_execution_reverted = _quiet_revert(FoundryProvider._handle_execution_reverted)
+FoundryProvider._handle_execution_reverted = _quiet_revert(
+    FoundryProvider._handle_execution_reverted
+)
 
 CAP = 1_000_000_000 * 10**18
 INITIAL = 100_000_000 * 10**18
@@ -115,8 +119,32 @@ def attacker(accounts):
 
 
 @pytest.fixture(scope="session")
-def actors(creator, node, node2, node3, validator, validator2, validator3, delegator, delegator2, attacker, non_owner):
-    return [creator, node, node2, node3, validator, validator2, validator3, delegator, delegator2, attacker, non_owner]
+def actors(
+    creator,
+    node,
+    node2,
+    node3,
+    validator,
+    validator2,
+    validator3,
+    delegator,
+    delegator2,
+    attacker,
+    non_owner,
+):
+    return [
+        creator,
+        node,
+        node2,
+        node3,
+        validator,
+        validator2,
+        validator3,
+        delegator,
+        delegator2,
+        attacker,
+        non_owner,
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ insertion sort work hardest) and fails if a page reaches 15M gas. ~1 minute.
 
 import os
 import subprocess
-
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,9 +19,21 @@ def test_finalize_max_steps_32_stays_under_15m_gas_at_worst_alignment(tmp_path):
     env = dict(os.environ)
     bin_dirs = [str(ROOT / ".venv" / "bin"), str(ROOT / "node_modules" / ".bin")]
     env["PATH"] = os.pathsep.join(bin_dirs + [env.get("PATH", "")])
-    ape = str(ROOT / ".venv" / "bin" / "ape") if (ROOT / ".venv" / "bin" / "ape").exists() else "ape"
+    ape = (
+        str(ROOT / ".venv" / "bin" / "ape") if (ROOT / ".venv" / "bin" / "ape").exists() else "ape"
+    )
     proc = subprocess.run(
-        [ape, "run", "gas", "--network", "ethereum:local:foundry", "--out", str(tmp_path), "--check-steps", "32"],
+        [
+            ape,
+            "run",
+            "gas",
+            "--network",
+            "ethereum:local:foundry",
+            "--out",
+            str(tmp_path),
+            "--check-steps",
+            "32",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -30,7 +41,9 @@ def test_finalize_max_steps_32_stays_under_15m_gas_at_worst_alignment(tmp_path):
         timeout=900,
     )
     out = proc.stdout + proc.stderr
-    fail = [line for line in out.splitlines() if line.startswith("FAIL") or "worst alignment" in line]
+    fail = [
+        line for line in out.splitlines() if line.startswith("FAIL") or "worst alignment" in line
+    ]
     assert proc.returncode == 0, (
         "finalize(task, 32), the step size PROTOCOL.md §6 recommends, exceeds the 15,000,000 gas "
         "per-transaction rule of DESIGN §3.6:\n" + "\n".join(fail or out.splitlines()[-30:])

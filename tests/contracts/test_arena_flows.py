@@ -56,7 +56,9 @@ def test_deployment_state(arena, arena_token, owner):
 
 
 # ---- create_task / cancel_task / claim_refund -------------------------------------------------
-def test_create_task_pulls_bounty_stores_params_and_emits(arena, arena_token, creator, make_task, chain):
+def test_create_task_pulls_bounty_stores_params_and_emits(
+    arena, arena_token, creator, make_task, chain
+):
     before = arena_token.balanceOf(creator)
     t = make_task(num_rounds=3, spec_uri="ipfs://spec")
     assert t.id == 1 and arena.task_count() == 1
@@ -77,7 +79,9 @@ def test_create_task_pulls_bounty_stores_params_and_emits(arena, arena_token, cr
     assert arena.current_round(t.id) == -1
     assert arena.current_phase(t.id) == PHASE_NOT_STARTED
     assert arena.round_start(t.id, 2) == t.start + 800
-    assert [arena.phase_end(t.id, 1, p) for p in (1, 2, 3, 4)] == [t.start + 400 + 100 * i for i in (1, 2, 3, 4)]
+    assert [arena.phase_end(t.id, 1, p) for p in (1, 2, 3, 4)] == [
+        t.start + 400 + 100 * i for i in (1, 2, 3, 4)
+    ]
 
 
 def test_create_task_event_fields(arena, creator, make_task):
@@ -110,7 +114,9 @@ def test_cancel_task_refunds_bounty(arena, arena_token, creator, make_task):
     t = make_task()
     before = arena_token.balanceOf(creator)
     tx = arena.cancel_task(t.id, sender=creator)
-    assert log(tx, arena.TaskCancelled) == [arena.TaskCancelled(task=t.id, creator=creator, refund=BOUNTY)]
+    assert log(tx, arena.TaskCancelled) == [
+        arena.TaskCancelled(task=t.id, creator=creator, refund=BOUNTY)
+    ]
     assert t.state().status == STATUS_CANCELLED
     assert arena_token.balanceOf(creator) == before + BOUNTY
     assert arena_token.balanceOf(arena) == 0
@@ -121,13 +127,23 @@ def test_join_first_time_and_top_up(arena, arena_token, node, validator, make_ta
     t = make_task(num_rounds=3)
     before = arena_token.balanceOf(node)
     tx = t.join(node, NODE, 15 * E18, WAD // 10)
-    assert log(tx, arena.Joined) == [arena.Joined(task=t.id, participant=node, role=NODE, commission=WAD // 10)]
+    assert log(tx, arena.Joined) == [
+        arena.Joined(task=t.id, participant=node, role=NODE, commission=WAD // 10)
+    ]
     assert log(tx, arena.Staked) == [
-        arena.Staked(task=t.id, participant=node, amount=15 * E18, activation_round=0, own_total=15 * E18)
+        arena.Staked(
+            task=t.id, participant=node, amount=15 * E18, activation_round=0, own_total=15 * E18
+        )
     ]
     assert arena_token.balanceOf(node) == before - 15 * E18
     p = t.part(node)
-    assert (p.role, p.commission, p.own_pending, p.pending_round, p.own_active) == (NODE, WAD // 10, 15 * E18, 0, 0)
+    assert (p.role, p.commission, p.own_pending, p.pending_round, p.own_active) == (
+        NODE,
+        WAD // 10,
+        15 * E18,
+        0,
+        0,
+    )
     assert arena.own_stake(t.id, node, 0) == 15 * E18
 
     tx = t.join(validator, VALIDATOR, MIN_STAKE)
@@ -140,7 +156,9 @@ def test_join_first_time_and_top_up(arena, arena_token, node, validator, make_ta
     tx = t.join(node, NODE, 5 * E18, WAD // 10)
     assert log(tx, arena.Joined) == []
     assert log(tx, arena.Staked) == [
-        arena.Staked(task=t.id, participant=node, amount=5 * E18, activation_round=1, own_total=20 * E18)
+        arena.Staked(
+            task=t.id, participant=node, amount=5 * E18, activation_round=1, own_total=20 * E18
+        )
     ]
     assert arena.own_stake(t.id, node, 0) == 15 * E18
     assert arena.own_stake(t.id, node, 1) == 20 * E18
@@ -154,7 +172,9 @@ def test_delegate_records_position_and_emits(arena, arena_token, node, delegator
     before = arena_token.balanceOf(delegator)
     tx = t.delegate(delegator, node, 7 * E18)
     assert log(tx, arena.Delegated) == [
-        arena.Delegated(task=t.id, participant=node, delegator=delegator, amount=7 * E18, activation_round=0)
+        arena.Delegated(
+            task=t.id, participant=node, delegator=delegator, amount=7 * E18, activation_round=0
+        )
     ]
     assert arena_token.balanceOf(delegator) == before - 7 * E18
     d = arena.delegation(t.id, node, delegator)
@@ -177,11 +197,15 @@ def test_commit_model_and_recommit(arena, node, node2, make_task):
     c = model_commitment(MODEL_A, node.address, t.id, 0)
     assert arena.model_commitment(MODEL_A, node, t.id, 0) == c
     tx = arena.commit_model(t.id, c, sender=node)
-    assert log(tx, arena.ModelCommitted) == [arena.ModelCommitted(task=t.id, round=0, node=node, commitment=c, seq=0)]
+    assert log(tx, arena.ModelCommitted) == [
+        arena.ModelCommitted(task=t.id, round=0, node=node, commitment=c, seq=0)
+    ]
     t.commit_model(node2, MODEL_B, 0)
     c2 = model_commitment(MODEL_B, node.address, t.id, 0)
     tx = arena.commit_model(t.id, c2, sender=node)  # re-commit: overwrites, new larger seq
-    assert log(tx, arena.ModelCommitted) == [arena.ModelCommitted(task=t.id, round=0, node=node, commitment=c2, seq=2)]
+    assert log(tx, arena.ModelCommitted) == [
+        arena.ModelCommitted(task=t.id, round=0, node=node, commitment=c2, seq=2)
+    ]
     mc = arena.model_commit(t.id, 0, node)
     assert (mc.commitment, mc.seq, mc.committed, mc.revealed) == (c2, 2, True, False)
     assert t.round(0).commit_count == 3
@@ -195,16 +219,25 @@ def test_reveal_model_and_eval(arena, creator, node, make_task):
     t.warp(1, PHASE_REVEAL)
     tx = t.reveal_model(node, MODEL_A, "ipfs://model-a")
     assert log(tx, arena.ModelRevealed) == [
-        arena.ModelRevealed(task=t.id, round=1, node=node, slot=0, model_sha256=MODEL_A, uri="ipfs://model-a")
+        arena.ModelRevealed(
+            task=t.id, round=1, node=node, slot=0, model_sha256=MODEL_A, uri="ipfs://model-a"
+        )
     ]
     sub = arena.submission(t.id, 1, 0)
-    assert (sub.node, sub.model_sha256, sub.uri, sub.commit_seq) == (node.address, MODEL_A, "ipfs://model-a", 0)
+    assert (sub.node, sub.model_sha256, sub.uri, sub.commit_seq) == (
+        node.address,
+        MODEL_A,
+        "ipfs://model-a",
+        0,
+    )
     assert arena.model_owner(t.id, MODEL_A) == node.address
     assert arena.model_commit(t.id, 1, node).revealed
 
     tx = t.reveal_eval(1)
     assert log(tx, arena.EvalRevealed) == [
-        arena.EvalRevealed(task=t.id, round=1, shard_sha256=t.shards[1], shard_uri="file://shard1.npz")
+        arena.EvalRevealed(
+            task=t.id, round=1, shard_sha256=t.shards[1], shard_uri="file://shard1.npz"
+        )
     ]
     info = t.round(1)
     assert (info.eval_revealed, info.shard_sha256, info.num_submissions) == (True, t.shards[1], 1)
@@ -274,11 +307,19 @@ def scored_round(arena, make_task, node, node2, validator, validator2, delegator
     scores = {validator: [400_000_000, 600_000_000], validator2: [400_000_000, 700_000_000]}
     t.play_round(0, {node: MODEL_A, node2: MODEL_B}, scores)
     t.warp(0, PHASE_ENDED)
-    exp = expected_round(t.params, BOUNTY, [30 * E18, 10 * E18], [0, 1], [(30 * E18, scores[validator]), (10 * E18, scores[validator2])])
+    exp = expected_round(
+        t.params,
+        BOUNTY,
+        [30 * E18, 10 * E18],
+        [0, 1],
+        [(30 * E18, scores[validator]), (10 * E18, scores[validator2])],
+    )
     return t, exp
 
 
-def test_finalize_full_round_events_and_arithmetic(arena, scored_round, node, node2, validator, validator2, attacker):
+def test_finalize_full_round_events_and_arithmetic(
+    arena, scored_round, node, node2, validator, validator2, attacker
+):
     t, exp = scored_round
     assert exp["c"] == [400_000_000, 600_000_000] and exp["D"][0] == 0 and exp["D"][1] > 0
     tx = t.finalize(attacker)  # anyone may finalize
@@ -290,7 +331,9 @@ def test_finalize_full_round_events_and_arithmetic(arena, scored_round, node, no
         arena.ConsensusComputed(task=t.id, round=0, slot=k, consensus=exp["c"][k]) for k in range(2)
     ]
     assert log(tx, arena.ValidatorScored) == [
-        arena.ValidatorScored(task=t.id, round=0, validator=v, deviation=exp["D"][j], agreement=exp["F"][j])
+        arena.ValidatorScored(
+            task=t.id, round=0, validator=v, deviation=exp["D"][j], agreement=exp["F"][j]
+        )
         for j, v in enumerate((validator, validator2))
     ]
     assert log(tx, arena.RoundRanked) == [
@@ -305,29 +348,54 @@ def test_finalize_full_round_events_and_arithmetic(arena, scored_round, node, no
     ]
     own_del = {node: (20 * E18, 10 * E18, WAD // 10), node2: (10 * E18, 0, 0)}
     own_del |= {validator: (30 * E18, 0, 0), validator2: (10 * E18, 0, WAD // 5)}
-    amounts = list(zip((node, node2), exp["x"])) + list(zip((validator, validator2), exp["y"]))
+    amounts = list(zip((node, node2), exp["x"], strict=True)) + list(
+        zip((validator, validator2), exp["y"], strict=True)
+    )
     expected_rewards = []
     paid = 0
     for who, x in amounts:
         owner_part, dpaid = split(x, *own_del[who])
         paid += owner_part + dpaid
         expected_rewards.append(
-            arena.Rewarded(task=t.id, round=0, participant=who, amount=x, owner_part=owner_part, delegator_part=dpaid)
+            arena.Rewarded(
+                task=t.id,
+                round=0,
+                participant=who,
+                amount=x,
+                owner_part=owner_part,
+                delegator_part=dpaid,
+            )
         )
     assert log(tx, arena.Rewarded) == expected_rewards
     assert log(tx, arena.Slashed) == []  # D_2 = 1/12 < slash_tau = 0.2
     assert log(tx, arena.RoundFinalized) == [
         arena.RoundFinalized(
-            task=t.id, round=0, pot=BOUNTY, paid=paid, slashed=0, carry=BOUNTY - paid, void_reason=VOID_NONE
+            task=t.id,
+            round=0,
+            pot=BOUNTY,
+            paid=paid,
+            slashed=0,
+            carry=BOUNTY - paid,
+            void_reason=VOID_NONE,
         )
     ]
     assert log(tx, arena.TaskEnded) == [arena.TaskEnded(task=t.id, refund=BOUNTY - paid)]
     st = t.state()
     assert (st.status, st.finalized_rounds, st.refund) == (STATUS_ENDED, 1, BOUNTY - paid)
     info = t.round(0)
-    assert (info.stage, info.paid, info.sum_g_stake, info.sum_f_stake) == (STAGE_DONE, paid, exp["SG"], exp["SF"])
+    assert (info.stage, info.paid, info.sum_g_stake, info.sum_f_stake) == (
+        STAGE_DONE,
+        paid,
+        exp["SG"],
+        exp["SF"],
+    )
     sub = arena.submission(t.id, 0, 0)
-    assert (sub.consensus, sub.stake, sub.weight, sub.reward) == (exp["c"][0], 30 * E18, WAD, exp["x"][0])
+    assert (sub.consensus, sub.stake, sub.weight, sub.reward) == (
+        exp["c"][0],
+        30 * E18,
+        WAD,
+        exp["x"][0],
+    )
     vr = arena.validator_round(t.id, 0, validator2)
     assert (vr.stake, vr.deviation, vr.agreement, vr.reward, vr.slash) == (
         10 * E18,
@@ -355,7 +423,16 @@ def test_finalize_paginated_gives_same_result(arena, scored_round, attacker):
 
 # ---- claim / withdraw / claim_refund ----------------------------------------------------------
 def test_claims_vest_delta_then_all_and_withdraw(
-    arena, arena_token, scored_round, creator, node, node2, validator, validator2, delegator, attacker
+    arena,
+    arena_token,
+    scored_round,
+    creator,
+    node,
+    node2,
+    validator,
+    validator2,
+    delegator,
+    attacker,
 ):
     t, exp = scored_round
     # A 2-round twin is needed to see vesting while ACTIVE; here check the ENDED path fully.
@@ -365,21 +442,29 @@ def test_claims_vest_delta_then_all_and_withdraw(
     before = arena_token.balanceOf(node)
     tx = arena.claim(t.id, node, sender=node)
     assert tx.return_value == owner_part
-    assert log(tx, arena.Claimed) == [arena.Claimed(task=t.id, participant=node, account=node, amount=owner_part)]
+    assert log(tx, arena.Claimed) == [
+        arena.Claimed(task=t.id, participant=node, account=node, amount=owner_part)
+    ]
     assert arena_token.balanceOf(node) == before + owner_part
     assert arena.claimable(t.id, node, delegator) == dpaid
     tx = arena.claim(t.id, node, sender=delegator)
-    assert log(tx, arena.Claimed) == [arena.Claimed(task=t.id, participant=node, account=delegator, amount=dpaid)]
+    assert log(tx, arena.Claimed) == [
+        arena.Claimed(task=t.id, participant=node, account=delegator, amount=dpaid)
+    ]
     d = arena.delegation(t.id, node, delegator)
     assert (d.active, d.pending, d.earned, d.claimed) == (10 * E18, 0, dpaid, dpaid)
 
     assert arena.withdrawable(t.id, node, delegator) == 10 * E18
     tx = arena.withdraw(t.id, node, sender=delegator)
     assert tx.return_value == 10 * E18
-    assert log(tx, arena.Withdrawn) == [arena.Withdrawn(task=t.id, participant=node, account=delegator, amount=10 * E18)]
+    assert log(tx, arena.Withdrawn) == [
+        arena.Withdrawn(task=t.id, participant=node, account=delegator, amount=10 * E18)
+    ]
     assert arena.withdrawable(t.id, node, node) == 20 * E18
     tx = arena.withdraw(t.id, node, sender=node)
-    assert log(tx, arena.Withdrawn) == [arena.Withdrawn(task=t.id, participant=node, account=node, amount=20 * E18)]
+    assert log(tx, arena.Withdrawn) == [
+        arena.Withdrawn(task=t.id, participant=node, account=node, amount=20 * E18)
+    ]
 
     for who in (node2, validator, validator2):
         if arena.claimable(t.id, who, who):
@@ -388,13 +473,17 @@ def test_claims_vest_delta_then_all_and_withdraw(
     refund = t.state().refund
     tx = arena.claim_refund(t.id, sender=creator)
     assert tx.return_value == refund
-    assert log(tx, arena.RefundClaimed) == [arena.RefundClaimed(task=t.id, creator=creator, amount=refund)]
+    assert log(tx, arena.RefundClaimed) == [
+        arena.RefundClaimed(task=t.id, creator=creator, amount=refund)
+    ]
     assert t.state().refund_claimed
     # Everything went out: no rounding debt, dust (if any) < 100 wei.
     assert arena_token.balanceOf(arena) < 100
 
 
-def test_rewards_vest_delta_while_active(arena, arena_token, make_task, node, validator, delegator, creator):
+def test_rewards_vest_delta_while_active(
+    arena, arena_token, make_task, node, validator, delegator, creator
+):
     t = make_task(num_rounds=2, delta=WAD // 4)
     t.join(node, NODE, 10 * E18, 0)
     t.join(validator, VALIDATOR)
@@ -432,7 +521,9 @@ def test_void_round_rolls_pot_over(arena, make_task, node, validator, creator, w
         arena.RoundOpened(task=t.id, round=0, pot=half, emission_amount=0, void_reason=why)
     ]
     assert log(tx, arena.RoundFinalized) == [
-        arena.RoundFinalized(task=t.id, round=0, pot=half, paid=0, slashed=0, carry=half, void_reason=why)
+        arena.RoundFinalized(
+            task=t.id, round=0, pot=half, paid=0, slashed=0, carry=half, void_reason=why
+        )
     ]
     assert log(tx, arena.Rewarded) == []
     assert t.state().carry == half
@@ -443,7 +534,9 @@ def test_void_round_rolls_pot_over(arena, make_task, node, validator, creator, w
     assert log(tx, arena.TaskEnded) == [arena.TaskEnded(task=t.id, refund=BOUNTY)]
 
 
-def test_void_round_still_slashes_missing_reveal(arena, make_task, node, validator, validator2, creator):
+def test_void_round_still_slashes_missing_reveal(
+    arena, make_task, node, validator, validator2, creator
+):
     t = make_task(min_quorum=2)
     t.join(node, NODE)
     t.join(validator, VALIDATOR, 40 * E18)
@@ -453,19 +546,28 @@ def test_void_round_still_slashes_missing_reveal(arena, make_task, node, validat
     tx = t.finalize(creator)
     cut = slash_amount(30 * E18, t.params["slash_miss"])
     assert log(tx, arena.RoundOpened)[0].void_reason == VOID_NO_QUORUM
-    assert log(tx, arena.Slashed) == [arena.Slashed(task=t.id, round=0, validator=validator2, amount=cut, reason=1)]
+    assert log(tx, arena.Slashed) == [
+        arena.Slashed(task=t.id, round=0, validator=validator2, amount=cut, reason=1)
+    ]
     assert log(tx, arena.TaskEnded) == [arena.TaskEnded(task=t.id, refund=BOUNTY + cut)]
     assert t.part(validator2).slashed == cut
     assert arena.withdrawable(t.id, validator2, validator2) == 30 * E18 - cut
 
 
-def test_invalid_and_baseline_get_no_node_reward(arena, make_task, node, node2, node3, validator, creator):
+def test_invalid_and_baseline_get_no_node_reward(
+    arena, make_task, node, node2, node3, validator, creator
+):
     t = make_task(baseline_score=600_000_000)
     for n in (node, node2, node3):
         t.join(n, NODE)
     t.join(validator, VALIDATOR)
     scores = [500_000_000, INVALID, 700_000_000]
-    t.play_round(0, {node: sha("a"), node2: sha("b"), node3: sha("c")}, {validator: scores}, finalize_by=creator)
+    t.play_round(
+        0,
+        {node: sha("a"), node2: sha("b"), node3: sha("c")},
+        {validator: scores},
+        finalize_by=creator,
+    )
     weights = [arena.submission(t.id, 0, k).weight for k in range(3)]
     rewards = [arena.submission(t.id, 0, k).reward for k in range(3)]
     assert weights == [WAD, 0, 0]
@@ -501,7 +603,9 @@ def test_two_step_ownership_transfer_and_renounce(arena, owner, non_owner):
         arena.pause(sender=non_owner)
 
 
-def test_rank_ties_go_to_the_earlier_commit(arena, make_task, node, node2, node3, validator, creator):
+def test_rank_ties_go_to_the_earlier_commit(
+    arena, make_task, node, node2, node3, validator, creator
+):
     """Equal consensus: the earlier commit (smaller seq) ranks first, whatever the reveal order."""
     t = make_task(rank_ratio=WAD // 2)
     for n in (node, node2, node3):
@@ -521,6 +625,8 @@ def test_rank_ties_go_to_the_earlier_commit(arena, make_task, node, node2, node3
     t.reveal_scores(validator, 0)
     t.warp(0, PHASE_ENDED)
     t.finalize(creator)
-    weights = {arena.submission(t.id, 0, k).node: arena.submission(t.id, 0, k).weight for k in range(3)}
+    weights = {
+        arena.submission(t.id, 0, k).node: arena.submission(t.id, 0, k).weight for k in range(3)
+    }
     # node3 (0.4) first; node2 and node (0.5) tie: node2 committed earlier.
     assert weights == {node3.address: WAD, node2.address: WAD // 2, node.address: WAD // 4}

@@ -22,7 +22,9 @@ from .conftest import EIP170_LIMIT
 def test_deployables_fit_eip170(project, name):
     runtime = getattr(project, name).contract_type.runtime_bytecode.bytecode
     size = (len(runtime) - 2) // 2
-    assert size <= EIP170_LIMIT, f"{name} runtime is {size} bytes > {EIP170_LIMIT}: cannot deploy on Ethereum/Base"
+    assert size <= EIP170_LIMIT, (
+        f"{name} runtime is {size} bytes > {EIP170_LIMIT}: cannot deploy on Ethereum/Base"
+    )
 
 
 @pytest.fixture

@@ -18,7 +18,16 @@ from .arena_helpers import (
 
 
 def test_three_rounds_with_deposits_claims_slash_and_void(
-    arena, arena_token, make_task, node, node2, validator, validator2, delegator, delegator2, creator
+    arena,
+    arena_token,
+    make_task,
+    node,
+    node2,
+    validator,
+    validator2,
+    delegator,
+    delegator2,
+    creator,
 ):
     # delta = 1: every reward is claimable at once, so "owed" is exact in the middle of the task.
     t = make_task(num_rounds=3, delta=WAD, slash_dev=WAD // 2, bounty=999 * E18 + 2)
@@ -60,7 +69,12 @@ def test_three_rounds_with_deposits_claims_slash_and_void(
     t.warp(0, PHASE_COMMIT)
     t.join(node2, NODE, 20 * E18, 0)
     t.delegate(delegator2, validator2, 30 * E18)
-    t.play_round(0, {node: sha("n0")}, {validator: [500_000_000], validator2: [510_000_000]}, finalize_by=creator)
+    t.play_round(
+        0,
+        {node: sha("n0")},
+        {validator: [500_000_000], validator2: [510_000_000]},
+        finalize_by=creator,
+    )
     assert arena.effective_stake(t.id, validator2, 1) == 40 * E18
     books("after round 0")
     c0 = arena.claimable(t.id, node, delegator)
@@ -91,7 +105,11 @@ def test_three_rounds_with_deposits_claims_slash_and_void(
     assert t.state().status == STATUS_ENDED
     books("after the end")
     got = exit_all(arena, t, positions)
-    assert got[(validator2.address, validator2.address)] >= 5 * E18  # 10 own - 5 slashed (+ rewards)
+    assert (
+        got[(validator2.address, validator2.address)] >= 5 * E18
+    )  # 10 own - 5 slashed (+ rewards)
     assert got[(validator2.address, delegator2.address)] >= 30 * E18
-    assert got[(node.address, delegator2.address)] == 7 * E18  # joined for round 2 only: void, no reward
+    assert (
+        got[(node.address, delegator2.address)] == 7 * E18
+    )  # joined for round 2 only: void, no reward
     assert arena_token.balanceOf(arena) < 100

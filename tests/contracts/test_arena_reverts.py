@@ -56,7 +56,9 @@ OUT_OF_RANGE = [
 ]
 
 
-@pytest.mark.parametrize("field,value", OUT_OF_RANGE, ids=[f"{f}={v!r}"[:40] for f, v in OUT_OF_RANGE])
+@pytest.mark.parametrize(
+    "field,value", OUT_OF_RANGE, ids=[f"{f}={v!r}"[:40] for f, v in OUT_OF_RANGE]
+)
 def test_create_task_parameter_out_of_range(arena, creator, chain, field, value):
     params = default_params(eval_root=sha("root"), start_time=chain.pending_timestamp + 100)
     params[field] = value
@@ -95,12 +97,23 @@ def test_create_task_accepts_every_bound(arena, creator, chain):
         baseline_score=2**64 - 1,
     )
     arena.create_task(as_tuple(params), sender=creator)
-    params.update(gamma=0, delta=0, rank_ratio=0, tolerance=1, slash_tau=0, slash_miss=0, slash_dev=0, min_quorum=1)
+    params.update(
+        gamma=0,
+        delta=0,
+        rank_ratio=0,
+        tolerance=1,
+        slash_tau=0,
+        slash_miss=0,
+        slash_dev=0,
+        min_quorum=1,
+    )
     arena.create_task(as_tuple(params), sender=creator)
 
 
 def test_create_task_zero_bounty(arena, creator, chain):
-    params = default_params(bounty=0, eval_root=sha("root"), start_time=chain.pending_timestamp + 100)
+    params = default_params(
+        bounty=0, eval_root=sha("root"), start_time=chain.pending_timestamp + 100
+    )
     with ape.reverts("arena: zero amount"):
         arena.create_task(as_tuple(params), sender=creator)
 
@@ -408,7 +421,9 @@ def test_score_commitment_binds_round_and_validator(arena, revealed, validator):
     t = revealed
     t.warp(0, PHASE_SCORE_COMMIT)
     salt = sha("s")
-    arena.commit_scores(t.id, score_commitment(t.id, 1, validator.address, [1, 2], salt), sender=validator)
+    arena.commit_scores(
+        t.id, score_commitment(t.id, 1, validator.address, [1, 2], salt), sender=validator
+    )
     t.warp(0, PHASE_SCORE_REVEAL)
     with ape.reverts("arena: bad reveal"):
         arena.reveal_scores(t.id, [1, 2], salt, sender=validator)

@@ -59,10 +59,22 @@ ROLE_BOUND = {
     # owner (snekmate ownable)
     "pause": (["owner"], "ownable: caller is not the owner", _owner_action("pause")),
     "unpause": (["owner"], "ownable: caller is not the owner", _owner_action("unpause")),
-    "transfer_ownership": (["owner"], "ownable: caller is not the owner", _owner_action("transfer_ownership")),
-    "renounce_ownership": (["owner"], "ownable: caller is not the owner", _owner_action("renounce_ownership")),
+    "transfer_ownership": (
+        ["owner"],
+        "ownable: caller is not the owner",
+        _owner_action("transfer_ownership"),
+    ),
+    "renounce_ownership": (
+        ["owner"],
+        "ownable: caller is not the owner",
+        _owner_action("renounce_ownership"),
+    ),
     # nobody is pending owner yet
-    "accept_ownership": ([], "ownable_2step: caller is not the new owner", _owner_action("accept_ownership")),
+    "accept_ownership": (
+        [],
+        "ownable_2step: caller is not the new owner",
+        _owner_action("accept_ownership"),
+    ),
 }
 
 
@@ -94,7 +106,9 @@ def _commit_model(ctx, who):
 def _commit_scores(ctx, who):
     t = ctx["t"]
     t.warp(0, PHASE_SCORE_COMMIT)
-    ctx["arena"].commit_scores(t.id, score_commitment(t.id, 0, who.address, [], sha("s")), sender=who)
+    ctx["arena"].commit_scores(
+        t.id, score_commitment(t.id, 0, who.address, [], sha("s")), sender=who
+    )
 
 
 def _reveal_scores(ctx, who):
@@ -134,15 +148,21 @@ def test_role_matrix(request, ctx, make_task, fn, who):
         action(ctx, account)
 
 
-@pytest.mark.parametrize("fn", ["commit_model", "commit_scores", "reveal_scores", "reveal_eval", "cancel_task"])
+@pytest.mark.parametrize(
+    "fn", ["commit_model", "commit_scores", "reveal_scores", "reveal_eval", "cancel_task"]
+)
 def test_role_matrix_holder_succeeds(request, ctx, make_task, fn, node, validator, creator):
     """The same actions succeed for the holder (so the matrix above fails for the role only)."""
     ctx["make"] = make_task
-    holder = {"commit_model": node, "commit_scores": validator, "reveal_scores": validator}.get(fn, creator)
+    holder = {"commit_model": node, "commit_scores": validator, "reveal_scores": validator}.get(
+        fn, creator
+    )
     if fn == "reveal_scores":
         t = ctx["t"]
         t.warp(0, PHASE_SCORE_COMMIT)
-        ctx["arena"].commit_scores(t.id, score_commitment(t.id, 0, validator.address, [], sha("s")), sender=validator)
+        ctx["arena"].commit_scores(
+            t.id, score_commitment(t.id, 0, validator.address, [], sha("s")), sender=validator
+        )
     ROLE_BOUND[fn][2](ctx, holder)
 
 
@@ -190,7 +210,9 @@ PAUSABLE = ["create_task", "join", "delegate", "commit_model", "commit_scores"]
 
 
 @pytest.mark.parametrize("fn", PAUSABLE)
-def test_pause_blocks_money_and_commitments_in(arena, make_task, chain, owner, creator, node, validator, delegator, fn):
+def test_pause_blocks_money_and_commitments_in(
+    arena, make_task, chain, owner, creator, node, validator, delegator, fn
+):
     t = make_task(num_rounds=2)
     t.join(node, NODE)
     t.join(validator, VALIDATOR)

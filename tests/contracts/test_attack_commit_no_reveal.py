@@ -46,7 +46,12 @@ def test_withheld_reveal_is_slashed_and_rolls_into_next_pot(
     t.warp(1, PHASE_ENDED)
     tx = t.finalize(creator)
     assert log(tx, arena.RoundOpened)[0].pot == BOUNTY // 2 + fin.carry
-    positions = [(node, node), (validator, validator), (validator2, validator2), (validator2, delegator)]
+    positions = [
+        (node, node),
+        (validator, validator),
+        (validator2, validator2),
+        (validator2, delegator),
+    ]
     assert arena_token.balanceOf(arena) - owed(arena, t, positions) < 100
     got = exit_all(arena, t, positions)
     assert got[(validator2.address, validator2.address)] == 30 * E18 - cut
@@ -60,6 +65,10 @@ def test_miss_slash_rounds_up(arena, make_task, node, validator, validator2, cre
     t.join(validator, VALIDATOR)
     t.join(validator2, VALIDATOR, 10 * E18 + 1)
     tx = t.play_round(
-        0, {node: sha("m")}, {validator: [5], validator2: [5]}, no_reveal=(validator2,), finalize_by=creator
+        0,
+        {node: sha("m")},
+        {validator: [5], validator2: [5]},
+        no_reveal=(validator2,),
+        finalize_by=creator,
     )
     assert [(e.validator, e.amount) for e in log(tx, arena.Slashed)] == [(validator2.address, 11)]

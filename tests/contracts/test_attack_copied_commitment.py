@@ -23,7 +23,9 @@ from .arena_helpers import (
 VICTIM_MODEL = sha("victim-model")
 
 
-def test_replayed_commitment_cannot_be_revealed_by_the_copier(arena, make_task, node, attacker, validator, creator):
+def test_replayed_commitment_cannot_be_revealed_by_the_copier(
+    arena, make_task, node, attacker, validator, creator
+):
     t = make_task()
     t.join(node, NODE)
     t.join(attacker, NODE)
@@ -88,7 +90,9 @@ def test_commitment_is_bound_to_the_task(arena, make_task, node, attacker):
     a.join(node, NODE)
     b.join(attacker, NODE)
     b.warp(0, PHASE_COMMIT)
-    arena.commit_model(b.id, model_commitment(VICTIM_MODEL, attacker.address, a.id, 0), sender=attacker)
+    arena.commit_model(
+        b.id, model_commitment(VICTIM_MODEL, attacker.address, a.id, 0), sender=attacker
+    )
     b.warp(0, PHASE_REVEAL)
     with ape.reverts("arena: bad reveal"):
         b.reveal_model(attacker, VICTIM_MODEL)

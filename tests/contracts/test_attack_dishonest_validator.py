@@ -33,11 +33,17 @@ def test_lone_liar_is_slashed_and_consensus_unchanged(
         t.join(v, VALIDATOR, 20 * E18)
     t.join(attacker, VALIDATOR, 50 * E18)  # the largest single stake, still < half of 110
     scores = {validator: TRUE, validator2: TRUE, validator3: TRUE, attacker: LIES}
-    tx = t.play_round(0, {n: sha(f"m{i}") for i, n in enumerate(nodes)}, scores, finalize_by=creator)
+    tx = t.play_round(
+        0, {n: sha(f"m{i}") for i, n in enumerate(nodes)}, scores, finalize_by=creator
+    )
 
     assert [e.consensus for e in log(tx, arena.ConsensusComputed)] == TRUE
     exp = expected_round(
-        t.params, t.params["bounty"], [10 * E18] * 3, [0, 1, 2], [(20 * E18, TRUE)] * 3 + [(50 * E18, LIES)]
+        t.params,
+        t.params["bounty"],
+        [10 * E18] * 3,
+        [0, 1, 2],
+        [(20 * E18, TRUE)] * 3 + [(50 * E18, LIES)],
     )
     assert exp["c"] == TRUE
     scored = {e.validator: (e.deviation, e.agreement) for e in log(tx, arena.ValidatorScored)}
@@ -54,17 +60,28 @@ def test_lone_liar_is_slashed_and_consensus_unchanged(
     vpot = log(tx, arena.RoundRanked)[0].validators_pot
     assert [rewards[v.address] for v in honest] == [vpot // 3] * 3  # the honest split it all
     # Node ranking follows the truth: node (0.3) > node2 (0.5) > node3 (0.8).
-    assert [arena.submission(t.id, 0, k).weight for k in range(3)] == exp["g"] == [WAD, WAD // 2, WAD // 4]
+    assert (
+        [arena.submission(t.id, 0, k).weight for k in range(3)]
+        == exp["g"]
+        == [WAD, WAD // 2, WAD // 4]
+    )
     assert t.part(attacker).own_active == 50 * E18 - cut
 
 
-def test_small_deviation_below_slash_tau_is_not_slashed(arena, make_task, node, validator, validator2, creator):
+def test_small_deviation_below_slash_tau_is_not_slashed(
+    arena, make_task, node, validator, validator2, creator
+):
     t = make_task(tolerance=WAD // 2, slash_tau=WAD // 5)
     t.join(node, NODE)
     t.join(validator, VALIDATOR, 20 * E18)
     t.join(validator2, VALIDATOR, 10 * E18)
     # 10% off the consensus: D = 0.1 < slash_tau, F = 1 - 0.1/0.5 = 0.8
-    tx = t.play_round(0, {node: sha("m")}, {validator: [500_000_000], validator2: [550_000_000]}, finalize_by=creator)
+    tx = t.play_round(
+        0,
+        {node: sha("m")},
+        {validator: [500_000_000], validator2: [550_000_000]},
+        finalize_by=creator,
+    )
     assert log(tx, arena.Slashed) == []
     scored = {e.validator: (e.deviation, e.agreement) for e in log(tx, arena.ValidatorScored)}
     assert scored[validator2.address] == (WAD // 10, WAD * 8 // 10)

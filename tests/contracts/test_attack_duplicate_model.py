@@ -44,7 +44,9 @@ def test_front_running_reveal_is_undone_by_the_earlier_commit(
         arena.SubmissionReplaced(task=t.id, round=0, slot=0, displaced=attacker, node=node)
     ]
     assert log(tx, arena.ModelRevealed) == [
-        arena.ModelRevealed(task=t.id, round=0, node=node, slot=0, model_sha256=MODEL, uri="file://original")
+        arena.ModelRevealed(
+            task=t.id, round=0, node=node, slot=0, model_sha256=MODEL, uri="file://original"
+        )
     ]
     sub = arena.submission(t.id, 0, 0)
     assert (sub.node, sub.uri, sub.commit_seq) == (node.address, "file://original", 0)
@@ -78,7 +80,9 @@ def test_later_commit_revealing_later_is_rejected(arena, make_task, node, attack
     assert t.round(0).num_submissions == 1
 
 
-def test_hash_from_an_earlier_round_stays_with_its_owner(arena, make_task, node, attacker, validator, creator):
+def test_hash_from_an_earlier_round_stays_with_its_owner(
+    arena, make_task, node, attacker, validator, creator
+):
     t = make_task(num_rounds=2)
     t.join(node, NODE)
     t.join(attacker, NODE)

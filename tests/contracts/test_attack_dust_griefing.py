@@ -74,7 +74,17 @@ def _play_side_by_side(tasks, node, node2, validator, validator2, creator):
 
 
 def test_one_wei_delegations_do_not_reduce_victim_rewards(
-    arena, arena_token, make_task, node, node2, validator, validator2, delegator, delegator2, attacker, creator
+    arena,
+    arena_token,
+    make_task,
+    node,
+    node2,
+    validator,
+    validator2,
+    delegator,
+    delegator2,
+    attacker,
+    creator,
 ):
     clean = make_task()
     dusty = make_task(start_time=clean.start)
@@ -93,7 +103,9 @@ def test_one_wei_delegations_do_not_reduce_victim_rewards(
         x_dusty = dusty.part(victim).owner_earned
         assert x_clean > 0
         reward = (
-            arena.submission(dusty.id, 0, 0).reward if victim == node else arena.validator_round(dusty.id, 0, victim).reward
+            arena.submission(dusty.id, 0, 0).reward
+            if victim == node
+            else arena.validator_round(dusty.id, 0, victim).reward
         )
         # owner part = x * (sigma + (1 - sigma) * own // (own + del)) // WAD: the WAD floor of
         # own // (own + dust) costs at most x / WAD + 1 wei; the dust's fair share is less.
@@ -104,7 +116,9 @@ def test_one_wei_delegations_do_not_reduce_victim_rewards(
 
     positions = [(p, p) for p in (node, node2, validator, validator2)]
     positions += [(p, d) for p in (node, validator) for d in (attacker, delegator2, delegator)]
-    assert arena_token.balanceOf(arena) >= owed(arena, clean, positions) + owed(arena, dusty, positions)
+    assert arena_token.balanceOf(arena) >= owed(arena, clean, positions) + owed(
+        arena, dusty, positions
+    )
     got = exit_all(arena, dusty, positions)
     assert got[(node.address, attacker.address)] >= 6  # dust positions can still exit
     exit_all(arena, clean, positions)

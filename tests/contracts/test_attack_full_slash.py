@@ -44,9 +44,13 @@ def test_full_deviation_slash_keeps_books_balanced_and_delegators_whole(
     assert d_claim0 > 0
     # Round 1: it lies and is slashed 100%.
     models1 = {node: sha("a1"), node2: sha("b1")}
-    tx = t.play_round(1, models1, {validator: TRUE, attacker: [TRUE[1] * 10, 1]}, finalize_by=creator)
+    tx = t.play_round(
+        1, models1, {validator: TRUE, attacker: [TRUE[1] * 10, 1]}, finalize_by=creator
+    )
     assert log(tx, arena.Slashed) == [
-        arena.Slashed(task=t.id, round=1, validator=attacker, amount=20 * E18, reason=SLASH_DEVIATION)
+        arena.Slashed(
+            task=t.id, round=1, validator=attacker, amount=20 * E18, reason=SLASH_DEVIATION
+        )
     ]
     p = t.part(attacker)
     assert (p.own_active, p.own_pending, p.slashed, p.del_active) == (0, 0, 20 * E18, 25 * E18)
@@ -76,7 +80,11 @@ def test_full_miss_slash_then_validator_cannot_commit_again(
     t.join(attacker, VALIDATOR, 20 * E18)
     t.delegate(delegator, attacker, 5 * E18)
     tx = t.play_round(
-        0, {node: sha("m")}, {validator: [5], attacker: [5]}, no_reveal=(attacker,), finalize_by=creator
+        0,
+        {node: sha("m")},
+        {validator: [5], attacker: [5]},
+        no_reveal=(attacker,),
+        finalize_by=creator,
     )
     assert [(e.validator, e.amount, e.reason) for e in log(tx, arena.Slashed)] == [
         (attacker.address, 20 * E18, SLASH_MISS)

@@ -54,7 +54,13 @@ def test_jit_top_up_and_delegation_do_not_count_this_round(
 
     tx = t.finalize(creator)
     pot = BOUNTY // 3
-    exp = expected_round(t.params, pot, [10 * E18, 10 * E18], [0, 1], [(20 * E18, scores[validator]), (10 * E18, scores[validator2])])
+    exp = expected_round(
+        t.params,
+        pot,
+        [10 * E18, 10 * E18],
+        [0, 1],
+        [(20 * E18, scores[validator]), (10 * E18, scores[validator2])],
+    )
     # validator (20) outweighs validator2 (10): consensus = validator's scores, not the JIT side's.
     assert exp["c"] == scores[validator]
     assert [e.consensus for e in log(tx, arena.ConsensusComputed)] == exp["c"]

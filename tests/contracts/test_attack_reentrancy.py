@@ -52,7 +52,9 @@ def _call(arena, name, *args) -> bytes:
 
 
 def _assert_reentry_blocked(token, attempts: int):
-    assert token.attempts() == attempts, f"expected {attempts} reentry attempts, saw {token.attempts()}"
+    assert token.attempts() == attempts, (
+        f"expected {attempts} reentry attempts, saw {token.attempts()}"
+    )
     assert token.successes() == 0, "a reentrant call into Arena succeeded"
     assert bytes(token.last_returndata()) == b"", (
         "reentry reverted with data "
@@ -141,7 +143,9 @@ OPS = ["create_task", "join", "delegate", "cancel_task", "claim", "withdraw", "c
 
 
 @pytest.mark.parametrize("op", OPS)
-def test_every_money_path_rejects_reentry(evil, finalizable, chain, creator, node, validator, delegator, attacker, op):
+def test_every_money_path_rejects_reentry(
+    evil, finalizable, chain, creator, node, validator, delegator, attacker, op
+):
     token, arena = evil
     other = finalizable
     payload = _call(arena, "finalize", other.id, 1)
@@ -153,7 +157,11 @@ def test_every_money_path_rejects_reentry(evil, finalizable, chain, creator, nod
         t.delegate(delegator, node)
         # claim_refund needs something to refund: leave round 0 void (no eval reveal).
         t.play_round(
-            0, {node: sha("m")}, {validator: [300_000_000]}, reveal_eval=op != "claim_refund", finalize_by=creator
+            0,
+            {node: sha("m")},
+            {validator: [300_000_000]},
+            reveal_eval=op != "claim_refund",
+            finalize_by=creator,
         )
     arena_before = token.balanceOf(arena)
     token.arm(arena, payload, sender=attacker)

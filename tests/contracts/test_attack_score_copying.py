@@ -64,7 +64,9 @@ def test_copier_cannot_open_a_copied_commitment_or_copied_scores(
         arena.reveal_scores(t.id, public_scores, sha("attacker salt"), sender=attacker)
     # Too late to commit anything new.
     with ape.reverts("arena: wrong phase"):
-        arena.commit_scores(t.id, score_commitment(t.id, 0, attacker.address, HONEST, sha("x")), sender=attacker)
+        arena.commit_scores(
+            t.id, score_commitment(t.id, 0, attacker.address, HONEST, sha("x")), sender=attacker
+        )
 
     t.warp(0, PHASE_ENDED)
     tx = t.finalize(creator)
@@ -72,7 +74,11 @@ def test_copier_cannot_open_a_copied_commitment_or_copied_scores(
     assert log(tx, arena.Slashed) == [
         arena.Slashed(task=t.id, round=0, validator=attacker, amount=cut, reason=SLASH_MISS)
     ]
-    assert [e.participant for e in log(tx, arena.Rewarded)] == [node.address, node2.address, validator.address]
+    assert [e.participant for e in log(tx, arena.Rewarded)] == [
+        node.address,
+        node2.address,
+        validator.address,
+    ]
     assert t.round(0).validator_reveals == 1  # only the honest validator counted
     assert arena.validator_round(t.id, 0, attacker).reward == 0
 
