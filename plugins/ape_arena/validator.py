@@ -53,9 +53,9 @@ from pathlib import Path
 from typing import Any
 
 from .chain import (
+    DEFAULT_FINALIZE_STEPS,
     INVALID_SCORE,
     LOCAL_CHAIN_IDS,
-    MAX_FINALIZE_STEPS,
     ArenaClient,
     ArenaError,
     Phase,
@@ -253,7 +253,7 @@ class Validator:
         withdraw: bool = True,
         retries: int = 5,
         retry_delay: float = 2.0,
-        max_steps: int = MAX_FINALIZE_STEPS,
+        max_steps: int = DEFAULT_FINALIZE_STEPS,
         sleep: Callable[[float], None] = time.sleep,
         name: str | None = None,
     ):

@@ -1,10 +1,10 @@
 """DESIGN §3.6 at the maximum sizes: every finalize page must stay under 15M gas for the
 step size clients are told to use.
 
-PROTOCOL.md §6 says "A client should use `max_steps` <= 32 to stay far below 15M". This runs
-`ape run gas --check-steps 32` (its own anvil without opcode tracing, one 128 x 32 round plus
-a round at 32's worst page alignment: 126 submissions, where the O(n^2) RANK unit closes a
-page of 31 CONSENSUS units, with validator scores in the order that makes the consensus'
+PROTOCOL.md §6 says "A client must use `max_steps` <= 20 to stay under 15M" (the plugin's
+DEFAULT_FINALIZE_STEPS). This runs `ape run gas --check-steps 20` (its own anvil without opcode tracing, one 128 x 32 round plus
+a round at that step size's worst page alignment, where the O(n^2) RANK unit closes a
+page full of CONSENSUS units, with validator scores in the order that makes the consensus'
 insertion sort work hardest) and fails if a page reaches 15M gas. ~1 minute.
 """
 
@@ -15,7 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_finalize_max_steps_32_stays_under_15m_gas_at_worst_alignment(tmp_path):
+def test_finalize_default_max_steps_stays_under_15m_gas_at_worst_alignment(tmp_path):
+    from ape_arena.chain import DEFAULT_FINALIZE_STEPS
+
     env = dict(os.environ)
     bin_dirs = [str(ROOT / ".venv" / "bin"), str(ROOT / "node_modules" / ".bin")]
     env["PATH"] = os.pathsep.join(bin_dirs + [env.get("PATH", "")])
@@ -32,7 +34,7 @@ def test_finalize_max_steps_32_stays_under_15m_gas_at_worst_alignment(tmp_path):
             "--out",
             str(tmp_path),
             "--check-steps",
-            "32",
+            str(DEFAULT_FINALIZE_STEPS),
         ],
         cwd=ROOT,
         env=env,
@@ -45,6 +47,6 @@ def test_finalize_max_steps_32_stays_under_15m_gas_at_worst_alignment(tmp_path):
         line for line in out.splitlines() if line.startswith("FAIL") or "worst alignment" in line
     ]
     assert proc.returncode == 0, (
-        "finalize(task, 32), the step size PROTOCOL.md §6 recommends, exceeds the 15,000,000 gas "
+        f"finalize(task, {DEFAULT_FINALIZE_STEPS}), the step size PROTOCOL.md §6 recommends, exceeds the 15,000,000 gas "
         "per-transaction rule of DESIGN §3.6:\n" + "\n".join(fail or out.splitlines()[-30:])
     )

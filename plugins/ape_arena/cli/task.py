@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..chain import DEFAULT_FINALIZE_STEPS
 from .common import (
     AMOUNT,
     DURATION,
@@ -316,9 +317,9 @@ def print_report(rep: dict) -> None:
 @click.option(
     "--max-steps",
     type=click.IntRange(1, 320),
-    default=32,
+    default=DEFAULT_FINALIZE_STEPS,
     show_default=True,
-    help="Work units per transaction (32 keeps each under 15M gas at 128 x 32, see README Gas).",
+    help="Work units per transaction (20 keeps each under 15M gas at 128 x 32, see README Gas).",
 )
 @click.option("--next-only", is_flag=True, help="Finalize only the next round.")
 def finalize(network, account, arena_address, task_id, max_steps, next_only):
