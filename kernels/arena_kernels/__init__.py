@@ -1,6 +1,7 @@
 """arena_kernels: deterministic metric kernels for the AIArena evaluation engine.
 
-Triton kernels (CUDA, or CPU under ``TRITON_INTERPRET=1``) with float64 torch references:
+Triton kernels (CUDA, or CPU under ``TRITON_INTERPRET=1``), a fast numpy CPU path and
+float64 torch references:
 
 - :func:`cross_entropy_rows` -- fused online-softmax cross-entropy + argmax per row.
 - :func:`squared_error_rows` -- per-row sum of squared errors.
@@ -8,7 +9,8 @@ Triton kernels (CUDA, or CPU under ``TRITON_INTERPRET=1``) with float64 torch re
 
 See README.md in this folder for the metric table and the determinism rules.
 
-``backend``: "triton", "torch" or "auto" (triton on CUDA tensors, torch otherwise).
+``backend``: "triton", "cpu" (fast deterministic numpy path), "torch" (float64 reference)
+or "auto" (triton on CUDA tensors, cpu otherwise).
 This package imports neither onnx/onnxruntime nor ape.
 """
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-BACKENDS = ("auto", "triton", "torch")
+BACKENDS = ("auto", "triton", "torch", "cpu")
 
 #: Floating dtypes accepted for logits / predictions (kernels upcast to fp32 in-kernel).
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
@@ -50,21 +50,50 @@ def is_interpreted(kernel: Any) -> bool:
 
 
 def resolve_backend(backend: str, device: torch.device, kernel: Any) -> str:
-    """Map ``backend`` ("auto" | "triton" | "torch") to "triton" or "torch" for ``device``.
+    """Map ``backend`` ("auto" | "triton" | "torch" | "cpu") to the one that runs.
 
-    "auto" picks triton on CUDA tensors and torch everywhere else. "triton" on a non-CUDA
-    tensor is only possible when the kernels run in the Triton interpreter.
+    "auto" picks triton on CUDA tensors and the fast numpy "cpu" path everywhere else.
+    "triton" on a non-CUDA tensor is only possible when the kernels run in the Triton
+    interpreter; "cpu" needs CPU tensors; "torch" (float64 reference) runs anywhere.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
-        return "triton" if device.type == "cuda" else "torch"
+        return "triton" if device.type == "cuda" else "cpu"
     if backend == "triton" and device.type != "cuda" and not is_interpreted(kernel):
         raise ValueError(
             f"backend='triton' needs CUDA tensors (got device {device}); on CPU either use "
-            "backend='torch' or set TRITON_INTERPRET=1 before arena_kernels is first imported"
+            "backend='cpu' or 'torch', or set TRITON_INTERPRET=1 before arena_kernels is "
+            "first imported"
+        )
+    if backend == "cpu" and device.type != "cpu":
+        raise ValueError(
+            f"backend='cpu' needs CPU tensors (got device {device}); use backend='triton' "
+            "or 'torch', or move the tensors with .cpu()"
         )
     return backend
+
+
+def cpu_rows_block(n_cols: int) -> int:
+    """Rows per block of the numpy CPU path (~256 Ki elements, cache-sized).
+
+    Only memory use and speed depend on it: every CPU-path operation is element-wise or a
+    reduction along one row, so a row's value never depends on the block it sits in.
+    """
+    return max(1, (1 << 18) // max(1, n_cols))
+
+
+def row_sum_f64(x):
+    """Per-row float64 sum of a 2-D numpy array (``np.sum(axis=1)`` on C-contiguous rows).
+
+    numpy's reductions are single-threaded and reduce each contiguous row with its own
+    fixed (pairwise) order, so the result is a function of the row's values and the
+    platform alone: bit-identical across runs, batchings and thread settings on one
+    machine.
+    """
+    import numpy as np
+
+    return np.ascontiguousarray(x, dtype=np.float64).sum(axis=1)
 
 
 def check_float(x: torch.Tensor, name: str) -> None:

@@ -20,6 +20,7 @@ the vocabulary so a 65,536-class row never needs a float64 copy of the whole bat
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import triton
 import triton.language as tl
@@ -28,13 +29,20 @@ from ._common import (
     as_tensor,
     check_float,
     check_same_device,
+    cpu_rows_block,
     is_interpreted,
     resolve_backend,
+    row_sum_f64,
     row_tile_config,
     sequential_row_sum,
 )
 
-__all__ = ["cross_entropy_rows", "cross_entropy_rows_reference", "cross_entropy_rows_triton"]
+__all__ = [
+    "cross_entropy_rows",
+    "cross_entropy_rows_cpu",
+    "cross_entropy_rows_reference",
+    "cross_entropy_rows_triton",
+]
 
 
 @triton.jit
@@ -194,6 +202,49 @@ def cross_entropy_rows_reference(
     return loss, argmax
 
 
+def cross_entropy_rows_cpu(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fast deterministic CPU path on validated CPU inputs: (loss float64 [N], argmax int64).
+
+    numpy, one block of rows at a time (:func:`cpu_rows_block`): row max and first-index
+    argmax, ``exp(x - max)`` in the logits' precision (float32 for float32/float16/bfloat16
+    logits, exactly as the Triton kernel computes it; float64 for float64 logits), the sum
+    of the exponentials accumulated in float64 along each contiguous row
+    (:func:`row_sum_f64`), then ``loss = (max - x[target]) + log(sum)`` in float64.
+    numpy's element-wise ops and reductions are single-threaded and work row by row, so
+    a row's loss is a function of its values and the platform alone: bit-identical across
+    runs, batchings and thread settings. Agrees with the float64 reference to ~1e-7.
+    Non-finite rows behave as in the other backends (NaN row: loss NaN, argmax -1).
+    """
+    n_rows, n_cols = logits.shape
+    loss = np.zeros(n_rows, dtype=np.float64)
+    argmax = np.zeros(n_rows, dtype=np.int64)
+    work = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    tgt_all = target.detach().numpy()
+    block = cpu_rows_block(n_cols)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for r0 in range(0, n_rows, block):
+            r1 = min(n_rows, r0 + block)
+            x = np.ascontiguousarray(logits[r0:r1].detach().to(work).numpy())
+            m = x.max(axis=1)  # NaN propagates: a NaN row has a NaN max
+            has_nan = np.isnan(m)
+            best = x.argmax(axis=1)  # first index of the maximum
+            # all -inf rows: subtract 0 instead of -inf so exp() gives 0, not NaN
+            m_sub = np.where(m == -np.inf, np.zeros_like(m), m)
+            e = np.subtract(x, m_sub[:, None])
+            np.exp(e, out=e)
+            s = row_sum_f64(e)
+            tgt = tgt_all[r0:r1]
+            keep = tgt != ignore_index
+            t = x[np.arange(r1 - r0), np.where(keep, tgt, 0)].astype(np.float64)
+            row = (m.astype(np.float64) - t) + np.log(s)
+            row[has_nan] = np.nan
+            loss[r0:r1] = np.where(keep, row, 0.0)
+            argmax[r0:r1] = np.where(has_nan, -1, best)
+    return torch.from_numpy(loss), torch.from_numpy(argmax)
+
+
 def validate_cross_entropy_inputs(
     logits, target, ignore_index: int = -100, *, what: str = "logits"
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -237,11 +288,14 @@ def validate_cross_entropy_inputs(
 def cross_entropy_rows_any(
     logits, target, ignore_index: int = -100, backend: str = "auto"
 ) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """Validated dispatch: (loss [N] float32 (triton) or float64 (torch), argmax, backend)."""
+    """Validated dispatch: (loss [N] float32 (triton) or float64 (cpu, torch), argmax,
+    backend)."""
     logits, target = validate_cross_entropy_inputs(logits, target, ignore_index)
     used = resolve_backend(backend, logits.device, _cross_entropy_rows_kernel)
     if used == "triton":
         loss, argmax = cross_entropy_rows_triton(logits, target, ignore_index)
+    elif used == "cpu":
+        loss, argmax = cross_entropy_rows_cpu(logits, target, ignore_index)
     else:
         loss, argmax = cross_entropy_rows_reference(logits, target, ignore_index)
     return loss, argmax, used
@@ -256,7 +310,8 @@ def cross_entropy_rows(
         logits: [N, C] float32/float16/bfloat16 (float64 accepted) tensor or numpy array.
         target: [N] int64 class indices in [0, C), or ``ignore_index``.
         ignore_index: rows with this target get loss 0 (their argmax is still computed).
-        backend: "triton", "torch" (float64 reference) or "auto" (triton on CUDA, else torch).
+        backend: "triton", "cpu" (fast numpy path), "torch" (float64 reference) or "auto"
+            (triton on CUDA, else cpu).
 
     Returns:
         (loss [N] float32 = -log softmax(logits)[target], argmax [N] int64 first max index),

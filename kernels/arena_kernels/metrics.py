@@ -239,7 +239,8 @@ def metric_total(
     Rows/tokens that do not count: ``mask == 0`` (mask shaped like ``target``; for mse also
     a per-row mask [N]) and, for the class/token metrics, ``target == ignore_index``.
     Without them the counts are exactly N / elements / tokens as above.
-    ``backend``: "triton", "torch" or "auto" (triton on CUDA, torch otherwise).
+    ``backend``: "triton", "cpu" (fast numpy path), "torch" (float64 reference) or "auto"
+    (triton on CUDA, cpu otherwise).
     Non-finite outputs give a non-finite total (a NaN logit row also counts as an error).
     """
     rows = metric_rows(metric, output, target, mask, backend, ignore_index=ignore_index)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import triton
 import triton.language as tl
@@ -20,8 +21,10 @@ from ._common import (
     as_tensor,
     check_float,
     check_same_device,
+    cpu_rows_block,
     is_interpreted,
     resolve_backend,
+    row_sum_f64,
     row_tile_config,
     sequential_row_sum,
 )
@@ -127,6 +130,24 @@ def squared_error_rows_reference(pred: torch.Tensor, target: torch.Tensor) -> to
     return out
 
 
+def squared_error_rows_cpu(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Fast deterministic CPU path on validated 2-D CPU inputs: sse float64 [N].
+
+    numpy in float64, a block of rows at a time; each row is summed along its contiguous
+    values (:func:`row_sum_f64`), so the result depends on the row and the platform only.
+    """
+    n_rows, n_cols = pred.shape
+    out = np.zeros(n_rows, dtype=np.float64)
+    block = cpu_rows_block(n_cols)
+    for r0 in range(0, n_rows, block):
+        r1 = min(n_rows, r0 + block)
+        p = pred[r0:r1].detach().to(torch.float64).numpy()
+        d = np.subtract(p, target[r0:r1].detach().to(torch.float64).numpy())
+        np.multiply(d, d, out=d)
+        out[r0:r1] = row_sum_f64(d)
+    return torch.from_numpy(out)
+
+
 def _drop_trailing_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
     shape = tuple(shape)
     while len(shape) > 1 and shape[-1] == 1:
@@ -155,11 +176,13 @@ def validate_squared_error_inputs(pred, target) -> tuple[torch.Tensor, torch.Ten
 
 
 def squared_error_rows_any(pred, target, backend: str = "auto") -> tuple[torch.Tensor, str]:
-    """Validated dispatch: (sse [N] float32 (triton) or float64 (torch), backend used)."""
+    """Validated dispatch: (sse [N] float32 (triton) or float64 (cpu, torch), backend)."""
     pred, target = validate_squared_error_inputs(pred, target)
     used = resolve_backend(backend, pred.device, _squared_error_rows_kernel)
     if used == "triton":
         return squared_error_rows_triton(pred, target), used
+    if used == "cpu":
+        return squared_error_rows_cpu(pred, target), used
     return squared_error_rows_reference(pred, target), used
 
 
@@ -169,7 +192,8 @@ def squared_error_rows(pred, target, backend: str = "auto") -> torch.Tensor:
     Args:
         pred: [N, ...] float tensor or numpy array.
         target: same shape as ``pred`` (``[N]`` vs ``[N, 1]`` is accepted), float.
-        backend: "triton", "torch" (float64 reference) or "auto" (triton on CUDA, else torch).
+        backend: "triton", "cpu" (fast numpy float64), "torch" (float64 reference) or
+            "auto" (triton on CUDA, else cpu).
 
     Returns:
         sse [N] float32 on the device of ``pred``.

@@ -12,7 +12,7 @@ from arena_kernels.cross_entropy import cross_entropy_rows_triton
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-BACKENDS = ("triton", "torch")
+BACKENDS = ("triton", "torch", "cpu")
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 # Triton 3.6's interpreter converts a runtime loop bound with a deprecated numpy call.

@@ -14,9 +14,10 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
 
-BACKENDS = ("triton", "torch")
-# relative agreement of a mean with a float64 computation: triton accumulates in fp32
-MEAN_RTOL = {"triton": 2e-6, "torch": 1e-12}
+BACKENDS = ("triton", "torch", "cpu")
+# relative agreement of a mean with a float64 computation: triton accumulates in fp32,
+# cpu computes exp in fp32 and sums in float64
+MEAN_RTOL = {"triton": 2e-6, "torch": 1e-12, "cpu": 2e-7}
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Conversion of an array with ndim:DeprecationWarning"
@@ -224,7 +225,7 @@ def test_deterministic_totals(gen, backend, metric):
 
 def test_auto_backend_and_empty_batches():
     logits, target = torch.randn(5, 4), torch.tensor([0, 1, 2, 3, 0])
-    assert ak.metric_rows("cross_entropy", logits, target).backend == "torch"  # CPU tensor
+    assert ak.metric_rows("cross_entropy", logits, target).backend == "cpu"  # CPU tensor
     assert ak.metric_total(
         "cross_entropy", torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)
     ) == (0.0, 0)
@@ -246,6 +247,9 @@ def test_triton_backend_on_cpu_without_interpreter_is_a_clear_error():
         resolve_backend("triton", torch.device("cpu"), _CompiledKernel())
     assert resolve_backend("auto", torch.device("cuda"), _CompiledKernel()) == "triton"
     assert resolve_backend("torch", torch.device("cuda"), _CompiledKernel()) == "torch"
+    assert resolve_backend("auto", torch.device("cpu"), _CompiledKernel()) == "cpu"
+    with pytest.raises(ValueError, match="needs CPU tensors"):
+        resolve_backend("cpu", torch.device("cuda"), _CompiledKernel())
 
 
 def _z(*shape, dtype=torch.float32, device="cpu"):
@@ -364,7 +368,8 @@ def test_token_mask_hides_invalid_targets(gen):
     mask = torch.tensor([[1, 0, 0]])
     total, count = ak.metric_total("token_cross_entropy", output, target, mask=mask)
     assert count == 1
-    assert total == pytest.approx(-torch.log_softmax(output[0, 0].double(), 0)[1].item(), rel=1e-12)
+    # auto = the cpu path on CPU tensors: fp32 exp, float64 sums
+    assert total == pytest.approx(-torch.log_softmax(output[0, 0].double(), 0)[1].item(), rel=2e-7)
 
 
 def test_numpy_inputs(digits_logits):

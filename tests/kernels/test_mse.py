@@ -7,7 +7,7 @@ import pytest
 import torch
 from arena_kernels.mse import squared_error_rows_triton
 
-BACKENDS = ("triton", "torch")
+BACKENDS = ("triton", "torch", "cpu")
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 pytestmark = pytest.mark.filterwarnings(
