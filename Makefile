@@ -25,8 +25,7 @@ all: test
 
 # ---- set-up: only when missing or stale ------------------------------------------------
 $(VENV_STAMP): pyproject.toml
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --upgrade "pip>=24" setuptools wheel
+	@test -x $(VENV)/bin/python || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q --upgrade "pip>=24"; }
 	$(VENV)/bin/python -m pip install -q -e ".[$(EXTRAS)]"
 	@touch $@
 
