@@ -7,11 +7,11 @@ reads it back to find the arena on the connected chain.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from .fsutil import atomic_write_json
 
 
 class DeploymentExistsError(RuntimeError):
@@ -75,9 +75,5 @@ def save(
         "deployed_at": int(time.time()),
         **(meta or {}),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{chain_id}.", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    atomic_write_json(path, record)
     return path

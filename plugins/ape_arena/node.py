@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .chain import ArenaClient, ArenaError, Phase, Role, hex32, model_commitment
+from .fsutil import atomic_write_json
 
 
 @dataclass(frozen=True)
@@ -87,18 +87,7 @@ def load_state(state_dir, scope: str, task: int, node: str) -> dict:
 
 def _save_state(state_dir, scope: str, task: int, node: str, data: dict) -> Path:
     path = state_file(state_dir, scope, task, node)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, data)
     return path
 
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -69,6 +68,7 @@ from .chain import (
     score_commitment,
     to_bytes32,
 )
+from .fsutil import atomic_write_json
 
 STATE_VERSION = 1
 MAX_SCORE_ATTEMPTS = 3
@@ -111,31 +111,6 @@ class RoundState:
         if data.get("version") != STATE_VERSION:
             raise ValidatorError(f"state file version {data.get('version')} is not supported")
         return cls(**data)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON so that ``path`` always holds either the old or the new file.
-
-    Temp file in the same folder -> flush + fsync -> ``os.replace`` -> fsync the folder (so
-    the rename itself survives a power cut).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class StateStore:
