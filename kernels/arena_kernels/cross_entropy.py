@@ -203,33 +203,32 @@ def cross_entropy_rows_reference(
 
 
 def cross_entropy_rows_cpu(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100, *, argmax: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fast deterministic CPU path on validated CPU inputs: (loss float64 [N], argmax int64).
 
-    numpy, one block of rows at a time (:func:`cpu_rows_block`): row max and first-index
-    argmax, ``exp(x - max)`` in the logits' precision (float32 for float32/float16/bfloat16
-    logits, exactly as the Triton kernel computes it; float64 for float64 logits), the sum
-    of the exponentials accumulated in float64 along each contiguous row
-    (:func:`row_sum_f64`), then ``loss = (max - x[target]) + log(sum)`` in float64.
-    numpy's element-wise ops and reductions are single-threaded and work row by row, so
-    a row's loss is a function of its values and the platform alone: bit-identical across
-    runs, batchings and thread settings. Agrees with the float64 reference to ~1e-7.
+    numpy in float64, one block of rows at a time (:func:`cpu_rows_block`): row max and
+    first-index argmax, ``exp(x - max)``, the sum of the exponentials along each contiguous
+    row (:func:`row_sum_f64`), then ``loss = (max - x[target]) + log(sum)``. numpy's
+    element-wise ops and reductions are single-threaded and work row by row, so a row's
+    loss is a function of its values and the platform alone: bit-identical across runs,
+    batchings and thread settings. Agrees with the float64 reference to ~1e-14 (only the
+    summation order differs) at about twice its speed (no ``cumsum`` scan, no chunking).
     Non-finite rows behave as in the other backends (NaN row: loss NaN, argmax -1).
+    ``argmax=False`` skips the argmax pass (the returned argmax is then all -1); the
+    metrics use it for the loss-only metrics.
     """
     n_rows, n_cols = logits.shape
     loss = np.zeros(n_rows, dtype=np.float64)
-    argmax = np.zeros(n_rows, dtype=np.int64)
-    work = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    best_all = np.full(n_rows, -1, dtype=np.int64)
     tgt_all = target.detach().numpy()
     block = cpu_rows_block(n_cols)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         for r0 in range(0, n_rows, block):
             r1 = min(n_rows, r0 + block)
-            x = np.ascontiguousarray(logits[r0:r1].detach().to(work).numpy())
+            x = np.ascontiguousarray(logits[r0:r1].detach().to(torch.float64).numpy())
             m = x.max(axis=1)  # NaN propagates: a NaN row has a NaN max
             has_nan = np.isnan(m)
-            best = x.argmax(axis=1)  # first index of the maximum
             # all -inf rows: subtract 0 instead of -inf so exp() gives 0, not NaN
             m_sub = np.where(m == -np.inf, np.zeros_like(m), m)
             e = np.subtract(x, m_sub[:, None])
@@ -237,12 +236,14 @@ def cross_entropy_rows_cpu(
             s = row_sum_f64(e)
             tgt = tgt_all[r0:r1]
             keep = tgt != ignore_index
-            t = x[np.arange(r1 - r0), np.where(keep, tgt, 0)].astype(np.float64)
-            row = (m.astype(np.float64) - t) + np.log(s)
+            t = x[np.arange(r1 - r0), np.where(keep, tgt, 0)]
+            row = (m - t) + np.log(s)
             row[has_nan] = np.nan
             loss[r0:r1] = np.where(keep, row, 0.0)
-            argmax[r0:r1] = np.where(has_nan, -1, best)
-    return torch.from_numpy(loss), torch.from_numpy(argmax)
+            if argmax:
+                best = x.argmax(axis=1)  # first index of the maximum
+                best_all[r0:r1] = np.where(has_nan, -1, best)
+    return torch.from_numpy(loss), torch.from_numpy(best_all)
 
 
 def validate_cross_entropy_inputs(
@@ -286,19 +287,19 @@ def validate_cross_entropy_inputs(
 
 
 def cross_entropy_rows_any(
-    logits, target, ignore_index: int = -100, backend: str = "auto"
+    logits, target, ignore_index: int = -100, backend: str = "auto", *, argmax: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Validated dispatch: (loss [N] float32 (triton) or float64 (cpu, torch), argmax,
-    backend)."""
+    backend). ``argmax=False`` lets the cpu path skip the argmax (then all -1)."""
     logits, target = validate_cross_entropy_inputs(logits, target, ignore_index)
     used = resolve_backend(backend, logits.device, _cross_entropy_rows_kernel)
     if used == "triton":
-        loss, argmax = cross_entropy_rows_triton(logits, target, ignore_index)
+        loss, best = cross_entropy_rows_triton(logits, target, ignore_index)
     elif used == "cpu":
-        loss, argmax = cross_entropy_rows_cpu(logits, target, ignore_index)
+        loss, best = cross_entropy_rows_cpu(logits, target, ignore_index, argmax=argmax)
     else:
-        loss, argmax = cross_entropy_rows_reference(logits, target, ignore_index)
-    return loss, argmax, used
+        loss, best = cross_entropy_rows_reference(logits, target, ignore_index)
+    return loss, best, used
 
 
 def cross_entropy_rows(

@@ -203,7 +203,9 @@ def metric_rows(
                 f"bits_per_byte needs a {BYTE_VOCAB}-entry byte vocabulary, "
                 f"got V = {logits.shape[1]}"
             )
-    loss, argmax, used = cross_entropy_rows_any(logits, tokens, ignore_index, backend)
+    loss, argmax, used = cross_entropy_rows_any(
+        logits, tokens, ignore_index, backend, argmax=metric == "error_rate"
+    )
     keep = tokens != ignore_index
     count = int(keep.sum())
     if metric == "error_rate":

@@ -21,7 +21,10 @@ fixed graph-optimisation level and a fixed thread count; batches are the spec's
 ``max_batch_rows`` (so every validator cuts the shard the same way); per-row metric values
 are summed exactly (``math.fsum``), so the total is independent of batching and threads of
 the metric. On the CPU path the metric of batch k runs on a helper thread while onnxruntime
-computes batch k+1 (results are consumed in batch order, so this changes no number).
+computes batch k+1 (results are consumed in batch order, so this changes no number); for
+wide outputs (token logits, >= ``SPLIT_MIN_ELEMS`` per row) the metric instead runs between
+batches with the batch's rows split over ``metric_workers`` threads, which on a small
+machine beats making it compete with onnxruntime for the cores.
 
 GPU path: when the session's active providers start with ``CUDAExecutionProvider`` and torch
 sees CUDA, inputs are uploaded once, outputs stay on the device through IOBinding and reach
@@ -57,6 +60,10 @@ OUTPUT_SHAPE = "output_shape"
 OUTPUT_DTYPE = "output_dtype"
 NON_FINITE = "non_finite"
 NO_ROWS = "no_rows"
+
+#: output elements per row from which the CPU path scores a batch's metric between batches
+#: (split over threads) instead of overlapping it with the next batch's inference
+SPLIT_MIN_ELEMS = 4096
 
 _ALLOC_MARKERS = ("bad_alloc", "failed to allocate", "allocate memory", "out of memory")
 
@@ -248,6 +255,13 @@ class Scorer:
         self.metric_workers = max(1, int(init.get("metric_workers") or self.threads))
         torch.set_num_threads(self.metric_threads)
         self.spinning = bool(init.get("spinning", not self.pipeline))
+        # Wide outputs (token logits): the metric costs a large fraction of inference and
+        # both compete for the same cores, so overlapping them only adds contention
+        # (onnxruntime's parallel sections wait for a descheduled thread). Then the metric
+        # of a batch runs between batches, split over ``metric_workers`` threads instead.
+        per_row = expected_output_shape(self.spec, 1, self.bound)
+        wide = math.prod(d if d is not None else 1 << 16 for d in per_row) >= SPLIT_MIN_ELEMS
+        self.overlap = self.pipeline and not wide
         self.torch = torch
         from arena_kernels.metrics import exact_total, metric_rows
 
@@ -398,7 +412,7 @@ class Scorer:
         feeds_of = [(t.name, self.arrays[t.data_key]) for t in self.spec.inputs]
         values: list[Any] = []
         count = 0
-        pool = self._thread_pool() if self.pipeline else None
+        pool = self._thread_pool() if self.overlap else None
         pending: deque = deque()
 
         def collect(v_c: tuple[Any, int]) -> None:
@@ -413,7 +427,7 @@ class Scorer:
                 self._infer_s += time.perf_counter() - t0
                 self._check_output(out.shape, out.dtype.name, e - s)
                 if pool is None:
-                    collect(self._cpu_batch_metric(out, s, e))
+                    collect(self._split_metric(out, s, e))
                     continue
                 while len(pending) >= self.metric_workers:
                     collect(pending.popleft().result())
@@ -431,6 +445,23 @@ class Scorer:
                     except Exception:  # noqa: BLE001 - already failing; first error wins
                         pass
         return values, count
+
+    def _split_metric(self, out, s: int, e: int) -> tuple[Any, int]:
+        """Metric of one batch while onnxruntime is idle: its rows are cut into
+        ``metric_workers`` parts scored on as many threads (numpy releases the GIL).
+        Per-row values do not depend on the cut, so the values are the same."""
+        parts = self.metric_workers if self.metric_workers > 1 and e - s > 1 else 1
+        if parts == 1:
+            return self._cpu_batch_metric(out, s, e)
+        cuts = [s + (e - s) * i // parts for i in range(parts + 1)]
+        pool = self._thread_pool()
+        futs = [
+            pool.submit(self._cpu_batch_metric, out[a - s : b - s], a, b)
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+            if b > a
+        ]
+        results = [f.result() for f in futs]
+        return self.np.concatenate([v for v, _ in results]), sum(c for _, c in results)
 
     def _thread_pool(self):
         if self._pool is None:
