@@ -153,6 +153,28 @@ def arena_command(*, name: str | None = None, account: bool = True, **kwargs: An
     return decorate
 
 
+def join_options(f: Callable) -> Callable:
+    """The TASK argument and the --amount/--commission options shared by every ``join``."""
+    for decorator in reversed(
+        (
+            click.argument("task_id", metavar="TASK", type=int),
+            click.option(
+                "--amount", type=AMOUNT, required=True, help="Stake in ARENA (top-ups allowed)."
+            ),
+            click.option(
+                "--commission",
+                type=FRACTION,
+                default="0",
+                show_default=True,
+                help="Your share of delegators' part of your rewards, fixed for the task "
+                "(0.1 or 10%).",
+            ),
+        )
+    ):
+        f = decorator(f)
+    return f
+
+
 def connect(
     network: Any,
     account: Any = None,

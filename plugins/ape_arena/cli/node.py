@@ -5,13 +5,12 @@ from __future__ import annotations
 import click
 
 from .common import (
-    AMOUNT,
-    FRACTION,
     arena_command,
     artifact_store,
     connect,
     echo_json,
     errors,
+    join_options,
     state_dir,
     status,
     wait_printer,
@@ -24,15 +23,7 @@ def node():
 
 
 @arena_command(name="join")
-@click.argument("task_id", metavar="TASK", type=int)
-@click.option("--amount", type=AMOUNT, required=True, help="Stake in ARENA (top-ups allowed).")
-@click.option(
-    "--commission",
-    type=FRACTION,
-    default="0",
-    show_default=True,
-    help="Your share of delegators' part of your rewards, fixed for the task (0.1 or 10%).",
-)
+@join_options
 def join(network, account, arena_address, task_id, amount, commission):
     """Join a task as a training node (or top up your stake); approves the stake first.
 

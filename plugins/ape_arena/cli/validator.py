@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import AMOUNT, FRACTION, arena_command, connect, errors, status, wait_printer
+from .common import arena_command, connect, errors, join_options, status, wait_printer
 
 
 @click.group()
@@ -13,15 +13,7 @@ def validator():
 
 
 @arena_command(name="join")
-@click.argument("task_id", metavar="TASK", type=int)
-@click.option("--amount", type=AMOUNT, required=True, help="Stake in ARENA (top-ups allowed).")
-@click.option(
-    "--commission",
-    type=FRACTION,
-    default="0",
-    show_default=True,
-    help="Your share of delegators' part of your rewards, fixed for the task (0.1 or 10%).",
-)
+@join_options
 def join(network, account, arena_address, task_id, amount, commission):
     """Stake as a validator in TASK (again, with the same commission, to top up).
 
