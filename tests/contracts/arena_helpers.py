@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_abi import encode
+from ape_arena.chain import model_commitment, score_commitment  # noqa: F401 (re-exported)
+from ape_arena.merkle import MerkleTree
+from ape_arena.merkle import leaf as merkle_leaf
 from eth_utils import keccak
 
 WAD = 10**18
@@ -73,46 +75,15 @@ def sha(label: str) -> bytes:
     return hashlib.sha256(label.encode()).digest()
 
 
-def model_commitment(model: bytes, node: str, task: int, rnd: int) -> bytes:
-    return keccak(
-        encode(["bytes32", "address", "uint256", "uint256"], [model, str(node), task, rnd])
-    )
-
-
-def score_commitment(task: int, rnd: int, validator: str, scores: list[int], salt: bytes) -> bytes:
-    return keccak(
-        encode(
-            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
-            [task, rnd, str(validator), scores, salt],
-        )
-    )
-
-
-def eval_leaf(rnd: int, shard: bytes) -> bytes:
-    return keccak(encode(["uint256", "bytes32"], [rnd, shard]))
-
-
-def _pair(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b) if a < b else keccak(b + a)
+# Commitments, eval leaves and Merkle proofs: the plugin's own (one implementation; the
+# independent reference model in tests/fuzz/reference.py keeps its deliberate copy).
+eval_leaf = merkle_leaf
 
 
 def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """Root and one proof per leaf, OpenZeppelin sorted-pair convention (odd node promoted)."""
-    proofs: list[list[bytes]] = [[] for _ in leaves]
-    pos = list(range(len(leaves)))  # index of each leaf's ancestor in the current level
-    level = list(leaves)
-    while len(level) > 1:
-        nxt = [
-            _pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
-            for i in range(0, len(level), 2)
-        ]
-        for leaf, p in enumerate(pos):
-            sib = p ^ 1
-            if sib < len(level):
-                proofs[leaf].append(level[sib])
-            pos[leaf] = p // 2
-        level = nxt
-    return level[0], proofs
+    """Root and one proof per leaf (OpenZeppelin sorted-pair tree, ape_arena.merkle)."""
+    tree = MerkleTree(leaves)
+    return tree.root, [tree.proof_for_leaf(x) for x in leaves]
 
 
 def default_params(**overrides: Any) -> dict:

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import boa
 import pytest
-from eth_abi import encode
+
+# Commitments and eval leaves: the plugin's own implementation (re-exported for the tests).
+from ape_arena.chain import model_commitment as model_commit  # noqa: F401
+from ape_arena.chain import score_commitment as score_commit  # noqa: F401
+from ape_arena.merkle import (
+    MerkleTree,
+    leaf,  # noqa: F401
+)
 from eth_utils import keccak
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,33 +58,10 @@ def partials():
     }
 
 
-def leaf(round_: int, shard: bytes) -> bytes:
-    """Eval Merkle leaf: keccak256(abi_encode(round, shard_sha256))."""
-    return keccak(encode(["uint256", "bytes32"], [round_, shard]))
-
-
-def _pair(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b) if a < b else keccak(b + a)
-
-
 def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """OpenZeppelin sorted-pair Merkle tree: (root, proof per leaf). Odd nodes move up."""
-    proofs: list[list[bytes]] = [[] for _ in leaves]
-    level = [(h, [i]) for i, h in enumerate(leaves)]
-    while len(level) > 1:
-        nxt = []
-        for i in range(0, len(level), 2):
-            if i + 1 == len(level):
-                nxt.append(level[i])
-                continue
-            (ha, ia), (hb, ib) = level[i], level[i + 1]
-            for j in ia:
-                proofs[j].append(hb)
-            for j in ib:
-                proofs[j].append(ha)
-            nxt.append((_pair(ha, hb), ia + ib))
-        level = nxt
-    return level[0][0], proofs
+    """OpenZeppelin sorted-pair Merkle tree (ape_arena.merkle): (root, proof per leaf)."""
+    tree = MerkleTree(leaves)
+    return tree.root, [tree.proof_for_leaf(x) for x in leaves]
 
 
 def shard_hash(round_: int) -> bytes:
@@ -86,19 +70,6 @@ def shard_hash(round_: int) -> bytes:
 
 def model_hash(name: str) -> bytes:
     return keccak(b"model-" + name.encode())
-
-
-def score_commit(task: int, round_: int, validator: str, scores: list[int], salt: bytes) -> bytes:
-    return keccak(
-        encode(
-            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
-            [task, round_, validator, scores, salt],
-        )
-    )
-
-
-def model_commit(sha: bytes, node: str, task: int, round_: int) -> bytes:
-    return keccak(encode(["bytes32", "address", "uint256", "uint256"], [sha, node, task, round_]))
 
 
 class World:
