@@ -5,10 +5,15 @@ standard-library text for the byte LM), trains N small submissions briefly (digi
 CNNs of a few sizes on different data splits; byte-level GRU / causal-conv / transformer
 LMs), exports them to ONNX, then measures in ONE process, per task:
 
-* **engine**: ``Engine.score_round`` on a warm worker (static checks, isolated worker,
-  exact metric, fixed-point scores); worker start-up (shard load) reported separately;
-* **floor**: bare onnxruntime in-process (session + run over the whole shard in the same
-  batches and threads; no checks, no metric): the most the engine could reach.
+* **engine**: ``Engine.score_round`` on warm workers in the engine's default layout (one
+  single-threaded worker process per CPU, models scored that many at a time; static
+  checks, isolation, metric, fixed-point scores); worker start-up (shard load) reported
+  separately;
+* **floor**: bare onnxruntime in-process in the same layout (as many threads as engine
+  workers, each taking the next model: session + run over the whole shard in the same
+  batches with the same onnxruntime threads; no checks, no metric): the most the engine
+  could reach. Also timed, for reference: bare onnxruntime the usual way (one model at a
+  time, one session with every CPU's thread).
   Engine rounds and floor passes alternate (2x in the full run) and the fastest of each
   counts, so a burst of load from other processes does not decide the ratio;
 * **torch bs1**: torch eager, one row per forward plus the loss (how the production
@@ -21,7 +26,9 @@ Timings on shared machines swing: compare the ratios of one run, not runs with e
 
 Options: ``--models N`` (submissions; 2/3 digits, 1/3 LM; default 24 = 16 + 8),
 ``--quick`` (tiny shards and models, seconds: the smoke test), ``--out DIR``,
-``--threads`` (onnxruntime / torch threads; default all CPUs).
+``--workers`` / ``--threads`` (engine layout: worker processes and onnxruntime threads
+per worker; default one single-threaded worker per CPU; torch and the one-session
+onnxruntime pass use every CPU).
 """
 
 from __future__ import annotations
@@ -86,9 +93,16 @@ class TaskBench:
     engine_startup_s: float = 0.0
     engine_s: float = 0.0
     floor_s: float = 0.0
+    """Bare onnxruntime in the engine's layout (wall seconds for every model)."""
+    ort_one_session_s: float = 0.0
+    """Bare onnxruntime one model at a time with every CPU's thread (wall seconds)."""
     torch_bs1_rows_per_s: float = 0.0
     torch_batched_rows_per_s: float = 0.0
     invalid: int = 0
+    workers: int = 1
+    """Engine worker processes (and floor threads)."""
+    worker_threads: int = 1
+    """onnxruntime threads per worker (and per floor session)."""
     engine_infer_s: float = 0.0
     """Worker time inside onnxruntime (sum over models)."""
     engine_metric_s: float = 0.0
@@ -106,6 +120,10 @@ class TaskBench:
             "torch_bs1_samples_per_s": self.torch_bs1_rows_per_s,
             "torch_batched_samples_per_s": self.torch_batched_rows_per_s,
             "engine_over_floor": self.floor_s / self.engine_s if self.engine_s else 0.0,
+            "engine_over_ort_one_session": (
+                self.ort_one_session_s / self.engine_s if self.engine_s else 0.0
+            ),
+            "floor_over_torch_bs1": bs1_s / self.floor_s if self.floor_s else 0.0,
             "engine_over_torch_bs1": bs1_s / self.engine_s if self.engine_s else 0.0,
             "engine_over_torch_batched": batched_s / self.engine_s if self.engine_s else 0.0,
             "torch_bs1_seconds_extrapolated": bs1_s,
@@ -209,55 +227,77 @@ def time_engine_and_floor(
     sha: str,
     arrays: dict,
     subs: list[Submission],
-    threads: int,
+    layout: tuple[int | None, int | None],
+    cpus: int,
     repeats: int,
     say,
-) -> tuple[float, float, list[Any], list[float]]:
-    """Engine rounds and bare-onnxruntime passes, alternated ``repeats`` times on one warm
-    engine; the fastest of each (load from other processes only ever slows a pass down).
+) -> tuple[float, float, list[Any], tuple[float, list[float]], float, tuple[int, int]]:
+    """Engine rounds, bare-onnxruntime passes in the engine's layout and one-session
+    passes, alternated ``repeats`` times on one warm engine; the fastest of each (load from
+    other processes only ever slows a pass down).
 
-    Returns (worker start-up seconds, engine seconds, engine results, floor seconds per
-    model of the fastest floor pass).
+    Returns (worker start-up seconds, engine seconds, engine results, (floor wall seconds,
+    floor seconds per model), one-session seconds, (workers, threads per worker)).
     """
     from .engine import Engine
 
+    workers, threads = layout
     t0 = time.perf_counter()
-    best_engine, best_floor = float("inf"), [float("inf")]
+    best_engine, best_floor, best_one = float("inf"), (float("inf"), []), float("inf")
     results: list[Any] = []
-    with Engine(spec, shard, sha, threads=threads, progress=False) as engine:
+    with Engine(spec, shard, sha, workers=workers, threads=threads, progress=False) as engine:
         engine.wait_ready()
         startup = time.perf_counter() - t0
+        used = (engine.workers, engine.threads)
         for rep in range(repeats):
-            say(f"  engine round {rep + 1}/{repeats}")
+            say(f"  engine round {rep + 1}/{repeats} ({used[0]} workers x {used[1]} threads)")
             t1 = time.perf_counter()
             round_results = engine.score_round([(s.path, s.sha256) for s in subs])
             seconds = time.perf_counter() - t1
             if seconds < best_engine:
                 best_engine, results = seconds, round_results
-            say(f"  bare onnxruntime pass {rep + 1}/{repeats}")
-            floor = time_floor(spec, arrays, subs, threads)
-            if sum(floor) < sum(best_floor):
+            say(f"  bare onnxruntime pass {rep + 1}/{repeats}, same layout")
+            floor = time_floor(spec, arrays, subs, used[1], used[0])
+            if floor[0] < best_floor[0]:
                 best_floor = floor
-    return startup, best_engine, results, best_floor
+            say(f"  bare onnxruntime pass {rep + 1}/{repeats}, one session x {cpus} threads")
+            best_one = min(best_one, time_floor(spec, arrays, subs, cpus, 1)[0])
+    return startup, best_engine, results, best_floor, best_one, used
 
 
-def time_floor(spec: Any, arrays: dict, subs: list[Submission], threads: int) -> list[float]:
-    """Bare onnxruntime: session + run over the whole shard, per model seconds."""
+def time_floor(
+    spec: Any, arrays: dict, subs: list[Submission], threads: int, workers: int = 1
+) -> tuple[float, list[float]]:
+    """Bare onnxruntime: session + run over the whole shard, no checks, no metric.
+
+    ``workers`` Python threads each take the next model (largest file first; onnxruntime
+    releases the GIL while it runs), with ``threads`` onnxruntime threads per session.
+    Returns (wall seconds for all models, seconds per model in ``subs`` order).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     import onnxruntime as ort
 
     batch = spec.limits.max_batch_rows
     feeds = [(t.name, arrays[t.data_key]) for t in spec.inputs]
     rows = len(arrays[spec.data.target_key])
-    out = []
-    for s in subs:
+
+    def one(s: Submission) -> float:
         t0 = time.perf_counter()
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
         sess = ort.InferenceSession(s.path, so, providers=["CPUExecutionProvider"])
         for start in range(0, rows, batch):
             sess.run(None, {n: a[start : start + batch] for n, a in feeds})
-        out.append(time.perf_counter() - t0)
-    return out
+        return time.perf_counter() - t0
+
+    order = sorted(range(len(subs)), key=lambda i: -os.path.getsize(subs[i].path))
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        seconds = dict(zip(order, pool.map(one, [subs[i] for i in order]), strict=True))
+    wall = time.perf_counter() - t0
+    return wall, [seconds[i] for i in range(len(subs))]
 
 
 def _torch_loss(task: str, logits, target):
@@ -313,6 +353,7 @@ def bench_task(
     shard: tuple[Any, Path, str, dict],
     subs: list[Submission],
     sizes: Sizes,
+    layout: tuple[int | None, int | None],
     threads: int,
     say,
 ) -> TaskBench:
@@ -326,13 +367,13 @@ def bench_task(
     torch.set_num_threads(threads)
 
     say(f"[{task}] engine vs bare onnxruntime: {len(subs)} models x {rows} rows")
-    tb.engine_startup_s, tb.engine_s, results, floor = time_engine_and_floor(
-        spec, path, sha, arrays, subs, threads, sizes.repeats, say
+    tb.engine_startup_s, tb.engine_s, results, (tb.floor_s, floor), tb.ort_one_session_s, used = (
+        time_engine_and_floor(spec, path, sha, arrays, subs, layout, threads, sizes.repeats, say)
     )
+    tb.workers, tb.worker_threads = used
     tb.invalid = sum(1 for r in results if not r.ok)
     tb.engine_infer_s = sum(r.infer_seconds for r in results)
     tb.engine_metric_s = sum(r.metric_seconds for r in results)
-    tb.floor_s = sum(floor)
     bs1_rows = sizes.bs1_rows_digits if task == "digits" else sizes.bs1_rows_lm
     say(f"[{task}] torch eager bs1 on {bs1_rows} rows per model")
     bs1 = time_torch(task, spec, arrays, subs, 1, bs1_rows, repeats=3)
@@ -381,6 +422,7 @@ def _table(benches: list[TaskBench], total: dict[str, float]) -> str:
         "engine/floor",
         "engine/torch-bs1",
         "engine/torch-batched",
+        "floor/torch-bs1",
     ):
         table.add_column(col, justify="right" if col != "task" else "left")
 
@@ -397,18 +439,22 @@ def _table(benches: list[TaskBench], total: dict[str, float]) -> str:
             f"{r['engine_over_floor']:.2f}",
             f"{r['engine_over_torch_bs1']:.1f}",
             f"{r['engine_over_torch_batched']:.2f}",
+            f"{r['floor_over_torch_bs1']:.1f}",
         )
 
     for tb in benches:
         row(tb.task, tb.models, tb.rows, tb.rates())
     row("all", sum(t.models for t in benches), sum(t.rows for t in benches), total)
-    console = Console(width=200, record=True)
+    console = Console(width=240, record=True)
     console.print(table)
     for tb in benches:
         console.print(
-            f"{tb.task}: engine {tb.engine_s:.2f} s warm (+{tb.engine_startup_s:.2f} s worker "
-            f"start-up, shard load); inside the worker onnxruntime {tb.engine_infer_s:.2f} s, "
-            f"metric {tb.engine_metric_s:.2f} s (overlapped); bare onnxruntime {tb.floor_s:.2f} s"
+            f"{tb.task}: engine {tb.engine_s:.2f} s warm on {tb.workers} workers x "
+            f"{tb.worker_threads} threads (+{tb.engine_startup_s:.2f} s worker start-up, shard "
+            f"load); summed over workers onnxruntime {tb.engine_infer_s:.2f} s, metric "
+            f"{tb.engine_metric_s:.2f} s; bare onnxruntime {tb.floor_s:.2f} s in that layout, "
+            f"{tb.ort_one_session_s:.2f} s one model at a time on one session "
+            f"(engine/that = {tb.rates()['engine_over_ort_one_session']:.2f})"
         )
     return console.export_text()
 
@@ -416,6 +462,7 @@ def _table(benches: list[TaskBench], total: dict[str, float]) -> str:
 def _totals(benches: list[TaskBench]) -> dict[str, float]:
     engine = sum(t.engine_s for t in benches)
     floor = sum(t.floor_s for t in benches)
+    one_session = sum(t.ort_one_session_s for t in benches)
     models = sum(t.models for t in benches)
     samples = sum(t.models * t.rows for t in benches)
     bs1 = sum(t.rates()["torch_bs1_seconds_extrapolated"] for t in benches)
@@ -427,12 +474,15 @@ def _totals(benches: list[TaskBench]) -> dict[str, float]:
         "torch_bs1_samples_per_s": samples / bs1 if bs1 else 0.0,
         "torch_batched_samples_per_s": samples / batched if batched else 0.0,
         "engine_over_floor": floor / engine if engine else 0.0,
+        "engine_over_ort_one_session": one_session / engine if engine else 0.0,
+        "floor_over_torch_bs1": bs1 / floor if floor else 0.0,
         "engine_over_torch_bs1": bs1 / engine if engine else 0.0,
         "engine_over_torch_batched": batched / engine if engine else 0.0,
         "torch_bs1_seconds_extrapolated": bs1,
         "torch_batched_seconds_extrapolated": batched,
         "engine_seconds": engine,
         "floor_seconds": floor,
+        "ort_one_session_seconds": one_session,
         "engine_startup_seconds": sum(t.engine_startup_s for t in benches),
     }
 
@@ -446,7 +496,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--out", default="bench-results", help="folder for the JSON results")
-    parser.add_argument("--threads", type=int, default=None, help="threads (default: all CPUs)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="engine workers (default: one per CPU)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="onnxruntime threads per engine worker (default: CPUs / workers)",
+    )
     args = parser.parse_args(argv)
     if args.models is None:
         args.models = 3 if args.quick else 24
@@ -459,7 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     from .engine import _cpu_count
 
-    threads = args.threads or _cpu_count()
+    for name in ("workers", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1")
+    threads = _cpu_count()  # torch and the one-session onnxruntime pass: every CPU
+    layout = (args.workers, args.threads)
     n_lm = max(1, args.models // 3)
     n_digits = args.models - n_lm
     t_start = time.perf_counter()
@@ -478,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         setup_s = time.perf_counter() - t_start
         benches = [
-            bench_task(task, shards[task], subs[task], sizes, threads, say)
+            bench_task(task, shards[task], subs[task], sizes, layout, threads, say)
             for task in ("digits", "bytes_lm")
         ]
     totals = _totals(benches)

@@ -14,8 +14,11 @@ Per round
    the only failure that stops a round: with a wrong shard no model can be scored.
 2. **Static checks** (``checks.check_model``) run on a background thread ahead of the
    worker, so they overlap inference of the models before.
-3. **Run**: each model goes to a warm, isolated worker process (``worker.py``) that has the
-   shard loaded once. The worker caps its address space (``memory_limit``; ``RLIMIT_AS``,
+3. **Run**: each model goes to one of ``workers`` warm, isolated worker processes
+   (``worker.py``), each with the shard loaded once. On CPU the default is one
+   single-threaded worker per core, scoring that many models at once (small models use a
+   core far better than a thread pool spread over one small model), with the largest
+   model files dispatched first so the round does not end on one long straggler. The worker caps its address space (``memory_limit``; ``RLIMIT_AS``,
    or ``RLIMIT_DATA`` where CUDA may be used) and dies with the engine; the engine gives
    each model ``time_limit`` seconds of wall time and kills and replaces a worker that
    overruns or dies. A dead worker is retried once on a fresh process (``crash_retries``),
@@ -46,9 +49,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -189,6 +193,8 @@ class _Prepared:
     path: str | None = None
     error: ScoreResult | None = None
     seconds: float = 0.0
+    size: int = 0
+    """File size in bytes (a proxy for how long the model takes to score)."""
 
 
 @dataclass
@@ -201,7 +207,7 @@ class _Worker:
 
 
 class Engine:
-    """Scores rounds of models on one eval shard with a warm, isolated worker.
+    """Scores rounds of models on one eval shard with warm, isolated workers.
 
     Args:
         spec: a ``TaskSpec`` or the path of a spec file.
@@ -209,10 +215,14 @@ class Engine:
         shard_sha256: its committed sha256 (hex or 32 bytes).
         memory_limit: worker address-space cap in bytes (``RLIMIT_AS``; 0 = none).
         time_limit: wall seconds per model (load + run + metric) before the worker is killed.
-        threads: onnxruntime intra-op threads (default: all CPUs of this process).
+        workers: worker processes scoring models at once (default: one per CPU of this
+            process on CPU, 1 with CUDA). Scores do not depend on it.
+        threads: onnxruntime intra-op threads per worker (default: CPUs // workers, so
+            ``workers=1`` gives one worker with every CPU, for a round of one large model).
         device: "auto" (CUDA when really active, else CPU), "cpu" or "cuda".
         graph_opt: onnxruntime graph optimisation level, fixed for every model.
-        pipeline: compute the metric of batch k while onnxruntime runs batch k+1 (CPU).
+        pipeline: compute the metric of batch k while onnxruntime runs batch k+1 (CPU; only
+            with one worker: several workers already keep every core busy).
         metric_threads: torch threads per metric call (default 1); values do not depend on it.
         metric_workers: batches whose metric may run at once (default: ``threads``).
         spinning: let idle onnxruntime threads busy-wait (default: only without pipeline,
@@ -233,6 +243,7 @@ class Engine:
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         time_limit: float = DEFAULT_TIME_LIMIT,
         threads: int | None = None,
+        workers: int | None = None,
         device: str = "auto",
         graph_opt: str = "all",
         pipeline: bool = True,
@@ -260,10 +271,20 @@ class Engine:
             raise ValueError(f"memory_limit must be >= 0 bytes, got {memory_limit}")
         self.memory_limit = int(memory_limit)
         self.time_limit = float(time_limit)
-        self.threads = int(threads) if threads else _cpu_count()
+        for name, value in (("threads", threads), ("workers", workers)):
+            if value is not None and int(value) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        cpus = _cpu_count()
+        if workers is None:
+            if threads:
+                workers = max(1, cpus // int(threads))
+            else:
+                workers = 1 if _cuda_likely(device) else cpus
+        self.workers = int(workers)
+        self.threads = int(threads) if threads else max(1, cpus // self.workers)
         self.device = device
         self.graph_opt = graph_opt
-        self.pipeline = pipeline
+        self.pipeline = pipeline and self.workers == 1
         self.metric_threads = max(1, int(metric_threads))
         self.metric_workers = int(metric_workers) if metric_workers else self.threads
         self.spinning = (not pipeline) if spinning is None else bool(spinning)
@@ -272,11 +293,12 @@ class Engine:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.on_event = on_event
         self.fetch = fetch
-        self._worker: _Worker | None = None
+        self._slots: list[_Worker | None] = [None] * self.workers
         self._store: Any = None
         self._shard_verified = False
         self._logdir = tempfile.TemporaryDirectory(prefix="arena-worker-")
         self._workers_started = 0
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Engine:
@@ -287,10 +309,11 @@ class Engine:
         self.close()
 
     def start(self) -> None:
-        """Verify the shard and start the warm worker (does not wait for it to load)."""
+        """Verify the shard and start the warm workers (does not wait for them to load)."""
         self.verify_shard()
-        if self._worker is None:
-            self._worker = self._spawn()
+        for slot, worker in enumerate(self._slots):
+            if worker is None:
+                self._slots[slot] = self._spawn()
 
     def verify_shard(self) -> None:
         """Check the shard's sha256 once; raises ``ShardError`` on mismatch."""
@@ -310,23 +333,35 @@ class Engine:
         self._shard_verified = True
 
     def wait_ready(self) -> dict[str, Any]:
-        """Block until the worker has loaded the shard; returns its ready message."""
+        """Block until every worker has loaded the shard; returns the first one's ready
+        message."""
         self.start()
-        assert self._worker is not None
-        self._ensure_ready(self._worker)
-        return self._worker.info
+        for slot in range(self.workers):
+            worker = self._slots[slot]
+            assert worker is not None
+            self._ensure_ready(worker)
+        first = self._slots[0]
+        assert first is not None
+        return first.info
 
     def close(self) -> None:
-        """Stop the worker (politely, then by force)."""
-        w, self._worker = self._worker, None
-        if w is not None:
+        """Stop the workers (politely, then by force)."""
+        live = [w for w in self._slots if w is not None]
+        self._slots = [None] * self.workers
+        for w in live:
             _stop(w)
         self._logdir.cleanup()
 
     @property
     def worker_pid(self) -> int | None:
-        """pid of the current worker process (None before ``start``)."""
-        return None if self._worker is None else self._worker.proc.pid
+        """pid of the first worker process (None before ``start``)."""
+        w = self._slots[0] if self._slots else None
+        return None if w is None else w.proc.pid
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """pids of the live worker processes."""
+        return [w.proc.pid for w in self._slots if w is not None]
 
     @property
     def workers_started(self) -> int:
@@ -345,25 +380,57 @@ class Engine:
         self.start()
         items = list(models)
         n = len(items)
-        results: list[ScoreResult] = []
+        results: list[ScoreResult | None] = [None] * n
         checker = ThreadPoolExecutor(1, thread_name_prefix="arena-checks")
+        runner = ThreadPoolExecutor(self.workers, thread_name_prefix="arena-run")
         try:
             futures: list[Future[_Prepared]] = [
                 checker.submit(self._prepare, str(src), sha) for src, sha in items
             ]
             with _progress(self.progress, n) as bar:
-                for i, fut in enumerate(futures):
-                    prepared = fut.result()
-                    if prepared.error is not None:
-                        result = prepared.error
-                    else:
-                        result = self._run_model(i, n, prepared)
-                    results.append(result)
+
+                def finish(i: int, result: ScoreResult) -> None:
+                    results[i] = result
                     self._emit(EngineEvent("result", i, n, result.sha256, result=result))
                     bar(result)
+
+                free = list(range(self.workers))
+                ready: list[tuple[int, _Prepared]] = []
+                running: dict[Future[ScoreResult], tuple[int, int]] = {}
+                checked = 0
+                while checked < n or ready or running:
+                    # static-check results arrive in order; failures are final at once
+                    while checked < n and futures[checked].done():
+                        prepared = futures[checked].result()
+                        if prepared.error is not None:
+                            finish(checked, prepared.error)
+                        else:
+                            ready.append((checked, prepared))
+                        checked += 1
+                    if free and ready:
+                        # largest file first among the checked models (longest job first)
+                        pick = max(range(len(ready)), key=lambda k: (ready[k][1].size, -k))
+                        i, prepared = ready.pop(pick)
+                        slot = free.pop(0)
+                        fut = runner.submit(self._run_model, i, n, prepared, slot)
+                        running[fut] = (i, slot)
+                        continue
+                    waiting: list[Future[Any]] = list(running)
+                    if checked < n and (free or not waiting):
+                        waiting.append(futures[checked])
+                    if not waiting:
+                        continue
+                    done, _ = wait(waiting, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        if fut in running:
+                            i, slot = running.pop(fut)
+                            free.append(slot)
+                            finish(i, fut.result())
         finally:  # on Ctrl-C or a round error, do not wait for checks nobody will use
             checker.shutdown(wait=True, cancel_futures=True)
-        return results
+            runner.shutdown(wait=True, cancel_futures=True)
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
 
     def _prepare(self, src: str, sha: str | bytes) -> _Prepared:
         """Fetch (if a URI) and run the static checks; never raises for a model problem."""
@@ -392,7 +459,12 @@ class Engine:
             return _Prepared(
                 want, error=_invalid(want, "checker_failed", f"static checks crashed: {exc}", dt)
             )
-        return _Prepared(want, path=str(Path(path).resolve()), seconds=time.perf_counter() - t0)
+        resolved = Path(path).resolve()
+        try:
+            size = resolved.stat().st_size
+        except OSError:
+            size = 0
+        return _Prepared(want, path=str(resolved), seconds=time.perf_counter() - t0, size=size)
 
     def _local_path(self, src: str, sha: str) -> str:
         if src.startswith("file://"):
@@ -409,12 +481,12 @@ class Engine:
             self._store = ArtifactStore.from_config()
         return str(self._store.get(src, sha, max_bytes=self.spec.limits.max_bytes))
 
-    def _run_model(self, index: int, total: int, prepared: _Prepared) -> ScoreResult:
+    def _run_model(self, index: int, total: int, prepared: _Prepared, slot: int = 0) -> ScoreResult:
         sha = prepared.sha256
         attempts = 1 + max(0, self.crash_retries)
         reason = ""
         for attempt in range(1, attempts + 1):
-            worker = self._live_worker()
+            worker = self._live_worker(slot)
             self._emit(EngineEvent("start", index, total, sha, attempt, pid=worker.proc.pid))
             t0 = time.monotonic()
             job = f"{index}:{attempt}"
@@ -428,7 +500,7 @@ class Engine:
             wall = time.monotonic() - t0
             if reply is not None and reply.get("kind") == "result" and reply.get("job") == job:
                 return self._to_result(sha, reply, prepared.seconds)
-            self._discard(worker)
+            self._discard(worker, slot)
             if why == "timeout":
                 return _invalid(
                     sha,
@@ -476,9 +548,11 @@ class Engine:
     # ------------------------------------------------------------------ workers
     def _spawn(self) -> _Worker:
         parent, child = socket.socketpair()
-        self._workers_started += 1
+        with self._lock:
+            self._workers_started += 1
+            number = self._workers_started
         Path(self._logdir.name).mkdir(parents=True, exist_ok=True)
-        log_path = Path(self._logdir.name) / f"worker-{self._workers_started}.log"
+        log_path = Path(self._logdir.name) / f"worker-{number}.log"
         env = dict(os.environ)
         env.setdefault("MALLOC_ARENA_MAX", "2")  # per-thread malloc arenas eat address space
         env["OMP_NUM_THREADS"] = str(self.threads)
@@ -532,13 +606,14 @@ class Engine:
         self._emit(EngineEvent("worker", pid=proc.pid))
         return worker
 
-    def _live_worker(self) -> _Worker:
-        if self._worker is None or self._worker.proc.poll() is not None:
-            if self._worker is not None:
-                self._discard(self._worker)
-            self._worker = self._spawn()
-        self._ensure_ready(self._worker)
-        return self._worker
+    def _live_worker(self, slot: int = 0) -> _Worker:
+        worker = self._slots[slot]
+        if worker is None or worker.proc.poll() is not None:
+            if worker is not None:
+                self._discard(worker, slot)
+            worker = self._slots[slot] = self._spawn()
+        self._ensure_ready(worker)
+        return worker
 
     def _ensure_ready(self, worker: _Worker) -> None:
         if worker.ready:
@@ -572,14 +647,16 @@ class Engine:
         except (EOFError, OSError, ValueError):
             return None, _exit_reason(worker.proc)
 
-    def _discard(self, worker: _Worker) -> None:
+    def _discard(self, worker: _Worker, slot: int | None = None) -> None:
         _kill(worker)
-        if self._worker is worker:
-            self._worker = None
+        for i, w in enumerate(self._slots):
+            if w is worker and (slot is None or slot == i):
+                self._slots[i] = None
 
     def _emit(self, event: EngineEvent) -> None:
         if self.on_event is not None:
-            self.on_event(event)
+            with self._lock:  # callers need not be thread-safe
+                self.on_event(event)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -588,6 +665,19 @@ def _cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _cuda_likely(device: str) -> bool:
+    """Whether the workers will score on CUDA (one worker then owns the device)."""
+    if device == "cpu":
+        return False
+    if device == "cuda":
+        return True
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover
+        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
 def _memory_kind(device: str) -> str:

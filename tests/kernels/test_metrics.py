@@ -15,8 +15,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
 
 BACKENDS = ("triton", "torch", "cpu")
-# relative agreement of a mean with a float64 computation: triton accumulates in fp32
-MEAN_RTOL = {"triton": 2e-6, "torch": 1e-12, "cpu": 1e-12}
+# relative agreement of a mean with a float64 computation: triton accumulates in fp32, the
+# cpu path takes float32 exponentials (rows within 3e-7 nats); torch is the float64 reference
+MEAN_RTOL = {"triton": 2e-6, "torch": 1e-12, "cpu": 2e-6}
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Conversion of an array with ndim:DeprecationWarning"
@@ -367,7 +368,8 @@ def test_token_mask_hides_invalid_targets(gen):
     mask = torch.tensor([[1, 0, 0]])
     total, count = ak.metric_total("token_cross_entropy", output, target, mask=mask)
     assert count == 1
-    assert total == pytest.approx(-torch.log_softmax(output[0, 0].double(), 0)[1].item(), rel=1e-12)
+    expected = -torch.log_softmax(output[0, 0].double(), 0)[1].item()
+    assert total == pytest.approx(expected, rel=0, abs=3e-7)  # cpu: float32 exponentials
 
 
 def test_numpy_inputs(digits_logits):

@@ -61,7 +61,20 @@ def join(network, account, arena_address, task_id, amount, commission):
     show_default=True,
     help="Seconds between chain clock checks while waiting for a phase.",
 )
-@click.option("--threads", type=int, default=None, help="onnxruntime threads (default: all).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Scoring worker processes, each scoring one model at a time (default: one per CPU; "
+    "1 with a GPU). Scores do not depend on it.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="onnxruntime threads per worker (default: CPUs / workers). For rounds of one "
+    "large model use --workers 1 (that worker then gets every CPU).",
+)
 @click.option("--no-finalize", is_flag=True, help="Leave finalizing rounds to others.")
 def run(
     network,
@@ -72,6 +85,7 @@ def run(
     max_rounds,
     state_dir,
     poll,
+    workers,
     threads,
     no_finalize,
 ):
@@ -93,7 +107,7 @@ def run(
 
     client = connect(network, account, arena_address)
     acct = client.account
-    options = {"threads": threads} if threads else {}
+    options = {k: v for k, v in (("workers", workers), ("threads", threads)) if v}
     try:
         with errors():
             v = Validator(
