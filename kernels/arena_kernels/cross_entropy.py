@@ -221,7 +221,7 @@ def _logsumexp_rows_np(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if x.dtype == np.float64:
         return _logsumexp_rows_shifted(x)
-    e = np.exp(x)
+    e = _exp_f32(x)
     s = row_sum_f64(e)
     lse = np.log(s)
     has_nan = np.zeros(len(x), dtype=bool)
@@ -229,6 +229,34 @@ def _logsumexp_rows_np(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if redo.any():
         lse[redo], has_nan[redo] = _logsumexp_rows_shifted(np.ascontiguousarray(x[redo]))
     return lse, has_nan
+
+
+#: Elements per ``torch.exp`` call on the float32 CPU path: torch's grain size, so a call is
+#: never split across torch threads.
+_EXP_CHUNK = 32768
+#: Row lengths that are multiples of this take torch's ``exp``: every call then covers a
+#: multiple of the widest SIMD step (2 x 16 floats), so no element falls in a scalar tail.
+_EXP_ALIGN = 64
+
+
+def _exp_f32(x: np.ndarray) -> np.ndarray:
+    """``exp`` of a C-contiguous float32 2-D array, each element's value independent of its
+    position, of the batch and of torch's thread count.
+
+    Rows whose length is a multiple of ``_EXP_ALIGN`` (byte and word vocabularies: 256,
+    65,536, ...) go through torch's SIMD ``exp`` (Sleef, about twice as fast as numpy's
+    here) in calls of ``_EXP_CHUNK`` elements, each a multiple of the SIMD step and below
+    torch's parallel grain, so every element is computed by the same vector code. Other
+    row lengths use numpy's ``exp``, whose SIMD loop handles tails with masked loads.
+    The choice depends on the row length alone, never on the batch.
+    """
+    if x.shape[1] % _EXP_ALIGN:
+        return np.exp(x)
+    flat = torch.from_numpy(x.reshape(-1))
+    out = torch.empty_like(flat)
+    for i in range(0, flat.numel(), _EXP_CHUNK):
+        torch.exp(flat[i : i + _EXP_CHUNK], out=out[i : i + _EXP_CHUNK])
+    return out.numpy().reshape(x.shape)
 
 
 def _logsumexp_rows_shifted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
