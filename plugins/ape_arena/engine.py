@@ -87,7 +87,9 @@ __all__ = [
     "EngineEvent",
     "ScoreResult",
     "ShardError",
+    "default_workers",
     "score_from_total",
+    "score_models",
 ]
 
 
@@ -276,10 +278,7 @@ class Engine:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         cpus = _cpu_count()
         if workers is None:
-            if threads:
-                workers = max(1, cpus // int(threads))
-            else:
-                workers = 1 if _cuda_likely(device) else cpus
+            workers = default_workers(device, threads)
         self.workers = int(workers)
         self.threads = int(threads) if threads else max(1, cpus // self.workers)
         self.device = device
@@ -787,6 +786,19 @@ class _progress:
             self._bar.__exit__(None, None, None)
 
 
+def default_workers(
+    device: str = "auto", threads: int | None = None, models: int | None = None
+) -> int:
+    """Worker processes an ``Engine`` starts when not told: one per CPU on CPU (CPUs //
+    ``threads`` when threads per worker are given), 1 with CUDA, and never more than
+    ``models`` (a round of one model gets one worker with every CPU)."""
+    if threads:
+        n = max(1, _cpu_count() // int(threads))
+    else:
+        n = 1 if _cuda_likely(device) else _cpu_count()
+    return max(1, min(n, models)) if models is not None else n
+
+
 def score_models(
     spec: Any,
     shard_path: str | os.PathLike[str],
@@ -794,6 +806,12 @@ def score_models(
     models: Iterable[tuple[str | os.PathLike[str], str | bytes]],
     **options: Any,
 ) -> list[ScoreResult]:
-    """One-shot helper: start an engine, score one round, stop it."""
+    """One-shot helper: start an engine, score one round, stop it (no more workers than
+    models unless ``workers`` is given)."""
+    items = list(models)
+    if options.get("workers") is None:
+        options["workers"] = default_workers(
+            options.get("device", "auto"), options.get("threads"), len(items)
+        )
     with Engine(spec, shard_path, shard_sha256, **options) as engine:
-        return engine.score_round(list(models))
+        return engine.score_round(items)

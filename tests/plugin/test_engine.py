@@ -23,6 +23,7 @@ from ape_arena.engine import (
     EngineEvent,
     ScoreResult,
     ShardError,
+    default_workers,
     score_from_total,
 )
 from ape_arena.worker import CPU_EP, CUDA_EP, DeviceError, select_path, select_providers
@@ -392,6 +393,10 @@ def test_engine_default_layout(engine_shard):
     assert (e.workers, e.threads) == (1, cpus)
     e = Engine(engine_spec(), shard, sha, device="cpu", workers=3, threads=2)
     assert (e.workers, e.threads) == (3, 2) and not e.pipeline
+    # callers that know the round (validator, score_models) start no more than its models
+    assert default_workers("cpu", models=1) == 1
+    assert default_workers("cpu", models=10_000) == cpus
+    assert default_workers("cpu", threads=cpus) == 1
 
 
 def test_worker_pool_gives_the_same_results_as_one_worker(engine_shard, save_onnx):

@@ -594,7 +594,10 @@ def test_default_scorer_uses_the_engine(arena, make_validator, monkeypatch):
     v.store.fail.add("file:///m0")
     arena.at(0, Phase.SCORE_COMMIT)
     v.step()
-    assert calls[0] == ("init", SHARD, {"progress": None, "threads": 1})
+    # no more workers than the two fetched models (1 thread each: as many as CPUs allow)
+    workers = engine_mod.default_workers("auto", 1, 2)
+    assert 1 <= workers <= 2
+    assert calls[0] == ("init", SHARD, {"progress": None, "threads": 1, "workers": workers})
     assert calls[1] == ("score", MODELS[1:])
     assert saved(v, 0)["scores"] == [INVALID_SCORE, 2 * 10**9, 2 * 10**9]
 
