@@ -69,7 +69,7 @@ class Sizes:
     repeats: int
 
 
-FULL = Sizes(50_000, 1_000_000, 80, 12, 200, 8, 16_384, 1024, 3)
+FULL = Sizes(50_000, 1_000_000, 80, 12, 1000, 32, 16_384, 1024, 3)
 QUICK = Sizes(2_000, 20_000, 5, 2, 50, 2, 2_000, 64, 1)
 TRAIN_SEQ = 32
 """LMs train on 32-byte windows (recurrent backward passes cost O(seq)); they score 128."""
