@@ -278,7 +278,7 @@ class Engine:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         cpus = _cpu_count()
         if workers is None:
-            workers = default_workers(device, threads)
+            workers = default_workers(device, threads, memory_limit=memory_limit)
         self.workers = int(workers)
         self.threads = int(threads) if threads else max(1, cpus // self.workers)
         self.device = device
@@ -787,16 +787,29 @@ class _progress:
 
 
 def default_workers(
-    device: str = "auto", threads: int | None = None, models: int | None = None
+    device: str = "auto",
+    threads: int | None = None,
+    models: int | None = None,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
 ) -> int:
     """Worker processes an ``Engine`` starts when not told: one per CPU on CPU (CPUs //
-    ``threads`` when threads per worker are given), 1 with CUDA, and never more than
-    ``models`` (a round of one model gets one worker with every CPU)."""
+    ``threads`` when threads per worker are given), 1 with CUDA, never more than
+    ``models`` (a round of one model gets one worker with every CPU) and never more than
+    physical memory / ``memory_limit`` (each worker may use up to its limit)."""
     if threads:
         n = max(1, _cpu_count() // int(threads))
     else:
         n = 1 if _cuda_likely(device) else _cpu_count()
+    if memory_limit:
+        n = min(n, max(1, _physical_memory() // memory_limit))
     return max(1, min(n, models)) if models is not None else n
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 1 << 62
 
 
 def score_models(

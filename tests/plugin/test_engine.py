@@ -380,12 +380,13 @@ def test_engine_rejects_bad_configuration(engine_shard):
 def test_engine_default_layout(engine_shard):
     """CPU: one single-threaded worker per CPU; ``threads`` alone sets workers = CPUs //
     threads; ``workers`` alone shares the CPUs out."""
-    from ape_arena.engine import _cpu_count
+    from ape_arena.engine import DEFAULT_MEMORY_LIMIT, _cpu_count, _physical_memory
 
     shard, sha = engine_shard
     cpus = _cpu_count()
+    fit = max(1, _physical_memory() // DEFAULT_MEMORY_LIMIT)  # workers that fit in RAM
     e = Engine(engine_spec(), shard, sha, device="cpu")
-    assert (e.workers, e.threads) == (cpus, 1)
+    assert (e.workers, e.threads) == (min(cpus, fit), max(1, cpus // min(cpus, fit)))
     e = Engine(engine_spec(), shard, sha, device="cpu", threads=cpus)
     assert (e.workers, e.threads) == (1, cpus)
     assert e.pipeline  # one worker: the metric overlaps inference inside it
@@ -395,8 +396,11 @@ def test_engine_default_layout(engine_shard):
     assert (e.workers, e.threads) == (3, 2) and not e.pipeline
     # callers that know the round (validator, score_models) start no more than its models
     assert default_workers("cpu", models=1) == 1
-    assert default_workers("cpu", models=10_000) == cpus
+    assert default_workers("cpu", models=10_000) == min(cpus, fit)
     assert default_workers("cpu", threads=cpus) == 1
+    # each worker may use its memory limit: no more workers than physical memory holds
+    assert default_workers("cpu", memory_limit=2 * _physical_memory()) == 1
+    assert default_workers("cpu", memory_limit=0) == cpus  # no limit, no cap
 
 
 def test_worker_pool_gives_the_same_results_as_one_worker(engine_shard, save_onnx):
