@@ -215,9 +215,9 @@ def _logsumexp_rows_np(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     direct form, ``exp(x)`` in float32 and its float64 row sum (no max pass, no shift, and
     no rounding of a shifted argument); rows where that overflows (a logit above ~88.7),
     underflows (every logit below ~-69) or meets a NaN/inf are recomputed with the max
-    shift. Each element's ``exp`` is numpy's (SIMD, the same function for every position
-    in the array), each row sum is :func:`row_sum_f64`: a row's value is a function of its
-    values and the platform only.
+    shift. Each element's ``exp`` comes from :func:`_exp_f32` (the same function for every
+    position in the array), each row sum from :func:`row_sum_f64`: a row's value is a
+    function of its values and the platform only.
     """
     if x.dtype == np.float64:
         return _logsumexp_rows_shifted(x)

@@ -14,7 +14,7 @@ LMs), exports them to ONNX, then measures in ONE process, per task:
   batches with the same onnxruntime threads; no checks, no metric): the most the engine
   could reach. Also timed, for reference: bare onnxruntime the usual way (one model at a
   time, one session with every CPU's thread).
-  Engine rounds and floor passes alternate (2x in the full run) and the fastest of each
+  Engine rounds and floor passes alternate (3x in the full run) and the fastest of each
   counts, so a burst of load from other processes does not decide the ratio;
 * **torch bs1**: torch eager, one row per forward plus the loss (how the production
   validator we are modelled on scores), timed on a subsample (best of 3) as a rate;
@@ -111,24 +111,47 @@ class TaskBench:
 
     def rates(self) -> dict[str, float]:
         n = self.models
-        bs1_s = sum(self.rows / r for r in [self.torch_bs1_rows_per_s] if r) * n
-        batched_s = sum(self.rows / r for r in [self.torch_batched_rows_per_s] if r) * n
-        return {
-            "engine_models_per_min": 60 * n / self.engine_s if self.engine_s else 0.0,
-            "engine_samples_per_s": n * self.rows / self.engine_s if self.engine_s else 0.0,
-            "floor_samples_per_s": n * self.rows / self.floor_s if self.floor_s else 0.0,
-            "torch_bs1_samples_per_s": self.torch_bs1_rows_per_s,
-            "torch_batched_samples_per_s": self.torch_batched_rows_per_s,
-            "engine_over_floor": self.floor_s / self.engine_s if self.engine_s else 0.0,
-            "engine_over_ort_one_session": (
-                self.ort_one_session_s / self.engine_s if self.engine_s else 0.0
-            ),
-            "floor_over_torch_bs1": bs1_s / self.floor_s if self.floor_s else 0.0,
-            "engine_over_torch_bs1": bs1_s / self.engine_s if self.engine_s else 0.0,
-            "engine_over_torch_batched": batched_s / self.engine_s if self.engine_s else 0.0,
-            "torch_bs1_seconds_extrapolated": bs1_s,
-            "torch_batched_seconds_extrapolated": batched_s,
-        }
+        return _ratios(
+            models=n,
+            samples=n * self.rows,
+            engine=self.engine_s,
+            floor=self.floor_s,
+            one_session=self.ort_one_session_s,
+            bs1=_per(n * self.rows, self.torch_bs1_rows_per_s),
+            batched=_per(n * self.rows, self.torch_batched_rows_per_s),
+        )
+
+
+def _per(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def _ratios(
+    *,
+    models: int,
+    samples: int,
+    engine: float,
+    floor: float,
+    one_session: float,
+    bs1: float,
+    batched: float,
+) -> dict[str, float]:
+    """Rates and ratios from seconds (torch ones extrapolated to every sample); 0 when a
+    time is missing. One task's or all tasks' totals alike."""
+    return {
+        "engine_models_per_min": _per(60 * models, engine),
+        "engine_samples_per_s": _per(samples, engine),
+        "floor_samples_per_s": _per(samples, floor),
+        "torch_bs1_samples_per_s": _per(samples, bs1),
+        "torch_batched_samples_per_s": _per(samples, batched),
+        "engine_over_floor": _per(floor, engine),
+        "engine_over_ort_one_session": _per(one_session, engine),
+        "floor_over_torch_bs1": _per(bs1, floor),
+        "engine_over_torch_bs1": _per(bs1, engine),
+        "engine_over_torch_batched": _per(batched, engine),
+        "torch_bs1_seconds_extrapolated": bs1,
+        "torch_batched_seconds_extrapolated": batched,
+    }
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -463,23 +486,17 @@ def _totals(benches: list[TaskBench]) -> dict[str, float]:
     engine = sum(t.engine_s for t in benches)
     floor = sum(t.floor_s for t in benches)
     one_session = sum(t.ort_one_session_s for t in benches)
-    models = sum(t.models for t in benches)
-    samples = sum(t.models * t.rows for t in benches)
-    bs1 = sum(t.rates()["torch_bs1_seconds_extrapolated"] for t in benches)
-    batched = sum(t.rates()["torch_batched_seconds_extrapolated"] for t in benches)
+    rates = [t.rates() for t in benches]
     return {
-        "engine_models_per_min": 60 * models / engine if engine else 0.0,
-        "engine_samples_per_s": samples / engine if engine else 0.0,
-        "floor_samples_per_s": samples / floor if floor else 0.0,
-        "torch_bs1_samples_per_s": samples / bs1 if bs1 else 0.0,
-        "torch_batched_samples_per_s": samples / batched if batched else 0.0,
-        "engine_over_floor": floor / engine if engine else 0.0,
-        "engine_over_ort_one_session": one_session / engine if engine else 0.0,
-        "floor_over_torch_bs1": bs1 / floor if floor else 0.0,
-        "engine_over_torch_bs1": bs1 / engine if engine else 0.0,
-        "engine_over_torch_batched": batched / engine if engine else 0.0,
-        "torch_bs1_seconds_extrapolated": bs1,
-        "torch_batched_seconds_extrapolated": batched,
+        **_ratios(
+            models=sum(t.models for t in benches),
+            samples=sum(t.models * t.rows for t in benches),
+            engine=engine,
+            floor=floor,
+            one_session=one_session,
+            bs1=sum(r["torch_bs1_seconds_extrapolated"] for r in rates),
+            batched=sum(r["torch_batched_seconds_extrapolated"] for r in rates),
+        ),
         "engine_seconds": engine,
         "floor_seconds": floor,
         "ort_one_session_seconds": one_session,

@@ -18,8 +18,9 @@ Per round
    (``worker.py``), each with the shard loaded once. On CPU the default is one
    single-threaded worker per core, scoring that many models at once (small models use a
    core far better than a thread pool spread over one small model), with the largest
-   model files dispatched first so the round does not end on one long straggler. The worker caps its address space (``memory_limit``; ``RLIMIT_AS``,
-   or ``RLIMIT_DATA`` where CUDA may be used) and dies with the engine; the engine gives
+   model files dispatched first so the round does not end on one long straggler. A worker
+   caps its address space (``memory_limit``; ``RLIMIT_AS``, or ``RLIMIT_DATA`` where CUDA
+   may be used) and dies with the engine; the engine gives
    each model ``time_limit`` seconds of wall time and kills and replaces a worker that
    overruns or dies. A dead worker is retried once on a fresh process (``crash_retries``),
    so an unrelated kill (say the OOM killer) does not turn a valid model INVALID.
@@ -286,7 +287,7 @@ class Engine:
         self.pipeline = pipeline and self.workers == 1
         self.metric_threads = max(1, int(metric_threads))
         self.metric_workers = int(metric_workers) if metric_workers else self.threads
-        self.spinning = (not pipeline) if spinning is None else bool(spinning)
+        self.spinning = (not self.pipeline) if spinning is None else bool(spinning)
         self.crash_retries = int(crash_retries)
         self.startup_timeout = float(startup_timeout)
         self.progress = sys.stderr.isatty() if progress is None else progress
@@ -414,11 +415,10 @@ class Engine:
                         fut = runner.submit(self._run_model, i, n, prepared, slot)
                         running[fut] = (i, slot)
                         continue
+                    # something is running or still being checked (else the dispatch above ran)
                     waiting: list[Future[Any]] = list(running)
                     if checked < n and (free or not waiting):
                         waiting.append(futures[checked])
-                    if not waiting:
-                        continue
                     done, _ = wait(waiting, return_when=FIRST_COMPLETED)
                     for fut in done:
                         if fut in running:
@@ -499,7 +499,7 @@ class Engine:
             wall = time.monotonic() - t0
             if reply is not None and reply.get("kind") == "result" and reply.get("job") == job:
                 return self._to_result(sha, reply, prepared.seconds)
-            self._discard(worker, slot)
+            self._discard(worker)
             if why == "timeout":
                 return _invalid(
                     sha,
@@ -609,7 +609,7 @@ class Engine:
         worker = self._slots[slot]
         if worker is None or worker.proc.poll() is not None:
             if worker is not None:
-                self._discard(worker, slot)
+                self._discard(worker)
             worker = self._slots[slot] = self._spawn()
         self._ensure_ready(worker)
         return worker
@@ -646,10 +646,10 @@ class Engine:
         except (EOFError, OSError, ValueError):
             return None, _exit_reason(worker.proc)
 
-    def _discard(self, worker: _Worker, slot: int | None = None) -> None:
+    def _discard(self, worker: _Worker) -> None:
         _kill(worker)
-        for i, w in enumerate(self._slots):
-            if w is worker and (slot is None or slot == i):
+        for i, w in enumerate(self._slots):  # in place: other slots belong to other threads
+            if w is worker:
                 self._slots[i] = None
 
     def _emit(self, event: EngineEvent) -> None:

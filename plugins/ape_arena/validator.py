@@ -550,19 +550,20 @@ class Validator:
         models: list[tuple[Path | None, str, str]],
     ) -> Scored:
         """Score ``models`` (``(local path or None, sha256, fetch error)``) with the Engine."""
-        from .engine import Engine, default_workers
+        from .engine import score_models
 
         scores: list[int] = [INVALID_SCORE] * len(models)
         reasons: list[str] = [err for _, _, err in models]
         todo = [(i, path, sha) for i, (path, sha, _) in enumerate(models) if path is not None]
         if todo:
             options = {"progress": None, **self.engine_options}
-            if options.get("workers") is None:  # no more workers than models this round
-                options["workers"] = default_workers(
-                    options.get("device", "auto"), options.get("threads"), len(todo)
-                )
-            with Engine(spec, shard_path, shard_sha256, **options) as engine:
-                results = engine.score_round([(str(path), sha) for _, path, sha in todo])
+            results = score_models(
+                spec,
+                shard_path,
+                shard_sha256,
+                [(str(path), sha) for _, path, sha in todo],
+                **options,
+            )
             for (i, _, _), res in zip(todo, results, strict=True):
                 scores[i] = int(res.score)
                 reasons[i] = "" if res.ok else f"{res.code}: {res.reason}"
