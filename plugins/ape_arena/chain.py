@@ -380,6 +380,25 @@ def new_salt() -> bytes:
 
 
 # --------------------------------------------------------------------------- the client
+_STATIC_HINTS: dict[str, str] = {
+    "deposits closed": "deposits now would only count after the last round; this task takes no more stake",
+    "nothing to withdraw": "nothing left to withdraw for this position (already withdrawn or fully slashed)",
+    "creator cannot join": "the task creator cannot join its own task; use another account",
+    "has participants": "someone already joined; a task can only be cancelled before anyone joins",
+    "rounds finalized": "a round was already finalized; the task can no longer be cancelled",
+    "cannot delegate to self": "you cannot delegate to yourself; top up with `ape arena node join` instead",
+    "already revealed": "already revealed in this round",
+    "duplicate model": "another node revealed this model hash first; submit your own model",
+    "bad proof": "the shard hash and proof do not match the task's eval root; use the saved shard manifest",
+    "eval already revealed": "this round's eval shard is already revealed",
+    "refund already claimed": "the refund was already claimed",
+    "zero amount": "amount must be greater than zero",
+    "parameter out of range": "a task parameter is out of its allowed range (see contracts/PROTOCOL.md §2)",
+    "commission out of range": "commission must be between 0 and 1",
+}
+"""Revert reasons whose explanation needs no chain state (the others are in ``_hint``)."""
+
+
 class ArenaClient:
     """The deployed Arena + ArenaToken, with typed views and explained transactions.
 
@@ -941,6 +960,8 @@ class ArenaClient:
             if "insufficient" in reason or "exceeds balance" in reason:
                 return "not enough ARENA tokens for this transfer"
             return None
+        if reason in _STATIC_HINTS:
+            return _STATIC_HINTS[reason]
         if reason == "unknown task":
             return f"task {task} does not exist (tasks 1..{self.task_count()}); check the id and --network"
         if reason == "paused" or reason.startswith("pausable"):
@@ -963,10 +984,6 @@ class ArenaClient:
                 f"your stake activates in round {p.pending_round} (now round "
                 f"{self.current_round(task)}); wait for that round's commit phase"
             )
-        if reason == "deposits closed":
-            return (
-                "deposits now would only count after the last round; this task takes no more stake"
-            )
         if reason == "task not active":
             st = self.task_state(task)
             return f"task {task} is {Status(st.status).name.lower()}; nothing more happens in it"
@@ -985,8 +1002,6 @@ class ArenaClient:
                 "nothing claimable now: rewards appear when rounds are finalized "
                 "(the vested part at once, the rest when the task ends)"
             )
-        if reason == "nothing to withdraw":
-            return "nothing left to withdraw for this position (already withdrawn or fully slashed)"
         if reason == "not a participant":
             p = ctx.get("participant")
             return f"{_addr(p) if p is not None else who} has not joined task {task}"
@@ -1002,50 +1017,26 @@ class ArenaClient:
         if reason == "role mismatch":
             role = Role(self.participant(task, who).role).name.lower()
             return f"you joined task {task} as a {role}; one role per address per task"
-        if reason == "creator cannot join":
-            return "the task creator cannot join its own task; use another account"
         if reason == "not creator":
             return f"only the creator ({self.task_state(task).creator}) can do this"
-        if reason == "has participants":
-            return "someone already joined; a task can only be cancelled before anyone joins"
-        if reason == "rounds finalized":
-            return "a round was already finalized; the task can no longer be cancelled"
-        if reason == "cannot delegate to self":
-            return "you cannot delegate to yourself; top up with `ape arena node join` instead"
         if reason == "not a node":
             return f"{who} has not joined task {task} as a node; run `ape arena node join {task}` first"
         if reason == "not a validator":
             return f"{who} has not joined task {task} as a validator; run `ape arena validator join {task}` first"
         if reason == "no commitment":
             return f"{who} made no commitment in round {max(self.current_round(task), 0)}; commit in the next round's commit phase"
-        if reason == "already revealed":
-            return "already revealed in this round"
         if reason == "bad reveal":
             return (
                 f"the revealed data does not match {who}'s commitment for round "
                 f"{max(self.current_round(task), 0)}; reveal exactly what you committed"
             )
-        if reason == "duplicate model":
-            return "another node revealed this model hash first; submit your own model"
         if reason == "round full":
             return f"round already has the maximum of {MAX_SUBMISSIONS} submissions"
-        if reason == "bad proof":
-            return "the shard hash and proof do not match the task's eval root; use the saved shard manifest"
-        if reason == "eval already revealed":
-            return "this round's eval shard is already revealed"
         if reason == "wrong number of scores":
             n = self.round_info(task, max(self.current_round(task), 0)).num_submissions
             return f"the round has {n} revealed submissions; give exactly one score per submission"
         if reason == "too many validators":
             return f"task {task} already has {MAX_VALIDATORS} validators"
-        if reason == "refund already claimed":
-            return "the refund was already claimed"
-        if reason == "zero amount":
-            return "amount must be greater than zero"
-        if reason == "parameter out of range":
-            return "a task parameter is out of its allowed range (see contracts/PROTOCOL.md §2)"
-        if reason == "commission out of range":
-            return "commission must be between 0 and 1"
         if "insufficient" in reason or "exceeds balance" in reason:
             return f"not enough ARENA: {who} holds {fmt_tokens(self.balance(who))}"
         return None

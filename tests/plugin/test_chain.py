@@ -295,3 +295,13 @@ def test_wait_for_phase_sleeps_without_warp(arena, make_task):
     end = sleeper.wait_for_phase(soon, 0, Phase.COMMIT, timeout=60)
     assert end == arena.phase_window(soon, 0, Phase.COMMIT)[1]
     assert sleeper.now() >= arena.task_params(soon).start_time
+
+
+def test_static_revert_hints_need_no_chain_state():
+    """Reasons in the static table are explained without a single view call (``self`` is
+    a bare object here), each with its own text."""
+    from ape_arena.chain import _STATIC_HINTS
+
+    for reason, text in _STATIC_HINTS.items():
+        assert ArenaClient._hint(object(), reason, "claim", 1, "0xabc") == text
+    assert len(set(_STATIC_HINTS.values())) == len(_STATIC_HINTS)
