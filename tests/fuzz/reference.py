@@ -570,25 +570,32 @@ class ArenaModel:
         self._move(sender, self.address, amount)
 
     # -- submissions (§5) --
-    def commit_model(self, sender: str, tid: int, c: bytes, now: int):
+    def _commit_guards(
+        self, sender: str, tid: int, c: bytes, now: int, phase: int, role: int, not_role: str
+    ):
+        """The checks a model commit and a score commit share; returns (task, round)."""
         errs = []
         if self.paused:
             errs.append(PAUSED_MSG)
         task = self._task(tid)
         if task.status != STATUS_ACTIVE:
             errs.append(arena("task not active"))
-        if self.phase(task, now) != PHASE_COMMIT:
+        if self.phase(task, now) != phase:
             errs.append(arena("wrong phase"))
         pt = task.participants.get(sender)
         r = self.time_round(task, now)
-        if pt is None or pt.role != NODE:
-            errs.append(arena("not a node"))
+        if pt is None or pt.role != role:
+            errs.append(arena(not_role))
         elif self.own(pt, r) == 0:
             errs.append(arena("stake not active"))
         if c == b"\x00" * 32:
             errs.append(arena("empty commitment"))
         if errs:
             raise Revert(errs)
+        return task, r
+
+    def commit_model(self, sender: str, tid: int, c: bytes, now: int):
+        task, r = self._commit_guards(sender, tid, c, now, PHASE_COMMIT, NODE, "not a node")
         rd = task.round(r)
         if sender in rd.commits and rd.commits[sender].revealed:
             raise Revert(arena("already revealed"))
@@ -664,24 +671,9 @@ class ArenaModel:
 
     # -- scores (§5) --
     def commit_scores(self, sender: str, tid: int, c: bytes, now: int):
-        errs = []
-        if self.paused:
-            errs.append(PAUSED_MSG)
-        task = self._task(tid)
-        if task.status != STATUS_ACTIVE:
-            errs.append(arena("task not active"))
-        if self.phase(task, now) != PHASE_SCORE_COMMIT:
-            errs.append(arena("wrong phase"))
-        pt = task.participants.get(sender)
-        r = self.time_round(task, now)
-        if pt is None or pt.role != VALIDATOR:
-            errs.append(arena("not a validator"))
-        elif self.own(pt, r) == 0:
-            errs.append(arena("stake not active"))
-        if c == b"\x00" * 32:
-            errs.append(arena("empty commitment"))
-        if errs:
-            raise Revert(errs)
+        task, r = self._commit_guards(
+            sender, tid, c, now, PHASE_SCORE_COMMIT, VALIDATOR, "not a validator"
+        )
         vr = task.round(r).vals.setdefault(sender, ValidatorRound())
         vr.commitment = c
         vr.committed = True

@@ -364,28 +364,15 @@ def test_delegator_rounding_keeps_contract_solvent():
             [ref.eval_leaf(r, s) for r, s in enumerate(shards)]
         )
         start = dep.now() + 10
-        params = ref.Params(
+        params = _fixed_params(
+            root,
+            start,
             bounty=8,
-            spec_hash=b"\x00" * 32,
-            spec_uri="",
-            eval_root=root,
             num_rounds=2,
-            start_time=start,
-            commit_duration=10,
-            reveal_duration=10,
-            score_commit_duration=10,
-            score_reveal_duration=10,
-            min_node_stake=1,
-            min_validator_stake=1,
             gamma=WAD // 2,
             delta=WAD,
             rank_ratio=WAD,
-            tolerance=WAD,
-            slash_tau=WAD,
             slash_miss=0,
-            slash_dev=0,
-            min_quorum=1,
-            baseline_score=0,
         )
         ok, tid = dep.create_task(creator, params)
         assert ok
