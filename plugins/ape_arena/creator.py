@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from .chain import (
     VoidReason,
     hex32,
 )
+from .fsutil import atomic_write_json
 
 
 @dataclass(frozen=True)
@@ -45,19 +45,6 @@ class CreatedTask:
     start_time: int
     shard_dir: str
     state_file: str
-
-
-def _atomic_write(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def state_file(state_dir: Path, scope: str, task: int) -> Path:
@@ -144,7 +131,7 @@ def create_task(
         shard_dir=str(folder.resolve()),
         state_file=str(path),
     )
-    _atomic_write(path, {**asdict(created), "arena": client.address, "uri_base": uri_base})
+    atomic_write_json(path, {**asdict(created), "arena": client.address, "uri_base": uri_base})
     return created
 
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .fsutil import atomic_write_bytes
 from .spec import TOKEN_METRICS, TaskSpec
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def export_model(
         _compare(data, spec, feeds, expected.detach().cpu().numpy(), rtol, atol)
     finally:
         module.train(was_training)
-    _write_atomic(Path(path), data)
+    atomic_write_bytes(Path(path), data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -203,15 +203,3 @@ def _compare(
         raise ExportError(
             f"onnxruntime and torch disagree (max abs diff {worst:.3g} > atol {atol}, rtol {rtol})"
         )
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

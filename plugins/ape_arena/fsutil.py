@@ -1,4 +1,4 @@
-"""Small filesystem helpers shared by the roles' local state files."""
+"""Small filesystem helpers shared by the roles' local state files, shards, specs and models."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON so that ``path`` always holds either the old or the new file.
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` so that ``path`` always holds either the old or the new file.
 
     Temp file in the same folder -> flush + fsync -> ``os.replace`` -> fsync the folder (so
-    the rename itself survives a power cut).
+    the rename itself survives a power cut). A failure removes the temp file. Returns the
+    path.
     """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -32,3 +33,10 @@ def atomic_write_json(path: Path, data: Any) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return path
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """:func:`atomic_write_bytes` of ``data`` as indented, key-sorted JSON plus a newline."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return atomic_write_bytes(path, text.encode())

@@ -44,13 +44,13 @@ import io
 import json
 import os
 import sysconfig
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .fsutil import atomic_write_bytes
 from .merkle import EvalTree
 from .spec import CLASSIFICATION_METRICS, TOKEN_METRICS, TaskSpec
 
@@ -103,16 +103,7 @@ def shard_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
 def write_shard(arrays: Mapping[str, np.ndarray], path: str | os.PathLike[str]) -> str:
     """Atomically write ``arrays`` as a deterministic npz; return its sha256 (hex)."""
     data = shard_bytes(arrays)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -27,11 +27,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from .fsutil import atomic_write_bytes
 
 DType = Literal["float32", "float16", "int64", "int32", "uint8"]
 Metric = Literal["cross_entropy", "error_rate", "mse", "token_cross_entropy", "bits_per_byte"]
@@ -276,17 +277,7 @@ class TaskSpec(_Frozen):
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Atomically write the canonical bytes, so ``sha256(file) == self.sha256()``."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self.to_json())
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
+        return atomic_write_bytes(path, self.to_json())
 
 
 def is_canonical(data: bytes) -> bool:
