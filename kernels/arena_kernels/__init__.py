@@ -18,10 +18,12 @@ from .cross_entropy import cross_entropy_rows
 from .metrics import (
     DEFAULT_IGNORE_INDEX,
     METRICS,
+    NLL_METRICS,
     MetricRows,
     exact_total,
     metric_rows,
     metric_total,
+    nll_metric_rows,
 )
 from .mse import squared_error_rows
 
@@ -30,10 +32,12 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_IGNORE_INDEX",
     "METRICS",
+    "NLL_METRICS",
     "MetricRows",
     "cross_entropy_rows",
     "exact_total",
     "metric_rows",
     "metric_total",
+    "nll_metric_rows",
     "squared_error_rows",
 ]

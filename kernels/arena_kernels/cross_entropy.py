@@ -207,28 +207,32 @@ def cross_entropy_rows_reference(
 _DIRECT_MIN_SUM = 2.0**-100
 
 
-def _logsumexp_rows_np(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float64 ``log(sum(exp(x)))`` of each row of a C-contiguous 2-D numpy array, and a
-    bool array marking the rows that hold a NaN.
+def _logsumexp_rows_np(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``log(sum(exp(x)))`` of each row of a C-contiguous 2-D numpy array as ``shift +
+    log_sum`` (both float64; the caller adds ``shift`` to the exact ``shift - x[target]``
+    first, so huge logits lose nothing), and a bool array marking the rows with a NaN.
 
     float64 rows: the classic max-shifted form, all in float64. float32 rows: first the
-    direct form, ``exp(x)`` in float32 and its float64 row sum (no max pass, no shift, and
-    no rounding of a shifted argument); rows where that overflows (a logit above ~88.7),
-    underflows (every logit below ~-69) or meets a NaN/inf are recomputed with the max
-    shift. Each element's ``exp`` comes from :func:`_exp_f32` (the same function for every
-    position in the array), each row sum from :func:`row_sum_f64`: a row's value is a
-    function of its values and the platform only.
+    direct form (``shift = 0``), ``exp(x)`` in float32 and its float64 row sum (no max pass,
+    no shift, and no rounding of a shifted argument); rows where that overflows (a logit
+    above ~88.7), underflows (every logit below ~-69) or meets a NaN/inf are recomputed
+    with the max shift. Each element's ``exp`` comes from :func:`_exp_f32` (the same
+    function for every position in the array), each row sum from :func:`row_sum_f64`: a
+    row's value is a function of its values and the platform only.
     """
     if x.dtype == np.float64:
         return _logsumexp_rows_shifted(x)
     e = _exp_f32(x)
     s = row_sum_f64(e)
-    lse = np.log(s)
+    log_sum = np.log(s)
+    shift = np.zeros(len(x), dtype=np.float64)
     has_nan = np.zeros(len(x), dtype=bool)
     redo = ~((s >= _DIRECT_MIN_SUM) & (s < np.inf))  # also True for NaN
     if redo.any():
-        lse[redo], has_nan[redo] = _logsumexp_rows_shifted(np.ascontiguousarray(x[redo]))
-    return lse, has_nan
+        shift[redo], log_sum[redo], has_nan[redo] = _logsumexp_rows_shifted(
+            np.ascontiguousarray(x[redo])
+        )
+    return shift, log_sum, has_nan
 
 
 #: Elements per ``torch.exp`` call on the float32 CPU path: torch's grain size, so a call is
@@ -259,18 +263,19 @@ def _exp_f32(x: np.ndarray) -> np.ndarray:
     return out.numpy().reshape(x.shape)
 
 
-def _logsumexp_rows_shifted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``max + log(sum(exp(x - max)))`` per row in x's precision, summed in float64, and
-    the NaN rows; all--inf rows give -inf, rows with +inf NaN (as the reference)."""
+def _logsumexp_rows_shifted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(``max``, ``log(sum(exp(x - max)))``, NaN rows) per row: exponentials in x's
+    precision, sums and logs in float64; all--inf rows give a -inf sum, rows with +inf a
+    NaN one, NaN rows NaN (as the reference)."""
     m = x.max(axis=1)  # NaN propagates: a NaN row has a NaN max
     # all -inf rows: subtract 0 instead of -inf so exp() gives 0, not NaN
     m_sub = np.where(m == -np.inf, np.zeros_like(m), m)
     e = np.subtract(x, m_sub[:, None])
     np.exp(e, out=e)
-    lse = m.astype(np.float64) + np.log(row_sum_f64(e))
+    log_sum = np.log(row_sum_f64(e))
     has_nan = np.isnan(m)
-    lse[has_nan] = np.nan
-    return lse, has_nan
+    log_sum[has_nan] = np.nan
+    return m_sub.astype(np.float64), log_sum, has_nan
 
 
 def cross_entropy_rows_cpu(
@@ -278,11 +283,12 @@ def cross_entropy_rows_cpu(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fast deterministic CPU path on validated CPU inputs: (loss float64 [N], argmax int64).
 
-    numpy, one block of rows at a time (:func:`cpu_rows_block`): ``lse = log(sum(exp(x)))``
+    numpy, one block of rows at a time (:func:`cpu_rows_block`): ``log(sum(exp(x)))``
     per row (:func:`_logsumexp_rows_np`: ``exp`` in the logits' own precision, float32 for
     float32/float16/bfloat16 logits and float64 for float64 ones, sums and logs in float64),
-    then ``loss = lse - x[target]`` in float64, and the first-index argmax when asked.
-    numpy's element-wise ops and reductions are single-threaded and work row by row, so a
+    then ``loss = (shift - x[target]) + log_sum`` in float64 (as the reference: the
+    difference of two logits is exact, so huge logits lose nothing), and the first-index
+    argmax when asked. numpy's element-wise ops and reductions are single-threaded and work row by row, so a
     row's loss is a function of its values and the platform alone: bit-identical across
     runs, batchings and thread settings.
 
@@ -305,11 +311,11 @@ def cross_entropy_rows_cpu(
         for r0 in range(0, n_rows, block):
             r1 = min(n_rows, r0 + block)
             x = np.ascontiguousarray(logits[r0:r1].detach().to(work).numpy())
-            lse, has_nan = _logsumexp_rows_np(x)
+            shift, log_sum, has_nan = _logsumexp_rows_np(x)
             tgt = tgt_all[r0:r1]
             keep = tgt != ignore_index
             t = x[np.arange(r1 - r0), np.where(keep, tgt, 0)].astype(np.float64)
-            row = lse - t
+            row = (shift - t) + log_sum  # as the reference: exact for huge logits too
             row[has_nan] = np.nan
             loss[r0:r1] = np.where(keep, row, 0.0)
             if argmax:

@@ -25,10 +25,12 @@ from .mse import squared_error_rows_any, validate_squared_error_inputs
 __all__ = [
     "DEFAULT_IGNORE_INDEX",
     "METRICS",
+    "NLL_METRICS",
     "MetricRows",
     "exact_total",
     "metric_rows",
     "metric_total",
+    "nll_metric_rows",
 ]
 
 METRICS = ("cross_entropy", "error_rate", "mse", "token_cross_entropy", "bits_per_byte")
@@ -207,14 +209,56 @@ def metric_rows(
         logits, tokens, ignore_index, backend, argmax=metric == "error_rate"
     )
     keep = tokens != ignore_index
-    count = int(keep.sum())
     if metric == "error_rate":
-        values = _to_host_f64((argmax != tokens) & keep)
-    else:
-        values = _to_host_f64(loss)
-        if metric == "bits_per_byte":
-            values = values / LN2
-    return MetricRows(metric, values, count, used)
+        return MetricRows(metric, _to_host_f64((argmax != tokens) & keep), int(keep.sum()), used)
+    return _loss_rows(metric, _to_host_f64(loss), keep.detach().cpu().numpy(), used)
+
+
+def _loss_rows(metric: str, loss: np.ndarray, keep: np.ndarray, backend: str) -> MetricRows:
+    """Per-row values of a loss metric from float64 per-row cross entropies (nats): rows
+    not kept are exactly 0, ``bits_per_byte`` is in bits."""
+    values = np.where(keep, loss, 0.0)
+    if metric == "bits_per_byte":
+        values = values / LN2
+    return MetricRows(metric, values, int(keep.sum()), backend)
+
+
+#: metrics that are means of per-row (per-token) cross entropies
+NLL_METRICS = ("cross_entropy", "token_cross_entropy", "bits_per_byte")
+
+
+def nll_metric_rows(
+    metric: str,
+    nll,
+    target,
+    mask=None,
+    *,
+    ignore_index: int = DEFAULT_IGNORE_INDEX,
+    backend: str = "given",
+) -> MetricRows:
+    """:func:`metric_rows` of a cross-entropy metric from per-row negative log-likelihoods
+    ``nll = -log softmax(logits)[target]`` computed elsewhere (the engine's CPU path takes
+    them from onnxruntime's log-softmax inside the model's graph).
+
+    ``nll`` has the shape of ``target`` ([N] for ``cross_entropy``, [N, T] for the token
+    metrics); rows with ``mask == 0`` or ``target == ignore_index`` count 0 whatever their
+    ``nll`` holds (the caller may gather them at any valid index), exactly as in
+    :func:`metric_rows`, and ``bits_per_byte`` is converted to bits the same way.
+    """
+    if metric not in NLL_METRICS:
+        raise ValueError(f"nll_metric_rows needs one of {NLL_METRICS}, got {metric!r}")
+    nll = np.asarray(nll)
+    target = np.asarray(target)
+    if nll.shape != target.shape:
+        raise ValueError(f"nll must have the target's shape {target.shape}, got {nll.shape}")
+    keep = target != ignore_index
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != target.shape:
+            raise ValueError(f"mask must have shape {target.shape} like target, got {mask.shape}")
+        keep &= mask != 0
+    loss = nll.astype(np.float64).ravel()
+    return _loss_rows(metric, loss, keep.ravel(), backend)
 
 
 def metric_total(

@@ -116,7 +116,10 @@ class ScoreResult:
     infer_seconds: float = 0.0
     """Time the worker spent in onnxruntime for this model."""
     metric_seconds: float = 0.0
-    """Time the worker spent in the metric (overlaps inference when pipelined)."""
+    """Time the worker spent in the metric (overlaps inference when pipelined; with the
+    metric fused into the graph, only the host's share: the log-softmax counts as inference)."""
+    path: str = ""
+    """How it was scored: "cpu", "cpu-fused" (metric inside the graph, fused.py) or "cuda"."""
 
     @property
     def ok(self) -> bool:
@@ -230,6 +233,9 @@ class Engine:
         metric_workers: batches whose metric may run at once (default: ``threads``).
         spinning: let idle onnxruntime threads busy-wait (default: only without pipeline,
             where no metric thread needs the cores).
+        fuse: on the CPU, compute the cross-entropy metrics inside the model's graph with
+            onnxruntime's log-softmax (fused.py; ~3x cheaper than fetching the logits);
+            anything unusual is re-scored on the plain path, which alone decides INVALID.
         crash_retries: fresh-worker retries for a model whose worker died.
         progress: rich progress bar on stderr (None = only when stderr is a terminal).
         on_event: callback for ``EngineEvent``s (CLI hooks, tests).
@@ -253,6 +259,7 @@ class Engine:
         metric_threads: int = 1,
         metric_workers: int | None = None,
         spinning: bool | None = None,
+        fuse: bool = True,
         crash_retries: int = 1,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         progress: bool | None = None,
@@ -288,6 +295,7 @@ class Engine:
         self.metric_threads = max(1, int(metric_threads))
         self.metric_workers = int(metric_workers) if metric_workers else self.threads
         self.spinning = (not self.pipeline) if spinning is None else bool(spinning)
+        self.fuse = bool(fuse)
         self.crash_retries = int(crash_retries)
         self.startup_timeout = float(startup_timeout)
         self.progress = sys.stderr.isatty() if progress is None else progress
@@ -542,6 +550,7 @@ class Engine:
             count,
             float(reply.get("infer_seconds", 0.0)),
             float(reply.get("metric_seconds", 0.0)),
+            str(reply.get("path", "")),
         )
 
     # ------------------------------------------------------------------ workers
@@ -600,6 +609,7 @@ class Engine:
                 "metric_threads": self.metric_threads,
                 "metric_workers": self.metric_workers,
                 "spinning": self.spinning,
+                "fuse": self.fuse,
             },
         )
         self._emit(EngineEvent("worker", pid=proc.pid))

@@ -263,9 +263,19 @@ class Scorer:
         wide = math.prod(d if d is not None else 1 << 16 for d in per_row) >= SPLIT_MIN_ELEMS
         self.overlap = self.pipeline and not wide
         self.torch = torch
-        from arena_kernels.metrics import exact_total, metric_rows
+        from arena_kernels.metrics import NLL_METRICS, exact_total, metric_rows, nll_metric_rows
 
         self.metric_rows = metric_rows
+        self.nll_metric_rows = nll_metric_rows
+        # CPU path of the cross-entropy metrics: the metric runs inside the model's graph
+        # (fused.py), the plain path stays the arbiter for anything unusual.
+        self.fuse = (
+            bool(init.get("fuse", True))
+            and self.spec.metric in NLL_METRICS
+            and self.spec.output.dtype == "float32"
+            and self.providers == [CPU_EP]
+        )
+        self.fused_models = 0
         self.exact_total = exact_total
         self._pool = None
         self._infer_s = self._metric_s = 0.0
@@ -323,17 +333,23 @@ class Scorer:
                 raise ModelInvalid(MODEL_CHANGED, f"cannot read model file: {exc}") from None
             if sha256_hex(model) != expected_sha256:
                 raise ModelInvalid(MODEL_CHANGED, "model file changed after its static checks")
-            sess = self.load_session(model)
-            del model
-            path_kind = select_path(
-                self.device, sess.get_providers(), self._cuda_available(sess.get_providers())
-            )
             self._infer_s = self._metric_s = 0.0
-            if path_kind == "cuda":
-                values, count = self._run_cuda(sess)
+            fused = self._run_fused(model) if self.fuse else None
+            if fused is not None:
+                values, count = fused
+                path_kind = "cpu-fused"
+                del model
             else:
-                values, count = self._run_cpu(sess)
-            del sess
+                sess = self.load_session(model)
+                del model
+                path_kind = select_path(
+                    self.device, sess.get_providers(), self._cuda_available(sess.get_providers())
+                )
+                if path_kind == "cuda":
+                    values, count = self._run_cuda(sess)
+                else:
+                    values, count = self._run_cpu(sess)
+                del sess
             if count <= 0:
                 raise ModelInvalid(NO_ROWS, "the shard has no scored rows (all masked)")
             total = self.exact_total(self.np.concatenate(values))
@@ -445,6 +461,64 @@ class Scorer:
                         fut.result()
                     except Exception:  # noqa: BLE001 - already failing; first error wins
                         pass
+        return values, count
+
+    def _run_fused(self, model: bytes) -> tuple[list[Any], int] | None:
+        """Score with the metric inside the graph (``fused.fuse_nll``): per batch one
+        onnxruntime call returns each row's target log-probability, a finiteness sum and the
+        logits' shape. ``None`` (score it on the plain path instead, from the start) when
+        the graph cannot be fused or any batch is not entirely ordinary: an onnxruntime
+        error, an unexpected shape, a non-finite sum or log-probability. The plain path then
+        decides with its exact rules, so fusing never changes whether or why a model is
+        INVALID. Time spent here before such a fallback is not counted twice."""
+        np = self.np
+        from .fused import fuse_nll
+
+        try:
+            fused = fuse_nll(model, self.spec.output.name)
+            if fused is None:
+                return None
+            graph, names = fused
+            sess = self.ort.InferenceSession(
+                graph, sess_options=self.session_options(), providers=[CPU_EP]
+            )
+            del graph
+        except Exception:  # noqa: BLE001 - the plain path will say what is wrong
+            return None
+        target_all = self.arrays[self.spec.data.target_key]
+        mask_all = self.arrays[self.spec.data.mask_key] if self.spec.data.mask_key else None
+        index_all = np.where(target_all < 0, 0, target_all)[..., None]  # ignored: any index
+        feeds_of = [(t.name, self.arrays[t.data_key]) for t in self.spec.inputs]
+        fetch = [names.picked, names.check, names.shape]
+        values: list[Any] = []
+        count = 0
+        for s, e in self._batches():
+            feeds = {n: a[s:e] for n, a in feeds_of}
+            feeds[names.target] = index_all[s:e]
+            t0 = time.perf_counter()
+            try:
+                picked, check, shape = sess.run(fetch, feeds)
+            except Exception:  # noqa: BLE001 - includes MemoryError: the plain path decides
+                return None
+            t1 = time.perf_counter()
+            self._infer_s += t1 - t0
+            try:
+                self._check_output(tuple(int(d) for d in shape), "float32", e - s)
+            except ModelInvalid:
+                return None
+            target = target_all[s:e]
+            if (
+                picked.shape != (*target.shape, 1)
+                or not math.isfinite(float(check))
+                or not _all_finite(np, self.torch, picked)
+            ):
+                return None
+            mask = mask_all[s:e] if mask_all is not None else None
+            rows = self.nll_metric_rows(self.spec.metric, -picked[..., 0], target, mask)
+            values.append(rows.values)
+            count += rows.count
+            self._metric_s += time.perf_counter() - t1
+        self.fused_models += 1
         return values, count
 
     def _split_metric(self, out, s: int, e: int) -> tuple[Any, int]:

@@ -51,10 +51,11 @@ def test_cross_entropy_cpu_bit_identical_across_batchings_and_threads(n_cols, dt
         assert (whole[0] - ref_loss).abs().max() > 0  # it really is the float32 path
 
 
-@pytest.mark.parametrize("shift", [-200.0, -80.0, 0.0, 80.0, 200.0])
+@pytest.mark.parametrize("shift", [-1e30, -200.0, -80.0, 0.0, 80.0, 200.0, 1e6, 1e30])
 def test_cross_entropy_cpu_far_from_zero_falls_back_to_the_shifted_form(shift):
     """Rows whose exp() would overflow (logits > ~88) or underflow (all < ~-69) in float32
-    are recomputed as max + log(sum(exp(x - max))): same accuracy at any offset."""
+    are recomputed as (max - x[target]) + log(sum(exp(x - max))): same accuracy at any
+    offset, also where max + log(...) would round the log away (1e30)."""
     logits, target = _logits(7, 300, 256)
     logits[::3] += shift  # every third row shifted, the others not
     loss, best = cross_entropy_rows_cpu(logits, target)

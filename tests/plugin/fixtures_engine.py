@@ -114,6 +114,21 @@ def inf_model():
     return _model(nodes, [*_linear_parts(2), zero])
 
 
+def offset_model(offset, seed: int = 7):
+    """logits = features @ W + B + ``offset`` (a float or 10 floats, may hold +-inf): huge
+    but finite logits, or a single -inf column that only the exact rules catch."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    off = numpy_helper.from_array(np.broadcast_to(np.float32(offset), (10,)).copy(), "offset")
+    nodes = [
+        helper.make_node("MatMul", ["features", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "B"], ["z"]),
+        helper.make_node("Add", ["z", "offset"], ["logits"]),
+    ]
+    return _model(nodes, [*_linear_parts(seed), off])
+
+
 def wrong_shape_model():
     """Declares ``[batch, 10]`` but averages over the batch: ``[1, 10]`` at run time."""
     from onnx import helper

@@ -46,8 +46,10 @@ from tests.plugin.fixtures_engine import (
 GIB = 2**30
 F32_UNITS = 440
 """How far a CPU-path score may sit from the float64 reference: the metric's exponentials
-are float32 (arena_kernels.cross_entropy_rows_cpu), each row within 3e-7 nats (4.4e-7
-bits) of float64, so a mean is within 4.4e-7 * 1e9 = 440 fixed-point units."""
+are float32 (arena_kernels.cross_entropy_rows_cpu: each row within 3e-7 nats = 4.4e-7 bits
+of float64; fused into the graph: onnxruntime's float32 log-softmax, each row within about
+one float32 ulp, with errors of both signs), so a mean is within 4.4e-7 * 1e9 = 440
+fixed-point units."""
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -213,10 +215,16 @@ def _kill_worker_when(target_sha: str, engine_ref: list[Engine]):
     return on_event
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
+@pytest.fixture(
+    scope="module",
+    params=[(1, True), (2, True), (1, False)],
+    ids=["1-worker", "2-workers", "1-worker-unfused"],
+)
 def failure_round(request, engine_shard, save_onnx):
     """One round mixing good models with every runtime failure (and one static one), on
-    one worker and on a pool of two (models then run two at a time, out of order)."""
+    one worker and on a pool of two (models then run two at a time, out of order), and
+    once more with the metric outside the graph (``fuse=False``)."""
+    workers, fuse = request.param
     shard, shard_sha = engine_shard
     goods = [save_onnx(good_model(seed=10 + i), f"good{10 + i}") for i in range(8)]
     crasher = save_onnx(good_model(seed=99), "crasher")
@@ -247,13 +255,14 @@ def failure_round(request, engine_shard, save_onnx):
         shard_sha,
         memory_limit=int(1.5 * GIB),
         time_limit=4.0,
-        workers=request.param,
+        workers=workers,
+        fuse=fuse,
         on_event=on_event,
     )
     engine_ref.append(engine)
     with engine:
         results = engine.score_round([item for _, item in order])
-        workers = (engine.workers, engine.workers_started)
+        workers = (engine.workers, engine.workers_started, engine.fuse)
     by_name = {name: r for (name, _), r in zip(order, results, strict=True)}
     refs = {
         name: score_from_total(*reference_cross_entropy(Path(item[0]), shard))
@@ -284,15 +293,16 @@ def test_bad_model_is_invalid_with_reason(failure_round, name, code, words):
 
 
 def test_round_continues_after_every_failure(failure_round):
-    results, refs, _, _ = failure_round
+    results, refs, (_, _, fuse), _ = failure_round
     for name, expected in refs.items():
         r = results[name]
         assert r.ok, f"{name}: {r.reason}"
         assert abs(r.score - expected) <= F32_UNITS, name
+        assert r.path == ("cpu-fused" if fuse else "cpu"), name
 
 
 def test_overrun_and_crash_replace_the_worker(failure_round):
-    results, _, (workers, started), events = failure_round
+    results, _, (workers, started, _), events = failure_round
     # three workers are killed: after the loop's overrun and at each of the crasher's two
     # attempts. One worker: each is replaced (later models need it). Two: the last one is
     # replaced only if a model was still waiting for its slot.
@@ -442,7 +452,8 @@ def test_worker_pool_gives_the_same_results_as_one_worker(engine_shard, save_onn
 
 # ----------------------------------------------------------------------------- byte LM
 def test_byte_lm_bits_per_byte_with_mask_and_ignore(tmp_path):
-    """Token metric path: -100 targets and a 0/1 mask are skipped; score == numpy reference."""
+    """Token metric path: -100 targets and a 0/1 mask are skipped; score == numpy reference,
+    with the metric fused into the graph and without."""
     import numpy as np
     import onnxruntime as ort
     from ape_arena.export import export_model
@@ -462,8 +473,14 @@ def test_byte_lm_bits_per_byte_with_mask_and_ignore(tmp_path):
     model = tmp_path / "lm.onnx"
     model_sha = export_model(make_model("lm-conv-48", seed=3), spec, model)
 
-    with Engine(spec, shard, shard_sha, progress=False) as engine:
-        (result,) = engine.score_round([(model, model_sha)])
+    results = []
+    for fuse in (True, False):
+        with Engine(spec, shard, shard_sha, progress=False, fuse=fuse) as engine:
+            results += engine.score_round([(model, model_sha)])
+    result, unfused = results
+    assert (result.path, unfused.path) == ("cpu-fused", "cpu")
+    assert unfused.count == result.count
+    assert abs(unfused.score - result.score) <= F32_UNITS
 
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     logits = sess.run(["logits"], {"tokens": arrays["tokens"]})[0].astype(np.float64)
