@@ -11,6 +11,11 @@ with one end of a socket pair as file descriptor N. The worker
    build an onnxruntime session, run it over the shard in ``spec.limits.max_batch_rows``
    batches, check every output (shape, dtype, finiteness), feed it to
    ``arena_kernels.metric_rows`` and reduce all per-row values once with ``exact_total``.
+   On the CPU the cross-entropy metrics (float32 logits) instead run inside the model's
+   graph (``fused.py``: onnxruntime's log-softmax and a gather of each row's target, plus
+   a finiteness sum), so the logits never leave onnxruntime; a model whose batches are
+   not all ordinary (non-finite, wrong shape, an onnxruntime error) is scored again on
+   the plain path, which alone decides INVALID and why.
 
 Messages are length-prefixed JSON (``multiprocessing.connection``'s framing, never pickle:
 the parent does not unpickle anything a worker that ran untrusted code sends). Floats cross
