@@ -402,7 +402,9 @@ class Scorer:
 
     def _metric(self, out, target, mask):
         try:
-            return self.metric_rows(self.spec.metric, out, target, mask=mask)
+            return self.metric_rows(
+                self.spec.metric, out, target, mask=mask, ignore_index=self.spec.data.ignore_index
+            )
         except ValueError as exc:
             raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
 
@@ -492,7 +494,8 @@ class Scorer:
             return None
         target_all = self.arrays[self.spec.data.target_key]
         mask_all = self.arrays[self.spec.data.mask_key] if self.spec.data.mask_key else None
-        index_all = np.where(target_all < 0, 0, target_all)[..., None]  # ignored: any index
+        ignore = self.spec.data.ignore_index
+        index_all = np.where(target_all == ignore, 0, target_all)[..., None]  # any valid index
         feeds_of = [(t.name, self.arrays[t.data_key]) for t in self.spec.inputs]
         fetch = [names.picked, names.check, names.shape]
         values: list[Any] = []
@@ -519,7 +522,9 @@ class Scorer:
             ):
                 return None
             mask = mask_all[s:e] if mask_all is not None else None
-            rows = self.nll_metric_rows(self.spec.metric, -picked[..., 0], target, mask)
+            rows = self.nll_metric_rows(
+                self.spec.metric, -picked[..., 0], target, mask, ignore_index=ignore
+            )
             values.append(rows.values)
             count += rows.count
             self._metric_s += time.perf_counter() - t1

@@ -409,3 +409,35 @@ def test_bench_writes_csv_rows(tmp_path):
     assert len(lines) == 1 + 2 * len(rows)
     assert {r["backend"] for r in rows} == {"torch", "triton"}  # triton via the interpreter
     assert all(r["torch"] == torch.__version__ and r["timestamp_utc"] for r in rows)
+
+
+@pytest.mark.parametrize("metric", ["cross_entropy", "token_cross_entropy", "bits_per_byte"])
+def test_nll_metric_rows_matches_metric_rows(gen, metric):
+    """Per-row values from given negative log-likelihoods (the engine's in-graph metric)
+    follow metric_rows exactly: same ignore/mask handling, counts and units."""
+    if metric == "cross_entropy":
+        output = torch.randn(40, 10, generator=gen, dtype=torch.float64)
+        target = torch.randint(0, 10, (40,), generator=gen)
+        target[::7] = -100
+        mask = (torch.rand(40, generator=gen) > 0.3).to(torch.uint8)
+    else:
+        output, target, mask = token_case(gen, 3, 9, 256)
+        output = output.double()
+    logp = torch.log_softmax(output, -1)
+    nll = -logp.gather(-1, target.clamp(min=0)[..., None])[..., 0]
+    nll[target == -100] = float("nan")  # never looked at: ignored rows count 0
+    want = ak.metric_rows(metric, output, target, mask, backend="torch")
+    got = ak.nll_metric_rows(metric, nll.numpy(), target.numpy(), mask.numpy())
+    assert got.count == want.count and got.metric == metric
+    np.testing.assert_allclose(got.values, want.values, rtol=1e-12, atol=1e-12)
+    assert (got.values[~(target.numpy() != -100).ravel()] == 0).all()
+
+
+def test_nll_metric_rows_rejects_bad_inputs():
+    nll, target = np.zeros((2, 3)), np.zeros((2, 3), np.int64)
+    with pytest.raises(ValueError, match="nll_metric_rows needs one of"):
+        ak.nll_metric_rows("error_rate", nll, target)
+    with pytest.raises(ValueError, match="target's shape"):
+        ak.nll_metric_rows("bits_per_byte", nll[:, :2], target)
+    with pytest.raises(ValueError, match="mask must have shape"):
+        ak.nll_metric_rows("bits_per_byte", nll, target, mask=np.ones(2))

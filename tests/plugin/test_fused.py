@@ -8,6 +8,7 @@ shard and real worker processes.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -178,3 +179,54 @@ def test_fused_graph_rejects_an_old_opset_model_gracefully(engine_shard, save_on
             results += engine.score_round([item])
     fused, plain = results
     assert fused.ok and fused.path == "cpu" and fused.score == plain.score
+
+
+def _bigram_model(seed: int):
+    """A byte LM as small as it gets: logits[b, t] = E[tokens[b, t]] (opset 17)."""
+    from onnx import numpy_helper
+
+    table = np.random.default_rng(seed).standard_normal((256, 256)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["E", "tokens"], ["logits"], axis=0)],
+        "bigram",
+        [helper.make_tensor_value_info("tokens", onnx.TensorProto.INT64, ["batch", 128])],
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", 128, 256])],
+        initializer=[numpy_helper.from_array(table, "E")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_the_specs_ignore_index_is_honoured_on_both_paths(tmp_path, save_onnx):
+    """A token task with its own ignore marker (-1): those tokens count on neither path."""
+    from ape_arena.spec import TaskSpec, example
+
+    rng = np.random.default_rng(5)
+    tokens = rng.integers(0, 256, (40, 128))
+    target = rng.integers(0, 256, (40, 128))
+    target[:, ::5] = -1
+    shard = tmp_path / "ignore.npz"
+    np.savez(shard, tokens=tokens, target=target)
+    sha = hashlib.sha256(shard.read_bytes()).hexdigest()
+    raw = example("bytes_lm").model_dump(mode="json")
+    raw["data"]["ignore_index"] = -1
+    raw["limits"]["max_batch_rows"] = 16
+    spec = TaskSpec.model_validate(raw)
+    path, msha = save_onnx(_bigram_model(seed=6), "fused_ignore")
+    results = []
+    for fuse in (True, False):
+        with Engine(spec, shard, sha, workers=1, fuse=fuse, progress=False) as engine:
+            results += engine.score_round([(path, msha)])
+    fused, plain = results
+    assert fused.ok and plain.ok, (fused.reason, plain.reason)
+    assert (fused.path, plain.path) == ("cpu-fused", "cpu")
+    keep = target != -1
+    assert fused.count == plain.count == int(keep.sum())
+    (logits,) = _run(Path(path).read_bytes(), {"tokens": tokens})
+    z = logits.astype(np.float64)[keep]
+    t = target[keep]
+    m = z.max(1)
+    nats = (m + np.log(np.exp(z - m[:, None]).sum(1)) - z[np.arange(len(t)), t]).sum()
+    expected = score_from_total(float(nats / math.log(2)), int(keep.sum()))
+    assert abs(fused.score - expected) <= F32_UNITS and abs(plain.score - expected) <= F32_UNITS
