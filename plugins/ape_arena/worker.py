@@ -280,7 +280,6 @@ class Scorer:
             and self.spec.output.dtype == "float32"
             and self.providers == [CPU_EP]
         )
-        self.fused_models = 0
         self.exact_total = exact_total
         self._pool = None
         self._infer_s = self._metric_s = 0.0
@@ -477,7 +476,7 @@ class Scorer:
         the graph cannot be fused or any batch is not entirely ordinary: an onnxruntime
         error, an unexpected shape, a non-finite sum or log-probability. The plain path then
         decides with its exact rules, so fusing never changes whether or why a model is
-        INVALID. Time spent here before such a fallback is not counted twice."""
+        INVALID. Time spent here before such a fallback stays in the model's times."""
         np = self.np
         from .fused import fuse_nll
 
@@ -528,7 +527,6 @@ class Scorer:
             values.append(rows.values)
             count += rows.count
             self._metric_s += time.perf_counter() - t1
-        self.fused_models += 1
         return values, count
 
     def _split_metric(self, out, s: int, e: int) -> tuple[Any, int]:
