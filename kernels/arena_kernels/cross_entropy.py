@@ -288,9 +288,9 @@ def cross_entropy_rows_cpu(
     float32/float16/bfloat16 logits and float64 for float64 ones, sums and logs in float64),
     then ``loss = (shift - x[target]) + log_sum`` in float64 (as the reference: the
     difference of two logits is exact, so huge logits lose nothing), and the first-index
-    argmax when asked. numpy's element-wise ops and reductions are single-threaded and work row by row, so a
-    row's loss is a function of its values and the platform alone: bit-identical across
-    runs, batchings and thread settings.
+    argmax when asked. numpy's element-wise ops and reductions are single-threaded and work
+    row by row, so a row's loss is a function of its values and the platform alone:
+    bit-identical across runs, batchings and thread settings.
 
     Precision: like the Triton kernels (and every float32 framework), the exponentials are
     float32 for float32 logits, so a row's loss is within a few float32 ulps of the float64

@@ -248,17 +248,12 @@ def nll_metric_rows(
     if metric not in NLL_METRICS:
         raise ValueError(f"nll_metric_rows needs one of {NLL_METRICS}, got {metric!r}")
     nll = np.asarray(nll)
-    target = np.asarray(target)
-    if nll.shape != target.shape:
-        raise ValueError(f"nll must have the target's shape {target.shape}, got {nll.shape}")
-    keep = target != ignore_index
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.shape != target.shape:
-            raise ValueError(f"mask must have shape {target.shape} like target, got {mask.shape}")
-        keep &= mask != 0
+    target = _int64_target(target)
+    if nll.shape != tuple(target.shape):
+        raise ValueError(f"nll must have the target's shape {tuple(target.shape)}, got {nll.shape}")
+    keep = _apply_mask(mask, target, ignore_index) != ignore_index
     loss = nll.astype(np.float64).ravel()
-    return _loss_rows(metric, loss, keep.ravel(), backend)
+    return _loss_rows(metric, loss, keep.cpu().numpy().ravel(), backend)
 
 
 def metric_total(

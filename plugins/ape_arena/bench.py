@@ -475,7 +475,8 @@ def _table(benches: list[TaskBench], total: dict[str, float]) -> str:
             f"{tb.task}: engine {tb.engine_s:.2f} s warm on {tb.workers} workers x "
             f"{tb.worker_threads} threads (+{tb.engine_startup_s:.2f} s worker start-up, shard "
             f"load); summed over workers onnxruntime {tb.engine_infer_s:.2f} s (with the "
-            f"in-graph metric when fused), host metric {tb.engine_metric_s:.2f} s; bare onnxruntime {tb.floor_s:.2f} s in that layout, "
+            f"in-graph metric when fused), host metric {tb.engine_metric_s:.2f} s; bare "
+            f"onnxruntime {tb.floor_s:.2f} s in that layout, "
             f"{tb.ort_one_session_s:.2f} s one model at a time on one session "
             f"(engine/that = {tb.rates()['engine_over_ort_one_session']:.2f})"
         )

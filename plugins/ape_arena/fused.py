@@ -4,8 +4,8 @@ On a CPU validator the softmax over a language model's logits costs a large shar
 the model's inference costs (256 exponentials per byte for a byte LM), and copying the
 logits out of onnxruntime into numpy costs more on top. :func:`fuse_nll` appends the metric
 to the submitted graph instead, so onnxruntime computes it with its own vectorised
-log-softmax (MLAS) right after the logits and hands back one number per row, the log-probability of its target (the loss is its
-negation):
+log-softmax (MLAS) right after the logits and hands back one number per row, the
+log-probability of its target (the loss is its negation):
 
     picked = GatherElements(LogSoftmax(logits, axis=-1), target_index, axis=-1)
     check = ReduceSum(logits)          (all elements; NaN or +-inf anywhere make it so)

@@ -281,6 +281,10 @@ class Scorer:
             and self.providers == [CPU_EP]
         )
         self.exact_total = exact_total
+        if self.fuse:  # the fused graph's gather index: any valid id where rows are ignored
+            target = self.arrays[self.spec.data.target_key]
+            ignored = target == self.spec.data.ignore_index
+            self._gather_index = np.where(ignored, 0, target)[..., None]
         self._pool = None
         self._infer_s = self._metric_s = 0.0
 
@@ -385,6 +389,16 @@ class Scorer:
         for start in range(0, self.rows, self.batch_rows):
             yield start, min(self.rows, start + self.batch_rows)
 
+    def _feeds(self, s: int, e: int) -> dict[str, Any]:
+        """onnxruntime feeds of rows ``s:e`` (views into the shard's inputs)."""
+        return {t.name: self.arrays[t.data_key][s:e] for t in self.spec.inputs}
+
+    def _target_and_mask(self, s: int, e: int) -> tuple[Any, Any]:
+        """The shard's target rows ``s:e`` and its mask rows (``None`` without a mask)."""
+        data = self.spec.data
+        mask = self.arrays[data.mask_key][s:e] if data.mask_key else None
+        return self.arrays[data.target_key][s:e], mask
+
     def _check_output(self, shape: tuple[int, ...], dtype: str, rows: int) -> None:
         want = expected_output_shape(self.spec, rows, self.bound)
         if len(shape) != len(want) or any(
@@ -420,9 +434,7 @@ class Scorer:
         # (torch's aminmax; min and max are exact, so threads and order do not matter).
         if out.size and not _all_finite(np, self.torch, out):
             raise ModelInvalid(NON_FINITE, f"non-finite output (rows {s}..{e - 1})")
-        target = self.arrays[self.spec.data.target_key][s:e]
-        mask = self.arrays[self.spec.data.mask_key][s:e] if self.spec.data.mask_key else None
-        rows = self._metric(out, target, mask)
+        rows = self._metric(out, *self._target_and_mask(s, e))
         return rows.values, rows.count
 
     def _run_cpu(self, sess) -> tuple[list[Any], int]:
@@ -432,7 +444,6 @@ class Scorer:
         from collections import deque
 
         out_name = self.spec.output.name
-        feeds_of = [(t.name, self.arrays[t.data_key]) for t in self.spec.inputs]
         values: list[Any] = []
         count = 0
         pool = self._thread_pool() if self.overlap else None
@@ -446,7 +457,7 @@ class Scorer:
         try:
             for s, e in self._batches():
                 t0 = time.perf_counter()
-                (out,) = sess.run([out_name], {n: a[s:e] for n, a in feeds_of})
+                (out,) = sess.run([out_name], self._feeds(s, e))
                 self._infer_s += time.perf_counter() - t0
                 self._check_output(out.shape, out.dtype.name, e - s)
                 if pool is None:
@@ -491,17 +502,12 @@ class Scorer:
             del graph
         except Exception:  # noqa: BLE001 - the plain path will say what is wrong
             return None
-        target_all = self.arrays[self.spec.data.target_key]
-        mask_all = self.arrays[self.spec.data.mask_key] if self.spec.data.mask_key else None
-        ignore = self.spec.data.ignore_index
-        index_all = np.where(target_all == ignore, 0, target_all)[..., None]  # any valid index
-        feeds_of = [(t.name, self.arrays[t.data_key]) for t in self.spec.inputs]
         fetch = [names.picked, names.check, names.shape]
         values: list[Any] = []
         count = 0
         for s, e in self._batches():
-            feeds = {n: a[s:e] for n, a in feeds_of}
-            feeds[names.target] = index_all[s:e]
+            feeds = self._feeds(s, e)
+            feeds[names.target] = self._gather_index[s:e]
             t0 = time.perf_counter()
             try:
                 picked, check, shape = sess.run(fetch, feeds)
@@ -513,16 +519,19 @@ class Scorer:
                 self._check_output(tuple(int(d) for d in shape), "float32", e - s)
             except ModelInvalid:
                 return None
-            target = target_all[s:e]
+            target, mask = self._target_and_mask(s, e)
             if (
                 picked.shape != (*target.shape, 1)
                 or not math.isfinite(float(check))
                 or not _all_finite(np, self.torch, picked)
             ):
                 return None
-            mask = mask_all[s:e] if mask_all is not None else None
             rows = self.nll_metric_rows(
-                self.spec.metric, -picked[..., 0], target, mask, ignore_index=ignore
+                self.spec.metric,
+                -picked[..., 0],
+                target,
+                mask,
+                ignore_index=self.spec.data.ignore_index,
             )
             values.append(rows.values)
             count += rows.count
