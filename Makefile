@@ -49,7 +49,7 @@ gas: setup
 	ape run gas --network ethereum:local:foundry
 
 bench: setup
-	python -m ape_arena.bench
+	python -m ape_arena.tools.bench
 
 lint: setup
 	ruff check .

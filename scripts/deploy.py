@@ -13,7 +13,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 @click.option("--emission/--no-emission", default=False, help="Also deploy the Emission contract.")
 def cli(network, account, force, emission):
     """Deploy ArenaToken and Arena and write deployments/<chain_id>.json."""
-    from ape_arena.deploy import deploy_all
-    from ape_arena.wallet import resolve_account
+    from ape_arena.protocol.deploy import deploy_all
+    from ape_arena.protocol.wallet import resolve_account
 
     deploy_all(resolve_account(account, network), force=force, emission=emission, log=click.echo)

@@ -1,12 +1,12 @@
 """Gas per function at the maximum sizes: ``ape run gas --network ethereum:local:foundry``
 (``make gas``). Writes gas-report.md / gas-report.json; exits 1 if any transaction reaches
-15,000,000 gas. The logic lives in ape_arena.gas."""
+15,000,000 gas. The logic lives in ape_arena.tools.gas."""
 
 import sys
 
 import click
 from ape.cli import ConnectedProviderCommand
-from ape_arena.gas import disable_anvil_steps_tracing
+from ape_arena.tools.gas import disable_anvil_steps_tracing
 
 # Before Ape starts anvil: no opcode traces kept in memory (they reach 20+ GB at max sizes).
 disable_anvil_steps_tracing()
@@ -24,6 +24,6 @@ disable_anvil_steps_tracing()
 )
 def cli(network, out, check_steps):
     """One round at MAX_SUBMISSIONS x MAX_VALIDATORS on anvil: gas table and finalize step size."""
-    from ape_arena.gas import main
+    from ape_arena.tools.gas import main
 
     sys.exit(main(out_dir=out, log=click.echo, check_steps=check_steps))

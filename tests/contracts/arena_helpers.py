@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ape_arena.chain import model_commitment, score_commitment  # noqa: F401 (re-exported)
-from ape_arena.merkle import MerkleTree
-from ape_arena.merkle import leaf as merkle_leaf
+from ape_arena.evaluation.merkle import MerkleTree
+from ape_arena.evaluation.merkle import leaf as merkle_leaf
+from ape_arena.protocol.client import model_commitment, score_commitment  # noqa: F401 (re-exported)
 from eth_utils import keccak
 
 WAD = 10**18
@@ -81,7 +81,7 @@ eval_leaf = merkle_leaf
 
 
 def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """Root and one proof per leaf (OpenZeppelin sorted-pair tree, ape_arena.merkle)."""
+    """Root and one proof per leaf (OpenZeppelin sorted-pair tree, ape_arena.evaluation.merkle)."""
     tree = MerkleTree(leaves)
     return tree.root, [tree.proof_for_leaf(x) for x in leaves]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from ape_arena._cli import cli
-from ape_arena.chain import TOKEN, ArenaClient, Phase, Status
+from ape_arena.protocol.client import TOKEN, ArenaClient, Phase, Status
 from click.testing import CliRunner
 
 from tests.plugin.conftest import build_digits_onnx
@@ -45,7 +45,7 @@ def workdir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def arena(workdir, accounts, chain):
-    from ape_arena.demo import deploy_local
+    from ape_arena.tools.demo import deploy_local
 
     _NET[:] = ["--network", chain.provider.uri]
     dep = deploy_local(accounts[DEPLOYER], log=lambda _m: None)
@@ -121,8 +121,8 @@ class ValidatorProcess:
 def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal(
     arena, accounts, workdir, chain
 ):
-    from ape_arena.shards import build_shards, digits_eval_arrays
-    from ape_arena.spec import example
+    from ape_arena.evaluation.shards import build_shards, digits_eval_arrays
+    from ape_arena.evaluation.spec import example
 
     addr = {i: accounts[i].address for i in range(7)}
     people = [addr[i] for i in range(7)]
@@ -262,8 +262,8 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
 
 
 def test_validator_commands_fail_with_one_line_messages(arena, accounts, workdir):
-    from ape_arena.shards import build_shards, digits_eval_arrays
-    from ape_arena.spec import example
+    from ape_arena.evaluation.shards import build_shards, digits_eval_arrays
+    from ape_arena.evaluation.spec import example
 
     out = ape_arena(
         "validator", "run", "7", "--once", "--arena", arena.address, as_=VAL_IN, ok=False

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import boa
 import pytest
-
-# Commitments and eval leaves: the plugin's own implementation (re-exported for the tests).
-from ape_arena.chain import model_commitment as model_commit  # noqa: F401
-from ape_arena.chain import score_commitment as score_commit  # noqa: F401
-from ape_arena.merkle import (
+from ape_arena.evaluation.merkle import (
     MerkleTree,
     leaf,  # noqa: F401
 )
+
+# Commitments and eval leaves: the plugin's own implementation (re-exported for the tests).
+from ape_arena.protocol.client import model_commitment as model_commit  # noqa: F401
+from ape_arena.protocol.client import score_commitment as score_commit  # noqa: F401
 from eth_utils import keccak
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def partials():
 
 
 def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """OpenZeppelin sorted-pair Merkle tree (ape_arena.merkle): (root, proof per leaf)."""
+    """OpenZeppelin sorted-pair Merkle tree (ape_arena.evaluation.merkle): (root, proof per leaf)."""
     tree = MerkleTree(leaves)
     return tree.root, [tree.proof_for_leaf(x) for x in leaves]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ape_arena.spec import TaskSpec, example
+from ape_arena.evaluation.spec import TaskSpec, example
 
 if importlib.util.find_spec("tests.plugin.fixtures_engine") is not None:
     from tests.plugin.fixtures_engine import *  # noqa: F403

@@ -25,7 +25,7 @@ def sha256_of(path: Path) -> str:
 
 def engine_spec(**limits: Any):
     """The shipped digits spec with small test batches (so shards span several batches)."""
-    from ape_arena.spec import TaskSpec, example
+    from ape_arena.evaluation.spec import TaskSpec, example
 
     raw = example("digits").model_dump(mode="json")
     raw["limits"] = {**raw["limits"], "max_batch_rows": TEST_BATCH_ROWS, **limits}
@@ -35,7 +35,7 @@ def engine_spec(**limits: Any):
 def write_digits_shard(path: Path, rows: int = ENGINE_ROWS, seed: int = 0) -> tuple[Path, str]:
     """``rows`` digits (load_digits, repeated with pixel noise), as the spec's npz layout."""
     import numpy as np
-    from ape_arena.models import digits_data
+    from ape_arena.tools.models import digits_data
 
     x, y = digits_data()
     rng = np.random.default_rng(seed)

@@ -1,7 +1,7 @@
 """Fixtures for the chain-client and CLI tests (imported by test_chain*.py / test_cli_*.py).
 
 Everything runs on the anvil that ``ape test --network ethereum:local:foundry`` starts. The
-contracts are deployed once per module with ``ape_arena.deploy.deploy_all`` (its deployment
+contracts are deployed once per module with ``ape_arena.protocol.deploy.deploy_all`` (its deployment
 record goes to a temporary folder, never to the repo's ``deployments/``); Ape's isolation
 reverts each test's transactions, and every task is created relative to the current chain
 time, so tests are independent.
@@ -16,8 +16,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from ape_arena.chain import TOKEN, ArenaClient, Role, TaskParams
-from ape_arena.merkle import EvalTree
+from ape_arena.evaluation.merkle import EvalTree
+from ape_arena.protocol.client import TOKEN, ArenaClient, Role, TaskParams
 
 FUND = 1_000_000 * TOKEN
 PHASE = 100  # seconds per phase in test tasks
@@ -51,7 +51,7 @@ def actors(accounts):
 @pytest.fixture(scope="module")
 def deployment_root(tmp_path_factory, actors):
     """Deploy ArenaToken + Arena once; the record is written under a temp project root."""
-    from ape_arena.deploy import deploy_all
+    from ape_arena.protocol.deploy import deploy_all
 
     root = tmp_path_factory.mktemp("arena-project")
     with chdir(root):

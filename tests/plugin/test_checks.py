@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import onnx
 import pytest
-from ape_arena.checks import CODES, CheckError, check_model, check_model_bytes
+from ape_arena.evaluation.checks import CODES, CheckError, check_model, check_model_bytes
 from onnx import helper, numpy_helper
 
 
@@ -40,7 +40,7 @@ def test_expected_hash_accepts_bytes_hex_and_0x(digits_onnx, write_model, digits
 
 
 def test_exported_torch_model_passes(tiny_mlp, digits_spec, tmp_path):
-    from ape_arena.export import export_model
+    from ape_arena.evaluation.export import export_model
 
     sha = export_model(tiny_mlp(), digits_spec, tmp_path / "m.onnx")
     info = check_model(tmp_path / "m.onnx", digits_spec, sha)
@@ -286,7 +286,7 @@ def test_signature_extra_input(digits_onnx, write_model, digits_spec):
 
 
 def test_lm_signature_against_digits_spec_mismatches(tiny_byte_lm, lm_spec, digits_spec, tmp_path):
-    from ape_arena.export import export_model
+    from ape_arena.evaluation.export import export_model
 
     sha = export_model(tiny_byte_lm(), lm_spec, tmp_path / "lm.onnx")
     out_shape = check_model(tmp_path / "lm.onnx", lm_spec, sha).outputs[0].shape

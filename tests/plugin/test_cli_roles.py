@@ -14,7 +14,7 @@ import re
 
 import pytest
 from ape_arena._cli import cli
-from ape_arena.chain import TOKEN, Phase, Role, Status
+from ape_arena.protocol.client import TOKEN, Phase, Role, Status
 from click.testing import CliRunner
 
 from tests.plugin.conftest import build_digits_onnx
@@ -70,8 +70,8 @@ def run(project_dir, arena):  # arena: deployed and actors funded
 @pytest.fixture(scope="module")
 def task_files(tmp_path_factory):
     """A canonical digits spec file and a 3-round shard folder (tiny shards)."""
-    from ape_arena.shards import build_shards, digits_eval_arrays
-    from ape_arena.spec import example
+    from ape_arena.evaluation.shards import build_shards, digits_eval_arrays
+    from ape_arena.evaluation.spec import example
 
     root = tmp_path_factory.mktemp("task-files")
     spec = example("digits")
@@ -124,7 +124,7 @@ def test_task_create_and_show(run, arena, actors, task_files):
     assert p.eval_root == task_files["manifest"].tree.root
     assert p.num_rounds == 3 and p.commit_duration == 100 and p.delta == TOKEN // 5
     assert p.min_node_stake == 5 * TOKEN and p.spec_uri.startswith("file://")
-    from ape_arena.spec import TaskSpec
+    from ape_arena.evaluation.spec import TaskSpec
 
     assert p.spec_hash == TaskSpec.load(task_files["spec"]).sha256()
 
@@ -277,8 +277,8 @@ def test_whole_task_from_the_command_line(run, arena, actors, task_files):
 
 
 def test_reveal_errors_name_the_fix(run, task_files, tmp_path):
-    from ape_arena.shards import build_shards, digits_eval_arrays
-    from ape_arena.spec import example
+    from ape_arena.evaluation.shards import build_shards, digits_eval_arrays
+    from ape_arena.evaluation.spec import example
 
     task = create_task(run, task_files)
     other = build_shards(

@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from ape_arena.engine import (
+from ape_arena.evaluation.engine import (
     INVALID_SCORE,
     Engine,
     EngineEvent,
@@ -26,7 +26,7 @@ from ape_arena.engine import (
     default_workers,
     score_from_total,
 )
-from ape_arena.worker import CPU_EP, CUDA_EP, DeviceError, select_path, select_providers
+from ape_arena.evaluation.worker import CPU_EP, CUDA_EP, DeviceError, select_path, select_providers
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -317,7 +317,7 @@ def test_overrun_and_crash_replace_the_worker(failure_round):
 _SCORE_SCRIPT = textwrap.dedent(
     """
     import json, sys
-    from ape_arena.engine import Engine
+    from ape_arena.evaluation.engine import Engine
     from tests.plugin.fixtures_engine import engine_spec
     shard, shard_sha, models = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     with Engine(engine_spec(), shard, shard_sha, progress=False) as engine:
@@ -390,7 +390,7 @@ def test_engine_rejects_bad_configuration(engine_shard):
 def test_engine_default_layout(engine_shard):
     """CPU: one single-threaded worker per CPU; ``threads`` alone sets workers = CPUs //
     threads; ``workers`` alone shares the CPUs out."""
-    from ape_arena.engine import DEFAULT_MEMORY_LIMIT, _cpu_count, _physical_memory
+    from ape_arena.evaluation.engine import DEFAULT_MEMORY_LIMIT, _cpu_count, _physical_memory
 
     shard, sha = engine_shard
     cpus = _cpu_count()
@@ -456,10 +456,10 @@ def test_byte_lm_bits_per_byte_with_mask_and_ignore(tmp_path):
     with the metric fused into the graph and without."""
     import numpy as np
     import onnxruntime as ort
-    from ape_arena.export import export_model
-    from ape_arena.models import make_model
-    from ape_arena.shards import lm_arrays, stdlib_corpus, write_shard
-    from ape_arena.spec import TaskSpec, example
+    from ape_arena.evaluation.export import export_model
+    from ape_arena.evaluation.shards import lm_arrays, stdlib_corpus, write_shard
+    from ape_arena.evaluation.spec import TaskSpec, example
+    from ape_arena.tools.models import make_model
 
     raw = example("bytes_lm").model_dump(mode="json")
     raw["limits"]["max_batch_rows"] = 16
@@ -498,7 +498,7 @@ def test_byte_lm_bits_per_byte_with_mask_and_ignore(tmp_path):
 _ORPHAN_SCRIPT = textwrap.dedent(
     """
     import sys, time
-    from ape_arena.engine import Engine
+    from ape_arena.evaluation.engine import Engine
     from tests.plugin.fixtures_engine import engine_spec
     engine = Engine(engine_spec(), sys.argv[1], sys.argv[2], progress=False, time_limit=600)
     engine.wait_ready()

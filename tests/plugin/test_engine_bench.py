@@ -1,4 +1,4 @@
-"""``make bench`` smoke test: ``python -m ape_arena.bench --quick`` runs and writes its JSON.
+"""``make bench`` smoke test: ``python -m ape_arena.tools.bench --quick`` runs and writes its JSON.
 
 Asserts the structure of the results, never timings (shared machines swing several x).
 """
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_bench_quick_writes_results(tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, "-m", "ape_arena.bench", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "ape_arena.tools.bench", "--quick", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ape_arena.models import PRESETS, digits_data, is_lm, make_model, train
+from ape_arena.tools.models import PRESETS, digits_data, is_lm, make_model, train
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -50,9 +50,9 @@ def test_unknown_preset_names_the_choices():
 @pytest.mark.parametrize("name", ["digits-cnn-8", "lm-gru-48", "lm-conv-48", "lm-tf-32"])
 def test_preset_exports_for_its_spec(name, tmp_path):
     """export_model runs the static checks and an onnxruntime/torch parity check."""
-    from ape_arena.checks import check_model
-    from ape_arena.export import export_model
-    from ape_arena.spec import example
+    from ape_arena.evaluation.checks import check_model
+    from ape_arena.evaluation.export import export_model
+    from ape_arena.evaluation.spec import example
 
     spec = example("bytes_lm" if is_lm(name) else "digits")
     path = tmp_path / f"{name}.onnx"

@@ -8,8 +8,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from ape_arena.checks import CheckError, check_model
-from ape_arena.export import ExportError, choose_opset, export_model, sample_inputs
+from ape_arena.evaluation.checks import CheckError, check_model
+from ape_arena.evaluation.export import ExportError, choose_opset, export_model, sample_inputs
 
 
 def run_onnx(path, spec, feeds):

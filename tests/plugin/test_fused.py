@@ -16,8 +16,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from ape_arena.engine import INVALID_SCORE, Engine, score_from_total
-from ape_arena.fused import MIN_OPSET, fuse_nll
+from ape_arena.evaluation.engine import INVALID_SCORE, Engine, score_from_total
+from ape_arena.evaluation.fused import MIN_OPSET, fuse_nll
 from onnx import helper
 
 from tests.plugin.fixtures_engine import (
@@ -200,7 +200,7 @@ def _bigram_model(seed: int):
 
 def test_the_specs_ignore_index_is_honoured_on_both_paths(tmp_path, save_onnx):
     """A token task with its own ignore marker (-1): those tokens count on neither path."""
-    from ape_arena.spec import TaskSpec, example
+    from ape_arena.evaluation.spec import TaskSpec, example
 
     rng = np.random.default_rng(5)
     tokens = rng.integers(0, 256, (40, 128))

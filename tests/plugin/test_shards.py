@@ -10,8 +10,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from ape_arena.merkle import EvalTree, MerkleTree, leaf, verify
-from ape_arena.shards import (
+from ape_arena.evaluation.merkle import EvalTree, MerkleTree, leaf, verify
+from ape_arena.evaluation.shards import (
     ShardError,
     ShardFormatError,
     ShardHashError,
@@ -494,7 +494,7 @@ def test_snekmate_verifies_our_proofs_on_chain(snekmate_verifier, n):
 
 
 def test_digits_eval_rows_come_from_the_eval_split_only(monkeypatch):
-    import ape_arena.shards as shards
+    import ape_arena.evaluation.shards as shards
 
     seen = {}
     real = shards.augment

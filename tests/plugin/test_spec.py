@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from ape_arena.spec import SpecError, TaskSpec, data_dir, example, is_canonical
+from ape_arena.evaluation.spec import SpecError, TaskSpec, data_dir, example, is_canonical
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from ape_arena.store import (
+from ape_arena.evaluation.store import (
     ArtifactStore,
     FetchError,
     HashMismatchError,
@@ -277,7 +277,7 @@ def test_url_and_stop_unpack(source):
 
 
 def test_serve_forever_blocks_until_stopped(source):
-    from ape_arena.store import serve_forever
+    from ape_arena.evaluation.store import serve_forever
 
     urls: list[str] = []
     ready, stop = threading.Event(), threading.Event()

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from ape_arena.chain import (
+from ape_arena.evaluation.spec import example
+from ape_arena.protocol.client import (
     ArenaError,
     Phase,
     RoundInfo,
@@ -25,8 +26,7 @@ from ape_arena.chain import (
     ValidatorRound,
     score_commitment,
 )
-from ape_arena.spec import example
-from ape_arena.validator import (
+from ape_arena.roles.validator import (
     COMMITTED,
     REVEALED,
     SCORED,
@@ -214,7 +214,7 @@ class FakeStore:
         self.fail: set[str] = set()
 
     def get(self, uri, sha, **kw):
-        from ape_arena.store import FetchError
+        from ape_arena.evaluation.store import FetchError
 
         if uri in self.fail:
             raise FetchError(f"cannot fetch {uri}: HTTP 404")
@@ -570,8 +570,8 @@ def test_state_folder_is_per_chain_task_validator_and_round(tmp_path):
 def test_default_scorer_uses_the_engine(arena, make_validator, monkeypatch):
     """The plain ``Validator`` hands fetched models to ``Engine.score_round`` and keeps
     fetch failures INVALID without sending them to the engine."""
-    import ape_arena.engine as engine_mod
-    from ape_arena.chain import INVALID_SCORE
+    import ape_arena.evaluation.engine as engine_mod
+    from ape_arena.protocol.client import INVALID_SCORE
 
     calls = []
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ape_arena.chain import Phase
-from ape_arena.demo import Demo, RandomScoresValidator, SilentValidator
+from ape_arena.protocol.client import Phase
+from ape_arena.tools.demo import Demo, RandomScoresValidator, SilentValidator
 
 from tests.plugin.test_validator import Acct, FakeArena, FakeStore
 
 
 def test_non_iid_split_is_a_partition_with_skewed_classes(tmp_path):
-    from ape_arena.shards import digits_split
+    from ape_arena.evaluation.shards import digits_split
 
     (_, y), _ = digits_split(eval_fraction=0.3, seed=7)
     parts = Demo(workdir=tmp_path, seed=7)._non_iid(y, 4)

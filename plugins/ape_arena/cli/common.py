@@ -183,8 +183,8 @@ def connect(
     need_account: bool = True,
 ):
     """The ``ArenaClient`` of the connected chain, with the resolved sender account."""
-    from ..chain import ArenaClient
-    from ..wallet import resolve_account
+    from ..protocol.client import ArenaClient
+    from ..protocol.wallet import resolve_account
 
     acct = resolve_account(account, network) if need_account else account
     if acct is None and network.is_local:
@@ -198,15 +198,15 @@ def connect(
 @contextlib.contextmanager
 def errors() -> Iterator[None]:
     """Turn the plugin's known errors into one-line ``click.ClickException``s."""
-    from ..chain import ArenaError
+    from ..protocol.client import ArenaError
 
     known: tuple[type[BaseException], ...] = (ArenaError, FileNotFoundError)
     for mod, name in (
-        ("ape_arena.spec", "SpecError"),
-        ("ape_arena.store", "StoreError"),
-        ("ape_arena.shards", "ShardError"),
-        ("ape_arena.checks", "CheckError"),
-        ("ape_arena.deployments", "DeploymentExistsError"),
+        ("ape_arena.evaluation.spec", "SpecError"),
+        ("ape_arena.evaluation.store", "StoreError"),
+        ("ape_arena.evaluation.shards", "ShardError"),
+        ("ape_arena.evaluation.checks", "CheckError"),
+        ("ape_arena.protocol.deployments", "DeploymentExistsError"),
     ):
         try:
             known += (getattr(__import__(mod, fromlist=[name]), name),)
@@ -268,7 +268,7 @@ def state_dir() -> Path:
 
 
 def artifact_store():
-    from ..store import ArtifactStore
+    from ..evaluation.store import ArtifactStore
 
     return ArtifactStore.from_config()
 
@@ -282,7 +282,7 @@ def uri_for(sha256: str, local_uri: str, uri_base: str | None) -> str:
 
 def wait_printer(what: str) -> Callable[[int, int], None]:
     """``on_wait`` callback for ``ArenaClient.wait_for_phase``: one line per minute."""
-    from ..chain import fmt_time
+    from ..protocol.client import fmt_time
 
     last = {"t": None}
 
@@ -304,7 +304,7 @@ def deployments():
     Example:
         ape arena deployments
     """
-    from ..deployments import deployments_dir
+    from ..protocol.deployments import deployments_dir
 
     folder = deployments_dir()
     files = sorted(folder.glob("*.json")) if folder.exists() else []
@@ -324,7 +324,7 @@ def balance(network, account, arena_address, addresses):
     Example:
         ape arena balance 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --network ethereum:local:foundry
     """
-    from ..chain import fmt_tokens
+    from ..protocol.client import fmt_tokens
 
     client = connect(network, account, arena_address, need_account=False)
     targets = list(addresses)
@@ -350,7 +350,7 @@ def transfer(network, account, arena_address, to, amount):
         ape arena transfer 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --amount 1000 \\
             --network ethereum:local:foundry
     """
-    from ..chain import fmt_tokens
+    from ..protocol.client import fmt_tokens
 
     client = connect(network, account, arena_address)
     with errors():

@@ -33,7 +33,7 @@ def join(network, account, arena_address, task_id, amount, commission):
     Example:
         ape arena node join 1 --amount 100 --commission 10% --network ethereum:local:foundry
     """
-    from ..chain import Role, fmt_tokens
+    from ..protocol.client import Role, fmt_tokens
 
     client = connect(network, account, arena_address)
     with errors(), status(f"joining task {task_id}"):
@@ -71,7 +71,7 @@ def check(model, spec_file, data, as_json):
     Example:
         ape arena node check model.onnx --spec digits.json --data mine.npz
     """
-    from ..node import check as do_check
+    from ..roles.node import check as do_check
 
     with errors(), status("checking the model"):
         res = do_check(model, spec_file, data=data)
@@ -111,7 +111,7 @@ def submit(network, account, arena_address, task_id, model, uri_base, wait, no_c
     Example:
         ape arena node submit 1 model.onnx --wait --network ethereum:local:foundry
     """
-    from ..node import submit as do_submit
+    from ..roles.node import submit as do_submit
 
     client = connect(network, account, arena_address)
     with errors(), status(f"submitting to task {task_id}"):
@@ -137,7 +137,7 @@ def reveal(network, account, arena_address, task_id, round_, wait):
     Example:
         ape arena node reveal 1 --wait --network ethereum:local:foundry
     """
-    from ..node import reveal as do_reveal
+    from ..roles.node import reveal as do_reveal
 
     client = connect(network, account, arena_address)
     with errors(), status(f"revealing in task {task_id}"):

@@ -73,7 +73,7 @@ def serve(port, host, allow_remote):
     Example:
         ape arena store serve --port 8765
     """
-    from ..store import serve as do_serve
+    from ..evaluation.store import serve as do_serve
 
     st = artifact_store()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..chain import DEFAULT_FINALIZE_STEPS
+from ..protocol.client import DEFAULT_FINALIZE_STEPS
 from .common import (
     AMOUNT,
     DURATION,
@@ -144,7 +144,7 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
            phase_seconds, uri_base, as_json, **params):  # fmt: skip
     """Create a task: hash SPEC_FILE, commit to the shards in SHARD_DIR, deposit the bounty.
 
-    SHARD_DIR holds one eval shard per round and manifest.json (ape_arena.shards.build_shards).
+    SHARD_DIR holds one eval shard per round and manifest.json (ape_arena.evaluation.shards.build_shards).
     The spec and shards go into the artifact store; the bounty is approved and deposited.
     Prints the new task id.
 
@@ -153,7 +153,7 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
         ape arena task create digits.json shards/ --bounty 3000 --start-in 5m \\
             --phase-seconds 10m --network ethereum:local:foundry
     """
-    from ..creator import create_task
+    from ..roles.creator import create_task
 
     for key in ("commit_duration", "reveal_duration", "score_commit_duration",
                 "score_reveal_duration"):  # fmt: skip
@@ -169,7 +169,7 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
     if as_json:
         echo_json(created.__dict__)
         return
-    from ..chain import fmt_time, fmt_tokens
+    from ..protocol.client import fmt_time, fmt_tokens
 
     click.echo(
         f"created task {created.task}: {created.num_rounds} rounds, bounty {fmt_tokens(bounty)} "
@@ -202,7 +202,7 @@ def reveal_eval(network, account, arena_address, task_id, round_, shard_dir, uri
     Example:
         ape arena task reveal-eval 1 0 --wait --network ethereum:local:foundry
     """
-    from ..creator import reveal_eval as do_reveal
+    from ..roles.creator import reveal_eval as do_reveal
 
     client = connect(network, account, arena_address)
     with errors(), status(f"revealing the shard of task {task_id}"):
@@ -229,7 +229,7 @@ def show(network, arena_address, task_id, round_, as_json):
     Example:
         ape arena task show 1 --round 0 --network ethereum:local:foundry
     """
-    from ..creator import task_report
+    from ..roles.creator import task_report
 
     client = connect(network, None, arena_address, need_account=False)
     with errors():
@@ -244,7 +244,7 @@ def print_report(rep: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..chain import fmt_time, fmt_tokens
+    from ..protocol.client import fmt_time, fmt_tokens
 
     con = Console(soft_wrap=False, width=max(120, Console().width))
     p = rep["params"]
@@ -381,7 +381,7 @@ def refund(network, account, arena_address, task_id):
     Example:
         ape arena task refund 1 --network ethereum:local:foundry
     """
-    from ..chain import fmt_tokens
+    from ..protocol.client import fmt_tokens
 
     client = connect(network, account, arena_address)
     with errors():

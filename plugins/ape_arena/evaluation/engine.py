@@ -2,7 +2,7 @@
 
 Example::
 
-    from ape_arena.engine import Engine
+    from ape_arena.evaluation.engine import Engine
 
     with Engine(spec, "round3.npz", shard_sha256) as engine:
         results = engine.score_round([("m1.onnx", sha1), ("ipfs://…", sha2)])
@@ -570,7 +570,7 @@ class Engine:
         cmd = [
             sys.executable,
             "-m",
-            "ape_arena.worker",
+            "ape_arena.evaluation.worker",
             "--fd",
             str(child.fileno()),
             "--memory-limit",
@@ -703,7 +703,7 @@ def _memory_kind(device: str) -> str:
 
 def _package_roots() -> list[str]:
     """Folders that hold ape_arena and arena_kernels, so the worker imports the same code."""
-    roots = [str(Path(__file__).resolve().parent.parent)]
+    roots = [str(Path(__file__).resolve().parents[2])]
     try:
         import arena_kernels
 

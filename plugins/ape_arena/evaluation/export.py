@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes
 from .spec import TOKEN_METRICS, TaskSpec
 
 if TYPE_CHECKING:

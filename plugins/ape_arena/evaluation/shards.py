@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes
 from .merkle import EvalTree
 from .spec import CLASSIFICATION_METRICS, TOKEN_METRICS, TaskSpec
 

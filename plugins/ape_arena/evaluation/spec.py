@@ -32,7 +32,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from .fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes
 
 DType = Literal["float32", "float16", "int64", "int32", "uint8"]
 Metric = Literal["cross_entropy", "error_rate", "mse", "token_cross_entropy", "bits_per_byte"]
@@ -324,7 +324,7 @@ def _explain(exc: ValidationError) -> str:
 
 def data_dir() -> Path:
     """Folder of the example specs shipped with the plugin (digits.json, bytes_lm.json)."""
-    return Path(__file__).parent / "data"
+    return Path(__file__).parent / "specs"
 
 
 def example(name: str) -> TaskSpec:

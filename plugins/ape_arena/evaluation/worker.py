@@ -1,6 +1,6 @@
 """The isolated scoring worker (DESIGN §4.3): one process that runs untrusted ONNX models.
 
-``Engine`` (engine.py) starts it as ``python -m ape_arena.worker --fd N --memory-limit B``
+``Engine`` (engine.py) starts it as ``python -m ape_arena.evaluation.worker --fd N --memory-limit B``
 with one end of a socket pair as file descriptor N. The worker
 
 1. caps its own address space (``RLIMIT_AS``) before importing anything heavy,
@@ -677,7 +677,9 @@ def die_with_parent() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ape_arena.worker", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m ape_arena.evaluation.worker", description=__doc__
+    )
     parser.add_argument("--fd", type=int, required=True, help="socket fd to the engine")
     parser.add_argument("--memory-limit", type=int, default=0, help="memory cap in bytes")
     parser.add_argument("--memory-kind", choices=("as", "data"), default="as")

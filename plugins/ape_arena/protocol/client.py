@@ -17,7 +17,7 @@ scoring: hashes go in as 32 bytes (or 64 hex digits), scores as ``uint64`` ints.
 Example::
 
     from ape import accounts
-    from ape_arena.chain import ArenaClient, Phase, Role
+    from ape_arena.protocol.client import ArenaClient, Phase, Role
 
     arena = ArenaClient.from_deployment(account=accounts.test_accounts[0])
     task = arena.create_task(TaskParams(bounty=1000 * 10**18, spec_hash=..., eval_root=...))

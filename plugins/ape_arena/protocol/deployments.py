@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .fsutil import atomic_write_json
+from ..fsutil import atomic_write_json
 
 
 class DeploymentExistsError(RuntimeError):

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .chain import (
+from ..fsutil import atomic_write_json
+from ..protocol.client import (
     INVALID_SCORE,
     WAD,
     ArenaClient,
@@ -32,7 +33,6 @@ from .chain import (
     VoidReason,
     hex32,
 )
-from .fsutil import atomic_write_json
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,8 @@ def create_task(
     The spec is stored and hashed in its canonical form (``TaskSpec.to_json``), so the
     on-chain ``spec_hash`` is what everyone fetching ``spec_uri`` verifies.
     """
-    from .shards import ShardManifest
-    from .spec import TaskSpec
+    from ..evaluation.shards import ShardManifest
+    from ..evaluation.spec import TaskSpec
 
     spec = TaskSpec.load(spec_file)
     spec_bytes = spec.to_json()
@@ -89,7 +89,7 @@ def create_task(
     folder = Path(shard_dir)
     if not (folder / "manifest.json").is_file():
         raise ArenaError(
-            f"{folder} has no manifest.json; build the shards with ape_arena.shards.build_shards "
+            f"{folder} has no manifest.json; build the shards with ape_arena.evaluation.shards.build_shards "
             "(one npz per round plus the manifest)"
         )
     manifest = ShardManifest.load(folder)
@@ -159,7 +159,7 @@ def reveal_eval(
     sender: Any | None = None,
 ) -> dict:
     """Reveal round ``round_``'s shard (default: the current round) with its Merkle proof."""
-    from .shards import ShardManifest
+    from ..evaluation.shards import ShardManifest
 
     if shard_dir is None or uri_base is None:
         try:

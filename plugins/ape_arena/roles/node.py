@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .chain import ArenaClient, ArenaError, Phase, Role, hex32, model_commitment
-from .fsutil import atomic_write_json
+from ..fsutil import atomic_write_json
+from ..protocol.client import ArenaClient, ArenaError, Phase, Role, hex32, model_commitment
 
 
 @dataclass(frozen=True)
@@ -47,15 +47,15 @@ def check(
     """Static checks (``checks.check_model``) and, with ``data`` (an npz in the spec's eval
     format), a local score through the evaluation engine. Raises ``CheckError`` on a failed
     static rule; a model that fails at run time returns ``score=None`` with the reason."""
-    from .checks import check_model
-    from .spec import TaskSpec
+    from ..evaluation.checks import check_model
+    from ..evaluation.spec import TaskSpec
 
     spec = spec if isinstance(spec, TaskSpec) else TaskSpec.load(spec)
     info = check_model(model, spec, None)
     if data is None:
         return LocalCheck(info.sha256, info.num_params, info.size_bytes, info.opset)
-    from .engine import file_sha256, score_models
-    from .shards import load_shard
+    from ..evaluation.engine import file_sha256, score_models
+    from ..evaluation.shards import load_shard
 
     rows = len(next(iter(load_shard(data, spec).values())))
     (res,) = score_models(
@@ -93,7 +93,7 @@ def _save_state(state_dir, scope: str, task: int, node: str, data: dict) -> Path
 
 def fetch_spec(client: ArenaClient, task: int, store: Any):
     """The task's spec from its ``spec_uri``, verified against the on-chain ``spec_hash``."""
-    from .spec import TaskSpec
+    from ..evaluation.spec import TaskSpec
 
     p = client.task_params(task)
     path = store.get(p.spec_uri, p.spec_hash)
@@ -148,7 +148,7 @@ def submit(
             f"run `ape arena node join {task} --amount N` first"
         )
     if check_spec:
-        from .checks import check_model
+        from ..evaluation.checks import check_model
 
         spec = fetch_spec(client, task, store)
         check_model(model, spec, None)

@@ -51,7 +51,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chain import (
+from ..fsutil import atomic_write_json
+from ..protocol.client import (
     DEFAULT_FINALIZE_STEPS,
     INVALID_SCORE,
     LOCAL_CHAIN_IDS,
@@ -68,7 +69,6 @@ from .chain import (
     score_commitment,
     to_bytes32,
 )
-from .fsutil import atomic_write_json
 
 STATE_VERSION = 1
 MAX_SCORE_ATTEMPTS = 3
@@ -245,7 +245,7 @@ class Validator:
         self.max_steps = int(max_steps)
         self.sleep = sleep
         if store is None:
-            from .store import ArtifactStore
+            from ..evaluation.store import ArtifactStore
 
             store = ArtifactStore.from_config()
         self.store = store
@@ -550,7 +550,7 @@ class Validator:
         models: list[tuple[Path | None, str, str]],
     ) -> Scored:
         """Score ``models`` (``(local path or None, sha256, fetch error)``) with the Engine."""
-        from .engine import score_models
+        from ..evaluation.engine import score_models
 
         scores: list[int] = [INVALID_SCORE] * len(models)
         reasons: list[str] = [err for _, _, err in models]
@@ -573,8 +573,8 @@ class Validator:
     def spec(self) -> Any:
         """The task spec, fetched from ``spec_uri`` and verified against ``spec_hash``."""
         if self._spec is None:
-            from .spec import TaskSpec
-            from .store import StoreError
+            from ..evaluation.spec import TaskSpec
+            from ..evaluation.store import StoreError
 
             p = self.params
             try:
@@ -585,7 +585,7 @@ class Validator:
         return self._spec
 
     def _score_round(self, r: int, info: Any) -> Scored | None:
-        from .store import StoreError
+        from ..evaluation.store import StoreError
 
         if self.score_failures.get(r, 0) >= MAX_SCORE_ATTEMPTS:
             self._once(

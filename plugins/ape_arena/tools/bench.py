@@ -1,4 +1,4 @@
-"""Validator throughput benchmark (``make bench`` = ``python -m ape_arena.bench``).
+"""Validator throughput benchmark (``make bench`` = ``python -m ape_arena.tools.bench``).
 
 Builds realistic eval shards (>= 50,000 augmented digits rows; >= 1,000,000 bytes of
 standard-library text for the byte LM), trains N small submissions briefly (digits MLPs and
@@ -191,14 +191,14 @@ def machine_info(threads: int) -> dict[str, Any]:
 
 
 def _spec(name: str):
-    from .spec import example
+    from ..evaluation.spec import example
 
     return example(name)
 
 
 def build_shards(folder: Path, sizes: Sizes) -> dict[str, tuple[Any, Path, str, dict]]:
     """``task -> (spec, shard path, sha256, arrays)`` for digits and bytes_lm."""
-    from .shards import digits_eval_arrays, lm_eval_arrays, write_shard
+    from ..evaluation.shards import digits_eval_arrays, lm_eval_arrays, write_shard
 
     out = {}
     for task, arrays in (
@@ -216,9 +216,9 @@ def build_submissions(folder: Path, task: str, count: int, sizes: Sizes) -> list
     import numpy as np
     import torch
 
-    from .export import export_model
+    from ..evaluation.export import export_model
+    from ..evaluation.shards import digits_split, lm_arrays, stdlib_corpus
     from .models import make_model, train
-    from .shards import digits_split, lm_arrays, stdlib_corpus
 
     spec = _spec(task)
     subs = []
@@ -262,7 +262,7 @@ def time_engine_and_floor(
     Returns (worker start-up seconds, engine seconds, engine results, (floor wall seconds,
     floor seconds per model), one-session seconds, (workers, threads per worker)).
     """
-    from .engine import Engine
+    from ..evaluation.engine import Engine
 
     workers, threads = layout
     t0 = time.perf_counter()
@@ -507,7 +507,7 @@ def _totals(benches: list[TaskBench]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ape_arena.bench", description=__doc__.split("\n\n")[0]
+        prog="python -m ape_arena.tools.bench", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "--models", type=int, default=None, help="submissions, 2/3 digits + 1/3 LM (24; quick: 3)"
@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore")  # exporter chatter
     sizes = QUICK if args.quick else FULL
-    from .engine import _cpu_count
+    from ..evaluation.engine import _cpu_count
 
     for name in ("workers", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:

@@ -9,7 +9,7 @@ What happens
 3. Four training nodes, each holding a different non-IID slice of the training split (a
    Dirichlet mix of classes), train small torch models, export them to ONNX, commit and
    reveal; between rounds they keep training, so their scores improve.
-4. Five validators run the real validator code (``ape_arena.validator.Validator``, as
+4. Five validators run the real validator code (``ape_arena.roles.validator.Validator``, as
    ``ape arena validator run`` does): three honest ones, one that reveals random scores
    (slashed for deviation, earns nothing) and one that commits but never reveals (slashed
    for the missed reveal). Each fetches every artifact over HTTP and verifies its hash.
@@ -33,7 +33,7 @@ from typing import Any
 
 import click
 
-from .validator import Scored, Validator
+from ..roles.validator import Scored, Validator
 
 TOKEN = 10**18
 WAD = 10**18
@@ -91,8 +91,8 @@ class Demo:
     def run(self) -> bool:
         from ape import accounts, project
 
-        from .chain import ArenaClient
-        from .store import ArtifactStore, serve
+        from ..evaluation.store import ArtifactStore, serve
+        from ..protocol.client import ArenaClient
 
         acc = accounts.test_accounts
         self.deployer = acc[0]
@@ -117,10 +117,10 @@ class Demo:
 
     def _play(self, acc, client, public, served) -> bool:
         """Task, actors, rounds, exits and checks (the creator is the deployer)."""
-        from .chain import ArenaError, Phase, Role, Status, TaskParams, fmt_tokens
-        from .shards import build_shards, digits_split
-        from .spec import TaskSpec, data_dir
-        from .store import ArtifactStore
+        from ..evaluation.shards import build_shards, digits_split
+        from ..evaluation.spec import TaskSpec, data_dir
+        from ..evaluation.store import ArtifactStore
+        from ..protocol.client import ArenaError, Phase, Role, Status, TaskParams, fmt_tokens
 
         creator = acc[0]
 
@@ -330,7 +330,7 @@ class Demo:
     def _train_and_commit(self, n: Node, r: int, spec, public, task) -> str:
         import torch
 
-        from .export import export_model
+        from ..evaluation.export import export_model
         from .models import make_model, train
 
         torch.set_num_threads(1)  # tiny models: one thread is fastest on a busy machine
@@ -360,7 +360,7 @@ class Demo:
     def _round_tables(self, r: int, nodes, validators) -> None:
         from rich.table import Table
 
-        from .chain import INVALID_SCORE, fmt_score, fmt_tokens, fmt_wad
+        from ..protocol.client import INVALID_SCORE, fmt_score, fmt_tokens, fmt_wad
 
         c, task = self.client, self.task
         info = c.round_info(task, r)
@@ -433,7 +433,7 @@ class Demo:
             import numpy as np
             import onnxruntime as ort
 
-            from .shards import digits_split
+            from ..evaluation.shards import digits_split
 
             if not hasattr(self, "_xe"):
                 (_, _), (self._xe, self._ye) = digits_split(eval_fraction=0.3, seed=self.seed)
@@ -446,7 +446,7 @@ class Demo:
 
     # ------------------------------------------------------------------ exit + checks
     def _exit(self, who, participant) -> None:
-        from .chain import fmt_tokens
+        from ..protocol.client import fmt_tokens
 
         c, task = self.client, self.task
         got = 0
@@ -467,7 +467,7 @@ class Demo:
     def _final_check(self, everyone, start, supply0, nodes, validators, delegators) -> bool:
         from rich.table import Table
 
-        from .chain import fmt_tokens
+        from ..protocol.client import fmt_tokens
 
         c, task = self.client, self.task
         minted = sum(c.round_info(task, r).emission_amount for r in range(NUM_ROUNDS))
@@ -561,8 +561,8 @@ def deploy_local(account, *, emission: bool = False, log=print):
     """
     from ape import chain, project
 
-    from . import deployments
-    from .deploy import INITIAL_SUPPLY, TOKEN_CAP, Deployment, deploy_all
+    from ..protocol import deployments
+    from ..protocol.deploy import INITIAL_SUPPLY, TOKEN_CAP, Deployment, deploy_all
 
     try:
         return deploy_all(account, emission=emission, emission_rate=10**16, log=log)
