@@ -8,7 +8,7 @@ Ape imports this file when ``ape console`` starts in this project and calls
 def ape_init_extras(accounts, chain, networks):
     """Return ``{"arena": ArenaClient, …}`` when a deployment for this chain exists."""
     try:
-        from ape_arena.protocol import client as arena_chain
+        from ape_arena import protocol as arena_chain
     except Exception as err:  # the plugin is not installed in this environment
         print(f"arena: plugin not importable ({err})")
         return {}

@@ -13,7 +13,7 @@ from typing import Any
 
 from ape_arena.evaluation.merkle import MerkleTree
 from ape_arena.evaluation.merkle import leaf as merkle_leaf
-from ape_arena.protocol.client import model_commitment, score_commitment  # noqa: F401 (re-exported)
+from ape_arena.protocol import model_commitment, score_commitment  # noqa: F401 (re-exported)
 from eth_utils import keccak
 
 WAD = 10**18

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_finalize_default_max_steps_stays_under_15m_gas_at_worst_alignment(tmp_path):
-    from ape_arena.protocol.client import DEFAULT_FINALIZE_STEPS
+    from ape_arena.protocol import DEFAULT_FINALIZE_STEPS
 
     env = dict(os.environ)
     bin_dirs = [str(ROOT / ".venv" / "bin"), str(ROOT / "node_modules" / ".bin")]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from ape_arena._cli import cli
-from ape_arena.protocol.client import TOKEN, ArenaClient, Phase, Status
+from ape_arena.protocol import TOKEN, ArenaClient, Phase, Status
 from click.testing import CliRunner
 
 from tests.plugin.conftest import build_digits_onnx

@@ -19,8 +19,8 @@ from ape_arena.evaluation.merkle import (
 )
 
 # Commitments and eval leaves: the plugin's own implementation (re-exported for the tests).
-from ape_arena.protocol.client import model_commitment as model_commit  # noqa: F401
-from ape_arena.protocol.client import score_commitment as score_commit  # noqa: F401
+from ape_arena.protocol import model_commitment as model_commit  # noqa: F401
+from ape_arena.protocol import score_commitment as score_commit  # noqa: F401
 from eth_utils import keccak
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ape_arena.protocol.client import (
+from ape_arena.protocol import (
     INVALID_SCORE,
     TOKEN,
     ArenaClient,
@@ -300,8 +300,8 @@ def test_wait_for_phase_sleeps_without_warp(arena, make_task):
 def test_static_revert_hints_need_no_chain_state():
     """Reasons in the static table are explained without a single view call (``self`` is
     a bare object here), each with its own text."""
-    from ape_arena.protocol.client import _STATIC_HINTS
+    from ape_arena.protocol.reverts import STATIC_HINTS
 
-    for reason, text in _STATIC_HINTS.items():
+    for reason, text in STATIC_HINTS.items():
         assert ArenaClient._hint(object(), reason, "claim", 1, "0xabc") == text
-    assert len(set(_STATIC_HINTS.values())) == len(_STATIC_HINTS)
+    assert len(set(STATIC_HINTS.values())) == len(STATIC_HINTS)

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 from ape_arena.evaluation.merkle import EvalTree
-from ape_arena.protocol.client import TOKEN, ArenaClient, Role, TaskParams
+from ape_arena.protocol import TOKEN, ArenaClient, Role, TaskParams
 
 FUND = 1_000_000 * TOKEN
 PHASE = 100  # seconds per phase in test tasks

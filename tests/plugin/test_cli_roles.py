@@ -14,7 +14,7 @@ import re
 
 import pytest
 from ape_arena._cli import cli
-from ape_arena.protocol.client import TOKEN, Phase, Role, Status
+from ape_arena.protocol import TOKEN, Phase, Role, Status
 from click.testing import CliRunner
 
 from tests.plugin.conftest import build_digits_onnx

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from ape_arena.evaluation.spec import example
-from ape_arena.protocol.client import (
+from ape_arena.protocol import (
     ArenaError,
     Phase,
     RoundInfo,
@@ -571,7 +571,7 @@ def test_default_scorer_uses_the_engine(arena, make_validator, monkeypatch):
     """The plain ``Validator`` hands fetched models to ``Engine.score_round`` and keeps
     fetch failures INVALID without sending them to the engine."""
     import ape_arena.evaluation.engine as engine_mod
-    from ape_arena.protocol.client import INVALID_SCORE
+    from ape_arena.protocol import INVALID_SCORE
 
     calls = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ape_arena.protocol.client import Phase
+from ape_arena.protocol import Phase
 from ape_arena.tools.demo import Demo, RandomScoresValidator, SilentValidator
 
 from tests.plugin.test_validator import Acct, FakeArena, FakeStore

@@ -183,7 +183,7 @@ def connect(
     need_account: bool = True,
 ):
     """The ``ArenaClient`` of the connected chain, with the resolved sender account."""
-    from ..protocol.client import ArenaClient
+    from ..protocol import ArenaClient
     from ..protocol.wallet import resolve_account
 
     acct = resolve_account(account, network) if need_account else account
@@ -198,7 +198,7 @@ def connect(
 @contextlib.contextmanager
 def errors() -> Iterator[None]:
     """Turn the plugin's known errors into one-line ``click.ClickException``s."""
-    from ..protocol.client import ArenaError
+    from ..protocol import ArenaError
 
     known: tuple[type[BaseException], ...] = (ArenaError, FileNotFoundError)
     for mod, name in (
@@ -282,7 +282,7 @@ def uri_for(sha256: str, local_uri: str, uri_base: str | None) -> str:
 
 def wait_printer(what: str) -> Callable[[int, int], None]:
     """``on_wait`` callback for ``ArenaClient.wait_for_phase``: one line per minute."""
-    from ..protocol.client import fmt_time
+    from ..protocol import fmt_time
 
     last = {"t": None}
 
@@ -324,7 +324,7 @@ def balance(network, account, arena_address, addresses):
     Example:
         ape arena balance 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --network ethereum:local:foundry
     """
-    from ..protocol.client import fmt_tokens
+    from ..protocol import fmt_tokens
 
     client = connect(network, account, arena_address, need_account=False)
     targets = list(addresses)
@@ -350,7 +350,7 @@ def transfer(network, account, arena_address, to, amount):
         ape arena transfer 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --amount 1000 \\
             --network ethereum:local:foundry
     """
-    from ..protocol.client import fmt_tokens
+    from ..protocol import fmt_tokens
 
     client = connect(network, account, arena_address)
     with errors():

@@ -26,7 +26,7 @@ def delegate(network, account, arena_address, task_id, participant, amount):
     Example:
         ape arena delegator delegate 1 0x3C44…93BC --amount 50 --network ethereum:local:foundry
     """
-    from ..protocol.client import Role, fmt_tokens, fmt_wad
+    from ..protocol import Role, fmt_tokens, fmt_wad
 
     client = connect(network, account, arena_address)
     with errors(), status(f"delegating to {participant}"):
@@ -69,7 +69,7 @@ def withdraw(network, account, arena_address, task_id, participant):
 
 
 def _claim(client, task_id: int, participant) -> None:
-    from ..protocol.client import fmt_tokens
+    from ..protocol import fmt_tokens
 
     with errors(), status("claiming"):
         amount = client.claim(task_id, participant)
@@ -84,7 +84,7 @@ def _claim(client, task_id: int, participant) -> None:
 
 
 def _withdraw(client, task_id: int, participant) -> None:
-    from ..protocol.client import fmt_tokens
+    from ..protocol import fmt_tokens
 
     with errors(), status("withdrawing"):
         amount = client.withdraw(task_id, participant)

@@ -33,7 +33,7 @@ def join(network, account, arena_address, task_id, amount, commission):
     Example:
         ape arena node join 1 --amount 100 --commission 10% --network ethereum:local:foundry
     """
-    from ..protocol.client import Role, fmt_tokens
+    from ..protocol import Role, fmt_tokens
 
     client = connect(network, account, arena_address)
     with errors(), status(f"joining task {task_id}"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..protocol.client import DEFAULT_FINALIZE_STEPS
+from ..protocol import DEFAULT_FINALIZE_STEPS
 from .common import (
     AMOUNT,
     DURATION,
@@ -169,7 +169,7 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
     if as_json:
         echo_json(created.__dict__)
         return
-    from ..protocol.client import fmt_time, fmt_tokens
+    from ..protocol import fmt_time, fmt_tokens
 
     click.echo(
         f"created task {created.task}: {created.num_rounds} rounds, bounty {fmt_tokens(bounty)} "
@@ -244,7 +244,7 @@ def print_report(rep: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..protocol.client import fmt_time, fmt_tokens
+    from ..protocol import fmt_time, fmt_tokens
 
     con = Console(soft_wrap=False, width=max(120, Console().width))
     p = rep["params"]
@@ -381,7 +381,7 @@ def refund(network, account, arena_address, task_id):
     Example:
         ape arena task refund 1 --network ethereum:local:foundry
     """
-    from ..protocol.client import fmt_tokens
+    from ..protocol import fmt_tokens
 
     client = connect(network, account, arena_address)
     with errors():

@@ -26,7 +26,7 @@ def join(network, account, arena_address, task_id, amount, commission):
         ape arena validator join 1 --amount 500 --commission 10% \\
             --network ethereum:local:foundry --account TEST::3
     """
-    from ..protocol.client import Role, fmt_tokens, fmt_wad
+    from ..protocol import Role, fmt_tokens, fmt_wad
 
     client = connect(network, account, arena_address)
     with errors(), status(f"joining task {task_id} as a validator"):

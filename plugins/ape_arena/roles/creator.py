@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fsutil import atomic_write_json
-from ..protocol.client import (
+from ..protocol import (
     INVALID_SCORE,
     WAD,
     ArenaClient,

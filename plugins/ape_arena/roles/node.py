@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fsutil import atomic_write_json
-from ..protocol.client import ArenaClient, ArenaError, Phase, Role, hex32, model_commitment
+from ..protocol import ArenaClient, ArenaError, Phase, Role, hex32, model_commitment
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fsutil import atomic_write_json
-from ..protocol.client import (
+from ..protocol import (
     DEFAULT_FINALIZE_STEPS,
     INVALID_SCORE,
     LOCAL_CHAIN_IDS,

@@ -92,7 +92,7 @@ class Demo:
         from ape import accounts, project
 
         from ..evaluation.store import ArtifactStore, serve
-        from ..protocol.client import ArenaClient
+        from ..protocol import ArenaClient
 
         acc = accounts.test_accounts
         self.deployer = acc[0]
@@ -120,7 +120,7 @@ class Demo:
         from ..evaluation.shards import build_shards, digits_split
         from ..evaluation.spec import TaskSpec, data_dir
         from ..evaluation.store import ArtifactStore
-        from ..protocol.client import ArenaError, Phase, Role, Status, TaskParams, fmt_tokens
+        from ..protocol import ArenaError, Phase, Role, Status, TaskParams, fmt_tokens
 
         creator = acc[0]
 
@@ -360,7 +360,7 @@ class Demo:
     def _round_tables(self, r: int, nodes, validators) -> None:
         from rich.table import Table
 
-        from ..protocol.client import INVALID_SCORE, fmt_score, fmt_tokens, fmt_wad
+        from ..protocol import INVALID_SCORE, fmt_score, fmt_tokens, fmt_wad
 
         c, task = self.client, self.task
         info = c.round_info(task, r)
@@ -446,7 +446,7 @@ class Demo:
 
     # ------------------------------------------------------------------ exit + checks
     def _exit(self, who, participant) -> None:
-        from ..protocol.client import fmt_tokens
+        from ..protocol import fmt_tokens
 
         c, task = self.client, self.task
         got = 0
@@ -467,7 +467,7 @@ class Demo:
     def _final_check(self, everyone, start, supply0, nodes, validators, delegators) -> bool:
         from rich.table import Table
 
-        from ..protocol.client import fmt_tokens
+        from ..protocol import fmt_tokens
 
         c, task = self.client, self.task
         minted = sum(c.round_info(task, r).emission_amount for r in range(NUM_ROUNDS))

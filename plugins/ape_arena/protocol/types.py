@@ -1,0 +1,365 @@
+"""Constants, enums and typed records of the Arena contracts (contracts/PROTOCOL.md).
+
+Every view of ``ArenaClient`` returns one of the frozen dataclasses here; their fields are
+named and ordered as the contract's structs. Amounts are wei, fractions WAD (1e18 = 1.0),
+scores ``uint64`` losses with scale 1e9 (``INVALID_SCORE`` = 2**64 - 1). The ``fmt_*``
+helpers show those units to people.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+__all__ = [
+    "ArenaError",
+    "DEFAULT_FINALIZE_STEPS",
+    "Delegation",
+    "FinalizeResult",
+    "INVALID_SCORE",
+    "LOCAL_CHAIN_IDS",
+    "MAX_FINALIZE_STEPS",
+    "MAX_ROUNDS",
+    "MAX_SUBMISSIONS",
+    "MAX_VALIDATORS",
+    "ModelCommit",
+    "Participant",
+    "Phase",
+    "Role",
+    "RoundInfo",
+    "SCORE_SCALE",
+    "Stage",
+    "Status",
+    "Submission",
+    "TOKEN",
+    "TaskParams",
+    "TaskState",
+    "ValidatorRound",
+    "VoidReason",
+    "WAD",
+    "ZERO_ADDRESS",
+    "address_of",
+    "fmt_score",
+    "fmt_time",
+    "fmt_tokens",
+    "fmt_wad",
+    "from_struct",
+    "hex32",
+    "to_bytes32",
+]
+
+WAD = 10**18
+TOKEN = 10**18
+SCORE_SCALE = 10**9
+INVALID_SCORE = 2**64 - 1
+MAX_SUBMISSIONS = 128
+MAX_VALIDATORS = 32
+MAX_ROUNDS = 64
+MAX_FINALIZE_STEPS = 320
+DEFAULT_FINALIZE_STEPS = 20  # worst page at 128 x 32 stays < 15M gas (README Gas)
+"""Finalize units per transaction: keeps every finalize under 15M gas at 128 x 32 (README Gas)."""
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+LOCAL_CHAIN_IDS = {31337, 1337}
+
+
+class Role(IntEnum):
+    NONE = 0
+    NODE = 1
+    VALIDATOR = 2
+
+
+class Phase(IntEnum):
+    NOT_STARTED = 0
+    COMMIT = 1
+    REVEAL = 2
+    SCORE_COMMIT = 3
+    SCORE_REVEAL = 4
+    ENDED = 5
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
+class Status(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    CANCELLED = 2
+    ENDED = 3
+
+
+class Stage(IntEnum):
+    OPEN = 0
+    CONSENSUS = 1
+    RANK = 2
+    PAY_NODES = 3
+    PAY_VALIDATORS = 4
+    DONE = 5
+
+
+class VoidReason(IntEnum):
+    NONE = 0
+    NO_EVAL = 1
+    NO_SUBMISSIONS = 2
+    NO_QUORUM = 3
+
+
+class ArenaError(RuntimeError):
+    """A contract revert (or a client-side refusal) explained in one line.
+
+    ``reason`` is the raw revert string (``"arena: wrong phase"``) or ``None`` for client-side
+    errors; ``str(err)`` is the message to show a user.
+    """
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- value helpers
+def to_bytes32(value: bytes | str) -> bytes:
+    """32 bytes, or 64 hex digits (``0x`` optional) -> 32 bytes."""
+    if isinstance(value, bytes | bytearray):
+        if len(value) != 32:
+            raise ValueError(f"expected 32 bytes, got {len(value)}")
+        return bytes(value)
+    text = str(value).strip().lower().removeprefix("0x")
+    if len(text) != 64:
+        raise ValueError(f"expected 64 hex digits, got {value!r}")
+    return bytes.fromhex(text)
+
+
+def hex32(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def fmt_time(ts: int) -> str:
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_tokens(wei: int, decimals: int = 4) -> str:
+    """``1234500000000000000`` -> ``"1.2345"`` (trailing zeros trimmed)."""
+    whole, frac = divmod(int(wei), TOKEN)
+    text = f"{whole}.{frac:018d}"[: len(str(whole)) + 1 + decimals].rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def fmt_wad(value: int) -> str:
+    return f"{int(value) / WAD:g}"
+
+
+def fmt_score(score: int) -> str:
+    return "INVALID" if int(score) == INVALID_SCORE else f"{int(score) / SCORE_SCALE:.6f}"
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    if hasattr(value, "address") and not isinstance(value, str | int):
+        return str(value.address)
+    return value
+
+
+def from_struct(cls, raw: Any):
+    """An Ape struct / tuple return value -> dataclass ``cls`` (fields matched by name)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = {}
+    for i, name in enumerate(names):
+        try:
+            v = getattr(raw, name)
+        except AttributeError:
+            try:
+                v = raw[i]
+            except (IndexError, KeyError, TypeError):
+                continue  # a client-side field with a default (e.g. Submission.slot)
+        values[name] = plain(v)
+    return cls(**values)
+
+
+def address_of(value: Any) -> str:
+    """An Ape account / contract / address string -> the checksummed address."""
+    if hasattr(value, "address"):
+        value = value.address
+    return to_checksum_address(str(value))
+
+
+# --------------------------------------------------------------------------- typed records
+@dataclass(frozen=True)
+class TaskParams:
+    """``TaskParams`` of ``create_task`` (PROTOCOL.md §2). Amounts in wei, fractions in WAD."""
+
+    bounty: int
+    spec_hash: bytes
+    eval_root: bytes
+    spec_uri: str = ""
+    num_rounds: int = 3
+    start_time: int = 0
+    commit_duration: int = 3600
+    reveal_duration: int = 1800
+    score_commit_duration: int = 3600
+    score_reveal_duration: int = 1800
+    min_node_stake: int = 10 * TOKEN
+    min_validator_stake: int = 100 * TOKEN
+    gamma: int = WAD // 10
+    delta: int = WAD // 2
+    rank_ratio: int = 8 * WAD // 10
+    tolerance: int = WAD // 10
+    slash_tau: int = WAD // 2
+    slash_miss: int = WAD // 10
+    slash_dev: int = WAD // 10
+    min_quorum: int = 1
+    baseline_score: int = 0
+
+    ABI_ORDER = (
+        "bounty spec_hash spec_uri eval_root num_rounds start_time commit_duration "
+        "reveal_duration score_commit_duration score_reveal_duration min_node_stake "
+        "min_validator_stake gamma delta rank_ratio tolerance slash_tau slash_miss slash_dev "
+        "min_quorum baseline_score"
+    ).split()
+
+    def as_tuple(self) -> tuple:
+        out = []
+        for name in self.ABI_ORDER:
+            v = getattr(self, name)
+            out.append(to_bytes32(v) if name in ("spec_hash", "eval_root") else v)
+        return tuple(out)
+
+    @property
+    def round_length(self) -> int:
+        return (
+            self.commit_duration
+            + self.reveal_duration
+            + self.score_commit_duration
+            + self.score_reveal_duration
+        )
+
+
+@dataclass(frozen=True)
+class TaskState:
+    creator: str
+    status: int
+    finalized_rounds: int
+    carry: int
+    refund: int
+    refund_claimed: bool
+    participant_count: int
+    validator_count: int
+    total_own_stake: int
+    round_length: int
+
+
+@dataclass(frozen=True)
+class Participant:
+    role: int
+    commission: int
+    own_active: int
+    own_pending: int
+    del_active: int
+    del_pending: int
+    pending_round: int
+    acc: int
+    owner_earned: int
+    owner_claimed: int
+    slashed: int
+    validator_index: int
+
+    @property
+    def joined(self) -> bool:
+        return self.role != 0
+
+    @property
+    def own(self) -> int:
+        return self.own_active + self.own_pending
+
+    @property
+    def delegated(self) -> int:
+        return self.del_active + self.del_pending
+
+
+@dataclass(frozen=True)
+class Delegation:
+    active: int
+    pending: int
+    pending_round: int
+    acc_checkpoint: int
+    earned: int
+    claimed: int
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    eval_revealed: bool
+    shard_sha256: bytes
+    shard_uri: str
+    num_submissions: int
+    commit_count: int
+    validator_commits: int
+    validator_reveals: int
+    stage: int
+    cursor: int
+    void_reason: int
+    pot: int
+    emission_amount: int
+    nodes_pot: int
+    validators_pot: int
+    node_stake: int
+    validator_stake: int
+    sum_g_stake: int
+    sum_f_stake: int
+    paid: int
+    slashed: int
+
+    @property
+    def done(self) -> bool:
+        return self.stage == Stage.DONE
+
+
+@dataclass(frozen=True)
+class Submission:
+    node: str
+    model_sha256: bytes
+    uri: str
+    commit_seq: int
+    consensus: int
+    stake: int
+    weight: int
+    reward: int
+    slot: int = -1
+
+
+@dataclass(frozen=True)
+class ModelCommit:
+    commitment: bytes
+    seq: int
+    committed: bool
+    revealed: bool
+    slot: int
+
+
+@dataclass(frozen=True)
+class ValidatorRound:
+    commitment: bytes
+    committed: bool
+    revealed: bool
+    stake: int
+    deviation_sum: int
+    deviation: int
+    agreement: int
+    reward: int
+    slash: int
+
+
+@dataclass(frozen=True)
+class FinalizeResult:
+    """What ``finalize`` did: rounds completed, transactions sent, and whether the task ended."""
+
+    rounds: list[int] = field(default_factory=list)
+    transactions: int = 0
+    task_ended: bool = False
