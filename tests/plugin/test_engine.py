@@ -390,11 +390,11 @@ def test_engine_rejects_bad_configuration(engine_shard):
 def test_engine_default_layout(engine_shard):
     """CPU: one single-threaded worker per CPU; ``threads`` alone sets workers = CPUs //
     threads; ``workers`` alone shares the CPUs out."""
-    from ape_arena.evaluation.engine import DEFAULT_MEMORY_LIMIT, _cpu_count, _physical_memory
+    from ape_arena.evaluation.pool import DEFAULT_MEMORY_LIMIT, cpu_count, physical_memory
 
     shard, sha = engine_shard
-    cpus = _cpu_count()
-    fit = max(1, _physical_memory() // DEFAULT_MEMORY_LIMIT)  # workers that fit in RAM
+    cpus = cpu_count()
+    fit = max(1, physical_memory() // DEFAULT_MEMORY_LIMIT)  # workers that fit in RAM
     e = Engine(engine_spec(), shard, sha, device="cpu")
     assert (e.workers, e.threads) == (min(cpus, fit), max(1, cpus // min(cpus, fit)))
     e = Engine(engine_spec(), shard, sha, device="cpu", threads=cpus)
@@ -409,7 +409,7 @@ def test_engine_default_layout(engine_shard):
     assert default_workers("cpu", models=10_000) == min(cpus, fit)
     assert default_workers("cpu", threads=cpus) == 1
     # each worker may use its memory limit: no more workers than physical memory holds
-    assert default_workers("cpu", memory_limit=2 * _physical_memory()) == 1
+    assert default_workers("cpu", memory_limit=2 * physical_memory()) == 1
     assert default_workers("cpu", memory_limit=0) == cpus  # no limit, no cap
 
 

@@ -15,7 +15,7 @@ Per round
 2. **Static checks** (``checks.check_model``) run on a background thread ahead of the
    worker, so they overlap inference of the models before.
 3. **Run**: each model goes to one of ``workers`` warm, isolated worker processes
-   (``worker.py``), each with the shard loaded once. On CPU the default is one
+   (``worker.py``, kept by ``pool.WorkerPool``), each with the shard loaded once. On CPU the default is one
    single-threaded worker per core, scoring that many models at once (small models use a
    core far better than a thread pool spread over one small model), with the largest
    model files dispatched first so the round does not end on one long straggler. A worker
@@ -24,9 +24,8 @@ Per round
    each model ``time_limit`` seconds of wall time and kills and replaces a worker that
    overruns or dies. A dead worker is retried once on a fresh process (``crash_retries``),
    so an unrelated kill (say the OOM killer) does not turn a valid model INVALID.
-4. **Score**: ``score = round_half_up(total / count * 1e9)``, computed exactly with
-   ``fractions.Fraction`` from the float64 total (an exact ``math.fsum`` over every per-row
-   value) and the integer count, clamped to ``[0, 2**64 - 2]``. ``2**64 - 1`` is INVALID.
+4. **Score**: ``score = round_half_up(total / count * 1e9)``, exactly (``results.py``),
+   clamped to ``[0, 2**64 - 2]``. ``2**64 - 1`` is INVALID.
 
 Every failure of a model (static check, load, run-time error, wrong output shape or dtype,
 non-finite output, memory or time limit, crash) gives an INVALID ``ScoreResult`` with a
@@ -43,40 +42,42 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from .worker import DEVICES, GRAPH_OPT_LEVELS, ShardError, recv, send
+from .pool import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_STARTUP_TIMEOUT,
+    EngineError,
+    WorkerPool,
+    cpu_count,
+    default_workers,
+)
+from .results import (
+    FETCH_FAILED,
+    INVALID_SCORE,
+    SCALE,
+    TIME_LIMIT,
+    WORKER_CRASHED,
+    EngineEvent,
+    ScoreResult,
+    from_reply,
+    invalid,
+    progress_bar,
+    score_from_total,
+)
+from .worker import DEVICES, GRAPH_OPT_LEVELS, ShardError, send
 
 log = logging.getLogger(__name__)
 
-SCALE = 10**9
-"""Fixed-point scale of a score: score = mean loss x 1e9."""
-INVALID_SCORE = 2**64 - 1
-"""The uint64 score of a model that could not be scored."""
-MAX_VALID_SCORE = INVALID_SCORE - 1
-
-DEFAULT_MEMORY_LIMIT = 4 * 2**30
 DEFAULT_TIME_LIMIT = 600.0
-DEFAULT_STARTUP_TIMEOUT = 300.0
-
-# Engine-side reason codes (the worker's are in worker.py, static ones in checks.py).
-TIME_LIMIT = "time_limit"
-WORKER_CRASHED = "worker_crashed"
-FETCH_FAILED = "fetch_failed"
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -89,82 +90,11 @@ __all__ = [
     "ScoreResult",
     "ShardError",
     "default_workers",
+    "file_sha256",
+    "normalise_sha256",
     "score_from_total",
     "score_models",
 ]
-
-
-class EngineError(RuntimeError):
-    """The engine itself cannot work (worker does not start, bad configuration)."""
-
-
-@dataclass(frozen=True)
-class ScoreResult:
-    """One model's result. ``score`` is the uint64 the validator commits on-chain."""
-
-    sha256: str
-    score: int
-    status: Literal["ok", "invalid"]
-    reason: str = ""
-    seconds: float = 0.0
-    code: str = ""
-    """Machine-readable reason code ('' when ok)."""
-    total: float | None = None
-    """Exact float64 loss total (``None`` when INVALID)."""
-    count: int = 0
-    """Denominator of the mean (rows or kept tokens)."""
-    infer_seconds: float = 0.0
-    """Time the worker spent in onnxruntime for this model."""
-    metric_seconds: float = 0.0
-    """Time the worker spent in the metric (overlaps inference when pipelined; with the
-    metric fused into the graph, only the host's share: the log-softmax counts as inference)."""
-    path: str = ""
-    """How it was scored: "cpu", "cpu-fused" (metric inside the graph, fused.py) or "cuda"."""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def mean_loss(self) -> float | None:
-        return None if self.total is None or not self.count else self.total / self.count
-
-    def score_bytes(self) -> bytes:
-        """The score as 8 big-endian bytes (how it is ABI-encoded as uint64)."""
-        return self.score.to_bytes(8, "big")
-
-
-@dataclass(frozen=True)
-class EngineEvent:
-    """Progress report: ``kind`` is "start" (model sent to the worker), "result", or
-    "worker" (a worker was started; ``pid`` set)."""
-
-    kind: Literal["start", "result", "worker"]
-    index: int = -1
-    total: int = 0
-    sha256: str = ""
-    attempt: int = 1
-    pid: int | None = None
-    result: ScoreResult | None = None
-
-
-def score_from_total(total: float, count: int) -> int:
-    """Fixed-point score of a loss: ``floor(total / count * 10**9 + 1/2)``, exactly.
-
-    The float64 ``total`` is converted to an exact rational, so no float rounding happens
-    here; ties round up. Clamped to ``[0, 2**64 - 2]`` (a tiny negative total from a loss
-    that is mathematically >= 0 scores 0; ``2**64 - 1`` stays reserved for INVALID).
-
-    Raises:
-        ValueError: non-finite total or count <= 0.
-    """
-    if not math.isfinite(total):
-        raise ValueError(f"loss total {total!r} is not finite")
-    if count <= 0:
-        raise ValueError(f"count must be positive, got {count}")
-    exact = Fraction(total) * SCALE / count
-    score = math.floor(exact + Fraction(1, 2))
-    return min(max(score, 0), MAX_VALID_SCORE)
 
 
 def normalise_sha256(value: str | bytes) -> str:
@@ -187,10 +117,6 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def _invalid(sha: str, code: str, reason: str, seconds: float = 0.0) -> ScoreResult:
-    return ScoreResult(sha, INVALID_SCORE, "invalid", reason, seconds, code)
-
-
 @dataclass
 class _Prepared:
     """A model after fetching and static checks (``error`` set when it failed them)."""
@@ -201,15 +127,6 @@ class _Prepared:
     seconds: float = 0.0
     size: int = 0
     """File size in bytes (a proxy for how long the model takes to score)."""
-
-
-@dataclass
-class _Worker:
-    proc: subprocess.Popen
-    conn: Any
-    log_path: Path
-    ready: bool = False
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 class Engine:
@@ -284,7 +201,7 @@ class Engine:
         for name, value in (("threads", threads), ("workers", workers)):
             if value is not None and int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        cpus = _cpu_count()
+        cpus = cpu_count()
         if workers is None:
             workers = default_workers(device, threads, memory_limit=memory_limit)
         self.workers = int(workers)
@@ -301,12 +218,30 @@ class Engine:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.on_event = on_event
         self.fetch = fetch
-        self._slots: list[_Worker | None] = [None] * self.workers
         self._store: Any = None
         self._shard_verified = False
-        self._logdir = tempfile.TemporaryDirectory(prefix="arena-worker-")
-        self._workers_started = 0
         self._lock = threading.Lock()
+        self.pool = WorkerPool(
+            self.workers,
+            {
+                "spec_json": self.spec.to_json().decode(),
+                "shard_path": self.shard_path,
+                "shard_sha256": self.shard_sha256,
+                "threads": self.threads,
+                "device": self.device,
+                "graph_opt": self.graph_opt,
+                "pipeline": self.pipeline,
+                "metric_threads": self.metric_threads,
+                "metric_workers": self.metric_workers,
+                "spinning": self.spinning,
+                "fuse": self.fuse,
+            },
+            threads=self.threads,
+            memory_limit=self.memory_limit,
+            device=self.device,
+            startup_timeout=self.startup_timeout,
+            on_spawn=lambda pid: self._emit(EngineEvent("worker", pid=pid)),
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Engine:
@@ -319,9 +254,7 @@ class Engine:
     def start(self) -> None:
         """Verify the shard and start the warm workers (does not wait for them to load)."""
         self.verify_shard()
-        for slot, worker in enumerate(self._slots):
-            if worker is None:
-                self._slots[slot] = self._spawn()
+        self.pool.start()
 
     def verify_shard(self) -> None:
         """Check the shard's sha256 once; raises ``ShardError`` on mismatch."""
@@ -343,38 +276,27 @@ class Engine:
     def wait_ready(self) -> dict[str, Any]:
         """Block until every worker has loaded the shard; returns the first one's ready
         message."""
-        self.start()
-        for slot in range(self.workers):
-            worker = self._slots[slot]
-            assert worker is not None
-            self._ensure_ready(worker)
-        first = self._slots[0]
-        assert first is not None
-        return first.info
+        self.verify_shard()
+        return self.pool.wait_ready()
 
     def close(self) -> None:
         """Stop the workers (politely, then by force)."""
-        live = [w for w in self._slots if w is not None]
-        self._slots = [None] * self.workers
-        for w in live:
-            _stop(w)
-        self._logdir.cleanup()
+        self.pool.close()
 
     @property
     def worker_pid(self) -> int | None:
         """pid of the first worker process (None before ``start``)."""
-        w = self._slots[0] if self._slots else None
-        return None if w is None else w.proc.pid
+        return self.pool.first_pid
 
     @property
     def worker_pids(self) -> list[int]:
         """pids of the live worker processes."""
-        return [w.proc.pid for w in self._slots if w is not None]
+        return self.pool.pids
 
     @property
     def workers_started(self) -> int:
         """How many worker processes this engine has started (restarts included)."""
-        return self._workers_started
+        return self.pool.started
 
     # ------------------------------------------------------------------ scoring
     def score_round(
@@ -395,7 +317,7 @@ class Engine:
             futures: list[Future[_Prepared]] = [
                 checker.submit(self._prepare, str(src), sha) for src, sha in items
             ]
-            with _progress(self.progress, n) as bar:
+            with progress_bar(self.progress, n) as bar:
 
                 def finish(i: int, result: ScoreResult) -> None:
                     results[i] = result
@@ -448,23 +370,23 @@ class Engine:
             want = normalise_sha256(sha)
         except ValueError as exc:
             text = sha.hex() if isinstance(sha, bytes | bytearray) else str(sha)
-            return _Prepared(text, error=_invalid(text, "bad_hash", str(exc)))
+            return _Prepared(text, error=invalid(text, "bad_hash", str(exc)))
         try:
             path = self._local_path(src, want)
         except Exception as exc:  # noqa: BLE001 - a bad URI is that model's problem
             return _Prepared(
                 want,
-                error=_invalid(want, FETCH_FAILED, f"cannot fetch {src}: {exc}"),
+                error=invalid(want, FETCH_FAILED, f"cannot fetch {src}: {exc}"),
             )
         try:
             check_model(path, self.spec, want)
         except CheckError as exc:
             dt = time.perf_counter() - t0
-            return _Prepared(want, error=_invalid(want, exc.code, exc.reason, dt))
+            return _Prepared(want, error=invalid(want, exc.code, exc.reason, dt))
         except Exception as exc:  # noqa: BLE001 - a checker crash must not stop the round
             dt = time.perf_counter() - t0
             return _Prepared(
-                want, error=_invalid(want, "checker_failed", f"static checks crashed: {exc}", dt)
+                want, error=invalid(want, "checker_failed", f"static checks crashed: {exc}", dt)
             )
         resolved = Path(path).resolve()
         try:
@@ -493,8 +415,8 @@ class Engine:
         attempts = 1 + max(0, self.crash_retries)
         reason = ""
         for attempt in range(1, attempts + 1):
-            worker = self._live_worker(slot)
-            self._emit(EngineEvent("start", index, total, sha, attempt, pid=worker.proc.pid))
+            worker = self.pool.live(slot)
+            self._emit(EngineEvent("start", index, total, sha, attempt, pid=worker.pid))
             t0 = time.monotonic()
             job = f"{index}:{attempt}"
             try:
@@ -503,13 +425,13 @@ class Engine:
                 )
             except OSError:
                 pass  # a dead worker shows up as EOF below
-            reply, why = self._await(worker, self.time_limit)
+            reply, why = self.pool.reply(worker, self.time_limit)
             wall = time.monotonic() - t0
             if reply is not None and reply.get("kind") == "result" and reply.get("job") == job:
-                return self._to_result(sha, reply, prepared.seconds)
-            self._discard(worker)
+                return from_reply(sha, reply, prepared.seconds)
+            self.pool.discard(worker)
             if why == "timeout":
-                return _invalid(
+                return invalid(
                     sha,
                     TIME_LIMIT,
                     f"ran longer than the time limit of {self.time_limit:g} s (worker killed)",
@@ -521,305 +443,14 @@ class Engine:
                 sha,
                 attempt,
                 why,
-                _tail(worker.log_path) or "-",
+                worker.log_tail() or "-",
             )
-        return _invalid(
-            sha, WORKER_CRASHED, f"the worker process died scoring this model: {reason}"
-        )
-
-    def _to_result(self, sha: str, reply: dict[str, Any], check_seconds: float) -> ScoreResult:
-        seconds = check_seconds + float(reply.get("seconds", 0.0))
-        if reply.get("status") != "ok":
-            return _invalid(
-                sha, str(reply.get("code", "invalid")), str(reply.get("reason")), seconds
-            )
-        total = float.fromhex(reply["total"])
-        count = int(reply["count"])
-        try:
-            score = score_from_total(total, count)
-        except ValueError as exc:
-            return _invalid(sha, "non_finite", str(exc), seconds)
-        return ScoreResult(
-            sha,
-            score,
-            "ok",
-            "",
-            seconds,
-            "",
-            total,
-            count,
-            float(reply.get("infer_seconds", 0.0)),
-            float(reply.get("metric_seconds", 0.0)),
-            str(reply.get("path", "")),
-        )
-
-    # ------------------------------------------------------------------ workers
-    def _spawn(self) -> _Worker:
-        parent, child = socket.socketpair()
-        with self._lock:
-            self._workers_started += 1
-            number = self._workers_started
-        Path(self._logdir.name).mkdir(parents=True, exist_ok=True)
-        log_path = Path(self._logdir.name) / f"worker-{number}.log"
-        env = dict(os.environ)
-        env.setdefault("MALLOC_ARENA_MAX", "2")  # per-thread malloc arenas eat address space
-        env["OMP_NUM_THREADS"] = str(self.threads)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [*_package_roots(), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
-        )
-        cmd = [
-            sys.executable,
-            "-m",
-            "ape_arena.evaluation.worker",
-            "--fd",
-            str(child.fileno()),
-            "--memory-limit",
-            str(self.memory_limit),
-            "--memory-kind",
-            _memory_kind(self.device),
-            "--parent",
-            str(os.getpid()),
-        ]
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                cmd,
-                pass_fds=(child.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                env=env,
-                start_new_session=True,  # terminal signals (Ctrl-C) go to the engine only
-            )
-        child.close()
-        from multiprocessing.connection import Connection
-
-        conn = Connection(parent.detach())
-        worker = _Worker(proc, conn, log_path)
-        send(
-            conn,
-            {
-                "kind": "init",
-                "spec_json": self.spec.to_json().decode(),
-                "shard_path": self.shard_path,
-                "shard_sha256": self.shard_sha256,
-                "threads": self.threads,
-                "device": self.device,
-                "graph_opt": self.graph_opt,
-                "pipeline": self.pipeline,
-                "metric_threads": self.metric_threads,
-                "metric_workers": self.metric_workers,
-                "spinning": self.spinning,
-                "fuse": self.fuse,
-            },
-        )
-        self._emit(EngineEvent("worker", pid=proc.pid))
-        return worker
-
-    def _live_worker(self, slot: int = 0) -> _Worker:
-        worker = self._slots[slot]
-        if worker is None or worker.proc.poll() is not None:
-            if worker is not None:
-                self._discard(worker)
-            worker = self._slots[slot] = self._spawn()
-        self._ensure_ready(worker)
-        return worker
-
-    def _ensure_ready(self, worker: _Worker) -> None:
-        if worker.ready:
-            return
-        reply, why = self._await(worker, self.startup_timeout)
-        if reply is None:
-            tail = _tail(worker.log_path)
-            self._discard(worker)
-            raise EngineError(
-                f"the scoring worker did not start ({why}); its log ends with: {tail or '-'}"
-                + (
-                    f" (memory_limit={self.memory_limit} bytes may be too small)"
-                    if self.memory_limit
-                    else ""
-                )
-            )
-        if reply.get("kind") == "fatal":
-            self._discard(worker)
-            if reply.get("code") == "shard":
-                raise ShardError(reply.get("error", "eval shard refused by the worker"))
-            raise EngineError(f"the scoring worker failed to start: {reply.get('error')}")
-        worker.ready = True
-        worker.info = reply
-
-    def _await(self, worker: _Worker, timeout: float) -> tuple[dict[str, Any] | None, str]:
-        """Next message from ``worker`` within ``timeout`` s: (message, "") or (None, why)."""
-        try:
-            if not worker.conn.poll(timeout):
-                return None, "timeout"
-            return recv(worker.conn), ""
-        except (EOFError, OSError, ValueError):
-            return None, _exit_reason(worker.proc)
-
-    def _discard(self, worker: _Worker) -> None:
-        _kill(worker)
-        for i, w in enumerate(self._slots):  # in place: other slots belong to other threads
-            if w is worker:
-                self._slots[i] = None
+        return invalid(sha, WORKER_CRASHED, f"the worker process died scoring this model: {reason}")
 
     def _emit(self, event: EngineEvent) -> None:
         if self.on_event is not None:
             with self._lock:  # callers need not be thread-safe
                 self.on_event(event)
-
-
-# ---------------------------------------------------------------------- helpers
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _cuda_likely(device: str) -> bool:
-    """Whether the workers will score on CUDA (one worker then owns the device)."""
-    if device == "cpu":
-        return False
-    if device == "cuda":
-        return True
-    try:
-        import onnxruntime as ort
-    except ImportError:  # pragma: no cover
-        return False
-    return "CUDAExecutionProvider" in ort.get_available_providers()
-
-
-def _memory_kind(device: str) -> str:
-    """``RLIMIT_AS`` on CPU; ``RLIMIT_DATA`` when the worker may initialise CUDA (the driver
-    reserves huge address ranges it never touches, which ``RLIMIT_AS`` would refuse)."""
-    if device == "cpu":
-        return "as"
-    try:
-        import onnxruntime as ort
-    except ImportError:  # pragma: no cover
-        return "as"
-    return "data" if "CUDAExecutionProvider" in ort.get_available_providers() else "as"
-
-
-def _package_roots() -> list[str]:
-    """Folders that hold ape_arena and arena_kernels, so the worker imports the same code."""
-    roots = [str(Path(__file__).resolve().parents[2])]
-    try:
-        import arena_kernels
-
-        for p in getattr(arena_kernels, "__path__", []):
-            roots.append(str(Path(p).resolve().parent))
-    except ImportError:  # pragma: no cover
-        pass
-    return list(dict.fromkeys(roots))
-
-
-def _exit_reason(proc: subprocess.Popen) -> str:
-    try:
-        code = proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        return "the worker stopped answering"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"killed by {name}"
-    return f"exited with code {code}"
-
-
-def _kill(worker: _Worker) -> None:
-    try:
-        worker.conn.close()
-    except OSError:
-        pass
-    if worker.proc.poll() is None:
-        worker.proc.kill()
-    try:
-        worker.proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
-        log.error("worker %d did not die after SIGKILL", worker.proc.pid)
-
-
-def _stop(worker: _Worker) -> None:
-    if worker.proc.poll() is None:
-        try:
-            send(worker.conn, {"kind": "exit"})
-            worker.proc.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired, ValueError):
-            pass
-    _kill(worker)
-
-
-def _tail(path: Path, limit: int = 400) -> str:
-    try:
-        text = path.read_bytes()[-limit:].decode(errors="replace").strip()
-    except OSError:
-        return ""
-    return " | ".join(line for line in text.splitlines() if line.strip())[-limit:]
-
-
-class _progress:
-    """Context manager yielding ``advance(result)``; a rich bar when enabled."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled = enabled and total > 0
-        self.total = total
-        self._bar = None
-
-    def __enter__(self) -> Callable[[ScoreResult], None]:
-        if not self.enabled:
-            return lambda result: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        self._bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._bar.__enter__()
-        task = self._bar.add_task("scoring", total=self.total)
-        bar = self._bar
-
-        def advance(result: ScoreResult) -> None:
-            tag = "ok" if result.ok else f"INVALID ({result.code})"
-            bar.update(task, advance=1, description=f"scoring {result.sha256[:10]} {tag}")
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-
-
-def default_workers(
-    device: str = "auto",
-    threads: int | None = None,
-    models: int | None = None,
-    memory_limit: int = DEFAULT_MEMORY_LIMIT,
-) -> int:
-    """Worker processes an ``Engine`` starts when not told: one per CPU on CPU (CPUs //
-    ``threads`` when threads per worker are given), 1 with CUDA, never more than
-    ``models`` (a round of one model gets one worker with every CPU) and never more than
-    physical memory / ``memory_limit`` (each worker may use up to its limit)."""
-    if threads:
-        n = max(1, _cpu_count() // int(threads))
-    else:
-        n = 1 if _cuda_likely(device) else _cpu_count()
-    if memory_limit:
-        n = min(n, max(1, _physical_memory() // memory_limit))
-    return max(1, min(n, models)) if models is not None else n
-
-
-def _physical_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return 1 << 62
 
 
 def score_models(

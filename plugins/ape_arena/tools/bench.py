@@ -533,12 +533,12 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore")  # exporter chatter
     sizes = QUICK if args.quick else FULL
-    from ..evaluation.engine import _cpu_count
+    from ..evaluation.pool import cpu_count
 
     for name in ("workers", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
-    threads = _cpu_count()  # torch and the one-session onnxruntime pass: every CPU
+    threads = cpu_count()  # torch and the one-session onnxruntime pass: every CPU
     layout = (args.workers, args.threads)
     n_lm = max(1, args.models // 3)
     n_digits = args.models - n_lm

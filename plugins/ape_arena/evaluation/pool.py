@@ -1,0 +1,345 @@
+"""The engine's worker processes: a fixed number of slots, each holding one warm, isolated
+``worker.py`` process with the round's shard loaded.
+
+A worker caps its own memory (``RLIMIT_AS``, or ``RLIMIT_DATA`` where CUDA may be used),
+runs in its own session (terminal signals go to the engine only) and dies with the engine.
+A slot whose worker died or was killed is refilled with a fresh process on its next use.
+``default_workers`` says how many slots a machine gets when nobody says otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .worker import ShardError, recv, send
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MEMORY_LIMIT = 4 * 2**30
+DEFAULT_STARTUP_TIMEOUT = 300.0
+
+
+class EngineError(RuntimeError):
+    """The engine itself cannot work (worker does not start, bad configuration)."""
+
+
+@dataclass
+class Worker:
+    """One worker process and the socket the engine talks to it through."""
+
+    proc: subprocess.Popen
+    conn: Any
+    log_path: Path
+    ready: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+    """The worker's ``ready`` message (providers, shard rows, …)."""
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_tail(self, limit: int = 400) -> str:
+        """The end of the worker's stdout/stderr, on one line."""
+        try:
+            text = self.log_path.read_bytes()[-limit:].decode(errors="replace").strip()
+        except OSError:
+            return ""
+        return " | ".join(line for line in text.splitlines() if line.strip())[-limit:]
+
+
+class WorkerPool:
+    """``size`` slots of warm workers, all started with the same ``init`` message.
+
+    Args:
+        size: number of slots (worker processes alive at once).
+        init: the message every worker gets first (spec, shard, threads, device, …).
+        threads: ``OMP_NUM_THREADS`` of each worker.
+        memory_limit: each worker's memory cap in bytes (0 = none).
+        device: "auto", "cpu" or "cuda": decides how the memory cap is applied.
+        startup_timeout: seconds a worker may take to load the shard and say ready.
+        on_spawn: called with the pid of every worker started (restarts included).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        init: dict[str, Any],
+        *,
+        threads: int,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        device: str = "auto",
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        on_spawn: Callable[[int], None] | None = None,
+    ):
+        self.size = int(size)
+        self.init = init
+        self.threads = int(threads)
+        self.memory_limit = int(memory_limit)
+        self.device = device
+        self.startup_timeout = float(startup_timeout)
+        self.on_spawn = on_spawn
+        self._slots: list[Worker | None] = [None] * self.size
+        self._logdir = tempfile.TemporaryDirectory(prefix="arena-worker-")
+        self._started = 0
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start a worker in every empty slot (does not wait for them to load)."""
+        for slot, worker in enumerate(self._slots):
+            if worker is None:
+                self._slots[slot] = self._spawn()
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Block until every worker has loaded the shard; returns the first one's ready
+        message."""
+        self.start()
+        for worker in self._slots:
+            assert worker is not None
+            self._ensure_ready(worker)
+        first = self._slots[0]
+        assert first is not None
+        return first.info
+
+    def close(self) -> None:
+        """Stop the workers (politely, then by force)."""
+        live = [w for w in self._slots if w is not None]
+        self._slots = [None] * self.size
+        for w in live:
+            _stop(w)
+        self._logdir.cleanup()
+
+    @property
+    def pids(self) -> list[int]:
+        """pids of the live worker processes, in slot order."""
+        return [w.pid for w in self._slots if w is not None]
+
+    @property
+    def first_pid(self) -> int | None:
+        """pid of the first slot's worker (None before ``start``)."""
+        w = self._slots[0] if self._slots else None
+        return None if w is None else w.pid
+
+    @property
+    def started(self) -> int:
+        """How many worker processes this pool has started (restarts included)."""
+        return self._started
+
+    # ------------------------------------------------------------------ use
+    def live(self, slot: int = 0) -> Worker:
+        """The ready worker of ``slot``, started afresh if it is missing or dead."""
+        worker = self._slots[slot]
+        if worker is None or worker.proc.poll() is not None:
+            if worker is not None:
+                self.discard(worker)
+            worker = self._slots[slot] = self._spawn()
+        self._ensure_ready(worker)
+        return worker
+
+    def reply(self, worker: Worker, timeout: float) -> tuple[dict[str, Any] | None, str]:
+        """Next message from ``worker`` within ``timeout`` s: (message, "") or (None, why)."""
+        try:
+            if not worker.conn.poll(timeout):
+                return None, "timeout"
+            return recv(worker.conn), ""
+        except (EOFError, OSError, ValueError):
+            return None, _exit_reason(worker.proc)
+
+    def discard(self, worker: Worker) -> None:
+        """Kill ``worker`` and empty its slot (refilled on the slot's next use)."""
+        _kill(worker)
+        for i, w in enumerate(self._slots):  # in place: other slots belong to other threads
+            if w is worker:
+                self._slots[i] = None
+
+    # ------------------------------------------------------------------ internals
+    def _spawn(self) -> Worker:
+        parent, child = socket.socketpair()
+        with self._lock:
+            self._started += 1
+            number = self._started
+        Path(self._logdir.name).mkdir(parents=True, exist_ok=True)
+        log_path = Path(self._logdir.name) / f"worker-{number}.log"
+        env = dict(os.environ)
+        env.setdefault("MALLOC_ARENA_MAX", "2")  # per-thread malloc arenas eat address space
+        env["OMP_NUM_THREADS"] = str(self.threads)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*_package_roots(), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "ape_arena.evaluation.worker",
+            "--fd",
+            str(child.fileno()),
+            "--memory-limit",
+            str(self.memory_limit),
+            "--memory-kind",
+            _memory_kind(self.device),
+            "--parent",
+            str(os.getpid()),
+        ]
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(
+                cmd,
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                env=env,
+                start_new_session=True,  # terminal signals (Ctrl-C) go to the engine only
+            )
+        child.close()
+        from multiprocessing.connection import Connection
+
+        conn = Connection(parent.detach())
+        worker = Worker(proc, conn, log_path)
+        send(conn, {"kind": "init", **self.init})
+        if self.on_spawn is not None:
+            self.on_spawn(proc.pid)
+        return worker
+
+    def _ensure_ready(self, worker: Worker) -> None:
+        if worker.ready:
+            return
+        reply, why = self.reply(worker, self.startup_timeout)
+        if reply is None:
+            tail = worker.log_tail()
+            self.discard(worker)
+            raise EngineError(
+                f"the scoring worker did not start ({why}); its log ends with: {tail or '-'}"
+                + (
+                    f" (memory_limit={self.memory_limit} bytes may be too small)"
+                    if self.memory_limit
+                    else ""
+                )
+            )
+        if reply.get("kind") == "fatal":
+            self.discard(worker)
+            if reply.get("code") == "shard":
+                raise ShardError(reply.get("error", "eval shard refused by the worker"))
+            raise EngineError(f"the scoring worker failed to start: {reply.get('error')}")
+        worker.ready = True
+        worker.info = reply
+
+
+# ---------------------------------------------------------------------- layout
+def default_workers(
+    device: str = "auto",
+    threads: int | None = None,
+    models: int | None = None,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+) -> int:
+    """Worker processes an ``Engine`` starts when not told: one per CPU on CPU (CPUs //
+    ``threads`` when threads per worker are given), 1 with CUDA, never more than
+    ``models`` (a round of one model gets one worker with every CPU) and never more than
+    physical memory / ``memory_limit`` (each worker may use up to its limit)."""
+    if threads:
+        n = max(1, cpu_count() // int(threads))
+    else:
+        n = 1 if _cuda_likely(device) else cpu_count()
+    if memory_limit:
+        n = min(n, max(1, physical_memory() // memory_limit))
+    return max(1, min(n, models)) if models is not None else n
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def physical_memory() -> int:
+    """Bytes of RAM of this machine."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 1 << 62
+
+
+def _cuda_likely(device: str) -> bool:
+    """Whether the workers will score on CUDA (one worker then owns the device)."""
+    if device == "cpu":
+        return False
+    if device == "cuda":
+        return True
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover
+        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def _memory_kind(device: str) -> str:
+    """``RLIMIT_AS`` on CPU; ``RLIMIT_DATA`` when the worker may initialise CUDA (the driver
+    reserves huge address ranges it never touches, which ``RLIMIT_AS`` would refuse)."""
+    if device == "cpu":
+        return "as"
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover
+        return "as"
+    return "data" if "CUDAExecutionProvider" in ort.get_available_providers() else "as"
+
+
+def _package_roots() -> list[str]:
+    """Folders that hold ape_arena and arena_kernels, so the worker imports the same code."""
+    roots = [str(Path(__file__).resolve().parents[2])]
+    try:
+        import arena_kernels
+
+        for p in getattr(arena_kernels, "__path__", []):
+            roots.append(str(Path(p).resolve().parent))
+    except ImportError:  # pragma: no cover
+        pass
+    return list(dict.fromkeys(roots))
+
+
+def _exit_reason(proc: subprocess.Popen) -> str:
+    try:
+        code = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return "the worker stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}"
+    return f"exited with code {code}"
+
+
+def _kill(worker: Worker) -> None:
+    try:
+        worker.conn.close()
+    except OSError:
+        pass
+    if worker.proc.poll() is None:
+        worker.proc.kill()
+    try:
+        worker.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+        log.error("worker %d did not die after SIGKILL", worker.proc.pid)
+
+
+def _stop(worker: Worker) -> None:
+    if worker.proc.poll() is None:
+        try:
+            send(worker.conn, {"kind": "exit"})
+            worker.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            pass
+    _kill(worker)
