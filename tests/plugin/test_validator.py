@@ -331,15 +331,15 @@ def test_max_rounds_stops_after_the_round_is_finalized(arena, make_validator):
 
 def test_clock_matches_protocol_formula(make_validator):
     v = make_validator()
-    assert v.clock(START - 1) == (-1, Phase.NOT_STARTED)
-    assert v.clock(START) == (0, Phase.COMMIT)
-    assert v.clock(START + 99) == (0, Phase.COMMIT)
-    assert v.clock(START + 100) == (0, Phase.REVEAL)
-    assert v.clock(START + 250) == (0, Phase.SCORE_COMMIT)
-    assert v.clock(START + 399) == (0, Phase.SCORE_REVEAL)
-    assert v.clock(START + 400) == (1, Phase.COMMIT)
-    assert v.clock(START + 800) == (2, Phase.ENDED)
-    assert v.phase_start(1, Phase.SCORE_REVEAL) == START + 700
+    assert v.clock.at(START - 1) == (-1, Phase.NOT_STARTED)
+    assert v.clock.at(START) == (0, Phase.COMMIT)
+    assert v.clock.at(START + 99) == (0, Phase.COMMIT)
+    assert v.clock.at(START + 100) == (0, Phase.REVEAL)
+    assert v.clock.at(START + 250) == (0, Phase.SCORE_COMMIT)
+    assert v.clock.at(START + 399) == (0, Phase.SCORE_REVEAL)
+    assert v.clock.at(START + 400) == (1, Phase.COMMIT)
+    assert v.clock.at(START + 800) == (2, Phase.ENDED)
+    assert v.clock.phase_start(1, Phase.SCORE_REVEAL) == START + 700
     assert v.round_end(0) == START + 400
 
 

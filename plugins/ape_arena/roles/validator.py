@@ -14,7 +14,7 @@ loops ``step()`` and waits for the next phase boundary in between. In each round
 
 Crash safety
 ------------
-One JSON file per chain/arena/task/validator/round::
+One JSON file per chain/arena/task/validator/round (``validator_state.StateStore``)::
 
     <state_dir>/<chain>/<arena>/task-<id>/<validator>/round-<r>.json
 
@@ -33,7 +33,7 @@ a restart reads the file and reconciles it with the chain:
 A transaction that fails for a non-revert reason (RPC down, timeout, nonce race) is retried
 with a log line per attempt; before each retry the chain is checked, so a transaction that
 landed after all is not sent twice. Reverts are deterministic: they become one-line
-``ArenaError`` messages (from ``chain.ArenaClient``) and are not retried.
+``ArenaError`` messages (from ``protocol.ArenaClient``) and are not retried.
 
 Example::
 
@@ -43,19 +43,16 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..fsutil import atomic_write_json
 from ..protocol import (
     DEFAULT_FINALIZE_STEPS,
     INVALID_SCORE,
-    LOCAL_CHAIN_IDS,
     ArenaClient,
     ArenaError,
     Phase,
@@ -69,105 +66,35 @@ from ..protocol import (
     score_commitment,
     to_bytes32,
 )
+from .clock import RoundClock
+from .validator_state import (
+    COMMITTED,
+    REVEALED,
+    SCORED,
+    STATUS_ORDER,
+    RoundState,
+    StateStore,
+    ValidatorError,
+    chain_key,
+    state_dir_from_config,
+)
 
-STATE_VERSION = 1
+__all__ = [
+    "COMMITTED",
+    "MAX_SCORE_ATTEMPTS",
+    "REVEALED",
+    "SCORED",
+    "RoundState",
+    "Scored",
+    "StateStore",
+    "StepResult",
+    "Validator",
+    "ValidatorError",
+    "chain_key",
+]
+
 MAX_SCORE_ATTEMPTS = 3
 """Scoring attempts per round before a validator gives the round up (nothing committed)."""
-SCORED, COMMITTED, REVEALED = "scored", "committed", "revealed"
-_STATUS_ORDER = {SCORED: 0, COMMITTED: 1, REVEALED: 2}
-
-
-class ValidatorError(RuntimeError):
-    """The validator cannot go on (bad configuration, lost state, repeated tx failure)."""
-
-
-# ----------------------------------------------------------------------------- state
-@dataclass
-class RoundState:
-    """What a validator must never lose for one round: its scores and its salt."""
-
-    chain: str
-    arena: str
-    task: int
-    round: int
-    validator: str
-    shard_sha256: str
-    models: list[str]
-    """sha256 (hex) of each revealed submission, in slot order (what was scored)."""
-    scores: list[int]
-    reasons: list[str]
-    salt: str
-    """0x-hex bytes32, drawn once per round and never replaced."""
-    commitment: str
-    status: str = SCORED
-    log: list[str] = field(default_factory=list)
-    version: int = STATE_VERSION
-
-    def note(self, text: str) -> None:
-        self.log.append(f"{int(time.time())} {text}")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RoundState:
-        if data.get("version") != STATE_VERSION:
-            raise ValidatorError(f"state file version {data.get('version')} is not supported")
-        return cls(**data)
-
-
-class StateStore:
-    """The validator's state folder for one chain/arena/task/validator."""
-
-    def __init__(
-        self, root: str | os.PathLike[str], chain: str, arena: str, task: int, validator: str
-    ):
-        self.chain = chain
-        self.folder = Path(root) / chain / arena.lower() / f"task-{task}" / validator.lower()
-
-    def path(self, round_: int) -> Path:
-        return self.folder / f"round-{round_}.json"
-
-    def load(self, round_: int) -> RoundState | None:
-        path = self.path(round_)
-        if not path.exists():
-            return None
-        try:
-            return RoundState.from_dict(json.loads(path.read_text()))
-        except (ValueError, TypeError) as exc:
-            raise ValidatorError(
-                f"state file {path} is unreadable ({exc}); it holds this round's salt: "
-                "inspect it by hand, do not delete it while the round is open"
-            ) from None
-
-    def save(self, state: RoundState) -> Path:
-        path = self.path(state.round)
-        atomic_write_json(path, asdict(state))
-        return path
-
-    def set_aside(self, round_: int, why: str) -> Path | None:
-        """Move a state file that does not belong to this chain's round out of the way."""
-        path = self.path(round_)
-        if not path.exists():
-            return None
-        dest = path.with_name(f"{path.name}.stale-{int(time.time())}")
-        os.replace(path, dest)
-        return dest
-
-
-def chain_key(chain_id: int, genesis_hash: str | None) -> str:
-    """Folder name of a chain: the id; local dev chains (ids repeat) add their genesis hash."""
-    if chain_id in LOCAL_CHAIN_IDS and genesis_hash:
-        return f"{chain_id}-{genesis_hash.lower().removeprefix('0x')[:16]}"
-    return str(chain_id)
-
-
-def state_dir_from_config() -> Path:
-    """``arena.state_dir`` of ape-config.yaml (relative to the working folder)."""
-    try:
-        from ape import config
-
-        name = config.get_config("arena").state_dir
-    except Exception:  # outside an Ape project
-        name = ".arena/state"
-    return Path.cwd() / name
 
 
 # ----------------------------------------------------------------------------- results
@@ -250,6 +177,7 @@ class Validator:
             store = ArtifactStore.from_config()
         self.store = store
         self.params = client.task_params(self.task)
+        self.clock = RoundClock(self.params)
         root = Path(state_dir) if state_dir is not None else state_dir_from_config()
         self.states = StateStore(
             root,
@@ -274,51 +202,12 @@ class Validator:
             self._said.add((round_, key))
             self.log(text)
 
-    # ------------------------------------------------------------------ clock
-    def clock(self, now: int) -> tuple[int, Phase]:
-        """(time-round, phase) at chain time ``now`` (PROTOCOL §3), computed locally."""
-        p = self.params
-        length = p.round_length
-        if now < p.start_time:
-            return -1, Phase.NOT_STARTED
-        r = (now - p.start_time) // length
-        if r >= p.num_rounds:
-            return r, Phase.ENDED
-        off = (now - p.start_time) % length
-        bounds = [p.commit_duration, p.reveal_duration, p.score_commit_duration]
-        phase = Phase.COMMIT
-        for width in bounds:
-            if off < width:
-                break
-            off -= width
-            phase = Phase(phase + 1)
-        return r, phase
-
-    def phase_start(self, round_: int, phase: Phase) -> int:
-        p = self.params
-        start = p.start_time + round_ * p.round_length
-        widths = [p.commit_duration, p.reveal_duration, p.score_commit_duration]
-        return start + sum(widths[: int(phase) - 1])
-
-    def round_end(self, round_: int) -> int:
-        return self.params.start_time + (round_ + 1) * self.params.round_length
-
-    def _next_boundary(self, now: int) -> int | None:
-        r, phase = self.clock(now)
-        if phase == Phase.NOT_STARTED:
-            return self.params.start_time
-        if phase == Phase.ENDED:
-            return None
-        if phase == Phase.SCORE_REVEAL:
-            return self.round_end(r)
-        return self.phase_start(r, Phase(phase + 1))
-
     # ------------------------------------------------------------------ one step
     def step(self) -> StepResult:
         """Do everything that is due at the current chain time; never blocks on the clock."""
         now = self.client.now()
-        r, phase = self.clock(now)
-        result = StepResult(round=r, phase=phase, next_time=self._next_boundary(now))
+        r, phase = self.clock.at(now)
+        result = StepResult(round=r, phase=phase, next_time=self.clock.next_boundary(now))
         status = self.client.task_state(self.task).status
         if status == Status.CANCELLED:
             self.log(f"task {self.task} was cancelled; nothing to validate")
@@ -337,7 +226,7 @@ class Validator:
             elif phase == Phase.SCORE_REVEAL:
                 self._ensure_revealed(r, result)
             elif phase in (Phase.COMMIT, Phase.REVEAL):
-                start = self.phase_start(r, Phase.SCORE_COMMIT)
+                start = self.clock.phase_start(r, Phase.SCORE_COMMIT)
                 self._once(
                     r, "wait", f"round {r}: {phase.label} phase; scoring opens {fmt_time(start)}"
                 )
@@ -345,7 +234,7 @@ class Validator:
             self._once(-1, "wait", f"task {self.task} starts {fmt_time(self.params.start_time)}")
         # rounds whose score-reveal window closed since we started
         for seen in sorted(self.rounds_seen - self.rounds_closed):
-            if now >= self.round_end(seen):
+            if now >= self.clock.round_end(seen):
                 self._round_closed(seen)
                 self.rounds_closed.add(seen)
         if self.do_finalize:
@@ -422,7 +311,7 @@ class Validator:
             path = self.states.save(state)  # BEFORE the commit transaction
             self.log(f"round {r}: scores and salt saved to {_shown(path)}")
         if (
-            _STATUS_ORDER[state.status] >= _STATUS_ORDER[COMMITTED]
+            STATUS_ORDER[state.status] >= STATUS_ORDER[COMMITTED]
             and vr.committed
             and vr.commitment == to_bytes32(state.commitment)
         ):
@@ -746,7 +635,7 @@ class Validator:
         return sum(1 for r in self.rounds_closed if r < finalized or not self.do_finalize)
 
     def _wait_until(self, ts: int, poll: float, on_wait: Callable[[int, int], None] | None) -> None:
-        r, phase = self.clock(ts)
+        r, phase = self.clock.at(ts)
         what = (
             f"round {r} {phase.label}"
             if phase not in (Phase.ENDED, Phase.NOT_STARTED)
