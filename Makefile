@@ -2,7 +2,8 @@
 #   make demo   whole arena round on a local anvil
 #   make test   the full test suite (contracts, fuzz, plugin, kernels, e2e)
 #   make gas    gas per function at maximum sizes
-#   make bench  validator throughput against baselines
+#   make bench  validator throughput against baselines (quick mode: make bench ARGS=--quick)
+#   make lint   ruff, formatting, and the layer contract of DESIGN §2 (import-linter)
 # GPU machines: make test EXTRAS=gpu,test  (onnxruntime-gpu instead of onnxruntime)
 
 SHELL := /bin/bash
@@ -42,18 +43,19 @@ compile: setup
 demo: setup
 	ape run demo --network ethereum:local:foundry
 
-test: setup
+test: lint
 	ape test tests -p no:cacheprovider --network ethereum:local:foundry
 
 gas: setup
 	ape run gas --network ethereum:local:foundry
 
 bench: setup
-	python -m ape_arena.tools.bench
+	python -m ape_arena.tools.bench $(ARGS)
 
 lint: setup
 	ruff check .
 	ruff format --check .
+	lint-imports --no-cache
 
 format: setup
 	ruff format .

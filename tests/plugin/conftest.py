@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from ape_arena.evaluation.spec import TaskSpec, example
 
-if importlib.util.find_spec("tests.plugin.fixtures_engine") is not None:
-    from tests.plugin.fixtures_engine import *  # noqa: F403
+if importlib.util.find_spec("tests.plugin.evaluation.fixtures_engine") is not None:
+    from tests.plugin.evaluation.fixtures_engine import *  # noqa: F403
 
 
 @pytest.fixture

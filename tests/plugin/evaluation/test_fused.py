@@ -2,7 +2,7 @@
 the engine's use of it: same values as the plain path to float32 resolution, the model's
 own output untouched, and every unusual model decided by the plain path's exact rules.
 
-Real files only: crafted ``.onnx`` models (tests/plugin/fixtures_engine.py), a digits npz
+Real files only: crafted ``.onnx`` models (tests/plugin/evaluation/fixtures_engine.py), a digits npz
 shard and real worker processes.
 """
 
@@ -20,7 +20,7 @@ from ape_arena.evaluation.engine import INVALID_SCORE, Engine, score_from_total
 from ape_arena.evaluation.fused import MIN_OPSET, fuse_nll
 from onnx import helper
 
-from tests.plugin.fixtures_engine import (
+from tests.plugin.evaluation.fixtures_engine import (
     engine_spec,
     good_model,
     inf_model,

@@ -18,7 +18,7 @@ from ape_arena.protocol import TOKEN, Phase, Role, Status
 from click.testing import CliRunner
 
 from tests.plugin.conftest import build_digits_onnx
-from tests.plugin.test_chain_fixtures import *  # noqa: F403 - fixtures
+from tests.plugin.protocol.test_chain_fixtures import *  # noqa: F403 - fixtures
 
 pytestmark = pytest.mark.anvil
 

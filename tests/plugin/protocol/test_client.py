@@ -18,7 +18,7 @@ from ape_arena.protocol import (
     score_commitment,
 )
 
-from tests.plugin.test_chain_fixtures import *  # noqa: F403 - fixtures
+from tests.plugin.protocol.test_chain_fixtures import *  # noqa: F403 - fixtures
 
 pytestmark = pytest.mark.anvil
 
@@ -267,7 +267,7 @@ def test_console_extras_give_an_arena(
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "ape_console_extras.py"
+    path = Path(__file__).resolve().parents[3] / "ape_console_extras.py"
     spec = importlib.util.spec_from_file_location("ape_console_extras_under_test", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -7,7 +7,7 @@ import pytest
 from ape_arena.protocol import Phase
 from ape_arena.tools.demo import Demo, RandomScoresValidator, SilentValidator
 
-from tests.plugin.test_validator import Acct, FakeArena, FakeStore
+from tests.plugin.roles.test_validator import Acct, FakeArena, FakeStore
 
 
 def test_non_iid_split_is_a_partition_with_skewed_classes(tmp_path):

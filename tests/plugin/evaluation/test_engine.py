@@ -1,7 +1,7 @@
 """Evaluation engine (DESIGN §4.3): scores, determinism, runtime failures, shard refusal.
 
 Real files only: an npz eval shard and ``.onnx`` models crafted with onnx.helper
-(tests/plugin/fixtures_engine.py). Each ``Engine`` starts a real worker process.
+(tests/plugin/evaluation/fixtures_engine.py). Each ``Engine`` starts a real worker process.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ape_arena.evaluation.worker import CPU_EP, CUDA_EP, DeviceError, select_pat
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.plugin.fixtures_engine import (
+from tests.plugin.evaluation.fixtures_engine import (
     custom_domain_model,
     endless_loop_model,
     engine_spec,
@@ -50,7 +50,7 @@ are float32 (arena_kernels.cross_entropy_rows_cpu: each row within 3e-7 nats = 4
 of float64; fused into the graph: onnxruntime's float32 log-softmax, each row within about
 one float32 ulp, with errors of both signs), so a mean is within 4.4e-7 * 1e9 = 440
 fixed-point units."""
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 # ----------------------------------------------------------------------------- fixed point
@@ -318,7 +318,7 @@ _SCORE_SCRIPT = textwrap.dedent(
     """
     import json, sys
     from ape_arena.evaluation.engine import Engine
-    from tests.plugin.fixtures_engine import engine_spec
+    from tests.plugin.evaluation.fixtures_engine import engine_spec
     shard, shard_sha, models = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     with Engine(engine_spec(), shard, shard_sha, progress=False) as engine:
         out = [(r.score_bytes().hex(), r.total.hex() if r.total is not None else None)
@@ -499,7 +499,7 @@ _ORPHAN_SCRIPT = textwrap.dedent(
     """
     import sys, time
     from ape_arena.evaluation.engine import Engine
-    from tests.plugin.fixtures_engine import engine_spec
+    from tests.plugin.evaluation.fixtures_engine import engine_spec
     engine = Engine(engine_spec(), sys.argv[1], sys.argv[2], progress=False, time_limit=600)
     engine.wait_ready()
     print(engine.worker_pid, flush=True)
