@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from ape_arena.evaluation.spec import example
+from ape_arena.fsutil import atomic_write_json
 from ape_arena.protocol import (
     ArenaError,
     Phase,
@@ -34,7 +35,6 @@ from ape_arena.roles.validator import (
     StateStore,
     Validator,
     ValidatorError,
-    atomic_write_json,
     chain_key,
 )
 
