@@ -15,14 +15,14 @@ Per round
 2. **Static checks** (``checks.check_model``) run on a background thread ahead of the
    worker, so they overlap inference of the models before.
 3. **Run**: each model goes to one of ``workers`` warm, isolated worker processes
-   (``worker.py``, kept by ``pool.WorkerPool``), each with the shard loaded once. On CPU the default is one
-   single-threaded worker per core, scoring that many models at once (small models use a
-   core far better than a thread pool spread over one small model), with the largest
-   model files dispatched first so the round does not end on one long straggler. A worker
-   caps its address space (``memory_limit``; ``RLIMIT_AS``, or ``RLIMIT_DATA`` where CUDA
-   may be used) and dies with the engine; the engine gives
-   each model ``time_limit`` seconds of wall time and kills and replaces a worker that
-   overruns or dies. A dead worker is retried once on a fresh process (``crash_retries``),
+   (``worker.py``, kept by ``pool.WorkerPool``), each with the shard loaded once. On CPU
+   the default is one single-threaded worker per core, scoring that many models at once
+   (small models use a core far better than a thread pool spread over one small model),
+   with the largest model files dispatched first so the round does not end on one long
+   straggler. A worker caps its address space (``memory_limit``; ``RLIMIT_AS``, or
+   ``RLIMIT_DATA`` where CUDA may be used) and dies with the engine; the engine gives each
+   model ``time_limit`` seconds of wall time and kills and replaces a worker that overruns
+   or dies. A dead worker is retried once on a fresh process (``crash_retries``),
    so an unrelated kill (say the OOM killer) does not turn a valid model INVALID.
 4. **Score**: ``score = round_half_up(total / count * 1e9)``, exactly (``results.py``),
    clamped to ``[0, 2**64 - 2]``. ``2**64 - 1`` is INVALID.

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..machine import cpu_model
+
 TX_LIMIT = 15_000_000  # DESIGN §3.6: every transaction stays below this
 
 
@@ -38,14 +40,7 @@ def machine() -> dict:
     import ape
     import vyper
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         anvil = subprocess.run(
             ["anvil", "--version"], capture_output=True, text=True, timeout=30
