@@ -340,7 +340,7 @@ def test_clock_matches_protocol_formula(make_validator):
     assert v.clock.at(START + 400) == (1, Phase.COMMIT)
     assert v.clock.at(START + 800) == (2, Phase.ENDED)
     assert v.clock.phase_start(1, Phase.SCORE_REVEAL) == START + 700
-    assert v.round_end(0) == START + 400
+    assert v.clock.round_end(0) == START + 400
 
 
 # ----------------------------------------------------------------------------- crash safety
