@@ -1,7 +1,6 @@
 # pragma version ~=0.4.3
 # pragma nonreentrancy on
 # pragma optimize codesize
-# pragma experimental-codegen
 """
 @title AIArena
 @custom:contract-name Arena
@@ -23,7 +22,6 @@ from ethereum.ercs import IERC20
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.utils import pausable
-from snekmate.utils import merkle_proof_verification as merkle
 from . import arena_state as st
 
 initializes: st
@@ -97,6 +95,8 @@ SLASH_DEVIATION: public(constant(uint256)) = 2
 token: public(immutable(IERC20))
 # @dev The ArenaEngine that `finalize` delegatecalls (same storage layout).
 engine: public(immutable(address))
+# @dev The ArenaRounds that commits and reveals run in (delegatecalled, same storage layout).
+rounds: public(immutable(address))
 
 
 # ---- events -------------------------------------------------------------------------------
@@ -251,16 +251,19 @@ event RefundClaimed:
 
 # ---- constructor --------------------------------------------------------------------------
 @deploy
-def __init__(token_: address, emission_: address, engine_: address):
+def __init__(token_: address, emission_: address, engine_: address, rounds_: address):
     """
     @notice Deploy the arena; the deployer becomes the owner (pause only).
     @param token_ The ArenaToken (bounties, stake, rewards).
     @param emission_ The Emission contract, or the zero address for no emission.
     @param engine_ The deployed ArenaEngine (finalize logic, delegatecalled).
+    @param rounds_ The deployed ArenaRounds (commits and reveals, delegatecalled).
     """
     assert token_ != empty(address) and engine_ != empty(address), "arena: parameter out of range"
+    assert rounds_ != empty(address), "arena: parameter out of range"
     token = IERC20(token_)
     engine = engine_
+    rounds = rounds_
     st.emission = emission_
     st._token = token_
     ownable.__init__()
@@ -383,7 +386,7 @@ def cancel_task(task: uint256):
     @dev Creator only; no participant and no finalized round. Emits `TaskCancelled`.
     @param task The task id.
     """
-    self._exists(task)
+    st._exists(task)
     assert msg.sender == st._state[task].creator, "arena: not creator"
     assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
     assert st._state[task].participant_count == 0, "arena: has participants"
@@ -402,7 +405,7 @@ def claim_refund(task: uint256) -> uint256:
     @param task The task id.
     @return uint256 The amount transferred.
     """
-    self._exists(task)
+    st._exists(task)
     assert msg.sender == st._state[task].creator, "arena: not creator"
     assert st._state[task].status == STATUS_ENDED, "arena: task not ended"
     assert not st._state[task].refund_claimed, "arena: refund already claimed"
@@ -428,7 +431,7 @@ def join(task: uint256, role: uint256, amount: uint256, commission: uint256):
     @param commission The share sigma (WAD) of delegators' part kept by the owner.
     """
     self._not_paused()
-    self._exists(task)
+    st._exists(task)
     assert amount != 0, "arena: zero amount"
     assert role == NODE or role == VALIDATOR, "arena: bad role"
     a: uint256 = self._activation(task)
@@ -481,7 +484,7 @@ def delegate(task: uint256, participant: address, amount: uint256):
     @param amount Tokens to delegate (pulled with transferFrom).
     """
     self._not_paused()
-    self._exists(task)
+    st._exists(task)
     assert amount != 0, "arena: zero amount"
     assert st._parts[task][participant].role != 0, "arena: not a participant"
     assert participant != msg.sender, "arena: cannot delegate to self"
@@ -508,18 +511,7 @@ def commit_model(task: uint256, c: bytes32):
     @param c The commitment.
     """
     self._not_paused()
-    self._exists(task)
-    r: uint256 = self._in_phase(task, PHASE_COMMIT)
-    assert st._parts[task][msg.sender].role == NODE, "arena: not a node"
-    assert c != empty(bytes32), "arena: empty commitment"
-    assert st._own(task, msg.sender, r) != 0, "arena: stake not active"
-    seq: uint256 = st._rounds[task][r].commit_count
-    st._rounds[task][r].commit_count = seq + 1
-    st._mcommits[task][r][msg.sender].commitment = c
-    st._mcommits[task][r][msg.sender].seq = seq
-    st._mcommits[task][r][msg.sender].committed = True
-    log ModelCommitted(task=task, round=r, node=msg.sender, commitment=c, seq=seq)
-
+    self._forward()
 
 @external
 def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
@@ -531,44 +523,7 @@ def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
     @param model_sha256 The sha256 of the model file.
     @param uri Where validators fetch the model.
     """
-    self._exists(task)
-    r: uint256 = self._in_phase(task, PHASE_REVEAL)
-    mc: st.ModelCommit = st._mcommits[task][r][msg.sender]
-    assert mc.committed, "arena: no commitment"
-    assert not mc.revealed, "arena: already revealed"
-    assert keccak256(abi_encode(model_sha256, msg.sender, task, r)) == mc.commitment, "arena: bad reveal"
-    owner: st.ModelOwner = st._owners[task][model_sha256]
-    slot: uint256 = 0
-    if owner.node != empty(address) and owner.node != msg.sender:
-        assert owner.round == r and owner.seq > mc.seq, "arena: duplicate model"
-        # The caller committed earlier in this round: take over the slot in place.
-        slot = owner.slot
-        st._subs[task][r][slot].node = msg.sender
-        st._subs[task][r][slot].uri = uri
-        st._subs[task][r][slot].commit_seq = mc.seq
-        st._mcommits[task][r][owner.node].revealed = False
-        st._owners[task][model_sha256] = st.ModelOwner(node=msg.sender, round=r, seq=mc.seq, slot=slot)
-        log SubmissionReplaced(task=task, round=r, slot=slot, displaced=owner.node, node=msg.sender)
-    else:
-        slot = st._rounds[task][r].num_submissions
-        assert slot < MAX_SUBMISSIONS, "arena: round full"
-        st._rounds[task][r].num_submissions = slot + 1
-        st._subs[task][r][slot] = st.SubmissionInfo(
-            node=msg.sender,
-            model_sha256=model_sha256,
-            uri=uri,
-            commit_seq=mc.seq,
-            consensus=0,
-            stake=0,
-            weight=0,
-            reward=0,
-        )
-        if owner.node == empty(address):
-            st._owners[task][model_sha256] = st.ModelOwner(node=msg.sender, round=r, seq=mc.seq, slot=slot)
-    st._mcommits[task][r][msg.sender].revealed = True
-    st._mcommits[task][r][msg.sender].slot = slot
-    log ModelRevealed(task=task, round=r, node=msg.sender, slot=slot, model_sha256=model_sha256, uri=uri)
-
+    self._forward()
 
 @external
 def reveal_eval(
@@ -588,18 +543,7 @@ def reveal_eval(
     @param shard_uri Where validators fetch the shard.
     @param proof The Merkle proof (at most 16 hashes).
     """
-    self._exists(task)
-    assert msg.sender == st._state[task].creator, "arena: not creator"
-    r: uint256 = self._in_phase(task, PHASE_REVEAL)
-    assert round == r, "arena: wrong round"
-    assert not st._rounds[task][r].eval_revealed, "arena: eval already revealed"
-    leaf: bytes32 = keccak256(abi_encode(round, shard_sha256))
-    assert merkle._verify(proof, st._params[task].eval_root, leaf), "arena: bad proof"
-    st._rounds[task][r].eval_revealed = True
-    st._rounds[task][r].shard_sha256 = shard_sha256
-    st._rounds[task][r].shard_uri = shard_uri
-    log EvalRevealed(task=task, round=r, shard_sha256=shard_sha256, shard_uri=shard_uri)
-
+    self._forward()
 
 # ---- scores -------------------------------------------------------------------------------
 @external
@@ -612,17 +556,7 @@ def commit_scores(task: uint256, c: bytes32):
     @param c The commitment.
     """
     self._not_paused()
-    self._exists(task)
-    r: uint256 = self._in_phase(task, PHASE_SCORE_COMMIT)
-    assert st._parts[task][msg.sender].role == VALIDATOR, "arena: not a validator"
-    assert c != empty(bytes32), "arena: empty commitment"
-    assert st._own(task, msg.sender, r) != 0, "arena: stake not active"
-    j: uint256 = st._parts[task][msg.sender].validator_index
-    st._vrounds[task][r][j].commitment = c
-    st._vrounds[task][r][j].committed = True
-    st._rounds[task][r].validator_commits |= 1 << j
-    log ScoresCommitted(task=task, round=r, validator=msg.sender, commitment=c)
-
+    self._forward()
 
 @external
 def reveal_scores(task: uint256, scores: DynArray[uint64, MAX_SUBMISSIONS], salt: bytes32):
@@ -634,29 +568,7 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, MAX_SUBMISSIONS], salt
     @param scores The scores (lower is better, scale 1e9).
     @param salt The salt used in the commitment.
     """
-    self._exists(task)
-    r: uint256 = self._in_phase(task, PHASE_SCORE_REVEAL)
-    assert st._parts[task][msg.sender].role == VALIDATOR, "arena: not a validator"
-    j: uint256 = st._parts[task][msg.sender].validator_index
-    assert st._vrounds[task][r][j].committed, "arena: no commitment"
-    assert not st._vrounds[task][r][j].revealed, "arena: already revealed"
-    n: uint256 = len(scores)
-    assert n == st._rounds[task][r].num_submissions, "arena: wrong number of scores"
-    assert keccak256(abi_encode(task, r, msg.sender, scores, salt)) == st._vrounds[task][r][j].commitment, "arena: bad reveal"
-    for s: uint256 in range(_SCORE_SLOTS):
-        if s * 4 >= n:
-            break
-        word: uint256 = 0
-        for i: uint256 in range(4):
-            k: uint256 = s * 4 + i
-            if k >= n:
-                break
-            word |= convert(scores[k], uint256) << (64 * i)
-        st._scores[task][r][j][s] = word
-    st._vrounds[task][r][j].revealed = True
-    st._rounds[task][r].validator_reveals |= 1 << j
-    log ScoresRevealed(task=task, round=r, validator=msg.sender, scores=scores)
-
+    self._forward()
 
 # ---- finalize -----------------------------------------------------------------------------
 @external
@@ -670,7 +582,7 @@ def finalize(task: uint256, max_steps: uint256) -> bool:
     @param max_steps Maximum units of work in this call (>= 1).
     @return bool True when the round reached STAGE_DONE in this call.
     """
-    self._exists(task)
+    st._exists(task)
     assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
     assert max_steps != 0, "arena: zero steps"
     r: uint256 = st._state[task].finalized_rounds
@@ -696,7 +608,7 @@ def claim(task: uint256, participant: address) -> uint256:
     @param participant The node or validator the rewards come from.
     @return uint256 The amount transferred.
     """
-    self._exists(task)
+    st._exists(task)
     assert st._parts[task][participant].role != 0, "arena: not a participant"
     amount: uint256 = 0
     if msg.sender == participant:
@@ -724,7 +636,7 @@ def withdraw(task: uint256, participant: address) -> uint256:
     @param participant The node or validator the stake belongs to / backs.
     @return uint256 The amount transferred.
     """
-    self._exists(task)
+    st._exists(task)
     status: uint256 = st._state[task].status
     assert status == STATUS_ENDED or status == STATUS_CANCELLED, "arena: task not ended"
     assert st._parts[task][participant].role != 0, "arena: not a participant"
@@ -754,7 +666,7 @@ def task_params(task: uint256) -> st.TaskParams:
     @param task The task id.
     @return st.TaskParams The parameters.
     """
-    self._exists(task)
+    st._exists(task)
     return st._params[task]
 
 
@@ -767,7 +679,7 @@ def task_state(task: uint256) -> st.TaskState:
     @return st.TaskState creator, status, finalized_rounds, carry, refund, refund_claimed,
             participant_count, validator_count, total_own_stake, round_length.
     """
-    self._exists(task)
+    st._exists(task)
     return st._state[task]
 
 
@@ -780,7 +692,7 @@ def current_round(task: uint256) -> int256:
     @param task The task id.
     @return int256 The round index.
     """
-    self._exists(task)
+    st._exists(task)
     start: uint256 = st._params[task].start_time
     if block.timestamp < start:
         return -1
@@ -795,10 +707,10 @@ def current_phase(task: uint256) -> uint256:
     @param task The task id.
     @return uint256 The phase id.
     """
-    self._exists(task)
+    st._exists(task)
     phase: uint256 = 0
     r: uint256 = 0
-    phase, r = self._clock(task)
+    phase, r = st._clock(task)
     return phase
 
 
@@ -811,7 +723,7 @@ def round_start(task: uint256, round: uint256) -> uint256:
     @param round The round index.
     @return uint256 The unix time.
     """
-    self._exists(task)
+    st._exists(task)
     return st._params[task].start_time + round * st._state[task].round_length
 
 
@@ -826,7 +738,7 @@ def phase_end(task: uint256, round: uint256, phase: uint256) -> uint256:
     @param phase PHASE_COMMIT .. PHASE_SCORE_REVEAL.
     @return uint256 The unix time.
     """
-    self._exists(task)
+    st._exists(task)
     assert phase >= PHASE_COMMIT and phase <= PHASE_SCORE_REVEAL, "arena: parameter out of range"
     t: uint256 = st._params[task].start_time + round * st._state[task].round_length
     t += st._params[task].commit_duration
@@ -1057,44 +969,7 @@ def _not_paused():
     assert not pausable.paused, "arena: paused"
 
 
-@internal
-@view
-def _exists(task: uint256):
-    assert task != 0 and task <= st.task_count, "arena: unknown task"
 
-
-@internal
-@view
-def _clock(task: uint256) -> (uint256, uint256):
-    start: uint256 = st._params[task].start_time
-    if block.timestamp < start:
-        return PHASE_NOT_STARTED, 0
-    elapsed: uint256 = block.timestamp - start
-    r: uint256 = elapsed // st._state[task].round_length
-    if r >= st._params[task].num_rounds:
-        return PHASE_ENDED, r
-    off: uint256 = elapsed % st._state[task].round_length
-    t: uint256 = st._params[task].commit_duration
-    if off < t:
-        return PHASE_COMMIT, r
-    t += st._params[task].reveal_duration
-    if off < t:
-        return PHASE_REVEAL, r
-    t += st._params[task].score_commit_duration
-    if off < t:
-        return PHASE_SCORE_COMMIT, r
-    return PHASE_SCORE_REVEAL, r
-
-
-@internal
-@view
-def _in_phase(task: uint256, phase: uint256) -> uint256:
-    assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
-    p: uint256 = 0
-    r: uint256 = 0
-    p, r = self._clock(task)
-    assert p == phase, "arena: wrong phase"
-    return r
 
 
 @internal
@@ -1117,6 +992,15 @@ def _vested(task: uint256, earned: uint256) -> uint256:
     if st._state[task].status == STATUS_ENDED:
         return earned
     return earned * st._params[task].delta // WAD
+
+
+@internal
+def _forward():
+    """
+    @dev Run the called function of `ArenaRounds` on this contract's storage (the same
+         selector and calldata; it reverts with the same message).
+    """
+    raw_call(rounds, msg.data, is_delegate_call=True)
 
 
 # ---- internal: stake buckets and accumulators --------------------------------------------

@@ -1,6 +1,5 @@
 # pragma version ~=0.4.3
 # pragma optimize codesize
-# pragma experimental-codegen
 """
 @title AIArena finalize engine
 @custom:contract-name ArenaEngine

@@ -268,3 +268,44 @@ def _notify(task: uint256, total: uint256):
             abi_encode(task, total, method_id=method_id("notify_stake(uint256,uint256)")),
             revert_on_failure=False,
         )
+
+
+# ---- shared checks and the clock ------------------------------------------------------
+@internal
+@view
+def _exists(task: uint256):
+    assert task != 0 and task <= self.task_count, "arena: unknown task"
+
+
+@internal
+@view
+def _clock(task: uint256) -> (uint256, uint256):
+    start: uint256 = self._params[task].start_time
+    if block.timestamp < start:
+        return PHASE_NOT_STARTED, 0
+    elapsed: uint256 = block.timestamp - start
+    r: uint256 = elapsed // self._state[task].round_length
+    if r >= self._params[task].num_rounds:
+        return PHASE_ENDED, r
+    off: uint256 = elapsed % self._state[task].round_length
+    t: uint256 = self._params[task].commit_duration
+    if off < t:
+        return PHASE_COMMIT, r
+    t += self._params[task].reveal_duration
+    if off < t:
+        return PHASE_REVEAL, r
+    t += self._params[task].score_commit_duration
+    if off < t:
+        return PHASE_SCORE_COMMIT, r
+    return PHASE_SCORE_REVEAL, r
+
+
+@internal
+@view
+def _in_phase(task: uint256, phase: uint256) -> uint256:
+    assert self._state[task].status == STATUS_ACTIVE, "arena: task not active"
+    p: uint256 = 0
+    r: uint256 = 0
+    p, r = self._clock(task)
+    assert p == phase, "arena: wrong phase"
+    return r

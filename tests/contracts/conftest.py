@@ -157,9 +157,11 @@ ZERO = "0x0000000000000000000000000000000000000000"
 
 
 def deploy_arena(project, owner, token, emission=ZERO):
-    """ArenaEngine (finalize logic, delegatecalled) then Arena(token, emission, engine)."""
+    """ArenaEngine (finalize) and ArenaRounds (commits and reveals), both delegatecalled,
+    then Arena(token, emission, engine, rounds)."""
     engine = owner.deploy(project.ArenaEngine)
-    return owner.deploy(project.Arena, token, emission, engine)
+    rounds = owner.deploy(project.ArenaRounds)
+    return owner.deploy(project.Arena, token, emission, engine, rounds)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from .arena_helpers import (
 from .conftest import EIP170_LIMIT
 
 
-@pytest.mark.parametrize("name", ["Arena", "ArenaEngine", "ArenaToken"])
+@pytest.mark.parametrize("name", ["Arena", "ArenaEngine", "ArenaRounds", "ArenaToken"])
 def test_deployables_fit_eip170(project, name):
     runtime = getattr(project, name).contract_type.runtime_bytecode.bytecode
     size = (len(runtime) - 2) // 2

@@ -175,6 +175,23 @@ def test_engine_run_is_delegatecall_only(project, arena, owner, attacker, make_t
             engine.run(t.id, 10, sender=who)
 
 
+def test_rounds_logic_is_delegatecall_only(project, arena, owner, attacker, make_task):
+    """ArenaRounds called directly (not through Arena's delegatecall) refuses every entry."""
+    t = make_task()
+    rounds = project.ArenaRounds.at(arena.rounds())
+    calls = [
+        ("commit_model", (t.id, sha("c"))),
+        ("reveal_model", (t.id, sha("m"), "file://m")),
+        ("reveal_eval", (t.id, 0, sha("s"), "file://s", [])),
+        ("commit_scores", (t.id, sha("c"))),
+        ("reveal_scores", (t.id, [], sha("salt"))),
+    ]
+    for name, args in calls:
+        for who in (attacker, owner):
+            with ape.reverts("arena: delegatecall only"):
+                getattr(rounds, name)(*args, sender=who)
+
+
 def test_stranger_cannot_claim_or_withdraw_someone_elses_money(
     arena, arena_token, make_task, node, validator, delegator, creator, attacker
 ):

@@ -27,7 +27,7 @@ from .arena_helpers import (
     new_task,
     sha,
 )
-from .conftest import ZERO
+from .conftest import deploy_arena
 
 MINT = 1_000_000 * E18
 MODEL = sha("model-of-the-token-contract")
@@ -37,8 +37,7 @@ MODEL = sha("model-of-the-token-contract")
 def evil(project, owner, creator, node, validator, delegator, attacker):
     """(mock token, arena on it); actors hold MINT each and approved the arena."""
     token = owner.deploy(project.MockReentrantToken)
-    engine = owner.deploy(project.ArenaEngine)
-    arena = owner.deploy(project.Arena, token, ZERO, engine)
+    arena = deploy_arena(project, owner, token)
     for who in (creator, node, validator, delegator, attacker):
         token.mint(who, MINT, sender=owner)
         token.approve(arena, 2**256 - 1, sender=who)

@@ -49,11 +49,20 @@ ACTORS = (
 
 
 @functools.cache
+def evm_version() -> str:
+    """The hardfork the project compiles for (ape-config.yaml's ``vyper.evm_version``)."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "ape-config.yaml").read_text())["vyper"]["evm_version"]
+
+
+@functools.cache
 def partials():
-    """Compile each contract once per process."""
+    """Compile each contract once per process, for the project's pinned hardfork."""
+    args = {"evm_version": evm_version()}
     return {
-        name: boa.load_partial(str(CONTRACTS / f"{name}.vy"))
-        for name in ("ArenaToken", "ArenaEngine", "Arena", "Emission")
+        name: boa.load_partial(str(CONTRACTS / f"{name}.vy"), compiler_args=args)
+        for name in ("ArenaToken", "ArenaEngine", "ArenaRounds", "Arena", "Emission")
         if (CONTRACTS / f"{name}.vy").exists()
     }
 
@@ -81,7 +90,10 @@ class World:
         boa.env.eoa = self.owner
         self.token = p["ArenaToken"].deploy(2**120, 0)
         self.engine = p["ArenaEngine"].deploy()
-        self.arena = p["Arena"].deploy(self.token.address, ZERO, self.engine.address)
+        self.rounds = p["ArenaRounds"].deploy()
+        self.arena = p["Arena"].deploy(
+            self.token.address, ZERO, self.engine.address, self.rounds.address
+        )
         self.actors = {name: boa.env.generate_address(name) for name in ACTORS}
         for addr in self.actors.values():
             self.token.mint(addr, FUNDING)

@@ -18,6 +18,7 @@ from boa.contracts.event_decoder import RawLogEntry, decode_log
 from vyper.compiler.output import build_abi_output
 
 from tests.fuzz import reference as ref
+from tests.fuzz.conftest import partials
 from tests.fuzz.reference import ArenaModel, Revert
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,13 +64,10 @@ ROUND_FIELDS = (
 )
 
 
-@functools.cache
 def deployers():
-    """Compile Arena, ArenaEngine and ArenaToken once per process."""
-    arena = boa.load_partial(str(ROOT / "contracts" / "Arena.vy"))
-    engine = boa.load_partial(str(ROOT / "contracts" / "ArenaEngine.vy"))
-    token = boa.load_partial(str(ROOT / "contracts" / "ArenaToken.vy"))
-    return arena, engine, token
+    """Arena, ArenaEngine and ArenaToken, compiled once per process (conftest.partials)."""
+    p = partials()
+    return p["Arena"], p["ArenaEngine"], p["ArenaToken"]
 
 
 def event_names(deployer) -> set[str]:
@@ -79,10 +77,10 @@ def event_names(deployer) -> set[str]:
 
 
 def runtime_sizes() -> dict[str, int]:
-    arena, engine, _ = deployers()
+    p = partials()
     return {
-        "Arena": len(arena.compiler_data.bytecode_runtime),
-        "ArenaEngine": len(engine.compiler_data.bytecode_runtime),
+        name: len(p[name].compiler_data.bytecode_runtime)
+        for name in ("Arena", "ArenaEngine", "ArenaRounds")
     }
 
 
@@ -117,10 +115,13 @@ class Deployment:
         with boa.env.prank(self.owner):
             self.token = token_d.deploy(TOKEN_CAP, 0)
             self.engine = engine_d.deploy()
-            self.arena = arena_d.deploy(self.token.address, ZERO_ADDRESS, self.engine.address)
+            self.rounds = partials()["ArenaRounds"].deploy()
+            self.arena = arena_d.deploy(
+                self.token.address, ZERO_ADDRESS, self.engine.address, self.rounds.address
+            )
         # boa renders the whole storage of a contract into every revert's stack trace, which
         # costs ~1 s per revert here; give these two instances a short repr instead.
-        for c in (self.token, self.arena, self.engine):
+        for c in (self.token, self.arena, self.engine, self.rounds):
             c.__class__ = _short_repr_class(type(c))
         self.model = ArenaModel(self.owner, self.arena.address)
         self.actors: set[str] = set()
@@ -430,7 +431,11 @@ class Deployment:
         rd = self.model.tasks[tid].round(r)
         # finalize events are emitted by ArenaEngine code (delegatecall) at Arena's address;
         # decode them with both ABIs (Arena's ABI alone lacks them, see FINDINGS.md)
-        abis = {**self.engine.event_abi_for, **self.arena.event_abi_for}
+        abis = {
+            **self.engine.event_abi_for,
+            **self.rounds.event_abi_for,
+            **self.arena.event_abi_for,
+        }
         logs = [
             e if not isinstance(e, RawLogEntry) else decode_log(self.arena._address, abis, e)
             for e in self.arena.get_logs(strict=False)

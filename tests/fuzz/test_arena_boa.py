@@ -34,21 +34,23 @@ def ceil_div(a, b):
     return (a + b - 1) // b
 
 
-_ENGINE = []
+_DELEGATED_ABIS: dict = {}
 
 
 @pytest.fixture(autouse=True)
-def _engine_abi(engine):
-    """Finalize events are emitted by ArenaEngine code running in Arena (delegatecall);
-    boa only decodes events Arena itself logs, so decode the rest with the engine's ABI."""
-    _ENGINE[:] = [engine]
+def _delegated_abis(world):
+    """Finalize events come from ArenaEngine code and commit-reveal events from ArenaRounds
+    code, both running in Arena (delegatecall); boa only decodes events Arena itself logs,
+    so decode the rest with those contracts' ABIs."""
+    _DELEGATED_ABIS.clear()
+    _DELEGATED_ABIS.update({**world.engine.event_abi_for, **world.rounds.event_abi_for})
 
 
 def events(contract, name):
     out = []
     for e in contract.get_logs(strict=False):
         if isinstance(e, RawLogEntry):
-            e = decode_log(Address(e.address), _ENGINE[0].event_abi_for, e)
+            e = decode_log(Address(e.address), _DELEGATED_ABIS, e)
         if type(e).__name__ == name:
             out.append(e)
     return out

@@ -28,7 +28,9 @@ def em_world(world, owner):
     with boa.env.prank(owner):
         token = p["ArenaToken"].deploy(10**30, 0)
         emission = p["Emission"].deploy(token.address, 10 * RATE)
-        arena = p["Arena"].deploy(token.address, emission.address, world.engine.address)
+        arena = p["Arena"].deploy(
+            token.address, emission.address, world.engine.address, world.rounds.address
+        )
         emission.set_arena(arena.address)
         token.set_minter(emission.address, True)
         emission.set_rate(RATE)
@@ -165,7 +167,9 @@ def test_broken_emission_never_blocks_arena(world, owner):
     with boa.env.prank(owner):
         token = p["ArenaToken"].deploy(10**30, 0)
         emission = p["Emission"].deploy(token.address, RATE)  # arena never set
-        arena = p["Arena"].deploy(token.address, emission.address, world.engine.address)
+        arena = p["Arena"].deploy(
+            token.address, emission.address, world.engine.address, world.rounds.address
+        )
     node = world.actors["node"]
     creator = world.actors["creator"]
     for who in (node, creator):

@@ -29,10 +29,14 @@ def deploy_all(
     emission_rate: int = 0,
     log=print,
 ) -> Deployment:
-    """Deploy ArenaToken, ArenaEngine, Arena (and optionally Emission) from ``account``.
+    """Deploy ArenaToken, ArenaEngine, ArenaRounds, Arena (and optionally Emission) from
+    ``account``.
 
     Refuses to overwrite the deployment record of a live chain unless ``force`` is set;
     the check happens *before* any transaction is sent, so nothing is spent by mistake.
+    At the end the deployer renounces the token's ownership, which (snekmate's ``erc20``)
+    also takes its minter role: after deployment only Emission, if deployed, can mint, and
+    nobody can add a minter.
     """
     from ape import chain, project
 
@@ -60,16 +64,24 @@ def deploy_all(
         log(f"Emission    {em.address}")
 
     if "Arena" in names:
-        # The finalize logic lives in ArenaEngine (delegatecalled) to keep Arena under EIP-170.
+        # Finalize (ArenaEngine) and the commit-reveal entry points (ArenaRounds) run in
+        # Arena's storage through delegatecall: each deployable stays under EIP-170.
         engine = account.deploy(project.ArenaEngine)
         out.contracts["ArenaEngine"] = engine.address
         log(f"ArenaEngine {engine.address}")
-        arena = account.deploy(project.Arena, token.address, emission_address, engine.address)
+        rounds = account.deploy(project.ArenaRounds)
+        out.contracts["ArenaRounds"] = rounds.address
+        log(f"ArenaRounds {rounds.address}")
+        arena = account.deploy(
+            project.Arena, token.address, emission_address, engine.address, rounds.address
+        )
         out.contracts["Arena"] = arena.address
         log(f"Arena       {arena.address}")
         if emission and "Emission" in names:
             project.Emission.at(emission_address).set_arena(arena.address, sender=account)
             token.set_minter(emission_address, True, sender=account)
+    token.renounce_ownership(sender=account)
+    log("ArenaToken  ownership renounced: the deployer can no longer mint")
 
     path = deployments.save(
         chain_id,

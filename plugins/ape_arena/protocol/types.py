@@ -61,7 +61,7 @@ MAX_SUBMISSIONS = 128
 MAX_VALIDATORS = 32
 MAX_ROUNDS = 64
 MAX_FINALIZE_STEPS = 320
-DEFAULT_FINALIZE_STEPS = 20  # worst page at 128 x 32 stays < 15M gas (README Gas)
+DEFAULT_FINALIZE_STEPS = 12  # worst page at 128 x 32 stays < 15M gas (README Gas)
 """Finalize units per transaction: keeps every finalize under 15M gas at 128 x 32 (README Gas)."""
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 LOCAL_CHAIN_IDS = {31337, 1337}

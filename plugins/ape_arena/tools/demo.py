@@ -554,38 +554,11 @@ class Demo:
 
 
 def deploy_local(account, *, emission: bool = False, log=print):
-    """``deploy.deploy_all`` on the local anvil; if it cannot deploy the current contracts
-    (their constructors changed under it), deploy them here from the compiled ABI: token,
-    ``ArenaEngine`` when the Arena takes one, then ``Arena``; the record is written the same
-    way, so every ``ape arena`` command finds it.
-    """
-    from ape import chain, project
+    """``deploy.deploy_all`` on the local anvil (the record is written, so every
+    ``ape arena`` command finds the contracts)."""
+    from ..protocol.deploy import deploy_all
 
-    from ..protocol import deployments
-    from ..protocol.deploy import INITIAL_SUPPLY, TOKEN_CAP, Deployment, deploy_all
-
-    try:
-        return deploy_all(account, emission=emission, emission_rate=10**16, log=log)
-    except Exception as err:  # noqa: BLE001 - local demo only: fall back, say why
-        reason = " ".join(str(err).split())[:160]
-        log(f"deploy_all could not deploy the current contracts ({reason}); deploying from the ABI")
-    token = account.deploy(project.ArenaToken, TOKEN_CAP, INITIAL_SUPPLY)
-    contracts = {"ArenaToken": str(token.address)}
-    args = {"token_": token.address, "emission_": "0x" + "00" * 20}
-    inputs = [i.name for i in project.Arena.contract_type.constructor.inputs]
-    if "engine_" in inputs:
-        engine = account.deploy(project.ArenaEngine)
-        args["engine_"] = engine.address
-        contracts["ArenaEngine"] = str(engine.address)
-    arena = account.deploy(project.Arena, *[args[name] for name in inputs])
-    contracts["Arena"] = str(arena.address)
-    for name, address in contracts.items():
-        log(f"{name:<12}{address}")
-    path = deployments.save(
-        chain.chain_id, contracts, is_live=False, meta={"deployer": account.address}
-    )
-    log(f"recorded in {path}")
-    return Deployment(chain_id=chain.chain_id, contracts=contracts, path=str(path))
+    return deploy_all(account, emission=emission, emission_rate=10**16, log=log)
 
 
 def warp(timestamp: int) -> None:

@@ -196,8 +196,15 @@ class GasRun:
         d = self.deployer
         self.token = d.deploy(project.ArenaToken, 10**9 * E18, 10**9 * E18)
         engine = d.deploy(project.ArenaEngine)
-        self.arena = d.deploy(project.Arena, self.token, "0x" + "00" * 20, engine)
-        for name, c in (("ArenaToken", self.token), ("ArenaEngine", engine), ("Arena", self.arena)):
+        rounds = d.deploy(project.ArenaRounds)
+        self.arena = d.deploy(project.Arena, self.token, "0x" + "00" * 20, engine, rounds)
+        deployed = (
+            ("ArenaToken", self.token),
+            ("ArenaEngine", engine),
+            ("ArenaRounds", rounds),
+            ("Arena", self.arena),
+        )
+        for name, c in deployed:
             try:
                 self.report.add(f"deploy {name}", c.receipt.gas_used)
             except Exception:  # noqa: BLE001  (no creation receipt known: skip the row)

@@ -71,6 +71,7 @@ def _dist_version(name: str) -> str:
 ORDER = [
     "deploy ArenaToken",
     "deploy ArenaEngine",
+    "deploy ArenaRounds",
     "deploy Arena",
     "create_task",
     "cancel_task",
