@@ -36,17 +36,26 @@ $(NODE_STAMP): package.json package-lock.json
 
 setup: $(VENV_STAMP) $(NODE_STAMP)
 
-compile: setup
-	ape compile
+# ape-vyper's incremental compile can miss a change in an imported module (arena_state.vy)
+# and keep a stale build: rebuild everything whenever any contract source changed.
+CONTRACT_SOURCES := $(wildcard contracts/*.vy contracts/*/*.vy contracts/*/*.vyi)
+BUILD_STAMP := .build/.compiled
+
+$(BUILD_STAMP): $(CONTRACT_SOURCES) ape-config.yaml $(VENV_STAMP)
+	ape compile --force
+	python -m ape_arena.protocol.abi   # the ABIs the client ships with (protocol/abi/*.json)
+	@touch $@
+
+compile: setup $(BUILD_STAMP)
 
 # ---- entry points -----------------------------------------------------------------------
-demo: setup
+demo: setup $(BUILD_STAMP)
 	ape run demo --network ethereum:local:foundry
 
-test: lint
+test: lint $(BUILD_STAMP)
 	ape test tests -p no:cacheprovider --network ethereum:local:foundry
 
-gas: setup
+gas: setup $(BUILD_STAMP)
 	ape run gas --network ethereum:local:foundry
 
 bench: setup

@@ -66,10 +66,11 @@ _MASK64: constant(uint256) = 2**64 - 1
 
 PHASE_NOT_STARTED: public(constant(uint256)) = 0
 PHASE_COMMIT: public(constant(uint256)) = 1
-PHASE_REVEAL: public(constant(uint256)) = 2
-PHASE_SCORE_COMMIT: public(constant(uint256)) = 3
-PHASE_SCORE_REVEAL: public(constant(uint256)) = 4
-PHASE_ENDED: public(constant(uint256)) = 5
+PHASE_EVAL: public(constant(uint256)) = 2
+PHASE_REVEAL: public(constant(uint256)) = 3
+PHASE_SCORE_COMMIT: public(constant(uint256)) = 4
+PHASE_SCORE_REVEAL: public(constant(uint256)) = 5
+PHASE_ENDED: public(constant(uint256)) = 6
 
 STATUS_ACTIVE: public(constant(uint256)) = 1
 STATUS_CANCELLED: public(constant(uint256)) = 2
@@ -89,6 +90,7 @@ VOID_NO_QUORUM: public(constant(uint256)) = 3
 
 SLASH_MISS: public(constant(uint256)) = 1
 SLASH_DEVIATION: public(constant(uint256)) = 2
+SLASH_NODE_MISS: public(constant(uint256)) = 3
 
 
 # ---- immutables ---------------------------------------------------------------------------
@@ -214,7 +216,7 @@ event ValidatorScored:
 event Slashed:
     task: indexed(uint256)
     round: indexed(uint256)
-    validator: indexed(address)
+    participant: indexed(address)
     amount: uint256
     reason: uint256
 
@@ -346,7 +348,7 @@ def create_task(params: st.TaskParams) -> uint256:
     if start == 0:
         start = block.timestamp
     assert start >= block.timestamp and start <= block.timestamp + MAX_START_DELAY, "arena: parameter out of range"
-    for d: uint256 in [params.commit_duration, params.reveal_duration, params.score_commit_duration, params.score_reveal_duration]:
+    for d: uint256 in [params.commit_duration, params.eval_duration, params.reveal_duration, params.score_commit_duration, params.score_reveal_duration]:
         assert d >= MIN_PHASE_DURATION and d <= MAX_PHASE_DURATION, "arena: parameter out of range"
     assert params.min_node_stake != 0 and params.min_validator_stake != 0, "arena: parameter out of range"
     assert params.gamma <= WAD // 2, "arena: parameter out of range"
@@ -354,6 +356,7 @@ def create_task(params: st.TaskParams) -> uint256:
     assert params.tolerance != 0 and params.tolerance <= MAX_TOLERANCE, "arena: parameter out of range"
     assert params.slash_tau <= MAX_TOLERANCE, "arena: parameter out of range"
     assert params.slash_miss <= WAD and params.slash_dev <= WAD, "arena: parameter out of range"
+    assert params.slash_node_miss <= WAD, "arena: parameter out of range"
     assert params.min_quorum >= 1 and params.min_quorum <= MAX_VALIDATORS, "arena: parameter out of range"
 
     task: uint256 = st.task_count + 1
@@ -363,7 +366,11 @@ def create_task(params: st.TaskParams) -> uint256:
     st._state[task].creator = msg.sender
     st._state[task].status = STATUS_ACTIVE
     st._state[task].round_length = (
-        params.commit_duration + params.reveal_duration + params.score_commit_duration + params.score_reveal_duration
+        params.commit_duration
+        + params.eval_duration
+        + params.reveal_duration
+        + params.score_commit_duration
+        + params.score_reveal_duration
     )
     log TaskCreated(
         task=task,
@@ -731,7 +738,7 @@ def round_start(task: uint256, round: uint256) -> uint256:
 @view
 def phase_end(task: uint256, round: uint256, phase: uint256) -> uint256:
     """
-    @notice End (exclusive) of `phase` (1..4) of `round`; SCORE_REVEAL's end is when the
+    @notice End (exclusive) of `phase` (1..5) of `round`; SCORE_REVEAL's end is when the
             round can be finalized.
     @param task The task id.
     @param round The round index.
@@ -742,6 +749,8 @@ def phase_end(task: uint256, round: uint256, phase: uint256) -> uint256:
     assert phase >= PHASE_COMMIT and phase <= PHASE_SCORE_REVEAL, "arena: parameter out of range"
     t: uint256 = st._params[task].start_time + round * st._state[task].round_length
     t += st._params[task].commit_duration
+    if phase >= PHASE_EVAL:
+        t += st._params[task].eval_duration
     if phase >= PHASE_REVEAL:
         t += st._params[task].reveal_duration
     if phase >= PHASE_SCORE_COMMIT:
@@ -948,6 +957,20 @@ def validator_scores(task: uint256, round: uint256, validator: address) -> DynAr
             break
         out.append(st._score(task, round, j, k))
     return out
+
+
+@external
+@view
+def committer(task: uint256, round: uint256, i: uint256) -> address:
+    """
+    @notice The `i`-th node to commit a model in `round` (first-commit order, each node
+            once; i < round_info(task, round).committer_count).
+    @param task The task id.
+    @param round The round index.
+    @param i The index.
+    @return address The node (zero if none).
+    """
+    return st._committers[task][round][i]
 
 
 @external

@@ -65,7 +65,7 @@ event ValidatorScored:
 event Slashed:
     task: indexed(uint256)
     round: indexed(uint256)
-    validator: indexed(address)
+    participant: indexed(address)
     amount: uint256
     reason: uint256
 
@@ -153,8 +153,11 @@ def _credit(task: uint256, r: uint256, p: address, x: uint256) -> uint256:
 
 
 @internal
-def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uint256) -> uint256:
-    p: address = st._validators[task][j]
+def _slash_own(task: uint256, r: uint256, p: address, fraction: uint256, reason: uint256) -> uint256:
+    """
+    @dev Take `fraction` of p's active own stake (rounded up, PROTOCOL.md §8); it joins
+         the round's `slashed`, which rolls into the next round's pot.
+    """
     st._sync(task, p, r)
     own: uint256 = st._parts[task][p].own_active
     amount: uint256 = score_math._slash_amount(own, fraction)
@@ -164,9 +167,15 @@ def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uin
     st._parts[task][p].slashed += amount
     total: uint256 = st._state[task].total_own_stake - amount
     st._state[task].total_own_stake = total
-    st._vrounds[task][r][j].slash = amount
-    log Slashed(task=task, round=r, validator=p, amount=amount, reason=reason)
+    log Slashed(task=task, round=r, participant=p, amount=amount, reason=reason)
     st._notify(task, total)
+    return amount
+
+
+@internal
+def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uint256) -> uint256:
+    amount: uint256 = self._slash_own(task, r, st._validators[task][j], fraction, reason)
+    st._vrounds[task][r][j].slash = amount
     return amount
 
 
@@ -223,6 +232,10 @@ def _open(task: uint256, r: uint256):
         if commits & (1 << j) != 0 and reveals & (1 << j) == 0:
             slashed += self._slash(task, r, j, frac, st.SLASH_MISS)
     st._rounds[task][r].slashed = slashed
+    if void != st.VOID_NO_EVAL and st._rounds[task][r].committer_count != 0:
+        # The shard was out: committed nodes that did not reveal still pay (node pass).
+        st._rounds[task][r].stage = st.STAGE_PAY_NODES
+        return
     self._close(task, r)
 
 
@@ -330,20 +343,37 @@ def _rank(task: uint256, r: uint256):
 
 @internal
 def _pay_node(task: uint256, r: uint256):
-    k: uint256 = st._rounds[task][r].cursor
-    g: uint256 = st._subs[task][r][k].weight
-    sg: uint256 = st._rounds[task][r].sum_g_stake
-    if g != 0 and sg != 0:
-        x: uint256 = st._rounds[task][r].nodes_pot * (g * st._subs[task][r][k].stake) // sg
-        if x != 0:
-            st._subs[task][r][k].reward = x
-            credited: uint256 = self._credit(task, r, st._subs[task][r][k].node, x)
-            st._rounds[task][r].paid += credited
-    k += 1
-    if k == st._rounds[task][r].num_submissions:
-        st._rounds[task][r].stage = st.STAGE_PAY_VALIDATORS
-        k = 0
-    st._rounds[task][r].cursor = k
+    """
+    @dev One committer (first-commit order): a revealed submission is paid by its weight
+         (non-void rounds); a commit left unrevealed after the eval reveal (and not
+         displaced by an earlier commit of the same model) pays `slash_node_miss`.
+    """
+    i: uint256 = st._rounds[task][r].cursor
+    node: address = st._committers[task][r][i]
+    mc: st.ModelCommit = st._mcommits[task][r][node]
+    void: bool = st._rounds[task][r].void_reason != st.VOID_NONE
+    if mc.revealed:
+        k: uint256 = mc.slot
+        g: uint256 = st._subs[task][r][k].weight
+        sg: uint256 = st._rounds[task][r].sum_g_stake
+        if not void and g != 0 and sg != 0:
+            x: uint256 = st._rounds[task][r].nodes_pot * (g * st._subs[task][r][k].stake) // sg
+            if x != 0:
+                st._subs[task][r][k].reward = x
+                credited: uint256 = self._credit(task, r, node, x)
+                st._rounds[task][r].paid += credited
+    elif not mc.displaced and st._rounds[task][r].eval_revealed:
+        cut: uint256 = self._slash_own(task, r, node, st._params[task].slash_node_miss, st.SLASH_NODE_MISS)
+        st._mcommits[task][r][node].slash = cut
+        st._rounds[task][r].slashed += cut
+    i += 1
+    st._rounds[task][r].cursor = i
+    if i == st._rounds[task][r].committer_count:
+        if void:
+            self._close(task, r)
+        else:
+            st._rounds[task][r].stage = st.STAGE_PAY_VALIDATORS
+            st._rounds[task][r].cursor = 0
 
 
 @internal

@@ -15,7 +15,6 @@
 @custom:kill Nothing to stop: calling it directly reverts.
 """
 
-from snekmate.utils import merkle_proof_verification as merkle
 from . import arena_state as st
 
 initializes: st
@@ -85,7 +84,9 @@ def commit_model(task: uint256, c: bytes32):
     """
     @notice Commit to a model in the COMMIT phase of the current round.
     @dev c = model_commitment(model_sha256, msg.sender, task, round). A re-commit
-         overwrites and takes a new (later) commit sequence number. Emits `ModelCommitted`.
+         overwrites and takes a new (later) commit sequence number. A node that commits
+         and does not reveal once the round's eval shard is out pays `slash_node_miss` of
+         its own stake at finalize. Emits `ModelCommitted`.
     @param task The task id.
     @param c The commitment.
     """
@@ -97,6 +98,10 @@ def commit_model(task: uint256, c: bytes32):
     assert st._own(task, msg.sender, r) != 0, "arena: stake not active"
     seq: uint256 = st._rounds[task][r].commit_count
     st._rounds[task][r].commit_count = seq + 1
+    if not st._mcommits[task][r][msg.sender].committed:
+        i: uint256 = st._rounds[task][r].committer_count
+        st._committers[task][r][i] = msg.sender
+        st._rounds[task][r].committer_count = i + 1
     st._mcommits[task][r][msg.sender].commitment = c
     st._mcommits[task][r][msg.sender].seq = seq
     st._mcommits[task][r][msg.sender].committed = True
@@ -106,7 +111,8 @@ def commit_model(task: uint256, c: bytes32):
 @external
 def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
     """
-    @notice Reveal the committed model in the REVEAL phase.
+    @notice Reveal the committed model in the REVEAL phase, once the round's eval shard
+            is revealed.
     @dev Duplicate hashes: the earlier commit keeps the slot (PROTOCOL.md §5). Emits
          `ModelRevealed` (and `SubmissionReplaced` when taking over a later commit's slot).
     @param task The task id.
@@ -116,6 +122,7 @@ def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
     self._delegated()
     st._exists(task)
     r: uint256 = st._in_phase(task, st.PHASE_REVEAL)
+    assert st._rounds[task][r].eval_revealed, "arena: eval not revealed"
     mc: st.ModelCommit = st._mcommits[task][r][msg.sender]
     assert mc.committed, "arena: no commitment"
     assert not mc.revealed, "arena: already revealed"
@@ -130,6 +137,7 @@ def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
         st._subs[task][r][slot].uri = uri
         st._subs[task][r][slot].commit_seq = mc.seq
         st._mcommits[task][r][owner.node].revealed = False
+        st._mcommits[task][r][owner.node].displaced = True
         st._owners[task][model_sha256] = st.ModelOwner(node=msg.sender, round=r, seq=mc.seq, slot=slot)
         log SubmissionReplaced(task=task, round=r, slot=slot, displaced=owner.node, node=msg.sender)
     else:
@@ -162,23 +170,35 @@ def reveal_eval(
     proof: DynArray[bytes32, st.MAX_PROOF_LENGTH],
 ):
     """
-    @notice Creator reveals the round's eval shard in the REVEAL phase.
-    @dev Leaf = keccak256(abi_encode(round, shard_sha256)), sorted-pair Merkle proof
-         against `eval_root`. Without it the round is void. Emits `EvalRevealed`.
+    @notice Creator reveals the round's eval shard in the EVAL phase (after the model
+            commits, before any model reveal).
+    @dev Leaf = keccak256(abi_encode(round, shard_sha256)) at position `round` of the
+         positional Merkle tree of `num_rounds` leaves committed as `eval_root`: the proof
+         has exactly ceil(log2(num_rounds)) hashes and bit i of `round` puts the running
+         hash on the right (1) or left (0) at level i (PROTOCOL.md §5). Without it no model
+         can be revealed and the round is void. Emits `EvalRevealed`.
     @param task The task id.
     @param round The current round index.
     @param shard_sha256 The sha256 of the eval shard file.
     @param shard_uri Where validators fetch the shard.
-    @param proof The Merkle proof (at most 16 hashes).
+    @param proof The Merkle proof (exactly ceil(log2(num_rounds)) hashes).
     """
     self._delegated()
     st._exists(task)
     assert msg.sender == st._state[task].creator, "arena: not creator"
-    r: uint256 = st._in_phase(task, st.PHASE_REVEAL)
+    r: uint256 = st._in_phase(task, st.PHASE_EVAL)
     assert round == r, "arena: wrong round"
     assert not st._rounds[task][r].eval_revealed, "arena: eval already revealed"
-    leaf: bytes32 = keccak256(abi_encode(round, shard_sha256))
-    assert merkle._verify(proof, st._params[task].eval_root, leaf), "arena: bad proof"
+    assert len(proof) == st._eval_depth(st._params[task].num_rounds), "arena: bad proof"
+    h: bytes32 = keccak256(abi_encode(round, shard_sha256))
+    for i: uint256 in range(st.MAX_PROOF_LENGTH):
+        if i >= len(proof):
+            break
+        if (round >> i) & 1 == 1:
+            h = keccak256(concat(proof[i], h))
+        else:
+            h = keccak256(concat(h, proof[i]))
+    assert h == st._params[task].eval_root, "arena: bad proof"
     st._rounds[task][r].eval_revealed = True
     st._rounds[task][r].shard_sha256 = shard_sha256
     st._rounds[task][r].shard_uri = shard_uri

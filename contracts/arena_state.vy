@@ -38,10 +38,11 @@ _MASK64: constant(uint256) = 2**64 - 1
 
 PHASE_NOT_STARTED: constant(uint256) = 0
 PHASE_COMMIT: constant(uint256) = 1
-PHASE_REVEAL: constant(uint256) = 2
-PHASE_SCORE_COMMIT: constant(uint256) = 3
-PHASE_SCORE_REVEAL: constant(uint256) = 4
-PHASE_ENDED: constant(uint256) = 5
+PHASE_EVAL: constant(uint256) = 2
+PHASE_REVEAL: constant(uint256) = 3
+PHASE_SCORE_COMMIT: constant(uint256) = 4
+PHASE_SCORE_REVEAL: constant(uint256) = 5
+PHASE_ENDED: constant(uint256) = 6
 
 STATUS_ACTIVE: constant(uint256) = 1
 STATUS_CANCELLED: constant(uint256) = 2
@@ -61,6 +62,7 @@ VOID_NO_QUORUM: constant(uint256) = 3
 
 SLASH_MISS: constant(uint256) = 1
 SLASH_DEVIATION: constant(uint256) = 2
+SLASH_NODE_MISS: constant(uint256) = 3
 
 
 # ---- structs ------------------------------------------------------------------------------
@@ -72,6 +74,7 @@ struct TaskParams:
     num_rounds: uint256
     start_time: uint256
     commit_duration: uint256
+    eval_duration: uint256
     reveal_duration: uint256
     score_commit_duration: uint256
     score_reveal_duration: uint256
@@ -84,6 +87,7 @@ struct TaskParams:
     slash_tau: uint256
     slash_miss: uint256
     slash_dev: uint256
+    slash_node_miss: uint256
     min_quorum: uint256
     baseline_score: uint64
 
@@ -131,6 +135,7 @@ struct RoundInfo:
     shard_uri: String[256]
     num_submissions: uint256
     commit_count: uint256
+    committer_count: uint256
     validator_commits: uint256
     validator_reveals: uint256
     stage: uint256
@@ -165,6 +170,8 @@ struct ModelCommit:
     committed: bool
     revealed: bool
     slot: uint256
+    displaced: bool
+    slash: uint256
 
 
 struct ValidatorRound:
@@ -204,6 +211,8 @@ _validators: HashMap[uint256, address[MAX_VALIDATORS]]
 _rounds: HashMap[uint256, HashMap[uint256, RoundInfo]]
 _subs: HashMap[uint256, HashMap[uint256, HashMap[uint256, SubmissionInfo]]]
 _mcommits: HashMap[uint256, HashMap[uint256, HashMap[address, ModelCommit]]]
+# task -> round -> i -> the i-th node to commit in the round (each node once, in first-commit order)
+_committers: HashMap[uint256, HashMap[uint256, HashMap[uint256, address]]]
 # task -> round -> validator index -> record
 _vrounds: HashMap[uint256, HashMap[uint256, HashMap[uint256, ValidatorRound]]]
 # task -> round -> validator index -> slot -> 4 packed uint64 scores
@@ -291,6 +300,9 @@ def _clock(task: uint256) -> (uint256, uint256):
     t: uint256 = self._params[task].commit_duration
     if off < t:
         return PHASE_COMMIT, r
+    t += self._params[task].eval_duration
+    if off < t:
+        return PHASE_EVAL, r
     t += self._params[task].reveal_duration
     if off < t:
         return PHASE_REVEAL, r
@@ -309,3 +321,17 @@ def _in_phase(task: uint256, phase: uint256) -> uint256:
     p, r = self._clock(task)
     assert p == phase, "arena: wrong phase"
     return r
+
+
+@internal
+@pure
+def _eval_depth(num_rounds: uint256) -> uint256:
+    """
+    @dev Proof length of the positional eval tree of `num_rounds` leaves: ceil(log2(n)).
+    """
+    d: uint256 = 0
+    for _: uint256 in range(8):
+        if (1 << d) >= num_rounds:
+            break
+        d += 1
+    return d

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ape_arena.evaluation.merkle import MerkleTree
+from ape_arena.evaluation.merkle import PositionalTree
 from ape_arena.evaluation.merkle import leaf as merkle_leaf
 from ape_arena.protocol import model_commitment, score_commitment  # noqa: F401 (re-exported)
 from eth_utils import keccak
@@ -28,17 +28,18 @@ NODE, VALIDATOR = 1, 2
 (
     PHASE_NOT_STARTED,
     PHASE_COMMIT,
+    PHASE_EVAL,
     PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
     PHASE_ENDED,
-) = range(6)
+) = range(7)
 STATUS_ACTIVE, STATUS_CANCELLED, STATUS_ENDED = 1, 2, 3
 STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK, STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = range(
     6
 )
 VOID_NONE, VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM = range(4)
-SLASH_MISS, SLASH_DEVIATION = 1, 2
+SLASH_MISS, SLASH_DEVIATION, SLASH_NODE_MISS = 1, 2, 3
 
 PHASE = 100  # seconds per phase in test tasks
 START_DELAY = 1_000  # test tasks start this long after creation: joins before it count in round 0
@@ -53,6 +54,7 @@ PARAM_FIELDS = (
     "num_rounds",
     "start_time",
     "commit_duration",
+    "eval_duration",
     "reveal_duration",
     "score_commit_duration",
     "score_reveal_duration",
@@ -65,6 +67,7 @@ PARAM_FIELDS = (
     "slash_tau",
     "slash_miss",
     "slash_dev",
+    "slash_node_miss",
     "min_quorum",
     "baseline_score",
 )
@@ -81,9 +84,9 @@ eval_leaf = merkle_leaf
 
 
 def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """Root and one proof per leaf (OpenZeppelin sorted-pair tree, ape_arena.evaluation.merkle)."""
-    tree = MerkleTree(leaves)
-    return tree.root, [tree.proof_for_leaf(x) for x in leaves]
+    """Root and the proof of each position (positional eval tree, ape_arena.evaluation.merkle)."""
+    tree = PositionalTree(leaves)
+    return tree.root, [tree.proof(i) for i in range(len(leaves))]
 
 
 def default_params(**overrides: Any) -> dict:
@@ -95,6 +98,7 @@ def default_params(**overrides: Any) -> dict:
         num_rounds=1,
         start_time=None,  # filled: now + START_DELAY
         commit_duration=PHASE,
+        eval_duration=PHASE,
         reveal_duration=PHASE,
         score_commit_duration=PHASE,
         score_reveal_duration=PHASE,
@@ -107,6 +111,7 @@ def default_params(**overrides: Any) -> dict:
         slash_tau=WAD // 5,
         slash_miss=WAD // 10,
         slash_dev=WAD // 2,
+        slash_node_miss=WAD // 10,
         min_quorum=1,
         baseline_score=0,
     )
@@ -149,6 +154,7 @@ class Task:
         p = self.params
         return (
             p["commit_duration"]
+            + p["eval_duration"]
             + p["reveal_duration"]
             + p["score_commit_duration"]
             + p["score_reveal_duration"]
@@ -157,7 +163,12 @@ class Task:
     def phase_start(self, rnd: int, phase: int) -> int:
         p = self.params
         t = self.start + rnd * self.length
-        durations = [p["commit_duration"], p["reveal_duration"], p["score_commit_duration"]]
+        durations = [
+            p["commit_duration"],
+            p["eval_duration"],
+            p["reveal_duration"],
+            p["score_commit_duration"],
+        ]
         return t + sum(durations[: phase - PHASE_COMMIT])
 
     def round_end(self, rnd: int) -> int:
@@ -182,6 +193,14 @@ class Task:
         if target <= now < phase_end - 5:
             return  # already inside that phase (with a few seconds left): stay
         self.warp_to(target)
+
+    def open_reveals(self, rnd: int) -> None:
+        """The creator reveals round `rnd`'s eval shard in EVAL (if not yet), then the clock
+        moves to REVEAL, where nodes may open their commitments (PROTOCOL.md §5)."""
+        self.warp(rnd, PHASE_EVAL)
+        if not self.arena.round_info(self.id, rnd).eval_revealed:
+            self.reveal_eval(rnd)
+        self.warp(rnd, PHASE_REVEAL)
 
     # ---- actions --------------------------------------------------------------------------
     def join(self, who, role: int = NODE, amount: int = MIN_STAKE, commission: int = 0):
@@ -240,20 +259,22 @@ class Task:
         no_reveal: tuple = (),
         finalize_by=None,
     ):
-        """Drive round `rnd` through its four phases.
+        """Drive round `rnd` through its five phases.
 
-        models: node -> model hash (committed and revealed in this order);
+        models: node -> model hash (committed, then revealed in this order once the creator
+        revealed the eval shard; with `reveal_eval=False` no model can be revealed);
         scores: validator -> list of scores in slot order (committed; revealed unless the
         validator is in `no_reveal`). Returns the finalize receipt if `finalize_by` is given.
         """
         self.warp(rnd, PHASE_COMMIT)
         for who, model in models.items():
             self.commit_model(who, model, rnd)
-        self.warp(rnd, PHASE_REVEAL)
+        self.warp(rnd, PHASE_EVAL)
         if reveal_eval:
             self.reveal_eval(rnd)
-        for who, model in models.items():
-            self.reveal_model(who, model)
+            self.warp(rnd, PHASE_REVEAL)
+            for who, model in models.items():
+                self.reveal_model(who, model)
         self.warp(rnd, PHASE_SCORE_COMMIT)
         for who, s in scores.items():
             self.commit_scores(who, s, rnd)

@@ -15,6 +15,7 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
+    PHASE_EVAL,
     PHASE_NOT_STARTED,
     PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
@@ -75,12 +76,12 @@ def test_create_task_pulls_bounty_stores_params_and_emits(
         0,
         0,
     )
-    assert st.round_length == 400
+    assert st.round_length == 500
     assert arena.current_round(t.id) == -1
     assert arena.current_phase(t.id) == PHASE_NOT_STARTED
-    assert arena.round_start(t.id, 2) == t.start + 800
-    assert [arena.phase_end(t.id, 1, p) for p in (1, 2, 3, 4)] == [
-        t.start + 400 + 100 * i for i in (1, 2, 3, 4)
+    assert arena.round_start(t.id, 2) == t.start + 1000
+    assert [arena.phase_end(t.id, 1, p) for p in (1, 2, 3, 4, 5)] == [
+        t.start + 500 + 100 * i for i in (1, 2, 3, 4, 5)
     ]
 
 
@@ -216,6 +217,13 @@ def test_reveal_model_and_eval(arena, creator, node, make_task):
     t.join(node, NODE)
     t.warp(1, PHASE_COMMIT)  # round 0 was never finalized: commits do not need it
     t.commit_model(node, MODEL_A, 1)
+    t.warp(1, PHASE_EVAL)
+    tx = t.reveal_eval(1)
+    assert log(tx, arena.EvalRevealed) == [
+        arena.EvalRevealed(
+            task=t.id, round=1, shard_sha256=t.shards[1], shard_uri="file://shard1.npz"
+        )
+    ]
     t.warp(1, PHASE_REVEAL)
     tx = t.reveal_model(node, MODEL_A, "ipfs://model-a")
     assert log(tx, arena.ModelRevealed) == [
@@ -232,15 +240,10 @@ def test_reveal_model_and_eval(arena, creator, node, make_task):
     )
     assert arena.model_owner(t.id, MODEL_A) == node.address
     assert arena.model_commit(t.id, 1, node).revealed
-
-    tx = t.reveal_eval(1)
-    assert log(tx, arena.EvalRevealed) == [
-        arena.EvalRevealed(
-            task=t.id, round=1, shard_sha256=t.shards[1], shard_uri="file://shard1.npz"
-        )
-    ]
+    assert arena.committer(t.id, 1, 0) == node.address
     info = t.round(1)
     assert (info.eval_revealed, info.shard_sha256, info.num_submissions) == (True, t.shards[1], 1)
+    assert info.committer_count == 1
 
 
 def test_commit_and_reveal_scores(arena, node, validator, make_task):
@@ -249,7 +252,7 @@ def test_commit_and_reveal_scores(arena, node, validator, make_task):
     t.join(validator, VALIDATOR)
     t.warp(0, PHASE_COMMIT)
     t.commit_model(node, MODEL_A, 0)
-    t.warp(0, PHASE_REVEAL)
+    t.open_reveals(0)
     t.reveal_model(node, MODEL_A)
     t.warp(0, PHASE_SCORE_COMMIT)
     scores, salt = [123_456_789], sha("salt")
@@ -284,7 +287,7 @@ def test_scores_pack_round_trip_with_invalid(arena, node, node2, node3, validato
 
 def test_phases_follow_the_clock(arena, make_task):
     t = make_task(num_rounds=2)
-    for phase in (PHASE_COMMIT, PHASE_REVEAL, PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL):
+    for phase in (PHASE_COMMIT, PHASE_EVAL, PHASE_REVEAL, PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL):
         t.warp(0, phase)
         assert arena.current_phase(t.id) == phase
     t.warp(1, PHASE_COMMIT)
@@ -512,8 +515,11 @@ def test_void_round_rolls_pot_over(arena, make_task, node, validator, creator, w
     t.join(node, NODE)
     t.join(validator, VALIDATOR)
     models = {} if why == VOID_NO_SUBMISSIONS else {node: MODEL_A}
-    scores = {} if why == VOID_NO_QUORUM else {validator: [5] * len(models)}
+    # without the eval shard no model can be revealed: the round has no submissions to score
+    revealed = 0 if why == VOID_NO_EVAL else len(models)
+    scores = {} if why == VOID_NO_QUORUM else {validator: [5] * revealed}
     t.play_round(0, models, scores, reveal_eval=why != VOID_NO_EVAL)
+    # the node that committed without the shard being out is not slashed (slashed=0 below)
     t.warp(0, PHASE_ENDED)
     half = BOUNTY // 2
     tx = t.finalize(creator)
@@ -547,7 +553,7 @@ def test_void_round_still_slashes_missing_reveal(
     cut = slash_amount(30 * E18, t.params["slash_miss"])
     assert log(tx, arena.RoundOpened)[0].void_reason == VOID_NO_QUORUM
     assert log(tx, arena.Slashed) == [
-        arena.Slashed(task=t.id, round=0, validator=validator2, amount=cut, reason=1)
+        arena.Slashed(task=t.id, round=0, participant=validator2, amount=cut, reason=1)
     ]
     assert log(tx, arena.TaskEnded) == [arena.TaskEnded(task=t.id, refund=BOUNTY + cut)]
     assert t.part(validator2).slashed == cut
@@ -615,8 +621,7 @@ def test_rank_ties_go_to_the_earlier_commit(
     t.commit_model(node2, sha("b"), 0)  # seq 0
     t.commit_model(node, sha("a"), 0)  # seq 1
     t.commit_model(node3, sha("c"), 0)  # seq 2
-    t.warp(0, PHASE_REVEAL)
-    t.reveal_eval(0)
+    t.open_reveals(0)
     for n, m in ((node, "a"), (node3, "c"), (node2, "b")):  # slots 0, 1, 2
         t.reveal_model(n, sha(m))
     t.warp(0, PHASE_SCORE_COMMIT)

@@ -9,7 +9,6 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
-    PHASE_REVEAL,
     VALIDATOR,
     Bulk,
     model_commitment,
@@ -51,7 +50,7 @@ def test_round_full_at_max_submissions(arena, arena_token, make_task, bulk, owne
     for i, n in enumerate(nodes):
         bulk.send(n, arena, "commit_model", t.id, model_commitment(sha(f"m{i}"), n, t.id, 0))
     t.commit_model(node, sha("one too many"), 0)
-    t.warp(0, PHASE_REVEAL)
+    t.open_reveals(0)
     for i, n in enumerate(nodes):
         bulk.send(n, arena, "reveal_model", t.id, sha(f"m{i}"), f"file://m{i}")
     assert t.round(0).num_submissions == 128

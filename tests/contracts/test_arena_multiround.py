@@ -93,7 +93,7 @@ def test_three_rounds_with_deposits_claims_slash_and_void(
         {validator: [400_000_000, 600_000_000], validator2: [900_000_000, 100_000_000]},
         finalize_by=creator,
     )
-    slashed = [(e.validator, e.amount) for e in log(tx, arena.Slashed)]
+    slashed = [(e.participant, e.amount) for e in log(tx, arena.Slashed)]
     assert slashed == [(validator2.address, 5 * E18)]
     assert t.part(validator2).del_active == 30 * E18
     books("after round 1")

@@ -13,6 +13,7 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
+    PHASE_EVAL,
     PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
@@ -265,7 +266,7 @@ def test_commit_model_reverts(arena, make_task, creator, node, node2, validator)
         arena.commit_model(t.id, ZERO32, sender=node)
     with ape.reverts("arena: stake not active"):
         arena.commit_model(t.id, model_commitment(MODEL, node2.address, t.id, 0), sender=node2)
-    for phase in (PHASE_REVEAL, PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL):
+    for phase in (PHASE_EVAL, PHASE_REVEAL, PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL):
         t.warp(0, phase)
         with ape.reverts("arena: wrong phase"):
             arena.commit_model(t.id, c, sender=node)
@@ -281,14 +282,24 @@ def test_commit_model_reverts(arena, make_task, creator, node, node2, validator)
 def test_reveal_model_reverts(arena, make_task, node, node2):
     with ape.reverts("arena: unknown task"):
         arena.reveal_model(UNKNOWN, MODEL, "u", sender=node)
-    t = make_task()
+    t = make_task(num_rounds=2)
     t.join(node, NODE)
     t.join(node2, NODE)
+    # Round 0: the creator withholds the shard, so no model can ever be revealed.
     t.warp(0, PHASE_COMMIT)
     t.commit_model(node, MODEL, 0)
     with ape.reverts("arena: wrong phase"):
         t.reveal_model(node, MODEL)
+    t.warp(0, PHASE_EVAL)
+    with ape.reverts("arena: wrong phase"):  # not before the eval phase is over
+        t.reveal_model(node, MODEL)
     t.warp(0, PHASE_REVEAL)
+    with ape.reverts("arena: eval not revealed"):
+        t.reveal_model(node, MODEL)
+    # Round 1: the shard is out.
+    t.warp(1, PHASE_COMMIT)
+    t.commit_model(node, MODEL, 1)
+    t.open_reveals(1)
     with ape.reverts("arena: no commitment"):
         t.reveal_model(node2, MODEL)
     with ape.reverts("arena: bad reveal"):
@@ -296,7 +307,7 @@ def test_reveal_model_reverts(arena, make_task, node, node2):
     t.reveal_model(node, MODEL)
     with ape.reverts("arena: already revealed"):
         t.reveal_model(node, MODEL)
-    t.warp(0, PHASE_SCORE_COMMIT)
+    t.warp(1, PHASE_SCORE_COMMIT)
     with ape.reverts("arena: wrong phase"):
         t.reveal_model(node, MODEL)
 
@@ -307,7 +318,7 @@ def test_reveal_model_commitment_binds_round(arena, make_task, creator, node):
     t.join(node, NODE)
     t.warp(0, PHASE_COMMIT)
     arena.commit_model(t.id, model_commitment(MODEL, node.address, t.id, 1), sender=node)
-    t.warp(0, PHASE_REVEAL)
+    t.open_reveals(0)
     with ape.reverts("arena: bad reveal"):
         t.reveal_model(node, MODEL)
 
@@ -319,7 +330,7 @@ def test_reveal_model_duplicate_reverts(arena, make_task, creator, node, node2):
     t.warp(0, PHASE_COMMIT)
     t.commit_model(node, MODEL, 0)  # earlier commit
     t.commit_model(node2, MODEL, 0)
-    t.warp(0, PHASE_REVEAL)
+    t.open_reveals(0)
     t.reveal_model(node, MODEL)
     with ape.reverts("arena: duplicate model"):
         t.reveal_model(node2, MODEL)
@@ -333,7 +344,7 @@ def test_reveal_eval_reverts(arena, make_task, creator, attacker):
     t.warp(0, PHASE_COMMIT)
     with ape.reverts("arena: wrong phase"):
         t.reveal_eval(0)
-    t.warp(0, PHASE_REVEAL)
+    t.warp(0, PHASE_EVAL)
     with ape.reverts("arena: not creator"):
         t.reveal_eval(0, sender=attacker)
     with ape.reverts("arena: wrong round"):
@@ -342,12 +353,17 @@ def test_reveal_eval_reverts(arena, make_task, creator, attacker):
         arena.reveal_eval(t.id, 0, t.shards[1], "u", t.proofs[0], sender=creator)
     with ape.reverts("arena: bad proof"):  # right shard, wrong proof
         arena.reveal_eval(t.id, 0, t.shards[0], "u", t.proofs[1], sender=creator)
+    with ape.reverts("arena: bad proof"):  # a proof one level short (an inner node as leaf)
+        arena.reveal_eval(t.id, 0, t.shards[0], "u", t.proofs[0][:-1], sender=creator)
+    with ape.reverts("arena: bad proof"):  # a proof one level too long
+        arena.reveal_eval(t.id, 0, t.shards[0], "u", [*t.proofs[0], ZERO32], sender=creator)
     t.reveal_eval(0)
     with ape.reverts("arena: eval already revealed"):
         t.reveal_eval(0)
-    t.warp(0, PHASE_SCORE_COMMIT)
-    with ape.reverts("arena: wrong phase"):
-        t.reveal_eval(0)
+    for phase in (PHASE_REVEAL, PHASE_SCORE_COMMIT):
+        t.warp(0, phase)
+        with ape.reverts("arena: wrong phase"):
+            t.reveal_eval(0)
 
 
 # ---- commit_scores / reveal_scores -----------------------------------------------------------
@@ -362,7 +378,7 @@ def revealed(make_task, node, node2, validator, validator2):
     t.join(validator2, VALIDATOR)
     t.commit_model(node, sha("a"), 0)
     t.commit_model(node2, sha("b"), 0)
-    t.warp(0, PHASE_REVEAL)
+    t.open_reveals(0)
     t.reveal_model(node, sha("a"))
     t.reveal_model(node2, sha("b"))
     return t
@@ -532,7 +548,7 @@ def test_views_reject_unknown_task_and_bad_phase(arena, make_task):
     with ape.reverts("arena: unknown task"):
         arena.task_state(UNKNOWN)
     t = make_task()
-    for phase in (0, 5):
+    for phase in (0, 6):
         with ape.reverts("arena: parameter out of range"):
             arena.phase_end(t.id, 0, phase)
 

@@ -10,7 +10,7 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
-    PHASE_REVEAL,
+    PHASE_EVAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
     VALIDATOR,
@@ -85,7 +85,7 @@ def _cancel(ctx, who):
 
 def _reveal_eval(ctx, who):
     t = ctx["t"]
-    t.warp(0, PHASE_REVEAL)
+    t.warp(0, PHASE_EVAL)
     t.reveal_eval(0, sender=who)
 
 
@@ -121,7 +121,7 @@ def _reveal_model(ctx, who):
     t = ctx["t"]
     t.warp(0, PHASE_COMMIT)
     t.commit_model(ctx["node"], MODEL, 0)
-    t.warp(0, PHASE_REVEAL)
+    t.open_reveals(0)
     ctx["arena"].reveal_model(t.id, MODEL, "file://m", sender=who)
 
 
@@ -238,7 +238,7 @@ def test_pause_blocks_money_and_commitments_in(
     elif fn == "commit_scores":
         t.warp(0, PHASE_COMMIT)
         t.commit_model(node, MODEL, 0)
-        t.warp(0, PHASE_REVEAL)
+        t.open_reveals(0)
         t.reveal_model(node, MODEL)
         t.warp(0, PHASE_SCORE_COMMIT)
     call = _pausable_calls(arena, t, creator, node, validator, delegator, chain)[fn]
@@ -260,8 +260,7 @@ def test_pause_never_blocks_reveals_finalize_claims_withdrawals(
     t.warp(0, PHASE_COMMIT)
     t.commit_model(node, MODEL, 0)
     arena.pause(sender=owner)
-    t.warp(0, PHASE_REVEAL)
-    t.reveal_eval(0)
+    t.open_reveals(0)  # the eval reveal works while paused
     t.reveal_model(node, MODEL)
     arena.unpause(sender=owner)
     t.warp(0, PHASE_SCORE_COMMIT)

@@ -31,7 +31,7 @@ def test_withheld_reveal_is_slashed_and_rolls_into_next_pot(
 
     cut = slash_amount(30 * E18, WAD // 4)
     assert log(tx, arena.Slashed) == [
-        arena.Slashed(task=t.id, round=0, validator=validator2, amount=cut, reason=SLASH_MISS)
+        arena.Slashed(task=t.id, round=0, participant=validator2, amount=cut, reason=SLASH_MISS)
     ]
     assert validator2.address not in [e.participant for e in log(tx, arena.Rewarded)]
     vr = arena.validator_round(t.id, 0, validator2)
@@ -71,4 +71,4 @@ def test_miss_slash_rounds_up(arena, make_task, node, validator, validator2, cre
         no_reveal=(validator2,),
         finalize_by=creator,
     )
-    assert [(e.validator, e.amount) for e in log(tx, arena.Slashed)] == [(validator2.address, 11)]
+    assert [(e.participant, e.amount) for e in log(tx, arena.Slashed)] == [(validator2.address, 11)]

@@ -11,7 +11,6 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
-    PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
     VALIDATOR,
@@ -36,8 +35,7 @@ def test_replayed_commitment_cannot_be_revealed_by_the_copier(
     arena.commit_model(t.id, seen, sender=attacker)  # the copier replays the bytes
     assert arena.model_commit(t.id, 0, attacker).commitment == seen
 
-    t.warp(0, PHASE_REVEAL)
-    t.reveal_eval(0)
+    t.open_reveals(0)
     tx = t.reveal_model(node, VICTIM_MODEL)  # now the victim's model hash is public too
     # With the victim's preimage, the copier's own address makes the hash differ.
     with ape.reverts("arena: bad reveal"):
@@ -74,7 +72,7 @@ def test_commitment_of_a_past_round_cannot_be_replayed(
     t.warp(1, PHASE_COMMIT)
     arena.commit_model(t.id, old, sender=attacker)  # replay of the victim's old bytes
     t.commit_model(node2, VICTIM_MODEL, 1)  # an honest-looking commitment to a stolen hash
-    t.warp(1, PHASE_REVEAL)
+    t.open_reveals(1)
     with ape.reverts("arena: bad reveal"):
         t.reveal_model(attacker, VICTIM_MODEL)
     with ape.reverts("arena: duplicate model"):
@@ -93,6 +91,6 @@ def test_commitment_is_bound_to_the_task(arena, make_task, node, attacker):
     arena.commit_model(
         b.id, model_commitment(VICTIM_MODEL, attacker.address, a.id, 0), sender=attacker
     )
-    b.warp(0, PHASE_REVEAL)
+    b.open_reveals(0)
     with ape.reverts("arena: bad reveal"):
         b.reveal_model(attacker, VICTIM_MODEL)

@@ -53,7 +53,7 @@ def test_lone_liar_is_slashed_and_consensus_unchanged(
 
     cut = slash_amount(50 * E18, t.params["slash_dev"])
     assert log(tx, arena.Slashed) == [
-        arena.Slashed(task=t.id, round=0, validator=attacker, amount=cut, reason=SLASH_DEVIATION)
+        arena.Slashed(task=t.id, round=0, participant=attacker, amount=cut, reason=SLASH_DEVIATION)
     ]
     rewards = {e.participant: e.amount for e in log(tx, arena.Rewarded)}
     assert attacker.address not in rewards

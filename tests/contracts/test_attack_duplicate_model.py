@@ -10,7 +10,6 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
-    PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
     VALIDATOR,
@@ -25,7 +24,7 @@ def _two_nodes_commit_same_hash(t, victim, copier):
     t.warp(0, PHASE_COMMIT)
     t.commit_model(victim, MODEL, 0)  # seq 0: the earlier commit
     t.commit_model(copier, MODEL, 0)  # seq 1
-    t.warp(0, PHASE_REVEAL)
+    t.open_reveals(0)
 
 
 def test_front_running_reveal_is_undone_by_the_earlier_commit(
@@ -58,7 +57,6 @@ def test_front_running_reveal_is_undone_by_the_earlier_commit(
         t.reveal_model(attacker, MODEL)
 
     # Scoring sees one submission, the victim's; the copier earns nothing.
-    t.reveal_eval(0)
     t.warp(0, PHASE_SCORE_COMMIT)
     t.commit_scores(validator, [300_000_000], 0)
     t.warp(0, PHASE_SCORE_REVEAL)
@@ -92,7 +90,7 @@ def test_hash_from_an_earlier_round_stays_with_its_owner(
     t.warp(1, PHASE_COMMIT)
     t.commit_model(attacker, MODEL, 1)
     t.commit_model(node, MODEL, 1)
-    t.warp(1, PHASE_REVEAL)
+    t.open_reveals(1)
     with ape.reverts("arena: duplicate model"):
         t.reveal_model(attacker, MODEL)
     t.reveal_model(node, MODEL)  # the owner may reuse its own model in later rounds

@@ -15,6 +15,7 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
+    PHASE_EVAL,
     PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
@@ -55,9 +56,11 @@ def _play_side_by_side(tasks, node, node2, validator, validator2, creator):
     for t in tasks:
         t.commit_model(node, sha(f"victim-{t.id}"), 0)
         t.commit_model(node2, sha(f"other-{t.id}"), 0)
-    a.warp(0, PHASE_REVEAL)
+    a.warp(0, PHASE_EVAL)
     for t in tasks:
         t.reveal_eval(0)
+    a.warp(0, PHASE_REVEAL)
+    for t in tasks:
         t.reveal_model(node, sha(f"victim-{t.id}"))
         t.reveal_model(node2, sha(f"other-{t.id}"))
     a.warp(0, PHASE_SCORE_COMMIT)

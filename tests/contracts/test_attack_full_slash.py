@@ -49,7 +49,7 @@ def test_full_deviation_slash_keeps_books_balanced_and_delegators_whole(
     )
     assert log(tx, arena.Slashed) == [
         arena.Slashed(
-            task=t.id, round=1, validator=attacker, amount=20 * E18, reason=SLASH_DEVIATION
+            task=t.id, round=1, participant=attacker, amount=20 * E18, reason=SLASH_DEVIATION
         )
     ]
     p = t.part(attacker)
@@ -86,7 +86,7 @@ def test_full_miss_slash_then_validator_cannot_commit_again(
         no_reveal=(attacker,),
         finalize_by=creator,
     )
-    assert [(e.validator, e.amount, e.reason) for e in log(tx, arena.Slashed)] == [
+    assert [(e.participant, e.amount, e.reason) for e in log(tx, arena.Slashed)] == [
         (attacker.address, 20 * E18, SLASH_MISS)
     ]
     fin = log(tx, arena.RoundFinalized)[0]

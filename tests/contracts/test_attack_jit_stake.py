@@ -73,7 +73,9 @@ def test_jit_top_up_and_delegation_do_not_count_this_round(
     # validator2 deviated (D > slash_tau): slash_dev applies to its round-0 own stake only,
     # never to the pending top-up.
     cut = slash_amount(10 * E18, t.params["slash_dev"])
-    assert [(e.validator, e.amount) for e in log(tx, arena.Slashed)] == [(validator2.address, cut)]
+    assert [(e.participant, e.amount) for e in log(tx, arena.Slashed)] == [
+        (validator2.address, cut)
+    ]
     # The whale deposits count from round 1 on.
     assert arena.effective_stake(t.id, attacker, 1) == 10 * E18 + 2 * WHALE
     assert arena.effective_stake(t.id, validator2, 1) == 10 * E18 - cut + 2 * WHALE

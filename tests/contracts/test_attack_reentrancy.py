@@ -16,7 +16,6 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
-    PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
     VALIDATOR,
@@ -73,8 +72,7 @@ def test_token_contract_as_node_cannot_double_claim_or_double_withdraw(
     t.warp(0, PHASE_COMMIT)
     c = model_commitment(MODEL, evil_node, t.id, 0)
     token.execute(arena, _call(arena, "commit_model", t.id, c), sender=attacker)
-    t.warp(0, PHASE_REVEAL)
-    t.reveal_eval(0)
+    t.open_reveals(0)
     token.execute(arena, _call(arena, "reveal_model", t.id, MODEL, "file://m"), sender=attacker)
     t.warp(0, PHASE_SCORE_COMMIT)
     t.commit_scores(validator, [400_000_000], 0)
@@ -155,11 +153,12 @@ def test_every_money_path_rejects_reentry(
     if op in ("claim", "withdraw", "claim_refund"):
         t.delegate(delegator, node)
         # claim_refund needs something to refund: leave round 0 void (no eval reveal).
+        void = op == "claim_refund"
         t.play_round(
             0,
             {node: sha("m")},
-            {validator: [300_000_000]},
-            reveal_eval=op != "claim_refund",
+            {validator: [] if void else [300_000_000]},
+            reveal_eval=not void,
             finalize_by=creator,
         )
     arena_before = token.balanceOf(arena)

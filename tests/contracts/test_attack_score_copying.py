@@ -14,7 +14,6 @@ from .arena_helpers import (
     NODE,
     PHASE_COMMIT,
     PHASE_ENDED,
-    PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
     SLASH_MISS,
@@ -32,8 +31,7 @@ def _round_with_two_models(t, node, node2):
     t.warp(0, PHASE_COMMIT)
     t.commit_model(node, sha("a"), 0)
     t.commit_model(node2, sha("b"), 0)
-    t.warp(0, PHASE_REVEAL)
-    t.reveal_eval(0)
+    t.open_reveals(0)
     t.reveal_model(node, sha("a"))
     t.reveal_model(node2, sha("b"))
 
@@ -72,7 +70,7 @@ def test_copier_cannot_open_a_copied_commitment_or_copied_scores(
     tx = t.finalize(creator)
     cut = slash_amount(20 * E18, t.params["slash_miss"])
     assert log(tx, arena.Slashed) == [
-        arena.Slashed(task=t.id, round=0, validator=attacker, amount=cut, reason=SLASH_MISS)
+        arena.Slashed(task=t.id, round=0, participant=attacker, amount=cut, reason=SLASH_MISS)
     ]
     assert [e.participant for e in log(tx, arena.Rewarded)] == [
         node.address,

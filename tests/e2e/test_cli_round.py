@@ -162,10 +162,11 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
             model = workdir / f"model-{node}-{r}.onnx"
             model.write_bytes(build_digits_onnx(seed=seed).SerializeToString())
             ape_arena("node", "submit", task, model, "--arena", arena.address, as_=node)
+        arena.wait_for_phase(task, r, Phase.EVAL)
+        ape_arena("task", "reveal-eval", task, str(r), "--arena", arena.address, as_=CREATOR)
         arena.wait_for_phase(task, r, Phase.REVEAL)
         for node in (NODE_A, NODE_B):
             ape_arena("node", "reveal", task, "--arena", arena.address, as_=node)
-        ape_arena("task", "reveal-eval", task, str(r), "--arena", arena.address, as_=CREATOR)
         assert arena.round_info(task, r).num_submissions == 2
 
     def in_process_validator() -> str:

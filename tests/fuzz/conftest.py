@@ -14,7 +14,7 @@ from pathlib import Path
 import boa
 import pytest
 from ape_arena.evaluation.merkle import (
-    MerkleTree,
+    PositionalTree,
     leaf,  # noqa: F401
 )
 
@@ -30,7 +30,7 @@ WAD = 10**18
 E18 = 10**18
 INVALID = 2**64 - 1
 PHASE = 100  # seconds per phase in the default task
-ROUND_LEN = 4 * PHASE
+ROUND_LEN = 5 * PHASE
 START_DELAY = 1_000
 FUNDING = 1_000_000 * E18
 ACTORS = (
@@ -68,9 +68,9 @@ def partials():
 
 
 def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """OpenZeppelin sorted-pair Merkle tree (ape_arena.evaluation.merkle): (root, proof per leaf)."""
-    tree = MerkleTree(leaves)
-    return tree.root, [tree.proof_for_leaf(x) for x in leaves]
+    """Positional eval tree (ape_arena.evaluation.merkle): (root, proof of each position)."""
+    tree = PositionalTree(leaves)
+    return tree.root, [tree.proof(i) for i in range(len(leaves))]
 
 
 def shard_hash(round_: int) -> bytes:
@@ -114,6 +114,7 @@ class World:
             num_rounds=num_rounds,
             start_time=boa.env.evm.patch.timestamp + START_DELAY,
             commit_duration=PHASE,
+            eval_duration=PHASE,
             reveal_duration=PHASE,
             score_commit_duration=PHASE,
             score_reveal_duration=PHASE,
@@ -126,6 +127,7 @@ class World:
             slash_tau=WAD // 5,
             slash_miss=WAD // 10,
             slash_dev=WAD // 20,
+            slash_node_miss=WAD // 10,
             min_quorum=2,
             baseline_score=0,
         )
@@ -151,7 +153,7 @@ class World:
         boa.env.evm.patch.timestamp = t
 
     def goto(self, task: int, round_: int, phase: int):
-        """Warp to the start of `phase` (1..4, 5 = after the round) of `round_`."""
+        """Warp to the start of `phase` (1..5, 6 = after the round) of `round_`."""
         start = self.arena.round_start(task, round_)
         self.warp(start + (phase - 1) * PHASE)
 

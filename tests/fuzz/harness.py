@@ -46,6 +46,7 @@ ROUND_FIELDS = (
     "shard_uri",
     "num_submissions",
     "commit_count",
+    "committer_count",
     "validator_commits",
     "validator_reveals",
     "stage",
@@ -379,6 +380,13 @@ class Deployment:
         eq("eval_revealed", info["eval_revealed"], rd.eval_revealed)
         eq("num_submissions", info["num_submissions"], len(rd.subs))
         eq("commit_count", info["commit_count"], rd.commit_count)
+        eq("committer_count", info["committer_count"], len(rd.committers))
+        for i, node in enumerate(rd.committers):
+            eq(f"committer {i}", a.committer(tid, r, i), node)
+            mc, got = rd.commits[node], a.model_commit(tid, r, node)
+            eq(f"{node} commit revealed", got[3], mc.revealed)
+            eq(f"{node} commit displaced", got[5], mc.displaced)
+            eq(f"{node} node-miss slash", got[6], mc.slash)
         eq("stage", info["stage"], rd.stage)
         eq("void_reason", info["void_reason"], rd.void_reason)
         eq("pot", info["pot"], rd.pot)
@@ -452,7 +460,7 @@ class Deployment:
         exp_r = [(c.participant, c.x, c.owner, c.dpaid) for c in want_r if c.x > 0]
         if got_r != exp_r:
             raise Mismatch(f"task {tid} round {r} Rewarded events {got_r} != model {exp_r}")
-        got_s = [(e.validator, e.amount, e.reason) for e in slashed if e.amount > 0]
+        got_s = [(e.participant, e.amount, e.reason) for e in slashed if e.amount > 0]
         exp_s = [s for s in want_s if s[1] > 0]
         if got_s != exp_s:
             raise Mismatch(f"task {tid} round {r} Slashed events {got_s} != model {exp_s}")

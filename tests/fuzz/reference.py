@@ -38,13 +38,13 @@ MAX_START_DELAY = 31_536_000
 MAX_TOLERANCE = 1000 * WAD
 MAX_FINALIZE_STEPS = 320
 
-PHASE_NOT_STARTED, PHASE_COMMIT, PHASE_REVEAL, PHASE_SCORE_COMMIT = 0, 1, 2, 3
-PHASE_SCORE_REVEAL, PHASE_ENDED = 4, 5
+PHASE_NOT_STARTED, PHASE_COMMIT, PHASE_EVAL, PHASE_REVEAL = 0, 1, 2, 3
+PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL, PHASE_ENDED = 4, 5, 6
 STATUS_ACTIVE, STATUS_CANCELLED, STATUS_ENDED = 1, 2, 3
 STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK = 0, 1, 2
 STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = 3, 4, 5
 VOID_NONE, VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM = 0, 1, 2, 3
-SLASH_MISS, SLASH_DEV = 1, 2
+SLASH_MISS, SLASH_DEV, SLASH_NODE_MISS = 1, 2, 3
 
 PAUSED_MSG = "arena: paused"
 NOT_OWNER_MSG = "ownable: caller is not the owner"
@@ -57,6 +57,7 @@ PARAM_FIELDS = (
     "num_rounds",
     "start_time",
     "commit_duration",
+    "eval_duration",
     "reveal_duration",
     "score_commit_duration",
     "score_reveal_duration",
@@ -69,6 +70,7 @@ PARAM_FIELDS = (
     "slash_tau",
     "slash_miss",
     "slash_dev",
+    "slash_node_miss",
     "min_quorum",
     "baseline_score",
 )
@@ -112,34 +114,34 @@ def eval_leaf(rnd: int, shard_sha256: bytes) -> bytes:
     return keccak(encode(["uint256", "bytes32"], [rnd, shard_sha256]))
 
 
-def _hash_pair(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b) if a < b else keccak(b + a)
+def eval_depth(num_rounds: int) -> int:
+    """ceil(log2(num_rounds)): the proof length of the positional eval tree (§5)."""
+    d = 0
+    while 2**d < num_rounds:
+        d += 1
+    return d
 
 
 def merkle_root_and_proofs(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
-    """OpenZeppelin sorted-pair Merkle tree (odd node promoted); root and one proof per leaf."""
-    proofs: list[list[bytes]] = [[] for _ in leaves]
-    level = [(leaf, [i]) for i, leaf in enumerate(leaves)]
-    while len(level) > 1:
-        nxt = []
-        for i in range(0, len(level), 2):
-            if i + 1 == len(level):
-                nxt.append(level[i])
-                continue
-            (ha, ia), (hb, ib) = level[i], level[i + 1]
-            for idx in ia:
-                proofs[idx].append(hb)
-            for idx in ib:
-                proofs[idx].append(ha)
-            nxt.append((_hash_pair(ha, hb), ia + ib))
-        level = nxt
-    return level[0][0], proofs
+    """Positional tree (§5): leaf i at position i, zero-padded to 2**depth positions,
+    node = keccak(left ++ right); the root and one proof (bottom-up siblings) per leaf."""
+    width = 2 ** eval_depth(len(leaves))
+    nodes = {(0, i): (leaves[i] if i < len(leaves) else b"\x00" * 32) for i in range(width)}
+    level, size = 0, width
+    while size > 1:
+        for i in range(size // 2):
+            nodes[(level + 1, i)] = keccak(nodes[(level, 2 * i)] + nodes[(level, 2 * i + 1)])
+        level, size = level + 1, size // 2
+    proofs = [[nodes[(lv, (i >> lv) ^ 1)] for lv in range(level)] for i in range(len(leaves))]
+    return nodes[(level, 0)], proofs
 
 
-def verify_proof(proof, root: bytes, leaf: bytes) -> bool:
+def verify_proof(proof, root: bytes, leaf: bytes, index: int, num_rounds: int) -> bool:
+    if len(proof) != eval_depth(num_rounds):
+        return False
     h = leaf
-    for p in proof:
-        h = _hash_pair(h, p)
+    for i, p in enumerate(proof):
+        h = keccak(p + h) if (index >> i) & 1 else keccak(h + p)
     return h == root
 
 
@@ -153,6 +155,7 @@ class Params:
     num_rounds: int
     start_time: int
     commit_duration: int
+    eval_duration: int
     reveal_duration: int
     score_commit_duration: int
     score_reveal_duration: int
@@ -165,6 +168,7 @@ class Params:
     slash_tau: int
     slash_miss: int
     slash_dev: int
+    slash_node_miss: int
     min_quorum: int
     baseline_score: int
 
@@ -209,6 +213,8 @@ class ModelCommit:
     seq: int = 0
     revealed: bool = False
     slot: int = 0
+    displaced: bool = False
+    slash: int = 0
 
 
 @dataclass
@@ -255,6 +261,7 @@ class Round:
     shard_sha256: bytes = b"\x00" * 32
     commits: dict = field(default_factory=dict)  # node -> ModelCommit
     commit_count: int = 0
+    committers: list = field(default_factory=list)  # nodes in first-commit order
     subs: list = field(default_factory=list)  # Submission, slot order
     vals: dict = field(default_factory=dict)  # validator -> ValidatorRound
     stage: int = STAGE_OPEN
@@ -270,7 +277,7 @@ class Round:
     paid: int = 0
     slashed: int = 0
     credits: list = field(default_factory=list)
-    slashes: list = field(default_factory=list)  # (validator, amount, reason)
+    slashes: list = field(default_factory=list)  # (participant, amount, reason)
 
 
 @dataclass
@@ -296,6 +303,7 @@ class Task:
         p = self.params
         return (
             p.commit_duration
+            + p.eval_duration
             + p.reveal_duration
             + p.score_commit_duration
             + p.score_reveal_duration
@@ -344,12 +352,17 @@ class ArenaModel:
             return PHASE_ENDED
         p = task.params
         off = (now - p.start_time) % task.round_length
-        if off < p.commit_duration:
-            return PHASE_COMMIT
-        if off < p.commit_duration + p.reveal_duration:
-            return PHASE_REVEAL
-        if off < p.commit_duration + p.reveal_duration + p.score_commit_duration:
-            return PHASE_SCORE_COMMIT
+        for phase, end in (
+            (PHASE_COMMIT, p.commit_duration),
+            (PHASE_EVAL, p.commit_duration + p.eval_duration),
+            (PHASE_REVEAL, p.commit_duration + p.eval_duration + p.reveal_duration),
+            (
+                PHASE_SCORE_COMMIT,
+                p.commit_duration + p.eval_duration + p.reveal_duration + p.score_commit_duration,
+            ),
+        ):
+            if off < end:
+                return phase
         return PHASE_SCORE_REVEAL
 
     def round_start(self, task: Task, r: int) -> int:
@@ -430,6 +443,7 @@ class ArenaModel:
         rng = arena("parameter out of range")
         durations = (
             p.commit_duration,
+            p.eval_duration,
             p.reveal_duration,
             p.score_commit_duration,
             p.score_reveal_duration,
@@ -445,7 +459,7 @@ class ArenaModel:
             p.rank_ratio <= WAD,
             1 <= p.tolerance <= MAX_TOLERANCE,
             p.slash_tau <= MAX_TOLERANCE,
-            p.slash_miss <= WAD and p.slash_dev <= WAD,
+            p.slash_miss <= WAD and p.slash_dev <= WAD and p.slash_node_miss <= WAD,
             1 <= p.min_quorum <= MAX_VALIDATORS,
         ]
         if not all(checks):
@@ -599,6 +613,8 @@ class ArenaModel:
         rd = task.round(r)
         if sender in rd.commits and rd.commits[sender].revealed:
             raise Revert(arena("already revealed"))
+        if sender not in rd.commits:
+            rd.committers.append(sender)
         mc = rd.commits.setdefault(sender, ModelCommit())
         mc.commitment = c
         mc.seq = rd.commit_count
@@ -616,6 +632,8 @@ class ArenaModel:
         if pt is None or pt.role != NODE:
             errs.append(arena("not a node"))
         r = self.time_round(task, now)
+        if phase_ok and not (r in task.rounds and task.rounds[r].eval_revealed):
+            errs.append(arena("eval not revealed"))
         mc = task.rounds[r].commits.get(sender) if phase_ok and r in task.rounds else None
         if mc is None:
             errs.append(arena("no commitment"))
@@ -632,6 +650,7 @@ class ArenaModel:
             if orr == r and oseq > mc.seq:
                 displaced = rd.commits[owner]
                 displaced.revealed = False
+                displaced.displaced = True
                 rd.subs[oslot] = Submission(node=sender, model=model, uri=uri, seq=mc.seq)
                 mc.revealed = True
                 mc.slot = oslot
@@ -655,7 +674,7 @@ class ArenaModel:
             errs.append(arena("task not active"))
         if sender != task.creator:
             errs.append(arena("not creator"))
-        if self.phase(task, now) != PHASE_REVEAL:
+        if self.phase(task, now) != PHASE_EVAL:
             errs.append(arena("wrong phase"))
         elif rnd != self.time_round(task, now):
             errs.append(arena("wrong round"))
@@ -664,7 +683,9 @@ class ArenaModel:
         rd = task.round(rnd)
         if rd.eval_revealed:
             raise Revert(arena("eval already revealed"))
-        if not verify_proof(proof, task.params.eval_root, eval_leaf(rnd, shard)):
+        if not verify_proof(
+            proof, task.params.eval_root, eval_leaf(rnd, shard), rnd, task.params.num_rounds
+        ):
             raise Revert(arena("bad proof"))
         rd.eval_revealed = True
         rd.shard_sha256 = shard
@@ -734,10 +755,13 @@ class ArenaModel:
                 self._rank(task, r, rd)
                 rd.stage, rd.cursor = STAGE_PAY_NODES, 0
             elif rd.stage == STAGE_PAY_NODES:
-                self._pay_node(task, r, rd, rd.cursor)
+                self._node_unit(task, r, rd, rd.cursor)
                 rd.cursor += 1
-                if rd.cursor == len(rd.subs):
-                    rd.stage, rd.cursor = STAGE_PAY_VALIDATORS, 0
+                if rd.cursor == len(rd.committers):
+                    if rd.void_reason != VOID_NONE:
+                        self._close(task, r, rd)
+                    else:
+                        rd.stage, rd.cursor = STAGE_PAY_VALIDATORS, 0
             elif rd.stage == STAGE_PAY_VALIDATORS:
                 self._pay_validator(task, r, rd, rd.cursor)
                 rd.cursor += 1
@@ -749,13 +773,19 @@ class ArenaModel:
         """Units of work left for the round being finalized (for pagination tests)."""
         task = self.tasks[tid]
         rd = task.round(task.finalized_rounds)
-        n, v = len(rd.subs), len(task.validators)
+        n, v, m = len(rd.subs), len(task.validators), len(rd.committers)
+        void = self._void_reason(task, rd) if rd.stage == STAGE_OPEN else rd.void_reason
+        if void != VOID_NONE:
+            node_pass = m if void != VOID_NO_EVAL else 0
+            if rd.stage == STAGE_OPEN:
+                return 1 + node_pass
+            return m - rd.cursor if rd.stage == STAGE_PAY_NODES else 0
         if rd.stage == STAGE_OPEN:
-            return 1 if self._void_reason(task, rd) else 1 + n + 1 + n + v
+            return 1 + n + 1 + m + v
         return {
-            STAGE_CONSENSUS: n - rd.cursor + 1 + n + v,
-            STAGE_RANK: 1 + n + v,
-            STAGE_PAY_NODES: n - rd.cursor + v,
+            STAGE_CONSENSUS: n - rd.cursor + 1 + m + v,
+            STAGE_RANK: 1 + m + v,
+            STAGE_PAY_NODES: m - rd.cursor + v,
             STAGE_PAY_VALIDATORS: v - rd.cursor,
         }.get(rd.stage, 0)
 
@@ -792,8 +822,11 @@ class ArenaModel:
                 vr = rd.vals.get(v)
                 if vr is not None and vr.committed and not vr.revealed:
                     self._slash(task, r, rd, v, p.slash_miss, SLASH_MISS)
-            task.carry = rd.pot + rd.slashed
-            self._finish(task, rd)
+            if rd.void_reason != VOID_NO_EVAL and rd.committers:
+                # the shard was out: committed nodes that did not reveal still pay
+                rd.stage, rd.cursor = STAGE_PAY_NODES, 0
+            else:
+                self._close(task, r, rd)
         else:
             rd.stage, rd.cursor = STAGE_CONSENSUS, 0
 
@@ -870,12 +903,19 @@ class ArenaModel:
             sf += vr.agreement * vr.stake
         rd.sum_f_stake = sf
 
-    def _pay_node(self, task: Task, r: int, rd: Round, k: int):
-        sub = rd.subs[k]
-        if sub.weight > 0 and rd.sum_g_stake > 0:
-            x = rd.nodes_pot * (sub.weight * sub.stake) // rd.sum_g_stake
-            sub.reward = x
-            self._credit(task, r, rd, sub.node, x)
+    def _node_unit(self, task: Task, r: int, rd: Round, i: int):
+        """Committer i (first-commit order): pay its submission, or slash an unrevealed
+        commit once the shard was out (§6 PAY_NODES)."""
+        node = rd.committers[i]
+        mc = rd.commits[node]
+        if mc.revealed:
+            sub = rd.subs[mc.slot]
+            if rd.void_reason == VOID_NONE and sub.weight > 0 and rd.sum_g_stake > 0:
+                x = rd.nodes_pot * (sub.weight * sub.stake) // rd.sum_g_stake
+                sub.reward = x
+                self._credit(task, r, rd, sub.node, x)
+        elif not mc.displaced and rd.eval_revealed:
+            mc.slash = self._slash_own(task, rd, node, task.params.slash_node_miss, SLASH_NODE_MISS)
 
     def _pay_validator(self, task: Task, r: int, rd: Round, j: int):
         v = task.validators[j]
@@ -932,16 +972,22 @@ class ArenaModel:
         rd.paid += owner + dpaid
         rd.credits.append(Credit(r, addr, x, owner, dpart, dpaid))
 
-    def _slash(self, task: Task, r: int, rd: Round, addr: str, frac: int, reason: int):
+    def _slash_own(self, task: Task, rd: Round, addr: str, frac: int, reason: int) -> int:
+        """Take frac of addr's active own stake, rounded up (§8); it joins the round's
+        slashed amount, which rolls into the next round's pot."""
         pt = task.participants[addr]
-        self._sync(pt, r)
+        self._sync(pt, task.finalized_rounds)
         amount = ceil_div(pt.own_active * frac, WAD)
         pt.own_active -= amount
         pt.slashed += amount
         task.total_own_stake -= amount
         rd.slashed += amount
-        rd.vals[addr].slash += amount
-        rd.slashes.append((addr, amount, reason))
+        if amount:
+            rd.slashes.append((addr, amount, reason))
+        return amount
+
+    def _slash(self, task: Task, r: int, rd: Round, addr: str, frac: int, reason: int):
+        rd.vals[addr].slash += self._slash_own(task, rd, addr, frac, reason)
 
     # -- claims and withdrawals (§7, §9) --
     def _vested(self, task: Task, earned: int) -> int:

@@ -27,6 +27,8 @@ from tests.fuzz.conftest import (
 
 NODE, VALIDATOR = 1, 2
 ACC = 10**36
+# phases of PROTOCOL.md §3 (world.goto: 6 = after the round)
+COMMIT, EVAL, REVEAL, SCORE_COMMIT, SCORE_REVEAL, AFTER = 1, 2, 3, 4, 5, 6
 SALT = b"\x11" * 32
 
 
@@ -64,16 +66,24 @@ def join(arena, who, task, role, amount, commission=0):
 def commit_reveal_model(world, task, r, who, name):
     arena = world.arena
     sha = model_hash(name)
-    world.goto(task, r, 1)
+    world.goto(task, r, COMMIT)
     with boa.env.prank(who):
         arena.commit_model(task, model_commit(sha, who, task, r))
     return sha
 
 
 def reveal_eval(world, task, r):
-    world.goto(task, r, 2)
+    world.goto(task, r, EVAL)
     with boa.env.prank(world.actors["creator"]):
         world.arena.reveal_eval(task, r, shard_hash(r), f"file://shard{r}", world.proof(task, r))
+
+
+def open_reveals(world, task, r):
+    """The creator reveals round r's shard in EVAL (if not yet), then the clock moves to
+    REVEAL, where nodes may open their commitments (PROTOCOL.md §5)."""
+    if not world.arena.round_info(task, r).eval_revealed:
+        reveal_eval(world, task, r)
+    world.goto(task, r, REVEAL)
 
 
 def finalize_all(arena, task, steps=1000):
@@ -104,7 +114,7 @@ def test_create_task_stores_params_pulls_bounty_and_emits(world, arena, token, c
     assert token.balanceOf(creator) == before - 3_000 * E18
     assert token.balanceOf(arena.address) == 3_000 * E18
     st = arena.task_state(task)
-    assert st.creator == creator and st.status == 1 and st.round_length == 4 * PHASE
+    assert st.creator == creator and st.status == 1 and st.round_length == 5 * PHASE
     p = arena.task_params(task)
     assert (
         p.num_rounds == 3 and p.rank_ratio == WAD // 2 and p.start_time == world.now() + START_DELAY
@@ -184,7 +194,7 @@ def test_cancel_task_reverts(world, arena, creator, attacker, node):
 
 def test_cancel_after_finalized_round_reverts(world, arena, creator):
     task = world.make_task()
-    world.goto(task, 1, 1)
+    world.goto(task, 1, COMMIT)
     arena.finalize(task, 10)
     with boa.env.prank(creator), boa.reverts("arena: rounds finalized"):
         arena.cancel_task(task)
@@ -280,18 +290,18 @@ def test_join_too_many_validators(world, arena):
 def test_activation_next_round_and_finalize_gate(world, arena, node, validator):
     task = world.make_task()
     join(arena, node, task, NODE, 10 * E18)
-    world.goto(task, 0, 2)  # time-round 0
+    open_reveals(world, task, 0)  # time-round 0
     join(arena, node, task, NODE, 5 * E18)
     assert events(arena, "Staked")[0].activation_round == 1
     assert arena.own_stake(task, node, 0) == 10 * E18
     assert arena.own_stake(task, node, 1) == 15 * E18
-    world.goto(task, 1, 1)  # time-round 1: round 0 must be finalized first
+    world.goto(task, 1, COMMIT)  # time-round 1: round 0 must be finalized first
     with boa.env.prank(validator), boa.reverts("arena: finalize round 0 first"):
         arena.join(task, VALIDATOR, 10 * E18, 0)
     arena.finalize(task, 100)
     join(arena, validator, task, VALIDATOR, 10 * E18)
     assert events(arena, "Staked")[0].activation_round == 2
-    world.goto(task, 2, 1)  # activation would be round 3 == num_rounds
+    world.goto(task, 2, COMMIT)  # activation would be round 3 == num_rounds
     with boa.env.prank(validator), boa.reverts("arena: deposits closed"):
         arena.join(task, VALIDATOR, 10 * E18, 0)
 
@@ -333,7 +343,7 @@ def test_commit_model_phase_role_stake(world, arena, node, validator, attacker):
     c = model_commit(model_hash("a"), node, task, 0)
     with boa.env.prank(node), boa.reverts("arena: wrong phase"):
         arena.commit_model(task, c)  # before start
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     with boa.env.prank(attacker), boa.reverts("arena: not a node"):
         arena.commit_model(task, c)
     with boa.env.prank(validator), boa.reverts("arena: not a node"):
@@ -348,19 +358,19 @@ def test_commit_model_phase_role_stake(world, arena, node, validator, attacker):
         assert events(arena, "ModelCommitted")[0].seq == 1
     mc = arena.model_commit(task, 0, node)
     assert mc.committed and mc.seq == 1 and not mc.revealed
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     with boa.env.prank(node), boa.reverts("arena: wrong phase"):
         arena.commit_model(task, c)
 
 
 def test_commit_needs_active_stake(world, arena, node2, validator2):
     task = world.make_task()
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     join(arena, node2, task, NODE, 10 * E18)  # activates in round 1
     with boa.env.prank(node2), boa.reverts("arena: stake not active"):
         arena.commit_model(task, b"\x01" * 32)
     join(arena, validator2, task, VALIDATOR, 10 * E18)
-    world.goto(task, 0, 3)
+    world.goto(task, 0, SCORE_COMMIT)
     with boa.env.prank(validator2), boa.reverts("arena: stake not active"):
         arena.commit_scores(task, b"\x01" * 32)
 
@@ -370,7 +380,7 @@ def test_reveal_model_effects_and_reverts(world, arena, node, node2):
     join(arena, node, task, NODE, 10 * E18)
     join(arena, node2, task, NODE, 10 * E18)
     sha = commit_reveal_model(world, task, 0, node, "a")
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     with boa.env.prank(node2), boa.reverts("arena: no commitment"):
         arena.reveal_model(task, sha, "u")
     with boa.env.prank(node):
@@ -391,7 +401,7 @@ def test_reveal_model_effects_and_reverts(world, arena, node, node2):
     assert s.node == node and s.model_sha256 == sha and s.uri == "file://a.onnx"
     assert arena.round_info(task, 0).num_submissions == 1
     assert arena.model_owner(task, sha) == node
-    world.goto(task, 0, 3)
+    world.goto(task, 0, SCORE_COMMIT)
     with boa.env.prank(node), boa.reverts("arena: wrong phase"):
         arena.reveal_model(task, sha, "u")
 
@@ -401,13 +411,13 @@ def test_copied_commitment_cannot_be_revealed(world, arena, node, attacker):
     join(arena, node, task, NODE, 10 * E18)
     join(arena, attacker, task, NODE, 10 * E18)
     sha = model_hash("a")
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     c = model_commit(sha, node, task, 0)
     with boa.env.prank(node):
         arena.commit_model(task, c)
     with boa.env.prank(attacker):
         arena.commit_model(task, c)  # copies the victim's commitment
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     with boa.env.prank(attacker), boa.reverts("arena: bad reveal"):
         arena.reveal_model(task, sha, "u")
 
@@ -417,12 +427,12 @@ def test_duplicate_model_later_commit_reverts(world, arena, node, node2):
     join(arena, node, task, NODE, 10 * E18)
     join(arena, node2, task, NODE, 10 * E18)
     sha = model_hash("same")
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     with boa.env.prank(node):
         arena.commit_model(task, model_commit(sha, node, task, 0))  # seq 0
     with boa.env.prank(node2):
         arena.commit_model(task, model_commit(sha, node2, task, 0))  # seq 1
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     with boa.env.prank(node):
         arena.reveal_model(task, sha, "u1")
     with boa.env.prank(node2), boa.reverts("arena: duplicate model"):
@@ -434,12 +444,12 @@ def test_duplicate_model_earlier_commit_takes_slot(world, arena, node, node2):
     join(arena, node, task, NODE, 10 * E18)
     join(arena, node2, task, NODE, 10 * E18)
     sha = model_hash("same")
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     with boa.env.prank(node2):
         arena.commit_model(task, model_commit(sha, node2, task, 0))  # seq 0 (earlier)
     with boa.env.prank(node):
         arena.commit_model(task, model_commit(sha, node, task, 0))  # seq 1
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     with boa.env.prank(node):
         arena.reveal_model(task, sha, "late")
     with boa.env.prank(node2):
@@ -460,16 +470,16 @@ def test_duplicate_across_rounds_and_own_resubmission(world, arena, node, node2)
     join(arena, node, task, NODE, 10 * E18)
     join(arena, node2, task, NODE, 10 * E18)
     sha = commit_reveal_model(world, task, 0, node, "m")
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     with boa.env.prank(node):
         arena.reveal_model(task, sha, "u")
-    world.goto(task, 1, 1)
+    world.goto(task, 1, COMMIT)
     arena.finalize(task, 100)  # void round 0
     with boa.env.prank(node2):
         arena.commit_model(task, model_commit(sha, node2, task, 1))
     with boa.env.prank(node):
         arena.commit_model(task, model_commit(sha, node, task, 1))
-    world.goto(task, 1, 2)
+    open_reveals(world, task, 1)
     with boa.env.prank(node2), boa.reverts("arena: duplicate model"):
         arena.reveal_model(task, sha, "copy")
     with boa.env.prank(node):
@@ -485,11 +495,11 @@ def test_round_full(world, arena):
         with boa.env.prank(n):
             world.token.approve(arena.address, 2**256 - 1)
             arena.join(task, NODE, 10 * E18, 0)
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     for i, n in enumerate(nodes):
         with boa.env.prank(n):
             arena.commit_model(task, model_commit(model_hash(str(i)), n, task, 0))
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     for i, n in enumerate(nodes[:128]):
         with boa.env.prank(n):
             arena.reveal_model(task, model_hash(str(i)), "u")
@@ -502,7 +512,7 @@ def test_reveal_eval(world, arena, creator, attacker):
     proof = world.proof(task, 0)
     with boa.env.prank(creator), boa.reverts("arena: wrong phase"):
         arena.reveal_eval(task, 0, shard_hash(0), "s", proof)
-    world.goto(task, 0, 2)
+    world.goto(task, 0, EVAL)
     with boa.env.prank(attacker), boa.reverts("arena: not creator"):
         arena.reveal_eval(task, 0, shard_hash(0), "s", proof)
     with boa.env.prank(creator):
@@ -526,7 +536,7 @@ def test_scores_commit_reveal(world, arena, node, validator, node2, attacker):
     join(arena, node, task, NODE, 10 * E18)
     join(arena, validator, task, VALIDATOR, 10 * E18)
     sha = commit_reveal_model(world, task, 0, node, "a")
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     with boa.env.prank(node):
         arena.reveal_model(task, sha, "u")
     scores = [123_456_789]
@@ -535,7 +545,7 @@ def test_scores_commit_reveal(world, arena, node, validator, node2, attacker):
     assert arena.model_commitment(sha, node, task, 0) == model_commit(sha, node, task, 0)
     with boa.env.prank(validator), boa.reverts("arena: wrong phase"):
         arena.commit_scores(task, c)
-    world.goto(task, 0, 3)
+    world.goto(task, 0, SCORE_COMMIT)
     with boa.env.prank(node), boa.reverts("arena: not a validator"):
         arena.commit_scores(task, c)
     with boa.env.prank(validator):
@@ -545,7 +555,7 @@ def test_scores_commit_reveal(world, arena, node, validator, node2, attacker):
         ev = events(arena, "ScoresCommitted")[0]
         assert (ev.round, ev.validator, ev.commitment) == (0, validator, c)
     assert arena.round_info(task, 0).validator_commits == 1
-    world.goto(task, 0, 4)
+    world.goto(task, 0, SCORE_REVEAL)
     with boa.env.prank(attacker), boa.reverts("arena: not a validator"):
         arena.reveal_scores(task, scores, SALT)
     with boa.env.prank(validator):
@@ -569,7 +579,7 @@ def test_scores_commit_reveal(world, arena, node, validator, node2, attacker):
 def test_reveal_scores_without_commit(world, arena, validator):
     task = world.make_task()
     join(arena, validator, task, VALIDATOR, 10 * E18)
-    world.goto(task, 0, 4)
+    world.goto(task, 0, SCORE_REVEAL)
     with boa.env.prank(validator), boa.reverts("arena: no commitment"):
         arena.reveal_scores(task, [], SALT)
 
@@ -588,19 +598,19 @@ def test_scores_pack_roundtrip(world, arena):
         with boa.env.prank(n):
             world.token.approve(arena.address, 2**256 - 1)
             arena.join(task, NODE, 10 * E18, 0)
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     for i, n in enumerate(nodes):
         with boa.env.prank(n):
             arena.commit_model(task, model_commit(model_hash(str(i)), n, task, 0))
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     for i, n in enumerate(nodes):
         with boa.env.prank(n):
             arena.reveal_model(task, model_hash(str(i)), "u")
     scores = [0, INVALID, 1, 2**63, 999_999_999, INVALID - 1, 7]
-    world.goto(task, 0, 3)
+    world.goto(task, 0, SCORE_COMMIT)
     with boa.env.prank(v):
         arena.commit_scores(task, score_commit(task, 0, v, scores, SALT))
-    world.goto(task, 0, 4)
+    world.goto(task, 0, SCORE_REVEAL)
     with boa.env.prank(v):
         arena.reveal_scores(task, scores, SALT)
     assert list(arena.validator_scores(task, 0, v)) == scores
@@ -616,22 +626,24 @@ def test_clock_views(world, arena):
     start = arena.task_params(task).start_time
     assert arena.current_round(task) == -1 and arena.current_phase(task) == 0
     for t, r, ph in [
-        (start, 0, 1),
-        (start + PHASE - 1, 0, 1),
-        (start + PHASE, 0, 2),
-        (start + 2 * PHASE, 0, 3),
-        (start + 3 * PHASE, 0, 4),
-        (start + 4 * PHASE, 1, 1),
-        (start + 12 * PHASE - 1, 2, 4),
-        (start + 12 * PHASE, 3, 5),
+        (start, 0, COMMIT),
+        (start + PHASE - 1, 0, COMMIT),
+        (start + PHASE, 0, EVAL),
+        (start + 2 * PHASE, 0, REVEAL),
+        (start + 3 * PHASE, 0, SCORE_COMMIT),
+        (start + 4 * PHASE, 0, SCORE_REVEAL),
+        (start + 5 * PHASE, 1, COMMIT),
+        (start + 15 * PHASE - 1, 2, SCORE_REVEAL),
+        (start + 15 * PHASE, 3, 6),
     ]:
         world.warp(t)
         assert (arena.current_round(task), arena.current_phase(task)) == (r, ph), t
-    assert arena.round_start(task, 2) == start + 8 * PHASE
-    assert arena.phase_end(task, 1, 1) == start + 5 * PHASE
-    assert arena.phase_end(task, 1, 4) == start + 8 * PHASE
+    assert arena.round_start(task, 2) == start + 10 * PHASE
+    assert arena.phase_end(task, 1, COMMIT) == start + 6 * PHASE
+    assert arena.phase_end(task, 1, EVAL) == start + 7 * PHASE
+    assert arena.phase_end(task, 1, SCORE_REVEAL) == start + 10 * PHASE
     with boa.reverts("arena: parameter out of range"):
-        arena.phase_end(task, 1, 5)
+        arena.phase_end(task, 1, 6)
 
 
 # ---------------------------------------------------------------------------------------
@@ -640,33 +652,32 @@ def test_clock_views(world, arena):
 
 
 def play_round(world, task, r, nodes, scores, no_reveal=(), eval_=True):
-    """Commit/reveal `nodes` (list of (address, model name)) in order, reveal the eval shard,
-    commit+reveal `scores` (validator -> list), commit without reveal for `no_reveal`,
-    then warp to the end of the round."""
+    """Commit `nodes` (list of (address, model name)) in order, reveal the eval shard (unless
+    `eval_` is False: then no model can be revealed either), reveal the models, commit+reveal
+    `scores` (validator -> list), commit without reveal for `no_reveal`, then warp to the end
+    of the round."""
     arena = world.arena
-    world.goto(task, r, 1)
+    world.goto(task, r, COMMIT)
     for who, name in nodes:
         with boa.env.prank(who):
             arena.commit_model(task, model_commit(model_hash(name), who, task, r))
-    world.goto(task, r, 2)
-    for who, name in nodes:
-        with boa.env.prank(who):
-            arena.reveal_model(task, model_hash(name), f"file://{name}")
     if eval_:
-        with boa.env.prank(world.actors["creator"]):
-            arena.reveal_eval(task, r, shard_hash(r), f"file://shard{r}", world.proof(task, r))
-    world.goto(task, r, 3)
+        open_reveals(world, task, r)
+        for who, name in nodes:
+            with boa.env.prank(who):
+                arena.reveal_model(task, model_hash(name), f"file://{name}")
+    world.goto(task, r, SCORE_COMMIT)
     for v, sc in scores.items():
         with boa.env.prank(v):
             arena.commit_scores(task, score_commit(task, r, v, sc, SALT))
     for v in no_reveal:
         with boa.env.prank(v):
             arena.commit_scores(task, score_commit(task, r, v, [1] * len(nodes), SALT))
-    world.goto(task, r, 4)
+    world.goto(task, r, SCORE_REVEAL)
     for v, sc in scores.items():
         with boa.env.prank(v):
             arena.reveal_scores(task, sc, SALT)
-    world.goto(task, r + 1, 1)
+    world.goto(task, r + 1, COMMIT)
 
 
 def split(x, sigma, own, dl):
@@ -858,7 +869,7 @@ def test_late_delegation_earns_only_after_activation(
     join(arena, validator, task, VALIDATOR, 100 * E18)
     with boa.env.prank(delegator):
         arena.delegate(task, node, 100 * E18)  # active from round 0
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     with boa.env.prank(delegator2):
         arena.delegate(task, node, 300 * E18)  # during round 0 -> active from round 1
     play_round(world, task, 0, [(node, "a")], {validator: [100_000_000]})
@@ -912,7 +923,7 @@ def test_ties_rank_by_commit_order_and_dev_slash(
     join(arena, validator, task, VALIDATOR, 100 * E18)
     join(arena, validator2, task, VALIDATOR, 100 * E18)
     join(arena, validator3, task, VALIDATOR, 50 * E18)
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     # node2 commits first -> earlier seq wins the tie although node reveals first.
     good = [300_000_000, 300_000_000]
     bad = [900_000_000, 900_000_000]
@@ -953,7 +964,7 @@ def test_pause_matrix(world, arena, owner, node, validator, delegator, creator):
         arena.join(task, NODE, E18, 0)
     with boa.env.prank(delegator), boa.reverts("arena: paused"):
         arena.delegate(task, node, E18)
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     sha = model_hash("a")
     with boa.env.prank(node), boa.reverts("arena: paused"):
         arena.commit_model(task, model_commit(sha, node, task, 0))
@@ -963,12 +974,13 @@ def test_pause_matrix(world, arena, owner, node, validator, delegator, creator):
         arena.commit_model(task, model_commit(sha, node, task, 0))
     with boa.env.prank(owner):
         arena.pause()
-    world.goto(task, 0, 2)
+    world.goto(task, 0, EVAL)
+    with boa.env.prank(creator):
+        arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))  # never paused
+    world.goto(task, 0, REVEAL)
     with boa.env.prank(node):
         arena.reveal_model(task, sha, "u")  # reveals are never paused
-    with boa.env.prank(creator):
-        arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
-    world.goto(task, 0, 3)
+    world.goto(task, 0, SCORE_COMMIT)
     with boa.env.prank(validator), boa.reverts("arena: paused"):
         arena.commit_scores(task, score_commit(task, 0, validator, [5], SALT))
     with boa.env.prank(owner):
@@ -977,10 +989,10 @@ def test_pause_matrix(world, arena, owner, node, validator, delegator, creator):
         arena.commit_scores(task, score_commit(task, 0, validator, [5], SALT))
     with boa.env.prank(owner):
         arena.pause()
-    world.goto(task, 0, 4)
+    world.goto(task, 0, SCORE_REVEAL)
     with boa.env.prank(validator):
         arena.reveal_scores(task, [5], SALT)
-    world.goto(task, 1, 1)
+    world.goto(task, 1, COMMIT)
     assert arena.finalize(task, 100)  # finalize works while paused
     with boa.env.prank(node):
         assert arena.claim(task, node) > 0
@@ -1016,7 +1028,7 @@ def test_owner_role_matrix(arena, owner, attacker, creator):
 
 def test_creator_role_matrix(world, arena, node, attacker, creator):
     task = world.make_task(num_rounds=1)
-    world.goto(task, 0, 2)
+    open_reveals(world, task, 0)
     for who in (node, attacker):
         with boa.env.prank(who):
             with boa.reverts("arena: not creator"):
@@ -1034,15 +1046,15 @@ def test_participant_role_matrix(world, arena, node, validator, attacker, delega
     task = world.make_task()
     join(arena, node, task, NODE, 100 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     for who in (validator, attacker, delegator):
         with boa.env.prank(who), boa.reverts("arena: not a node"):
             arena.commit_model(task, b"\x01" * 32)
-    world.goto(task, 0, 3)
+    world.goto(task, 0, SCORE_COMMIT)
     for who in (node, attacker, delegator):
         with boa.env.prank(who), boa.reverts("arena: not a validator"):
             arena.commit_scores(task, b"\x01" * 32)
-    world.goto(task, 0, 4)
+    world.goto(task, 0, SCORE_REVEAL)
     for who in (node, attacker):
         with boa.env.prank(who), boa.reverts("arena: not a validator"):
             arena.reveal_scores(task, [], SALT)
@@ -1059,7 +1071,7 @@ def test_finalize_reverts(world, arena):
     task = world.make_task()
     with boa.reverts("arena: round not over"):
         arena.finalize(task, 1)
-    world.goto(task, 1, 1)
+    world.goto(task, 1, COMMIT)
     with boa.reverts("arena: zero steps"):
         arena.finalize(task, 0)
     assert arena.finalize(task, 1)
@@ -1133,7 +1145,7 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
     (sl,) = events(arena, "Slashed")
     (fin,) = events(arena, "RoundFinalized")
     (end,) = events(arena, "TaskEnded")
-    assert (sl.validator, sl.reason, sl.amount) == (
+    assert (sl.participant, sl.reason, sl.amount) == (
         validator3,
         2,
         ceil_div(100 * E18 * (WAD // 20), WAD),
@@ -1232,7 +1244,7 @@ def test_bucket_merged_by_a_later_deposit(world, arena, node, validator, delegat
     join(arena, validator, task, VALIDATOR, 100 * E18)
     with boa.env.prank(delegator):
         arena.delegate(task, node, 100 * E18)  # active from round 0
-    world.goto(task, 0, 1)
+    world.goto(task, 0, COMMIT)
     with boa.env.prank(delegator2):
         arena.delegate(task, node, 100 * E18)  # active from round 1
     play_round(world, task, 0, [(node, "r0")], {validator: [7]})

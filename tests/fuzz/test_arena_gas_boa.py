@@ -53,21 +53,22 @@ def test_max_round_gas(world, arena):
         with boa.env.prank(n):
             arena.commit_model(task, model_commit(model_hash(f"g{i}"), n, task, 0))
     worst["commit_model"] = _gas(arena)
-    world.goto(task, 0, 2)
+    world.goto(task, 0, 2)  # EVAL
+    with boa.env.prank(world.actors["creator"]):
+        arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
+    world.goto(task, 0, 3)  # REVEAL
     for i, n in enumerate(nodes):
         with boa.env.prank(n):
             arena.reveal_model(task, model_hash(f"g{i}"), "ipfs://" + "x" * 200)
             worst["reveal_model"] = max(worst.get("reveal_model", 0), _gas(arena))
-    with boa.env.prank(world.actors["creator"]):
-        arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
     # Reverse-sorted scores per submission: worst case for the insertion sort.
     scores = {v: [(32 - j) * 1_000_000 + 7 * k for k in range(128)] for j, v in enumerate(vals)}
-    world.goto(task, 0, 3)
+    world.goto(task, 0, 4)  # SCORE_COMMIT
     for v in vals:
         with boa.env.prank(v):
             arena.commit_scores(task, score_commit(task, 0, v, scores[v], SALT))
     worst["commit_scores"] = _gas(arena)
-    world.goto(task, 0, 4)
+    world.goto(task, 0, 5)  # SCORE_REVEAL
     for v in vals:
         with boa.env.prank(v):
             arena.reveal_scores(task, scores[v], SALT)
@@ -122,20 +123,21 @@ def test_batched_finalize_fits(world, arena):
     for i, n in enumerate(nodes):
         with boa.env.prank(n):
             arena.commit_model(task, model_commit(model_hash(f"b{i}"), n, task, 0))
-    world.goto(task, 0, 2)
+    world.goto(task, 0, 2)  # EVAL
+    with boa.env.prank(world.actors["creator"]):
+        arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
+    world.goto(task, 0, 3)  # REVEAL
     for i, n in enumerate(nodes):
         with boa.env.prank(n):
             arena.reveal_model(task, model_hash(f"b{i}"), "u")
-    with boa.env.prank(world.actors["creator"]):
-        arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
     scores = {
         v: [(j * 7919 + k * 104729) % 1_000_000_007 for k in range(128)] for j, v in enumerate(vals)
     }
-    world.goto(task, 0, 3)
+    world.goto(task, 0, 4)  # SCORE_COMMIT
     for v in vals:
         with boa.env.prank(v):
             arena.commit_scores(task, score_commit(task, 0, v, scores[v], SALT))
-    world.goto(task, 0, 4)
+    world.goto(task, 0, 5)  # SCORE_REVEAL
     for v in vals:
         with boa.env.prank(v):
             arena.reveal_scores(task, scores[v], SALT)

@@ -111,25 +111,27 @@ def test_everyone_can_exit_and_nothing_is_created(world, sc):
             for i, n in enumerate(nodes):
                 with boa.env.prank(n):
                     arena.commit_model(task, model_commit(model_hash(f"s{r}{i}"), n, task, r))
-            world.goto(task, r, 2)
-            for i, n in enumerate(nodes):
-                with boa.env.prank(n):
-                    arena.reveal_model(task, model_hash(f"s{r}{i}"), "u")
+            world.goto(task, r, 2)  # EVAL
             if sc["eval_"][r]:
                 with boa.env.prank(creator):
                     arena.reveal_eval(task, r, shard_hash(r), "s", world.proof(task, r))
-            world.goto(task, r, 3)
+                world.goto(task, r, 3)  # REVEAL: only once the shard is out
+                for i, n in enumerate(nodes):
+                    with boa.env.prank(n):
+                        arena.reveal_model(task, model_hash(f"s{r}{i}"), "u")
+            world.goto(task, r, 4)  # SCORE_COMMIT
             active = {v for v in vals if arena.own_stake(task, v, r) > 0}  # slashed to 0: out
+            n = arena.round_info(task, r).num_submissions  # 0 when no shard was revealed
             for j, v in enumerate(vals):
                 if sc["behaviour"][j] != "skip" and v in active:
-                    s = sc["scores"][j][: len(nodes)]
+                    s = sc["scores"][j][:n]
                     with boa.env.prank(v):
                         arena.commit_scores(task, score_commit(task, r, v, s, SALT))
-            world.goto(task, r, 4)
+            world.goto(task, r, 5)  # SCORE_REVEAL
             for j, v in enumerate(vals):
                 if sc["behaviour"][j] == "reveal" and v in active:
                     with boa.env.prank(v):
-                        arena.reveal_scores(task, sc["scores"][j][: len(nodes)], SALT)
+                        arena.reveal_scores(task, sc["scores"][j][:n], SALT)
             world.warp(arena.round_start(task, r + 1))
             while not arena.finalize(task, 7):
                 pass

@@ -137,17 +137,18 @@ def test_arena_pulls_emission_into_pot(world, em_world):
     with boa.env.prank(a["node"]):
         arena.commit_model(task, model_commit(sha, a["node"], task, 0))
     world.warp(start + 100)
-    with boa.env.prank(a["node"]):
-        arena.reveal_model(task, sha, "u")
     with boa.env.prank(a["creator"]):
         arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
     world.warp(start + 200)
-    with boa.env.prank(a["validator"]):
-        arena.commit_scores(task, score_commit(task, 0, a["validator"], [5], SALT))
+    with boa.env.prank(a["node"]):
+        arena.reveal_model(task, sha, "u")
     world.warp(start + 300)
     with boa.env.prank(a["validator"]):
+        arena.commit_scores(task, score_commit(task, 0, a["validator"], [5], SALT))
+    world.warp(start + 400)
+    with boa.env.prank(a["validator"]):
         arena.reveal_scores(task, [5], SALT)
-    t_fin = start + 400
+    t_fin = start + 500
     world.warp(t_fin)
     expected = RATE * (t_fin - t_join)  # the only staked task gets the whole rate
     supply = token.totalSupply()

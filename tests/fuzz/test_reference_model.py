@@ -68,6 +68,7 @@ def random_params(rng: random.Random, now: int) -> ref.Params:
         num_rounds=num_rounds,
         start_time=pick(*[now + rng.randint(5, 50)] * 5, 0),
         commit_duration=rng.randint(1, 40),
+        eval_duration=rng.randint(1, 40),
         reveal_duration=rng.randint(1, 40),
         score_commit_duration=rng.randint(1, 40),
         score_reveal_duration=rng.randint(1, 40),
@@ -80,6 +81,7 @@ def random_params(rng: random.Random, now: int) -> ref.Params:
         slash_tau=pick(0, WAD // 20, WAD // 2, rng.randint(0, 2 * WAD)),
         slash_miss=pick(0, WAD, rng.randint(0, WAD)),
         slash_dev=pick(0, WAD, rng.randint(0, WAD)),
+        slash_node_miss=pick(0, WAD, rng.randint(0, WAD), WAD // 10),
         min_quorum=pick(1, 1, 2, 3),
         baseline_score=pick(0, 0, rng.randint(ref.SCORE_FLOOR, 3 * ref.SCORE_SCALE)),
     )
@@ -120,12 +122,13 @@ class Scenario:
     # -- helpers --
     def at(self, r: int, phase: int):
         p, L = self.p, self.task.round_length
-        offs = [
-            0,
+        widths = [
             p.commit_duration,
-            p.commit_duration + p.reveal_duration,
-            p.commit_duration + p.reveal_duration + p.score_commit_duration,
+            p.eval_duration,
+            p.reveal_duration,
+            p.score_commit_duration,
         ]
+        offs = [sum(widths[:i]) for i in range(5)]
         self.dep.warp_to(p.start_time + r * L + offs[phase - 1])
 
     def deposits(self, prob: float):
@@ -235,14 +238,15 @@ class Scenario:
                     c = rng.randbytes(32)  # a commitment it cannot open
                 dep.commit_model(n, tid, c)
                 models[n] = h
-        # reveals
-        self.at(r, ref.PHASE_REVEAL)
+        # the eval shard, then the model reveals
+        self.at(r, ref.PHASE_EVAL)
         if rng.random() < 0.9:
             if rng.random() < 0.1:
                 dep.reveal_eval(
                     self.creator, tid, r, rng.randbytes(32), self.proofs[r]
                 )  # bad proof
             dep.reveal_eval(self.creator, tid, r, self.shards[r], self.proofs[r])
+        self.at(r, ref.PHASE_REVEAL)
         order = list(models)
         rng.shuffle(order)
         for n in order:
@@ -380,7 +384,7 @@ def test_delegator_rounding_keeps_contract_solvent():
         assert dep.join(val, tid, ref.VALIDATOR, 10**18, 0)[0]
         assert dep.delegate(backer, tid, node, 3)[0]
         for r in range(2):
-            base = start + r * 40
+            base = start + r * 50
             dep.warp_to(base)
             if r == 1:
                 assert dep.finalize(creator, tid, ref.MAX_FINALIZE_STEPS) == (True, True)
@@ -388,15 +392,16 @@ def test_delegator_rounding_keeps_contract_solvent():
             assert dep.commit_model(node, tid, ref.model_commitment(model, node, tid, r))[0]
             dep.warp_to(base + 10)
             assert dep.reveal_eval(creator, tid, r, shards[r], proofs[r])[0]
-            assert dep.reveal_model(node, tid, model, "file://m")[0]
             dep.warp_to(base + 20)
+            assert dep.reveal_model(node, tid, model, "file://m")[0]
+            dep.warp_to(base + 30)
             salt = b"\x07" * 32
             assert dep.commit_scores(
                 val, tid, ref.score_commitment(tid, r, val, [5 * 10**8], salt)
             )[0]
-            dep.warp_to(base + 30)
+            dep.warp_to(base + 40)
             assert dep.reveal_scores(val, tid, [5 * 10**8], salt)[0]
-        dep.warp_to(start + 80)
+        dep.warp_to(start + 100)
         assert dep.finalize(creator, tid, ref.MAX_FINALIZE_STEPS) == (True, True)
         dep.check_task(tid)
         task = dep.model.tasks[tid]
@@ -438,6 +443,7 @@ def _fixed_params(root: bytes, start: int, **kw) -> ref.Params:
         num_rounds=3,
         start_time=start,
         commit_duration=10,
+        eval_duration=10,
         reveal_duration=10,
         score_commit_duration=10,
         score_reveal_duration=10,
@@ -450,6 +456,7 @@ def _fixed_params(root: bytes, start: int, **kw) -> ref.Params:
         slash_tau=WAD,
         slash_miss=WAD,
         slash_dev=0,
+        slash_node_miss=WAD // 10,
         min_quorum=1,
         baseline_score=0,
     )
@@ -481,23 +488,24 @@ def test_validator_slashed_to_zero_before_its_revealed_round_is_paid():
         assert dep.join(honest, tid, ref.VALIDATOR, 10**18, 0)[0]
         assert dep.join(victim, tid, ref.VALIDATOR, 10**18, 0)[0]
         for r, revealers in ((0, [honest]), (1, [honest, victim])):
-            base = start + 40 * r
+            base = start + r * 50
             dep.warp_to(base)
             model = bytes([0x20 + r]) * 32
             assert dep.commit_model(node, tid, ref.model_commitment(model, node, tid, r))[0]
             dep.warp_to(base + 10)
             assert dep.reveal_eval(creator, tid, r, shards[r], proofs[r])[0]
-            assert dep.reveal_model(node, tid, model, "file://m")[0]
             dep.warp_to(base + 20)
+            assert dep.reveal_model(node, tid, model, "file://m")[0]
+            dep.warp_to(base + 30)
             salt = bytes([r]) * 32
             for v in (honest, victim):
                 assert dep.commit_scores(
                     v, tid, ref.score_commitment(tid, r, v, [4 * 10**8], salt)
                 )[0]
-            dep.warp_to(base + 30)
+            dep.warp_to(base + 40)
             for v in revealers:
                 assert dep.reveal_scores(v, tid, [4 * 10**8], salt)[0]
-        dep.warp_to(start + 80)
+        dep.warp_to(start + 100)
         assert dep.finalize(creator, tid, ref.MAX_FINALIZE_STEPS) == (True, True)  # round 0
         assert dep.arena.participant(tid, victim)[2] == 0, "victim's own stake fully slashed"
         dep.check_task(tid)

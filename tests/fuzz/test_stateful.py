@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tests.fuzz import reference as ref
-from tests.fuzz.harness import Deployment
+from tests.fuzz.harness import ROUND_FIELDS, Deployment
 
 WAD = ref.WAD
 N_CREATORS, N_NODES, N_VALIDATORS, N_DELEGATORS = 2, 3, 3, 2
@@ -67,7 +67,7 @@ params_strategy = st.fixed_dictionaries(
         "bounty": st.one_of(st.integers(1, 1000), st.integers(10**18, 10**21)),
         "num_rounds": st.integers(1, 3),
         "start_delay": st.integers(0, 20),
-        "durations": st.tuples(*[st.integers(1, 8)] * 4),
+        "durations": st.tuples(*[st.integers(1, 8)] * 5),
         "min_node_stake": st.sampled_from([1, 10**18]),
         "min_validator_stake": st.sampled_from([1, 10**18]),
         "gamma": st.sampled_from([0, WAD // 10, WAD // 2]),
@@ -77,6 +77,7 @@ params_strategy = st.fixed_dictionaries(
         "slash_tau": st.sampled_from([0, WAD // 10, WAD]),
         "slash_miss": st.sampled_from([0, WAD // 4, WAD]),
         "slash_dev": st.sampled_from([0, WAD // 4, WAD]),
+        "slash_node_miss": st.sampled_from([0, WAD // 10, WAD]),
         "min_quorum": st.sampled_from([1, 1, 2, 3]),
         "baseline_score": st.sampled_from([0, 10**9]),
         "bad": st.sampled_from([None] * 9 + ["gamma", "num_rounds", "tolerance"]),
@@ -139,8 +140,8 @@ class ArenaMachine(RuleBasedStateMachine):
             if (tid, r) in self.rounds_checked:
                 continue
             rd = task.round(r)
-            info = self.dep.arena.round_info(tid, r)
-            pot, paid = info[10], info[18]
+            info = dict(zip(ROUND_FIELDS, self.dep.arena.round_info(tid, r), strict=True))
+            pot, paid = info["pot"], info["paid"]
             assert paid <= pot, f"task {tid} round {r}: paid {paid} > pot {pot}"
             assert rd.paid <= rd.pot
             self.dep.check_round(tid, r)  # every pot, consensus, reward, slash vs the model
@@ -162,11 +163,12 @@ class ArenaMachine(RuleBasedStateMachine):
         assert a.round_start(tid, r) == s, "round_start"
         ends = [
             p.commit_duration,
+            p.eval_duration,
             p.reveal_duration,
             p.score_commit_duration,
             p.score_reveal_duration,
         ]
-        for phase in range(1, 5):
+        for phase in range(1, 6):
             assert a.phase_end(tid, r, phase) == s + sum(ends[:phase]), f"phase_end({r}, {phase})"
 
     # -- rules --
@@ -200,7 +202,7 @@ class ArenaMachine(RuleBasedStateMachine):
     def create_task(self, who, p):
         creator = self.pick("creator", who)
         now = self.dep.now()
-        cd, rd, scd, srd = p["durations"]
+        cd, ed, rd, scd, srd = p["durations"]
         params = ref.Params(
             bounty=p["bounty"],
             spec_hash=b"\x11" * 32,
@@ -209,6 +211,7 @@ class ArenaMachine(RuleBasedStateMachine):
             num_rounds=p["num_rounds"],
             start_time=0 if p["start_delay"] == 0 else now + p["start_delay"],
             commit_duration=cd,
+            eval_duration=ed,
             reveal_duration=rd,
             score_commit_duration=scd,
             score_reveal_duration=srd,
@@ -221,6 +224,7 @@ class ArenaMachine(RuleBasedStateMachine):
             slash_tau=p["slash_tau"],
             slash_miss=p["slash_miss"],
             slash_dev=p["slash_dev"],
+            slash_node_miss=p["slash_node_miss"],
             min_quorum=p["min_quorum"],
             baseline_score=p["baseline_score"],
         )
@@ -394,7 +398,8 @@ class ArenaMachine(RuleBasedStateMachine):
         bounds = [
             0,
             p.commit_duration,
-            p.commit_duration + p.reveal_duration,
+            p.commit_duration + p.eval_duration,
+            p.commit_duration + p.eval_duration + p.reveal_duration,
             L - p.score_reveal_duration,
             L,
         ]
@@ -413,9 +418,10 @@ class ArenaMachine(RuleBasedStateMachine):
                     self._commit_model(
                         tid, node, data.draw(st.integers(0, len(MODEL_HASHES) - 1), label="hash")
                     )
-        elif phase == ref.PHASE_REVEAL:
+        elif phase == ref.PHASE_EVAL:
             if data.draw(act, label="eval"):
                 self._reveal_eval(tid)
+        elif phase == ref.PHASE_REVEAL:
             for node in data.draw(st.permutations(self.actors["node"]), label="order"):
                 if data.draw(act, label="reveal"):
                     self._reveal_model(tid, node)
@@ -429,9 +435,9 @@ class ArenaMachine(RuleBasedStateMachine):
                     self._reveal_scores(tid, v)
 
     @precondition(lambda self: self.m.tasks)
-    @rule(t=st.integers(0, 1), phases=st.integers(2, 5), data=st.data())
+    @rule(t=st.integers(0, 1), phases=st.integers(2, 6), data=st.data())
     def play_phases(self, t, phases, data):
-        """Several phases in a row: usually a whole round (commit, reveal, scores)."""
+        """Several phases in a row: usually a whole round (commit, eval, reveal, scores)."""
         for _ in range(phases):
             self.next_phase(t, data)
 

@@ -45,10 +45,17 @@ def task():
     type=DURATION,
     default="1h",
     show_default=True,
-    help="Length of each of the four phases (override one with the options below).",
+    help="Length of each of the five phases (override one with the options below).",
 )
 @click.option(
     "--commit", "commit_duration", type=DURATION, default=None, help="Commit phase length."
+)
+@click.option(
+    "--eval",
+    "eval_duration",
+    type=DURATION,
+    default=None,
+    help="Eval phase length (the creator reveals the round's shard, after the commits).",
 )
 @click.option(
     "--reveal", "reveal_duration", type=DURATION, default=None, help="Reveal phase length."
@@ -119,6 +126,14 @@ def task():
     help="Slash for deviating more than --slash-tau.",
 )
 @click.option(
+    "--slash-node-miss",
+    type=FRACTION,
+    default="0.1",
+    show_default=True,
+    help="Slash of a node's own stake for committing a model and not revealing it once the "
+    "eval shard is out.",
+)
+@click.option(
     "--min-quorum",
     type=int,
     default=1,
@@ -155,7 +170,7 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
     """
     from ..roles.creator import create_task
 
-    for key in ("commit_duration", "reveal_duration", "score_commit_duration",
+    for key in ("commit_duration", "eval_duration", "reveal_duration", "score_commit_duration",
                 "score_reveal_duration"):  # fmt: skip
         if params[key] is None:
             params[key] = phase_seconds

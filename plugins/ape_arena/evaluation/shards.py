@@ -263,6 +263,20 @@ class ShardManifest:
     def path(self, round_: int) -> Path:
         return self.folder / self.shards[round_ - self.tree.first_round].file
 
+    def tree_for(self, num_rounds: int) -> EvalTree:
+        """The eval tree of a task of ``num_rounds`` rounds using the first shards: the
+        commitment binds exactly one shard per round, so a task with fewer rounds than the
+        folder has shards commits to a tree over exactly its rounds."""
+        if num_rounds == self.tree.num_rounds:
+            return self.tree
+        first = self.tree.first_round
+        if not first < num_rounds <= self.tree.num_rounds:
+            raise ShardError(
+                f"{self.folder} holds shards for rounds {first}..{self.tree.num_rounds - 1}; "
+                f"a task of {num_rounds} rounds cannot use them"
+            )
+        return EvalTree([s.sha256 for s in self.shards[: num_rounds - first]], first)
+
     def to_dict(self) -> dict:
         return {
             "format": MANIFEST_FORMAT,

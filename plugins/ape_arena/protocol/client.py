@@ -57,10 +57,8 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
         preflight: bool = True,
         log: Callable[[str], None] | None = None,
     ):
-        from ape import Contract
-
         self.arena = arena
-        self.token = token if token is not None else Contract(str(arena.token()))
+        self.token = token if token is not None else _contract(str(arena.token()), "ArenaToken")
         self.account = account
         self.warp = warp
         self.poll_seconds = poll_seconds
@@ -148,13 +146,16 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
         return chain.chain_id in LOCAL_CHAIN_IDS
 
     def now(self) -> int:
-        """Timestamp the next transaction's block will (at least) carry."""
+        """Timestamp the next transaction's block will (at least) carry: the pending block's,
+        never below the head's (a node reached by URL may report a pending time from the wall
+        clock while a dev chain's clock was moved ahead of it)."""
         from ape import chain
 
+        head = int(chain.blocks.head.timestamp)
         try:
-            return int(chain.pending_timestamp)
+            return max(int(chain.pending_timestamp), head)
         except Exception:
-            return int(chain.blocks.head.timestamp)
+            return head
 
     def head_time(self) -> int:
         from ape import chain
@@ -220,19 +221,20 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
 
 
 def _contract(address: str, name: str):
-    """An Ape contract instance, typed from this project's compiled ABI when available."""
-    from ape import Contract, project
+    """An Ape contract instance at ``address`` typed with the ABI shipped with this client
+    (``protocol/abi``), never with whatever Ape cached for that address."""
+    from ape import chain
+
+    from .abi import contract_type
 
     try:
-        return getattr(project, name).at(address)
-    except Exception:
-        pass
-    try:
-        return Contract(address)
+        # replace=True: the shipped type also overwrites a stale entry of Ape's cache
+        return chain.contracts.instance_at(
+            address, contract_type=contract_type(name), replace=True, fetch_from_explorer=False
+        )
     except Exception as err:
         raise ArenaError(
-            f"cannot load the {name} ABI for {address}: run `ape arena` inside the AIArena "
-            f"project folder (it reads the compiled contracts) ({' '.join(str(err).split())})"
+            f"cannot load the {name} contract at {address} ({' '.join(str(err).split())})"
         ) from None
 
 

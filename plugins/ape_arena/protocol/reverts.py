@@ -22,6 +22,7 @@ from .types import (
 )
 
 STATIC_HINTS: dict[str, str] = {
+    "eval not revealed": "the creator revealed no eval shard this round, so no model can be revealed (the round is void)",
     "deposits closed": "deposits now would only count after the last round; this task takes no more stake",
     "nothing to withdraw": "nothing left to withdraw for this position (already withdrawn or fully slashed)",
     "creator cannot join": "the task creator cannot join its own task; use another account",
@@ -30,7 +31,7 @@ STATIC_HINTS: dict[str, str] = {
     "cannot delegate to self": "you cannot delegate to yourself; top up with `ape arena node join` instead",
     "already revealed": "already revealed in this round",
     "duplicate model": "another node revealed this model hash first; submit your own model",
-    "bad proof": "the shard hash and proof do not match the task's eval root; use the saved shard manifest",
+    "bad proof": "the shard hash and proof do not match the task's eval root at this round's position; use the saved shard manifest",
     "eval already revealed": "this round's eval shard is already revealed",
     "refund already claimed": "the refund was already claimed",
     "zero amount": "amount must be greater than zero",

@@ -123,7 +123,7 @@ class ArenaTransactions:
     ):
         return self._tx(
             "reveal_eval", task, self.arena.reveal_eval, task, round_, to_bytes32(shard_sha256),
-            shard_uri, [to_bytes32(p) for p in proof], sender=sender, phase=Phase.REVEAL,
+            shard_uri, [to_bytes32(p) for p in proof], sender=sender, phase=Phase.EVAL,
             round_=round_,
         )  # fmt: skip
 

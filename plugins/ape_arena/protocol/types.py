@@ -76,10 +76,11 @@ class Role(IntEnum):
 class Phase(IntEnum):
     NOT_STARTED = 0
     COMMIT = 1
-    REVEAL = 2
-    SCORE_COMMIT = 3
-    SCORE_REVEAL = 4
-    ENDED = 5
+    EVAL = 2
+    REVEAL = 3
+    SCORE_COMMIT = 4
+    SCORE_REVEAL = 5
+    ENDED = 6
 
     @property
     def label(self) -> str:
@@ -202,6 +203,7 @@ class TaskParams:
     num_rounds: int = 3
     start_time: int = 0
     commit_duration: int = 3600
+    eval_duration: int = 1800
     reveal_duration: int = 1800
     score_commit_duration: int = 3600
     score_reveal_duration: int = 1800
@@ -214,14 +216,15 @@ class TaskParams:
     slash_tau: int = WAD // 2
     slash_miss: int = WAD // 10
     slash_dev: int = WAD // 10
+    slash_node_miss: int = WAD // 10
     min_quorum: int = 1
     baseline_score: int = 0
 
     ABI_ORDER = (
         "bounty spec_hash spec_uri eval_root num_rounds start_time commit_duration "
-        "reveal_duration score_commit_duration score_reveal_duration min_node_stake "
-        "min_validator_stake gamma delta rank_ratio tolerance slash_tau slash_miss slash_dev "
-        "min_quorum baseline_score"
+        "eval_duration reveal_duration score_commit_duration score_reveal_duration "
+        "min_node_stake min_validator_stake gamma delta rank_ratio tolerance slash_tau "
+        "slash_miss slash_dev slash_node_miss min_quorum baseline_score"
     ).split()
 
     def as_tuple(self) -> tuple:
@@ -235,6 +238,7 @@ class TaskParams:
     def round_length(self) -> int:
         return (
             self.commit_duration
+            + self.eval_duration
             + self.reveal_duration
             + self.score_commit_duration
             + self.score_reveal_duration
@@ -300,6 +304,7 @@ class RoundInfo:
     shard_uri: str
     num_submissions: int
     commit_count: int
+    committer_count: int
     validator_commits: int
     validator_reveals: int
     stage: int
@@ -341,6 +346,8 @@ class ModelCommit:
     committed: bool
     revealed: bool
     slot: int
+    displaced: bool = False
+    slash: int = 0
 
 
 @dataclass(frozen=True)

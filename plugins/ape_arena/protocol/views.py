@@ -121,6 +121,11 @@ class ArenaViews:
     def model_commit(self, task: int, round_: int, node: Any) -> ModelCommit:
         return from_struct(ModelCommit, self.arena.model_commit(task, round_, address_of(node)))
 
+    def committers(self, task: int, round_: int) -> list[str]:
+        """Nodes that committed a model in ``round_``, in first-commit order."""
+        n = self.round_info(task, round_).committer_count
+        return [to_checksum_address(str(self.arena.committer(task, round_, i))) for i in range(n)]
+
     def validators(self, task: int) -> list[str]:
         return [to_checksum_address(str(v)) for v in self.arena.validators(task)]
 

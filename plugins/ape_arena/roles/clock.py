@@ -1,4 +1,5 @@
-"""A task's phase schedule computed locally from its immutable parameters (PROTOCOL.md §3):
+"""A task's phase schedule computed locally from its immutable parameters (PROTOCOL.md §3:
+COMMIT, EVAL, REVEAL, SCORE_COMMIT, SCORE_REVEAL):
 which round and phase a chain time falls in, when a phase opens, when the next boundary
 worth waking up for comes. No chain call: the parameters never change once a task exists.
 """
@@ -9,8 +10,8 @@ from ..protocol import Phase, TaskParams
 
 
 class RoundClock:
-    """The schedule of one task: rounds of COMMIT, REVEAL, SCORE_COMMIT, SCORE_REVEAL back
-    to back from ``start_time``."""
+    """The schedule of one task: rounds of COMMIT, EVAL, REVEAL, SCORE_COMMIT, SCORE_REVEAL
+    back to back from ``start_time``."""
 
     def __init__(self, params: TaskParams):
         self.params = params
@@ -25,7 +26,12 @@ class RoundClock:
         if r >= p.num_rounds:
             return r, Phase.ENDED
         off = (now - p.start_time) % length
-        bounds = [p.commit_duration, p.reveal_duration, p.score_commit_duration]
+        bounds = [
+            p.commit_duration,
+            p.eval_duration,
+            p.reveal_duration,
+            p.score_commit_duration,
+        ]
         phase = Phase.COMMIT
         for width in bounds:
             if off < width:
@@ -38,7 +44,12 @@ class RoundClock:
         """Chain time at which ``phase`` of ``round_`` opens."""
         p = self.params
         start = p.start_time + round_ * p.round_length
-        widths = [p.commit_duration, p.reveal_duration, p.score_commit_duration]
+        widths = [
+            p.commit_duration,
+            p.eval_duration,
+            p.reveal_duration,
+            p.score_commit_duration,
+        ]
         return start + sum(widths[: int(phase) - 1])
 
     def round_end(self, round_: int) -> int:

@@ -110,10 +110,11 @@ def create_task(
             )
 
     start_time = client.now() + int(start_in) if start_in else 0
+    tree = manifest.tree_for(num_rounds)
     prm = TaskParams(
         bounty=int(bounty),
         spec_hash=spec.sha256(),
-        eval_root=manifest.tree.root,
+        eval_root=tree.root,
         spec_uri=spec_uri,
         num_rounds=num_rounds,
         start_time=start_time,
@@ -125,7 +126,7 @@ def create_task(
         task=task,
         spec_sha256=spec_sha,
         spec_uri=spec_uri,
-        eval_root=hex32(manifest.tree.root),
+        eval_root=hex32(tree.root),
         num_rounds=num_rounds,
         start_time=client.task_params(task).start_time,
         shard_dir=str(folder.resolve()),
@@ -159,7 +160,7 @@ def reveal_eval(
     sender: Any | None = None,
 ) -> dict:
     """Reveal round ``round_``'s shard (default: the current round) with its Merkle proof."""
-    from ..evaluation.shards import ShardManifest
+    from ..evaluation.shards import ShardError, ShardManifest
 
     if shard_dir is None or uri_base is None:
         try:
@@ -177,16 +178,20 @@ def reveal_eval(
     if r not in manifest.tree.rounds:
         raise ArenaError(f"round {r} has no shard in {shard_dir} (rounds {manifest.tree.rounds})")
     if wait:
-        client.wait_for_phase(task, r, Phase.REVEAL, on_wait=on_wait)
-    onchain_root = client.task_params(task).eval_root
-    if onchain_root != manifest.tree.root:
+        client.wait_for_phase(task, r, Phase.EVAL, on_wait=on_wait)
+    params = client.task_params(task)
+    try:
+        tree = manifest.tree_for(params.num_rounds)
+    except ShardError as err:
+        raise ArenaError(f"{shard_dir} is not task {task}'s shard set: {err}") from None
+    if params.eval_root != tree.root:
         raise ArenaError(
-            f"{shard_dir} is not task {task}'s shard set (its root {hex32(manifest.tree.root)} "
-            f"!= on-chain eval_root {hex32(onchain_root)})"
+            f"{shard_dir} is not task {task}'s shard set (its root {hex32(tree.root)} "
+            f"!= on-chain eval_root {hex32(params.eval_root)})"
         )
     sha, local_uri = store.put(manifest.path(r))
     uri = publish_uri(sha, local_uri, uri_base)
-    client.reveal_eval(task, r, manifest.tree.shard(r), uri, manifest.tree.proof(r), sender=sender)
+    client.reveal_eval(task, r, tree.shard(r), uri, tree.proof(r), sender=sender)
     return {"task": task, "round": r, "shard_sha256": sha, "shard_uri": uri}
 
 

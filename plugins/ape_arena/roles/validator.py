@@ -225,7 +225,7 @@ class Validator:
                 self._ensure_committed(r, result)
             elif phase == Phase.SCORE_REVEAL:
                 self._ensure_revealed(r, result)
-            elif phase in (Phase.COMMIT, Phase.REVEAL):
+            elif phase in (Phase.COMMIT, Phase.EVAL, Phase.REVEAL):
                 start = self.clock.phase_start(r, Phase.SCORE_COMMIT)
                 self._once(
                     r, "wait", f"round {r}: {phase.label} phase; scoring opens {fmt_time(start)}"

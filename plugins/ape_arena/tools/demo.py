@@ -175,6 +175,7 @@ class Demo:
             num_rounds=NUM_ROUNDS,
             start_time=now + 600,
             commit_duration=PHASE_SECONDS,
+            eval_duration=PHASE_SECONDS,
             reveal_duration=PHASE_SECONDS,
             score_commit_duration=PHASE_SECONDS,
             score_reveal_duration=PHASE_SECONDS,
@@ -187,6 +188,7 @@ class Demo:
             slash_tau=WAD // 20,
             slash_miss=WAD // 4,
             slash_dev=WAD // 5,
+            slash_node_miss=WAD // 10,
             min_quorum=3,
             baseline_score=int(math.log(10) * 10**9),  # chance level: worse earns nothing
         )
@@ -242,11 +244,7 @@ class Demo:
             shas = {}
             for n in nodes:
                 shas[n.name] = self._train_and_commit(n, r, spec, public, task)
-            client.wait_for_phase(task, r, Phase.REVEAL)
-            for n in nodes:
-                client.reveal_model(
-                    task, shas[n.name], served.uri_for(shas[n.name]), sender=n.account
-                )
+            client.wait_for_phase(task, r, Phase.EVAL)
             shard = manifest.shards[r]
             client.reveal_eval(
                 task,
@@ -257,8 +255,15 @@ class Demo:
                 sender=creator,
             )
             self.say(
-                f"4 models revealed; creator revealed eval shard {r} ({shard.rows} rows, Merkle proof checked on-chain)"
+                f"models committed blind; creator revealed eval shard {r} ({shard.rows} rows, "
+                "its position in the eval tree checked on-chain)"
             )
+            client.wait_for_phase(task, r, Phase.REVEAL)
+            for n in nodes:
+                client.reveal_model(
+                    task, shas[n.name], served.uri_for(shas[n.name]), sender=n.account
+                )
+            self.say("4 models revealed, now that the shard is out")
             client.wait_for_phase(task, r, Phase.SCORE_COMMIT)
             self.say(
                 "score-commit phase: every validator fetches, scores and commits (in parallel)"

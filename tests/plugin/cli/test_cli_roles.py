@@ -223,14 +223,15 @@ def test_whole_task_from_the_command_line(run, arena, actors, task_files):
         res
     )
 
+    arena.wait_for_phase(task, 0, Phase.EVAL)
+    res = run("task", "reveal-eval", task, 0, as_="creator")
+    assert arena.round_info(task, 0).eval_revealed and "revealed task" in res.output
     arena.wait_for_phase(task, 0, Phase.REVEAL)
     res = run("node", "reveal", task, as_="node")
     sha = task_files["model"].read_bytes()
     subs = arena.submissions(task, 0)
     assert len(subs) == 1 and subs[0].node == actors.node.address
     assert subs[0].model_sha256.hex() in res.output
-    res = run("task", "reveal-eval", task, 0, as_="creator")
-    assert arena.round_info(task, 0).eval_revealed and "revealed task" in res.output
     assert sha
 
     arena.wait_for_phase(task, 0, Phase.SCORE_COMMIT)

@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from ape_arena.evaluation.merkle import EvalTree, MerkleTree, leaf, verify
+from ape_arena.evaluation.merkle import EvalTree, PositionalTree, leaf, verify
 from ape_arena.evaluation.shards import (
     ShardError,
     ShardFormatError,
@@ -268,12 +268,31 @@ def test_build_shards_manifest_and_merkle(tmp_path, digits_spec):
         part = load_shard(manifest.path(s.round), digits_spec, s.sha256)
         seen.extend(part["target"].tolist())
         assert manifest.tree.shard(s.round).hex() == s.sha256
-        assert verify(manifest.tree.proof(s.round), manifest.tree.root, leaf(s.round, s.sha256))
+        assert verify(
+            manifest.tree.proof(s.round),
+            manifest.tree.root,
+            leaf(s.round, s.sha256),
+            s.round,
+            manifest.tree.num_rounds,
+        )
     assert sorted(seen) == sorted(arrays["target"].tolist())
     again = ShardManifest.load(tmp_path / "out")
     assert again.shards == manifest.shards and again.tree.root == manifest.tree.root
     same = build_shards(arrays, 3, tmp_path / "again", seed=5, first_round=1)
     assert [s.sha256 for s in same.shards] == [s.sha256 for s in manifest.shards]
+
+
+def test_a_task_with_fewer_rounds_commits_to_exactly_its_rounds(tmp_path, digits_spec):
+    manifest = build_shards(digits_arrays(rows=40), 4, tmp_path / "out", spec=digits_spec)
+    assert manifest.tree_for(4) is manifest.tree
+    two = manifest.tree_for(2)
+    assert two.num_rounds == 2 and two.root != manifest.tree.root
+    for r in (0, 1):
+        sha = manifest.shards[r].sha256
+        assert two.shard(r).hex() == sha
+        assert verify(two.proof(r), two.root, leaf(r, sha), r, 2)
+    with pytest.raises(ShardError, match="a task of 5 rounds cannot use them"):
+        manifest.tree_for(5)
 
 
 def test_tampered_manifest_is_refused(tmp_path):
@@ -363,42 +382,22 @@ def test_lm_eval_arrays_fit_the_spec(lm_spec):
 
 
 # ---------------------------------------------------------------------------- merkle
-# OpenZeppelin/merkle-tree test/dumps/simple-v1.sorted.1_0_6.json: six bytes32 leaves
-# (sorted), the complete tree array, root at index 0.
-OZ_TREE = [
-    "1b404f199ea828ec5771fb30139c222d8417a82175fefad5cd42bc3a189bd8d5",
-    "ec554bdfb01d31fa838d0830339b0e6e8a70e0d55a8f172ffa8bebbf8e8d5ba0",
-    "af46af0745b433e1d5bed9a04b1fdf4002f67a733c20db2fca5b2af6120d9bcb",
-    "434d51cfeb80272378f4c3a8fd2824561c2cad9fce556ea600d46f20550976a6",
-    "7dea550f679f3caab547cbbc5ee1a4c978c8c039b572ba00af1baa6481b88360",
-    "f1918e8562236eb17adc8502332f4c9c82bc14e19bfc0aa10ab674ff75b3d2f3",
-    "d1e8aeb79500496ef3dc2e57ba746a8315d048b7a664a2bf948db4fa91960483",
-    "b5553de315e0edf504d9150af82dafa5c4667fa618ed0a6f19c69b41166c5510",
-    "a8982c89d80987fb9a510e25981ee9170206be21af3c8e0eb312ef1d3382e761",
-    "3ac225168df54212a25c1c01fd35bebfea408fdac2e31ddd6f80a4bbf9a5f1cb",
-    "0b42b6393c1f53060fe3ddbfcd7aadcca894465a5a438f69c87d790b2299b9b2",
-]
-
-
-def test_matches_openzeppelin_merkle_tree_vector():
-    leaves = [bytes.fromhex(h) for h in OZ_TREE[5:]]
-    tree = MerkleTree(list(reversed(leaves)))  # input order must not matter
-    assert tree.root.hex() == OZ_TREE[0]
-    assert [n.hex() for n in tree._tree] == OZ_TREE
-    for value in leaves:
-        assert verify(tree.proof_for_leaf(value), tree.root, value)
-
-
 def k256(data: bytes) -> bytes:
     return pycryptodome_keccak.new(digest_bits=256, data=data).digest()
 
 
-def independent_verify(proof: list[bytes], root: bytes, leaf_: bytes) -> bool:
-    """OZ MerkleProof.processProof, written from the Solidity source with pycryptodome."""
+def independent_verify(
+    proof: list[bytes], root: bytes, leaf_: bytes, index: int, size: int
+) -> bool:
+    """PROTOCOL.md §5's positional check, written from the text with pycryptodome."""
+    depth = 0
+    while (1 << depth) < size:
+        depth += 1
+    if len(proof) != depth or not 0 <= index < size:
+        return False
     node = leaf_
-    for sibling in proof:
-        lo, hi = sorted((node, sibling))
-        node = k256(lo + hi)
+    for level, sibling in enumerate(proof):
+        node = k256(sibling + node) if (index >> level) & 1 else k256(node + sibling)
     return node == root
 
 
@@ -415,21 +414,28 @@ def shard_hashes(n: int, salt: int = 0) -> list[bytes]:
 def test_every_proof_verifies_both_ways(n, first, salt):
     shards = shard_hashes(n, salt)
     tree = EvalTree(shards, first_round=first)
-    assert list(tree.rounds) == list(range(first, first + n))
+    size = first + n
+    assert list(tree.rounds) == list(range(first, size)) and tree.num_rounds == size
     for i, r in enumerate(tree.rounds):
         lf = independent_leaf(r, shards[i])
         assert tree.leaf(r) == lf == leaf(r, shards[i])
         proof = tree.proof(r)
-        assert len(proof) <= math.ceil(math.log2(n)) if n > 1 else proof == []
-        assert verify(proof, tree.root, lf) and independent_verify(proof, tree.root, lf)
-        # wrong round for this shard, or a tampered proof, does not verify
-        wrong = leaf(r + n, shards[i])
-        assert not verify(proof, tree.root, wrong) and not independent_verify(
-            proof, tree.root, wrong
-        )
+        assert len(proof) == math.ceil(math.log2(size)) if size > 1 else proof == []
+        assert verify(proof, tree.root, lf, r, size)
+        assert independent_verify(proof, tree.root, lf, r, size)
+        # another shard at this round, this leaf at another position, or a tampered proof
+        # do not verify: the root binds exactly one shard per round
+        wrong = leaf(r, shards[(i + 1) % n]) if n > 1 else leaf(r, bytes(32))
+        assert not verify(proof, tree.root, wrong, r, size)
+        assert not independent_verify(proof, tree.root, wrong, r, size)
+        if size > 1:
+            other = (r + 1) % size
+            assert not verify(proof, tree.root, lf, other, size)
+            assert not independent_verify(proof, tree.root, lf, other, size)
         if proof:
-            bad = [bytes(32)] + proof[1:]
-            assert not verify(bad, tree.root, lf) and not independent_verify(bad, tree.root, lf)
+            bad = [bytes([proof[0][0] ^ 1]) + proof[0][1:]] + proof[1:]  # one bit flipped
+            assert not verify(bad, tree.root, lf, r, size)
+            assert not verify(proof[:-1], tree.root, lf, r, size)  # an inner node as leaf
 
 
 def test_single_round_tree():
@@ -438,15 +444,23 @@ def test_single_round_tree():
     assert tree.root == leaf(0, shard) and tree.proof(0) == []
 
 
+def test_rounds_before_first_round_hold_a_zero_leaf():
+    tree = EvalTree(shard_hashes(3), first_round=2)
+    assert tree.num_rounds == 5
+    assert tree.root == PositionalTree([bytes(32), bytes(32), *tree.leaves]).root
+
+
 def test_tree_errors():
-    with pytest.raises(ValueError, match="at least one leaf"):
+    with pytest.raises(ValueError, match="at least one shard"):
         EvalTree([])
     with pytest.raises(ValueError, match="32 bytes"):
         EvalTree([b"short"])
     with pytest.raises(KeyError, match="round 3"):
         EvalTree(shard_hashes(3)).proof(3)
-    with pytest.raises(ValueError, match="duplicate"):
-        MerkleTree([bytes(32), bytes(32)])
+    with pytest.raises(IndexError, match="position 3"):
+        PositionalTree([bytes(32)] * 3).proof(3)
+    with pytest.raises(ValueError, match="at least one position"):
+        PositionalTree([])
 
 
 def test_tree_persistence(tmp_path):
@@ -458,16 +472,27 @@ def test_tree_persistence(tmp_path):
     data["root"] = "0x" + "11" * 32
     with pytest.raises(ValueError, match="root does not match"):
         EvalTree.from_dict(data)
+    data["format"] = "arena-eval-merkle-v1"  # the sorted-pair tree of protocol v1
+    with pytest.raises(ValueError, match="rebuild the shards"):
+        EvalTree.from_dict(data)
 
 
 VERIFIER = """
 # pragma version ~=0.4.3
-from snekmate.utils import merkle_proof_verification as mpv
+# PROTOCOL.md §5, written in Vyper apart from ArenaRounds: positional proof of one round.
 
 @external
 @pure
-def verify(proof: DynArray[bytes32, 255], root: bytes32, leaf: bytes32) -> bool:
-    return mpv._verify(proof, root, leaf)
+def verify(proof: DynArray[bytes32, 16], root: bytes32, leaf: bytes32, index: uint256) -> bool:
+    h: bytes32 = leaf
+    for i: uint256 in range(16):
+        if i >= len(proof):
+            break
+        if (index >> i) & 1 == 1:
+            h = keccak256(concat(proof[i], h))
+        else:
+            h = keccak256(concat(h, proof[i]))
+    return h == root
 
 @external
 @pure
@@ -477,20 +502,20 @@ def leaf(round: uint256, shard_sha256: bytes32) -> bytes32:
 
 
 @pytest.fixture(scope="module")
-def snekmate_verifier():
+def vyper_verifier():
     boa = pytest.importorskip("boa")
     return boa.loads(VERIFIER)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
-def test_snekmate_verifies_our_proofs_on_chain(snekmate_verifier, n):
+def test_an_evm_verifier_accepts_our_proofs(vyper_verifier, n):
     shards = shard_hashes(n, salt=n)
     tree = EvalTree(shards)
     for r in tree.rounds:
-        assert snekmate_verifier.leaf(r, shards[r]) == tree.leaf(r)
-        assert snekmate_verifier.verify(tree.proof(r), tree.root, tree.leaf(r))
+        assert vyper_verifier.leaf(r, shards[r]) == tree.leaf(r)
+        assert vyper_verifier.verify(tree.proof(r), tree.root, tree.leaf(r), r)
         other = leaf(r, shards[(r + 1) % n]) if n > 1 else leaf(r + 1, shards[r])
-        assert not snekmate_verifier.verify(tree.proof(r), tree.root, other)
+        assert not vyper_verifier.verify(tree.proof(r), tree.root, other, r)
 
 
 def test_digits_eval_rows_come_from_the_eval_split_only(monkeypatch):

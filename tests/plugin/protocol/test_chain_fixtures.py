@@ -95,6 +95,7 @@ def make_task(arena, actors, shards) -> Callable[..., int]:
             num_rounds=3,
             start_time=arena.now() + start_in if start_in else 0,
             commit_duration=PHASE,
+            eval_duration=PHASE,
             reveal_duration=PHASE,
             score_commit_duration=PHASE,
             score_reveal_duration=PHASE,

@@ -81,13 +81,14 @@ def test_create_task_views(arena, actors, make_task, shards):
     assert p.spec_uri == "file:///spec.json" and p.spec_hash == b"\x11" * 32
     st = arena.task_state(task)
     assert st.creator == actors.creator.address and st.status == Status.ACTIVE
-    assert st.round_length == 400
+    assert st.round_length == 500
     assert arena.current_round(task) == -1
     assert arena.current_phase(task) == Phase.NOT_STARTED
     start = p.start_time
-    assert arena.round_start(task, 1) == start + 400
-    assert arena.phase_window(task, 0, Phase.REVEAL) == (start + 100, start + 200)
-    assert arena.phase_window(task, 2, Phase.SCORE_REVEAL) == (start + 1100, start + 1200)
+    assert arena.round_start(task, 1) == start + 500
+    assert arena.phase_window(task, 0, Phase.EVAL) == (start + 100, start + 200)
+    assert arena.phase_window(task, 0, Phase.REVEAL) == (start + 200, start + 300)
+    assert arena.phase_window(task, 2, Phase.SCORE_REVEAL) == (start + 1400, start + 1500)
 
 
 def test_join_delegate_views(arena, actors, joined_task):
@@ -114,9 +115,11 @@ def test_whole_task_with_warp(arena, actors, joined_task, shards):
     mc = arena.model_commit(task, r, actors.node)
     assert mc.committed and mc.commitment == c
 
+    arena.wait_for_phase(task, r, Phase.EVAL)
+    arena.reveal_eval(task, r, shards.shard(r), "file:///shard0.npz", shards.proof(r))
     arena.wait_for_phase(task, r, Phase.REVEAL)
     arena.reveal_model(task, MODEL, "file:///model.onnx", sender=actors.node)
-    arena.reveal_eval(task, r, shards.shard(r), "file:///shard0.npz", shards.proof(r))
+    assert arena.committers(task, r) == [actors.node.address]
     subs = arena.submissions(task, r)
     assert [(s.node, s.model_sha256, s.slot) for s in subs] == [(actors.node.address, MODEL, 0)]
     assert arena.model_owner(task, MODEL) == actors.node.address
@@ -195,14 +198,21 @@ def test_wait_for_closed_phase_raises(arena, joined_task):
         arena.wait_for_phase(joined_task, 0, Phase.COMMIT)
 
 
-def test_bad_reveal_and_not_a_node(arena, actors, joined_task):
+def test_bad_reveal_and_not_a_node(arena, actors, joined_task, shards):
     task = joined_task
     arena.wait_for_phase(task, 0, Phase.COMMIT)
     arena.commit_model(task, MODEL, sender=actors.node)
     with pytest.raises(ArenaError, match="has not joined task .* as a node"):
         arena.commit_model(task, MODEL, sender=actors.attacker)
     arena.wait_for_phase(task, 0, Phase.REVEAL)
-    with pytest.raises(ArenaError, match="does not match .* commitment for round 0"):
+    with pytest.raises(ArenaError, match="revealed no eval shard this round"):
+        arena.reveal_model(task, MODEL, "file:///x", sender=actors.node)
+    arena.wait_for_phase(task, 1, Phase.COMMIT)
+    arena.commit_model(task, MODEL, sender=actors.node)
+    arena.wait_for_phase(task, 1, Phase.EVAL)
+    arena.reveal_eval(task, 1, shards.shard(1), "file:///shard1.npz", shards.proof(1))
+    arena.wait_for_phase(task, 1, Phase.REVEAL)
+    with pytest.raises(ArenaError, match="does not match .* commitment for round 1"):
         arena.reveal_model(task, b"\x01" * 32, "file:///x", sender=actors.node)
 
 

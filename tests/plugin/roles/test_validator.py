@@ -41,6 +41,7 @@ from ape_arena.roles.validator import (
 ME = "0x1111111111111111111111111111111111111111"
 ARENA = "0x2222222222222222222222222222222222222222"
 START, PHASE = 1_000, 100
+ROUND = 5 * PHASE  # COMMIT, EVAL, REVEAL, SCORE_COMMIT, SCORE_REVEAL
 SHARD = "ab" * 32
 MODELS = ["01" * 32, "02" * 32, "03" * 32]
 
@@ -63,7 +64,7 @@ class VRound:
 
 
 class FakeArena:
-    """In-memory arena: one task, one validator, ``num_rounds`` rounds of 4 x 100 s."""
+    """In-memory arena: one task, one validator, ``num_rounds`` rounds of 5 x 100 s."""
 
     address = ARENA
     chain_id = 31337
@@ -77,6 +78,7 @@ class FakeArena:
             num_rounds=num_rounds,
             start_time=START,
             commit_duration=PHASE,
+            eval_duration=PHASE,
             reveal_duration=PHASE,
             score_commit_duration=PHASE,
             score_reveal_duration=PHASE,
@@ -96,7 +98,7 @@ class FakeArena:
         return self.time
 
     def at(self, r: int, phase: Phase, offset: int = 1) -> None:
-        self.time = START + r * 4 * PHASE + (int(phase) - 1) * PHASE + offset
+        self.time = START + r * ROUND + (int(phase) - 1) * PHASE + offset
 
     # -- views
     def task_params(self, task):
@@ -128,7 +130,7 @@ class FakeArena:
 
     def round_info(self, task, r):
         sha = bytes.fromhex(SHARD)
-        return RoundInfo(True, sha, "file:///shard", self.n, self.n, 0, 0, 0, 0, 0, *[0] * 10)
+        return RoundInfo(True, sha, "file:///shard", self.n, self.n, self.n, 0, 0, 0, 0, *[0] * 11)
 
     def submissions(self, task, r):
         return [
@@ -140,7 +142,7 @@ class FakeArena:
 
     def can_finalize(self, task):
         r = self.finalized
-        return r < self.params.num_rounds and self.time >= START + (r + 1) * 4 * PHASE
+        return r < self.params.num_rounds and self.time >= START + (r + 1) * ROUND
 
     def claimable(self, task, who, account=None):
         return self.claimable_amount
@@ -158,7 +160,7 @@ class FakeArena:
 
     def phase(self) -> tuple[int, Phase]:
         off = self.time - START
-        return off // (4 * PHASE), Phase(off % (4 * PHASE) // PHASE + 1)
+        return off // (ROUND), Phase(off % (ROUND) // PHASE + 1)
 
     def commit_scores(self, task, scores, salt, sender=None):
         self._hook("commit", "before")
@@ -304,7 +306,7 @@ def test_step_is_idempotent_within_a_phase(arena, make_validator):
 def test_run_to_the_end_withdraws(arena, make_validator):
     arena.withdrawable_amount = 100
     v = make_validator()
-    clock = iter(range(START, START + 10 * 4 * PHASE, 50))
+    clock = iter(range(START, START + 10 * ROUND, 50))
 
     def tick(_seconds):
         arena.time = next(clock)
@@ -321,7 +323,7 @@ def test_run_to_the_end_withdraws(arena, make_validator):
 
 def test_max_rounds_stops_after_the_round_is_finalized(arena, make_validator):
     v = make_validator()
-    clock = iter(range(START, START + 10 * 4 * PHASE, 50))
+    clock = iter(range(START, START + 10 * ROUND, 50))
     v.sleep = lambda _s: setattr(arena, "time", next(clock))
     arena.time = START
     v.run(max_rounds=1, poll_seconds=1)
@@ -334,13 +336,14 @@ def test_clock_matches_protocol_formula(make_validator):
     assert v.clock.at(START - 1) == (-1, Phase.NOT_STARTED)
     assert v.clock.at(START) == (0, Phase.COMMIT)
     assert v.clock.at(START + 99) == (0, Phase.COMMIT)
-    assert v.clock.at(START + 100) == (0, Phase.REVEAL)
-    assert v.clock.at(START + 250) == (0, Phase.SCORE_COMMIT)
-    assert v.clock.at(START + 399) == (0, Phase.SCORE_REVEAL)
-    assert v.clock.at(START + 400) == (1, Phase.COMMIT)
-    assert v.clock.at(START + 800) == (2, Phase.ENDED)
-    assert v.clock.phase_start(1, Phase.SCORE_REVEAL) == START + 700
-    assert v.clock.round_end(0) == START + 400
+    assert v.clock.at(START + 100) == (0, Phase.EVAL)
+    assert v.clock.at(START + 200) == (0, Phase.REVEAL)
+    assert v.clock.at(START + 350) == (0, Phase.SCORE_COMMIT)
+    assert v.clock.at(START + 499) == (0, Phase.SCORE_REVEAL)
+    assert v.clock.at(START + 500) == (1, Phase.COMMIT)
+    assert v.clock.at(START + 1000) == (2, Phase.ENDED)
+    assert v.clock.phase_start(1, Phase.SCORE_REVEAL) == START + 900
+    assert v.clock.round_end(0) == START + 500
 
 
 # ----------------------------------------------------------------------------- crash safety

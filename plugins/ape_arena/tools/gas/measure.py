@@ -52,9 +52,9 @@ def _scores(n: int, j: int, liar: bool, validators: int = 32) -> list[int]:
 def _play_round(
     net, arena, creator, task, start, shard, nodes, vals, *, tag: str, record: bool
 ) -> None:
-    """Round 0 of `task`: every node commits and reveals a distinct model, the eval shard is
-    revealed, every validator commits and reveals one score per submission (the last
-    validator lies, the last submission is INVALID for everyone)."""
+    """Round 0 of `task`: every node commits a distinct model, the eval shard is revealed,
+    every node reveals, every validator commits and reveals one score per submission (the
+    last validator lies, the last submission is INVALID for everyone)."""
     n = len(nodes)
     lab = (lambda name: name) if record else (lambda name: None)  # noqa: E731
     models = [label_sha(f"model-{tag}-{i}") for i in range(n)]
@@ -81,6 +81,7 @@ def _play_round(
             lab("reveal_eval"),
         )
     )
+    net.warp(start + 2 * PHASE + 1)
     uri = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/model.onnx"
     net.send(
         [
@@ -88,7 +89,7 @@ def _play_round(
             for x, m in zip(nodes, models, strict=True)
         ]
     )
-    net.warp(start + 2 * PHASE + 1)
+    net.warp(start + 3 * PHASE + 1)
     scores = {v: _scores(n, j, j == len(vals) - 1, len(vals)) for j, v in enumerate(vals)}
     salts = {v: label_sha(f"salt-{tag}-{v}") for v in vals}
     commits = []
@@ -99,7 +100,7 @@ def _play_round(
         )
         commits.append(Tx(v, arena, "commit_scores", (task, c), lab("commit_scores")))
     net.send(commits)
-    net.warp(start + 3 * PHASE + 1)
+    net.warp(start + 4 * PHASE + 1)
     net.send(
         [
             Tx(
@@ -112,7 +113,7 @@ def _play_round(
             for v in vals
         ]
     )
-    net.warp(start + 4 * PHASE + 1)
+    net.warp(start + 5 * PHASE + 1)
 
 
 def _page(
@@ -252,6 +253,7 @@ class GasRun:
             PHASE,
             PHASE,
             PHASE,
+            PHASE,
             self.node_stake,  # min_node_stake
             self.val_stake,  # min_validator_stake
             WAD // 10,  # gamma
@@ -261,6 +263,7 @@ class GasRun:
             WAD // 5,  # slash_tau
             WAD // 10,  # slash_miss
             WAD // 2,  # slash_dev
+            WAD // 10,  # slash_node_miss
             self.validators // 2,  # min_quorum
             0,  # baseline_score
         )
