@@ -218,6 +218,7 @@ event Slashed:
     round: indexed(uint256)
     participant: indexed(address)
     amount: uint256
+    burned: uint256
     reason: uint256
 
 event RoundFinalized:
@@ -458,6 +459,7 @@ def join(task: uint256, role: uint256, amount: uint256, commission: uint256):
             st._state[task].validator_count = n + 1
         st._parts[task][msg.sender].role = role
         st._parts[task][msg.sender].commission = commission
+        st._parts[task][msg.sender].del_index = ACC
         st._state[task].participant_count += 1
         log Joined(task=task, participant=msg.sender, role=role, commission=commission)
     else:
@@ -637,7 +639,9 @@ def claim(task: uint256, participant: address) -> uint256:
 def withdraw(task: uint256, participant: address) -> uint256:
     """
     @notice After the task ENDED (or was cancelled), take back own stake (msg.sender ==
-            participant) or the delegation to `participant`, minus slashing.
+            participant) or the delegation to `participant`, minus slashing. A delegator of
+            a participant that was slashed may leave before the task ends, between two
+            finalizations (PROTOCOL.md §4).
     @dev Settles delegator rewards first (claim them with `claim`). Emits `Withdrawn`.
     @param task The task id.
     @param participant The node or validator the stake belongs to / backs.
@@ -645,7 +649,11 @@ def withdraw(task: uint256, participant: address) -> uint256:
     """
     st._exists(task)
     status: uint256 = st._state[task].status
-    assert status == STATUS_ENDED or status == STATUS_CANCELLED, "arena: task not ended"
+    ended: bool = status == STATUS_ENDED or status == STATUS_CANCELLED
+    leaving: bool = (
+        status == STATUS_ACTIVE and msg.sender != participant and st._parts[task][participant].slash_round != 0
+    )
+    assert ended or leaving, "arena: task not ended"
     assert st._parts[task][participant].role != 0, "arena: not a participant"
     amount: uint256 = 0
     if msg.sender == participant:
@@ -653,10 +661,18 @@ def withdraw(task: uint256, participant: address) -> uint256:
         st._parts[task][participant].own_active = 0
         st._parts[task][participant].own_pending = 0
     else:
+        if not ended:
+            f: uint256 = st._state[task].finalized_rounds
+            assert st._rounds[task][f].stage == STAGE_OPEN, "arena: round being finalized"
         self._sync_finalized(task, participant)
         self._settle(task, participant, msg.sender)
-        amount = st._dels[task][participant][msg.sender].active + st._dels[task][participant][msg.sender].pending
-        st._dels[task][participant][msg.sender].active = 0
+        shares: uint256 = st._dels[task][participant][msg.sender].shares
+        pending: uint256 = st._dels[task][participant][msg.sender].pending
+        amount = shares * st._parts[task][participant].del_index // ACC + pending
+        st._parts[task][participant].del_shares -= shares
+        if pending != 0:  # still in the participant's pending bucket
+            st._parts[task][participant].del_pending -= pending
+        st._dels[task][participant][msg.sender].shares = 0
         st._dels[task][participant][msg.sender].pending = 0
     assert amount != 0, "arena: nothing to withdraw"
     log Withdrawn(task=task, participant=participant, account=msg.sender, amount=amount)
@@ -845,9 +861,27 @@ def claimable(task: uint256, participant: address, account: address) -> uint256:
 
 @external
 @view
+def delegation_value(task: uint256, participant: address, delegator: address) -> uint256:
+    """
+    @notice What the delegation of `delegator` to `participant` is worth now: its shares at
+            the participant's current del_index (lowered by every slash) plus its amount not
+            yet active, as if settled.
+    @param task The task id.
+    @param participant The backed node or validator.
+    @param delegator The delegator.
+    @return uint256 The amount in tokens.
+    """
+    earned: uint256 = 0
+    amount: uint256 = 0
+    earned, amount = self._position_view(task, participant, delegator)
+    return amount
+
+
+@external
+@view
 def withdrawable(task: uint256, participant: address, account: address) -> uint256:
     """
-    @notice What `withdraw` would return to `account` (0 before the task ended).
+    @notice What `withdraw` would return to `account` now (0 while it would revert).
     @param task The task id.
     @param participant The node or validator.
     @param account The owner or a delegator.
@@ -855,7 +889,10 @@ def withdrawable(task: uint256, participant: address, account: address) -> uint2
     """
     status: uint256 = st._state[task].status
     if status != STATUS_ENDED and status != STATUS_CANCELLED:
-        return 0
+        if status != STATUS_ACTIVE or account == participant or st._parts[task][participant].slash_round == 0:
+            return 0
+        if st._rounds[task][st._state[task].finalized_rounds].stage != STAGE_OPEN:
+            return 0
     if account == participant:
         return st._parts[task][participant].own_active + st._parts[task][participant].own_pending
     earned: uint256 = 0
@@ -1042,44 +1079,51 @@ def _position_view(task: uint256, p: address, d: address) -> (uint256, uint256):
          p's pending bucket up to the last finalized round.
     """
     acc: uint256 = st._parts[task][p].acc
-    active: uint256 = st._dels[task][p][d].active
+    index: uint256 = st._parts[task][p].del_index
+    shares: uint256 = st._dels[task][p][d].shares
     pending: uint256 = st._dels[task][p][d].pending
     ckpt: uint256 = st._dels[task][p][d].acc_checkpoint
     earned: uint256 = st._dels[task][p][d].earned
-    if pending == 0:
-        return earned + active * (acc - ckpt) // ACC, active
-    pr: uint256 = st._dels[task][p][d].pending_round
-    snap: uint256 = 0
-    merged: bool = False
-    if st._parts[task][p].pending_round != pr or st._parts[task][p].del_pending == 0:
-        merged = True
-        snap = st._acc_snap[task][p][pr]
-    else:
-        f: uint256 = st._state[task].finalized_rounds
-        if f != 0 and pr <= f - 1:
+    if pending != 0:
+        pr: uint256 = st._dels[task][p][d].pending_round
+        snap_acc: uint256 = 0
+        snap_index: uint256 = 0
+        merged: bool = False
+        if st._parts[task][p].pending_round != pr or st._parts[task][p].del_pending == 0:
             merged = True
-            snap = acc
-    if merged:
-        return earned + (active * (acc - ckpt) + pending * (acc - snap)) // ACC, active + pending
-    return earned + active * (acc - ckpt) // ACC, active + pending
+            snap_acc = st._acc_snap[task][p][pr]
+            snap_index = st._index_snap[task][p][pr]
+        else:
+            f: uint256 = st._state[task].finalized_rounds
+            if f != 0 and pr <= f - 1:
+                merged = True
+                snap_acc = acc
+                snap_index = index
+        if merged:
+            new: uint256 = pending * ACC // snap_index
+            gain: uint256 = (shares * (acc - ckpt) + new * (acc - snap_acc)) // ACC
+            return earned + gain, (shares + new) * index // ACC
+    return earned + shares * (acc - ckpt) // ACC, shares * index // ACC + pending
 
 
 @internal
 def _settle(task: uint256, p: address, d: address):
     """
-    @dev Bring position (p, d) up to date with p's accumulator (caller synced p first).
+    @dev Bring position (p, d) up to date with p's accumulator (caller synced p first);
+         a pending amount of a merged bucket becomes shares at that bucket's index.
     """
     acc: uint256 = st._parts[task][p].acc
     pending: uint256 = st._dels[task][p][d].pending
-    active: uint256 = st._dels[task][p][d].active
+    shares: uint256 = st._dels[task][p][d].shares
     ckpt: uint256 = st._dels[task][p][d].acc_checkpoint
     gain: uint256 = 0
     pr: uint256 = st._dels[task][p][d].pending_round
     if pending != 0 and (st._parts[task][p].pending_round != pr or st._parts[task][p].del_pending == 0):
-        gain = (active * (acc - ckpt) + pending * (acc - st._acc_snap[task][p][pr])) // ACC
-        st._dels[task][p][d].active = active + pending
+        new: uint256 = pending * ACC // st._index_snap[task][p][pr]
+        gain = (shares * (acc - ckpt) + new * (acc - st._acc_snap[task][p][pr])) // ACC
+        st._dels[task][p][d].shares = shares + new
         st._dels[task][p][d].pending = 0
     else:
-        gain = active * (acc - ckpt) // ACC
+        gain = shares * (acc - ckpt) // ACC
     st._dels[task][p][d].earned += gain
     st._dels[task][p][d].acc_checkpoint = acc

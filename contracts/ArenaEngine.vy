@@ -22,6 +22,11 @@ from . import score_math
 initializes: st
 
 
+# @dev The token's burn (snekmate erc20): slashed delegated stake leaves circulation.
+interface IBurnable:
+    def burn(amount: uint256): nonpayable
+
+
 # @dev This contract's own address: `run` must only execute inside Arena (delegatecall).
 _SELF: immutable(address)
 
@@ -67,6 +72,7 @@ event Slashed:
     round: indexed(uint256)
     participant: indexed(address)
     amount: uint256
+    burned: uint256
     reason: uint256
 
 event RoundFinalized:
@@ -135,15 +141,16 @@ def _credit(task: uint256, r: uint256, p: address, x: uint256) -> uint256:
     """
     st._sync(task, p, r)
     own: uint256 = st._parts[task][p].own_active
-    dl: uint256 = st._parts[task][p].del_active
+    shares: uint256 = st._parts[task][p].del_shares
+    dl: uint256 = st._del_value(task, p)
     if own + dl == 0:
         return 0
     s: uint256 = st._parts[task][p].commission
     owner_part: uint256 = x * (s + (st.WAD - s) * own // (own + dl)) // st.WAD
     dpart: uint256 = x - owner_part
     dpaid: uint256 = 0
-    if dl != 0 and dpart != 0:
-        inc: uint256 = dpart * st.ACC // dl
+    if shares != 0 and dpart != 0:
+        inc: uint256 = dpart * st.ACC // shares
         if inc != 0:
             st._parts[task][p].acc += inc
             dpaid = dpart
@@ -167,16 +174,47 @@ def _slash_own(task: uint256, r: uint256, p: address, fraction: uint256, reason:
     st._parts[task][p].slashed += amount
     total: uint256 = st._state[task].total_own_stake - amount
     st._state[task].total_own_stake = total
-    log Slashed(task=task, round=r, participant=p, amount=amount, reason=reason)
+    log Slashed(task=task, round=r, participant=p, amount=amount, burned=0, reason=reason)
     st._notify(task, total)
     return amount
 
 
 @internal
 def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uint256) -> uint256:
-    amount: uint256 = self._slash_own(task, r, st._validators[task][j], fraction, reason)
-    st._vrounds[task][r][j].slash = amount
-    return amount
+    """
+    @dev A validator votes with its effective stake, so a slash takes `fraction` of its own
+         stake (rounded up; to the round's `slashed`) and of its delegations: del_index falls
+         by ceil(del_index * fraction / WAD) (at least to 1), and the value the delegations
+         lose is burned, never paid to anyone (PROTOCOL.md §8).
+    @return The own stake taken (what joins the pot).
+    """
+    p: address = st._validators[task][j]
+    st._sync(task, p, r)
+    own: uint256 = st._parts[task][p].own_active
+    cut: uint256 = score_math._slash_amount(own, fraction)
+    burned: uint256 = 0
+    shares: uint256 = st._parts[task][p].del_shares
+    if shares != 0 and fraction != 0:
+        index: uint256 = st._parts[task][p].del_index
+        lowered: uint256 = max(index - score_math._slash_amount(index, fraction), 1)
+        burned = shares * index // st.ACC - shares * lowered // st.ACC
+        st._parts[task][p].del_index = lowered
+    if cut == 0 and burned == 0:
+        return 0
+    st._parts[task][p].own_active = own - cut
+    st._parts[task][p].slashed += cut
+    st._parts[task][p].del_burned += burned
+    st._parts[task][p].slash_round = r + 1
+    st._vrounds[task][r][j].slash = cut
+    st._vrounds[task][r][j].burned = burned
+    st._state[task].burned += burned
+    total: uint256 = st._state[task].total_own_stake - cut
+    st._state[task].total_own_stake = total
+    log Slashed(task=task, round=r, participant=p, amount=cut, burned=burned, reason=reason)
+    st._notify(task, total)
+    if burned != 0:
+        extcall IBurnable(st._token).burn(burned)
+    return cut
 
 
 @internal

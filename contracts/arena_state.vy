@@ -103,6 +103,7 @@ struct TaskState:
     validator_count: uint256
     total_own_stake: uint256
     round_length: uint256
+    burned: uint256
 
 
 struct ParticipantInfo:
@@ -110,18 +111,23 @@ struct ParticipantInfo:
     commission: uint256
     own_active: uint256
     own_pending: uint256
-    del_active: uint256
+    # Active delegations are shares: worth del_shares * del_index // ACC tokens. A slash of a
+    # validator lowers del_index, taking the same fraction of every delegation at once.
+    del_shares: uint256
     del_pending: uint256
     pending_round: uint256
     acc: uint256
+    del_index: uint256
     owner_earned: uint256
     owner_claimed: uint256
     slashed: uint256
+    del_burned: uint256
+    slash_round: uint256
     validator_index: uint256
 
 
 struct DelegationInfo:
-    active: uint256
+    shares: uint256
     pending: uint256
     pending_round: uint256
     acc_checkpoint: uint256
@@ -184,6 +190,7 @@ struct ValidatorRound:
     agreement: uint256
     reward: uint256
     slash: uint256
+    burned: uint256
 
 
 struct ModelOwner:
@@ -207,6 +214,8 @@ _parts: HashMap[uint256, HashMap[address, ParticipantInfo]]
 _dels: HashMap[uint256, HashMap[address, HashMap[address, DelegationInfo]]]
 # task -> participant -> pending_round -> participant accumulator when that bucket merged
 _acc_snap: HashMap[uint256, HashMap[address, HashMap[uint256, uint256]]]
+# task -> participant -> pending_round -> del_index when that bucket merged (its share price)
+_index_snap: HashMap[uint256, HashMap[address, HashMap[uint256, uint256]]]
 _validators: HashMap[uint256, address[MAX_VALIDATORS]]
 _rounds: HashMap[uint256, HashMap[uint256, RoundInfo]]
 _subs: HashMap[uint256, HashMap[uint256, HashMap[uint256, SubmissionInfo]]]
@@ -232,10 +241,19 @@ def _own(task: uint256, p: address, r: uint256) -> uint256:
 @internal
 @view
 def _eff(task: uint256, p: address, r: uint256) -> uint256:
-    amount: uint256 = self._parts[task][p].own_active + self._parts[task][p].del_active
+    amount: uint256 = self._parts[task][p].own_active + self._del_value(task, p)
     if self._parts[task][p].pending_round <= r:
         amount += self._parts[task][p].own_pending + self._parts[task][p].del_pending
     return amount
+
+
+@internal
+@view
+def _del_value(task: uint256, p: address) -> uint256:
+    """
+    @dev Tokens the active delegations to p are worth: del_shares * del_index // ACC.
+    """
+    return self._parts[task][p].del_shares * self._parts[task][p].del_index // ACC
 
 
 @internal
@@ -248,8 +266,9 @@ def _score(task: uint256, r: uint256, j: uint256, k: uint256) -> uint64:
 @internal
 def _sync(task: uint256, p: address, upto: uint256):
     """
-    @dev Merge p's pending bucket into active if it activates at or before `upto`,
-         snapshotting the accumulator for delegation positions of that bucket.
+    @dev Merge p's pending bucket into active if it activates at or before `upto`: own
+         stake as is, delegated tokens as shares at the current del_index; snapshot the
+         accumulator and the index for the delegation positions of that bucket.
     """
     pr: uint256 = self._parts[task][p].pending_round
     if pr > upto:
@@ -258,9 +277,11 @@ def _sync(task: uint256, p: address, upto: uint256):
     dp: uint256 = self._parts[task][p].del_pending
     if op == 0 and dp == 0:
         return
+    index: uint256 = self._parts[task][p].del_index
     self._acc_snap[task][p][pr] = self._parts[task][p].acc
+    self._index_snap[task][p][pr] = index
     self._parts[task][p].own_active += op
-    self._parts[task][p].del_active += dp
+    self._parts[task][p].del_shares += dp * ACC // index
     self._parts[task][p].own_pending = 0
     self._parts[task][p].del_pending = 0
 

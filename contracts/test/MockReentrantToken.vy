@@ -85,9 +85,20 @@ def transferFrom(owner: address, receiver: address, amount: uint256) -> bool:
 
 
 @external
+def burn(amount: uint256):
+    """
+    @notice Burn `amount` of the caller's tokens (Arena burns slashed delegated stake).
+    """
+    self.balanceOf[msg.sender] -= amount
+    self.totalSupply -= amount
+    log Transfer(sender=msg.sender, receiver=empty(address), value=amount)
+    self._hook()
+
+
+@external
 def arm(target: address, payload: Bytes[2048]):
     """
-    @notice Make every following transfer/transferFrom call `target` with `payload`.
+    @notice Make every following transfer/transferFrom/burn call `target` with `payload`.
     """
     self.target = target
     self.payload = payload

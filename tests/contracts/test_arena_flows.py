@@ -21,6 +21,7 @@ from .arena_helpers import (
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
     STAGE_DONE,
+    STAGE_OPEN,
     STATUS_ACTIVE,
     STATUS_CANCELLED,
     STATUS_ENDED,
@@ -179,7 +180,7 @@ def test_delegate_records_position_and_emits(arena, arena_token, node, delegator
     ]
     assert arena_token.balanceOf(delegator) == before - 7 * E18
     d = arena.delegation(t.id, node, delegator)
-    assert (d.pending, d.pending_round, d.active, d.earned, d.claimed) == (7 * E18, 0, 0, 0, 0)
+    assert (d.pending, d.pending_round, d.shares, d.earned, d.claimed) == (7 * E18, 0, 0, 0, 0)
     assert arena.delegated_stake(t.id, node, 0) == 7 * E18
     assert arena.effective_stake(t.id, node, 0) == MIN_STAKE + 7 * E18
     t.warp(0, PHASE_REVEAL)
@@ -455,7 +456,8 @@ def test_claims_vest_delta_then_all_and_withdraw(
         arena.Claimed(task=t.id, participant=node, account=delegator, amount=dpaid)
     ]
     d = arena.delegation(t.id, node, delegator)
-    assert (d.active, d.pending, d.earned, d.claimed) == (10 * E18, 0, dpaid, dpaid)
+    # never slashed: one share is one token
+    assert (d.shares, d.pending, d.earned, d.claimed) == (10 * E18, 0, dpaid, dpaid)
 
     assert arena.withdrawable(t.id, node, delegator) == 10 * E18
     tx = arena.withdraw(t.id, node, sender=delegator)
@@ -635,3 +637,47 @@ def test_rank_ties_go_to_the_earlier_commit(
     }
     # node3 (0.4) first; node2 and node (0.5) tie: node2 committed earlier.
     assert weights == {node3.address: WAD, node2.address: WAD // 2, node.address: WAD // 4}
+
+
+# ---- delegators of a slashed participant may leave early ---------------------------------
+def test_delegators_of_a_slashed_validator_may_leave_between_finalizations(
+    arena, arena_token, make_task, creator, node, validator, validator2, delegator, delegator2
+):
+    t = make_task(num_rounds=3, slash_miss=WAD // 5, min_quorum=1)
+    t.join(node, NODE)
+    t.join(validator, VALIDATOR)
+    t.join(validator2, VALIDATOR, 50 * E18)
+    t.delegate(delegator, validator2, 40 * E18)  # backs the one that will miss
+    t.delegate(delegator2, validator, 40 * E18)  # backs an honest one
+    t.play_round(0, {node: MODEL_A}, {validator: [5], validator2: [5]}, no_reveal=(validator2,))
+    t.warp(0, PHASE_ENDED)
+    with ape.reverts("arena: task not ended"):  # nobody slashed yet: locked
+        arena.withdraw(t.id, validator2, sender=delegator)
+    tx = t.finalize(creator)
+    assert log(tx, arena.Slashed)[0].burned == 8 * E18  # a fifth of 40
+    assert t.part(validator2).slash_round == 1
+    value = arena.delegation_value(t.id, validator2, delegator)
+    assert value == 32 * E18 and arena.withdrawable(t.id, validator2, delegator) == value
+    # the validator's own stake and the honest validator's delegators stay locked
+    with ape.reverts("arena: task not ended"):
+        arena.withdraw(t.id, validator2, sender=validator2)
+    with ape.reverts("arena: task not ended"):
+        arena.withdraw(t.id, validator, sender=delegator2)
+    assert arena.withdrawable(t.id, validator, delegator2) == 0
+
+    # Round 1 played; while its finalize is paged, nobody leaves (weights are fixed at OPEN).
+    t.play_round(1, {node: MODEL_B}, {validator: [5]})
+    t.warp(1, PHASE_ENDED)
+    arena.finalize(t.id, 1, sender=creator)
+    assert t.round(1).stage != STAGE_OPEN
+    with ape.reverts("arena: round being finalized"):
+        arena.withdraw(t.id, validator2, sender=delegator)
+    assert arena.withdrawable(t.id, validator2, delegator) == 0
+    t.finalize(creator)
+    before = arena_token.balanceOf(delegator)
+    tx = arena.withdraw(t.id, validator2, sender=delegator)
+    assert log(tx, arena.Withdrawn)[0].amount == value
+    assert arena_token.balanceOf(delegator) == before + value
+    assert arena.effective_stake(t.id, validator2, 2) == 40 * E18  # 50 - 10 own, 0 delegated
+    with ape.reverts("arena: nothing to withdraw"):
+        arena.withdraw(t.id, validator2, sender=delegator)

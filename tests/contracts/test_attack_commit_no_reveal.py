@@ -1,6 +1,7 @@
 """Attack: a validator commits scores and withholds the reveal (e.g. to see how the round goes
-or to stall quorum). It is slashed slash_miss of its own stake, earns nothing, the slash joins
-the next round's pot, and its delegators keep their full delegation."""
+or to stall quorum). It is slashed slash_miss of its effective stake: that fraction of its
+own stake joins the next round's pot, the same fraction of its delegations is burned (its
+delegators share the risk of whom they back); it earns nothing."""
 
 from .arena_helpers import (
     BOUNTY,
@@ -30,14 +31,18 @@ def test_withheld_reveal_is_slashed_and_rolls_into_next_pot(
     tx = t.play_round(0, {node: sha("m")}, scores, no_reveal=(validator2,), finalize_by=creator)
 
     cut = slash_amount(30 * E18, WAD // 4)
+    burned = 15 * E18 // 4  # the same quarter of its delegation
     assert log(tx, arena.Slashed) == [
-        arena.Slashed(task=t.id, round=0, participant=validator2, amount=cut, reason=SLASH_MISS)
+        arena.Slashed(
+            task=t.id, round=0, participant=validator2, amount=cut, burned=burned, reason=SLASH_MISS
+        )
     ]
     assert validator2.address not in [e.participant for e in log(tx, arena.Rewarded)]
     vr = arena.validator_round(t.id, 0, validator2)
     assert (vr.committed, vr.revealed, vr.reward, vr.slash) == (True, False, 0, cut)
     p = t.part(validator2)
-    assert (p.own_active, p.slashed, p.del_active) == (30 * E18 - cut, cut, 15 * E18)
+    assert (p.own_active, p.slashed, p.del_burned) == (30 * E18 - cut, cut, burned)
+    assert arena.delegation_value(t.id, validator2, delegator) == 15 * E18 - burned
     fin = log(tx, arena.RoundFinalized)[0]
     assert fin.slashed == cut and fin.carry == BOUNTY // 2 - fin.paid + cut
     assert t.state().total_own_stake == 10 * E18 + 20 * E18 + 30 * E18 - cut
@@ -55,7 +60,7 @@ def test_withheld_reveal_is_slashed_and_rolls_into_next_pot(
     assert arena_token.balanceOf(arena) - owed(arena, t, positions) < 100
     got = exit_all(arena, t, positions)
     assert got[(validator2.address, validator2.address)] == 30 * E18 - cut
-    assert got[(validator2.address, delegator.address)] == 15 * E18  # delegation never slashed
+    assert got[(validator2.address, delegator.address)] == 15 * E18 - burned  # a quarter burned
     assert arena_token.balanceOf(arena) < 100
 
 

@@ -1,9 +1,10 @@
 """Attack / edge: 100% slash (slash_dev = slash_miss = WAD).
 
-A validator that deviates (or withholds) loses its whole own stake: the books still balance,
-its withdrawable own stake is 0 (withdraw says "nothing to withdraw"), rewards it earned in an
-earlier round stay claimable, and its delegators get back their full delegation plus their
-share of those earlier rewards. The slashed stake goes to the next pot / the creator.
+A validator that deviates (or withholds) loses its whole effective stake, since it votes
+with it: its own stake goes to the next pot / the creator, its delegations are burned (the
+delegators chose it and share its risk, DESIGN §3.2). The books still balance, nothing is
+withdrawable (withdraw says "nothing to withdraw"), and the rewards earned in an earlier
+round stay claimable by the validator and by its delegators.
 """
 
 import ape
@@ -26,7 +27,7 @@ from .arena_helpers import (
 TRUE = [400_000_000, 600_000_000]
 
 
-def test_full_deviation_slash_keeps_books_balanced_and_delegators_whole(
+def test_full_deviation_slash_keeps_books_balanced_and_burns_the_delegations(
     arena, arena_token, make_task, node, node2, validator, validator2, attacker, delegator, creator
 ):
     t = make_task(num_rounds=2, slash_dev=WAD, slash_miss=WAD, delta=WAD // 2)
@@ -49,11 +50,19 @@ def test_full_deviation_slash_keeps_books_balanced_and_delegators_whole(
     )
     assert log(tx, arena.Slashed) == [
         arena.Slashed(
-            task=t.id, round=1, participant=attacker, amount=20 * E18, reason=SLASH_DEVIATION
+            task=t.id,
+            round=1,
+            participant=attacker,
+            amount=20 * E18,
+            burned=25 * E18,
+            reason=SLASH_DEVIATION,
         )
     ]
     p = t.part(attacker)
-    assert (p.own_active, p.own_pending, p.slashed, p.del_active) == (0, 0, 20 * E18, 25 * E18)
+    assert (p.own_active, p.own_pending, p.slashed) == (0, 0, 20 * E18)
+    assert (p.del_index, p.del_burned, p.slash_round) == (1, 25 * E18, 2)
+    assert arena.delegation_value(t.id, attacker, delegator) == 0
+    assert t.state().burned == 25 * E18
     # It was slashed after the last round: the 20 tokens end in the creator's refund.
     fin = log(tx, arena.RoundFinalized)[0]
     assert fin.slashed == 20 * E18 and t.state().refund == fin.carry
@@ -64,10 +73,12 @@ def test_full_deviation_slash_keeps_books_balanced_and_delegators_whole(
     with ape.reverts("arena: nothing to withdraw"):
         arena.withdraw(t.id, attacker, sender=attacker)
     assert arena.claimable(t.id, attacker, attacker) == earned0  # earlier rewards are kept
-    assert arena.withdrawable(t.id, attacker, delegator) == 25 * E18
+    assert arena.withdrawable(t.id, attacker, delegator) == 0
+    rewards = arena.claimable(t.id, attacker, delegator)
+    assert rewards >= d_claim0  # the rewards it earned are kept
     got = exit_all(arena, t, positions)
     assert got[(attacker.address, attacker.address)] == earned0
-    assert got[(attacker.address, delegator.address)] >= 25 * E18 + d_claim0
+    assert got[(attacker.address, delegator.address)] == rewards  # its 25 were burned
     assert arena_token.balanceOf(arena) < 100
 
 
@@ -86,21 +97,21 @@ def test_full_miss_slash_then_validator_cannot_commit_again(
         no_reveal=(attacker,),
         finalize_by=creator,
     )
-    assert [(e.participant, e.amount, e.reason) for e in log(tx, arena.Slashed)] == [
-        (attacker.address, 20 * E18, SLASH_MISS)
+    assert [(e.participant, e.amount, e.burned, e.reason) for e in log(tx, arena.Slashed)] == [
+        (attacker.address, 20 * E18, 5 * E18, SLASH_MISS)
     ]
     fin = log(tx, arena.RoundFinalized)[0]
     assert t.state().carry == fin.carry and fin.slashed == 20 * E18
-    # With no own stake left it cannot commit scores in round 1 (delegations are not own stake).
+    # With no own stake left it cannot commit scores in round 1 (and its delegation is gone).
     t.warp(1, PHASE_SCORE_COMMIT)
     assert arena.own_stake(t.id, attacker, 1) == 0
-    assert arena.effective_stake(t.id, attacker, 1) == 5 * E18
+    assert arena.effective_stake(t.id, attacker, 1) == 0
     with ape.reverts("arena: stake not active"):
         t.commit_scores(attacker, [], 1)
     t.warp(1, PHASE_ENDED)
     t.finalize(creator)
     positions = [(node, node), (validator, validator), (attacker, attacker), (attacker, delegator)]
     got = exit_all(arena, t, positions)
-    assert got[(attacker.address, delegator.address)] == 5 * E18
+    assert got[(attacker.address, delegator.address)] == 0
     assert got[(attacker.address, attacker.address)] == 0
     assert arena_token.balanceOf(arena) < 100

@@ -31,13 +31,16 @@ PARTICIPANT_FIELDS = (
     "commission",
     "own_active",
     "own_pending",
-    "del_active",
+    "del_shares",
     "del_pending",
     "pending_round",
     "acc",
+    "del_index",
     "owner_earned",
     "owner_claimed",
     "slashed",
+    "del_burned",
+    "slash_round",
     "validator_index",
 )
 ROUND_FIELDS = (
@@ -320,6 +323,7 @@ class Deployment:
         if task.status == ref.STATUS_ACTIVE:
             eq("total_own_stake", st[8], task.total_own_stake)
         eq("round_length", st[9], task.round_length)
+        eq("burned", st[10], task.burned)
         eq("validators()", list(a.validators(tid)), task.validators)
         fr = task.finalized_rounds
         for addr, pt in task.participants.items():
@@ -333,10 +337,13 @@ class Deployment:
                 pt.own_active + pt.own_pending,
             )
             eq(
-                f"{who} del total",
-                info["del_active"] + info["del_pending"],
-                pt.del_active + pt.del_pending,
+                f"{who} delegated value + pending",
+                info["del_shares"] * info["del_index"] // ref.ACC + info["del_pending"],
+                pt.del_value + pt.del_pending,
             )
+            eq(f"{who} del_index", info["del_index"], pt.del_index)
+            eq(f"{who} del_burned", info["del_burned"], pt.del_burned)
+            eq(f"{who} slash_round", info["slash_round"], pt.slash_round)
             eq(f"{who} acc", info["acc"], pt.acc)
             eq(f"{who} owner_earned", info["owner_earned"], pt.owner_earned)
             eq(f"{who} owner_claimed", info["owner_claimed"], pt.owner_claimed)
@@ -429,6 +436,7 @@ class Deployment:
                     eq(f"{who} agreement F_j", got[6], vr.agreement)
                 eq(f"{who} reward", got[7], vr.reward)
                 eq(f"{who} slash", got[8], vr.slash)
+                eq(f"{who} burned", got[9], vr.burned)
         else:
             eq("paid", info["paid"], 0)
             for v, vr in rd.vals.items():
@@ -460,7 +468,7 @@ class Deployment:
         exp_r = [(c.participant, c.x, c.owner, c.dpaid) for c in want_r if c.x > 0]
         if got_r != exp_r:
             raise Mismatch(f"task {tid} round {r} Rewarded events {got_r} != model {exp_r}")
-        got_s = [(e.participant, e.amount, e.reason) for e in slashed if e.amount > 0]
-        exp_s = [s for s in want_s if s[1] > 0]
+        got_s = [(e.participant, e.amount, e.burned, e.reason) for e in slashed]
+        exp_s = [s for s in want_s if s[1] > 0 or s[2] > 0]
         if got_s != exp_s:
             raise Mismatch(f"task {tid} round {r} Slashed events {got_s} != model {exp_s}")

@@ -47,6 +47,7 @@ VOID_NONE, VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM = 0, 1, 2, 3
 SLASH_MISS, SLASH_DEV, SLASH_NODE_MISS = 1, 2, 3
 
 PAUSED_MSG = "arena: paused"
+BURNED = "burned"  # the token ledger's sink for burned stake
 NOT_OWNER_MSG = "ownable: caller is not the owner"
 
 PARAM_FIELDS = (
@@ -182,15 +183,23 @@ class Participant:
     commission: int
     own_active: int = 0
     own_pending: int = 0
-    del_active: int = 0
+    del_shares: int = 0  # active delegations, in shares worth del_index / ACC tokens each
     del_pending: int = 0
     pending_round: int = 0
-    acc: int = 0
+    acc: int = 0  # rewards per share, x ACC
+    del_index: int = ACC  # tokens per share, x ACC; a validator's slash lowers it
     acc_snapshot: dict = field(default_factory=dict)
+    index_snapshot: dict = field(default_factory=dict)
     owner_earned: int = 0
     owner_claimed: int = 0
     slashed: int = 0
+    del_burned: int = 0
+    slash_round: int = 0  # 1 + the last round p was slashed in (0: never)
     validator_index: int = 0
+
+    @property
+    def del_value(self) -> int:
+        return self.del_shares * self.del_index // ACC
 
     @property
     def has_pending(self) -> bool:
@@ -199,7 +208,7 @@ class Participant:
 
 @dataclass
 class Position:
-    active: int = 0
+    shares: int = 0
     pending: int = 0
     pending_round: int = 0
     ckpt: int = 0
@@ -241,6 +250,7 @@ class ValidatorRound:
     agreement: int = 0
     reward: int = 0
     slash: int = 0
+    burned: int = 0
 
 
 @dataclass
@@ -293,6 +303,7 @@ class Task:
     participants: dict = field(default_factory=dict)  # addr -> Participant
     validators: list = field(default_factory=list)
     total_own_stake: int = 0
+    burned: int = 0  # delegated stake burned by slashes (§8)
     positions: dict = field(default_factory=dict)  # (participant, delegator) -> Position
     rounds: dict = field(default_factory=dict)  # r -> Round
     model_owner: dict = field(default_factory=dict)  # sha -> [node, round, seq, slot]
@@ -375,7 +386,7 @@ class ArenaModel:
 
     @staticmethod
     def dele(pt: Participant, r: int) -> int:
-        return pt.del_active + (pt.del_pending if pt.pending_round <= r else 0)
+        return pt.del_value + (pt.del_pending if pt.pending_round <= r else 0)
 
     def eff(self, pt: Participant, r: int) -> int:
         return self.own(pt, r) + self.dele(pt, r)
@@ -392,8 +403,9 @@ class ArenaModel:
             return
         if pt.has_pending and pt.pending_round <= upto:
             pt.acc_snapshot[pt.pending_round] = pt.acc
+            pt.index_snapshot[pt.pending_round] = pt.del_index
             pt.own_active += pt.own_pending
-            pt.del_active += pt.del_pending
+            pt.del_shares += pt.del_pending * ACC // pt.del_index
             pt.own_pending = 0
             pt.del_pending = 0
 
@@ -401,11 +413,12 @@ class ArenaModel:
     def _settle(pt: Participant, pos: Position):
         if pos.pending > 0 and (pt.pending_round != pos.pending_round or pt.del_pending == 0):
             snap = pt.acc_snapshot[pos.pending_round]
-            pos.earned += (pos.active * (pt.acc - pos.ckpt) + pos.pending * (pt.acc - snap)) // ACC
-            pos.active += pos.pending
+            new = pos.pending * ACC // pt.index_snapshot[pos.pending_round]
+            pos.earned += (pos.shares * (pt.acc - pos.ckpt) + new * (pt.acc - snap)) // ACC
+            pos.shares += new
             pos.pending = 0
         else:
-            pos.earned += pos.active * (pt.acc - pos.ckpt) // ACC
+            pos.earned += pos.shares * (pt.acc - pos.ckpt) // ACC
         pos.ckpt = pt.acc
 
     def _activation(self, task: Task, now: int, errs: list) -> tuple[int, int]:
@@ -950,7 +963,7 @@ class ArenaModel:
     def _credit(self, task: Task, r: int, rd: Round, addr: str, x: int):
         pt = task.participants[addr]
         self._sync(pt, r)
-        own, dl, s = pt.own_active, pt.del_active, pt.commission
+        own, dl, s = pt.own_active, pt.del_value, pt.commission
         if own + dl == 0:
             # PROTOCOL.md says this cannot happen; it can (validator slashed to zero own
             # stake after committing, no delegation): then w_j = 0 and x = 0.
@@ -960,8 +973,8 @@ class ArenaModel:
             owner = x * (s + (WAD - s) * own // (own + dl)) // WAD
         dpart = x - owner
         dpaid = 0
-        if dl > 0 and dpart > 0:
-            inc = dpart * ACC // dl
+        if pt.del_shares > 0 and dpart > 0:
+            inc = dpart * ACC // pt.del_shares
             if inc > 0:
                 # PROTOCOL.md §7 after finding F2: the whole dpart is reserved once the
                 # accumulator moves (the first version reserved inc * dl // ACC and rolled
@@ -983,11 +996,35 @@ class ArenaModel:
         task.total_own_stake -= amount
         rd.slashed += amount
         if amount:
-            rd.slashes.append((addr, amount, reason))
+            rd.slashes.append((addr, amount, 0, reason))
         return amount
 
     def _slash(self, task: Task, r: int, rd: Round, addr: str, frac: int, reason: int):
-        rd.vals[addr].slash += self._slash_own(task, rd, addr, frac, reason)
+        """A validator's slash takes frac of its own stake (to the pot) and of its
+        delegations: the share index falls by ceil(index * frac / WAD) (to >= 1) and the
+        value the delegations lose is burned (§8)."""
+        pt = task.participants[addr]
+        self._sync(pt, r)
+        cut = ceil_div(pt.own_active * frac, WAD)
+        burned = 0
+        if pt.del_shares > 0 and frac > 0:
+            lowered = max(pt.del_index - ceil_div(pt.del_index * frac, WAD), 1)
+            burned = pt.del_shares * pt.del_index // ACC - pt.del_shares * lowered // ACC
+            pt.del_index = lowered
+        if cut == 0 and burned == 0:
+            return
+        pt.own_active -= cut
+        pt.slashed += cut
+        pt.del_burned += burned
+        pt.slash_round = r + 1
+        task.total_own_stake -= cut
+        task.burned += burned
+        rd.slashed += cut
+        rd.vals[addr].slash += cut
+        rd.vals[addr].burned += burned
+        rd.slashes.append((addr, cut, burned, reason))
+        if burned:
+            self._move(self.address, BURNED, burned)
 
     # -- claims and withdrawals (§7, §9) --
     def _vested(self, task: Task, earned: int) -> int:
@@ -1018,17 +1055,30 @@ class ArenaModel:
             return 0
         return self._vested(task, pos.earned) - pos.claimed
 
+    @staticmethod
+    def _leaving(task: Task, pt: Participant, participant: str, account: str) -> bool:
+        """A delegator of a slashed participant may leave before the task ends (§4)."""
+        return task.status == STATUS_ACTIVE and account != participant and pt.slash_round > 0
+
+    @staticmethod
+    def _mid_finalization(task: Task) -> bool:
+        rd = task.rounds.get(task.finalized_rounds)
+        return rd is not None and rd.stage != STAGE_OPEN
+
     def withdrawable(self, tid: int, participant: str, account: str) -> int:
         task = self.tasks.get(tid)
-        if task is None or task.status not in (STATUS_ENDED, STATUS_CANCELLED):
+        if task is None:
             return 0
         pt = task.participants.get(participant)
         if pt is None:
             return 0
+        if task.status not in (STATUS_ENDED, STATUS_CANCELLED):
+            if not self._leaving(task, pt, participant, account) or self._mid_finalization(task):
+                return 0
         if account == participant:
             return pt.own_active + pt.own_pending
-        pos = task.positions.get((participant, account))
-        return 0 if pos is None else pos.active + pos.pending
+        spt, pos = self._position_settled(task, participant, account, mutate=False)
+        return 0 if pos is None else pos.shares * spt.del_index // ACC + pos.pending
 
     def claim(self, sender: str, tid: int, participant: str) -> int:
         task = self._task(tid)
@@ -1057,11 +1107,14 @@ class ArenaModel:
 
     def withdraw(self, sender: str, tid: int, participant: str) -> int:
         task = self._task(tid)
-        if task.status not in (STATUS_ENDED, STATUS_CANCELLED):
-            raise Revert(arena("task not ended"))
         pt = task.participants.get(participant)
+        ended = task.status in (STATUS_ENDED, STATUS_CANCELLED)
+        if not ended and (pt is None or not self._leaving(task, pt, participant, sender)):
+            raise Revert(arena("task not ended"))
         if pt is None:
             raise Revert(arena("not a participant"))
+        if not ended and self._mid_finalization(task):
+            raise Revert(arena("round being finalized"))
         if sender == participant:
             amount = pt.own_active + pt.own_pending
             if amount == 0:
@@ -1071,10 +1124,13 @@ class ArenaModel:
             if (participant, sender) not in task.positions:
                 raise Revert(arena("nothing to withdraw"))
             pt, pos = self._position_settled(task, participant, sender, mutate=False)
-            amount = pos.active + pos.pending
+            amount = pos.shares * pt.del_index // ACC + pos.pending
             if amount == 0:
                 raise Revert(arena("nothing to withdraw"))
-            pos.active = pos.pending = 0
+            pt.del_shares -= pos.shares
+            if pos.pending:  # still in the participant's pending bucket
+                pt.del_pending -= pos.pending
+            pos.shares = pos.pending = 0
             task.participants[participant] = pt
             task.positions[(participant, sender)] = pos
         key = (tid, participant, sender)
@@ -1092,8 +1148,8 @@ class ArenaModel:
             total += pt.own_active + pt.own_pending
             total += self._vested_all(pt.owner_earned) - pt.owner_claimed
         for p, d in task.positions:
-            _, sp = self._position_settled(task, p, d, mutate=False)
-            total += sp.active + sp.pending + sp.earned - sp.claimed
+            spt, sp = self._position_settled(task, p, d, mutate=False)
+            total += sp.shares * spt.del_index // ACC + sp.pending + sp.earned - sp.claimed
         total += task.carry
         if task.status == STATUS_ENDED and not task.refund_claimed:
             total += task.refund

@@ -323,7 +323,7 @@ def test_delegate_effects_and_reverts(world, arena, token, node, delegator, atta
         arena.delegate(task, node, E18)
     assert token.balanceOf(delegator) == before - 7 * E18
     d = arena.delegation(task, node, delegator)
-    assert d.pending == 7 * E18 and d.active == 0
+    assert d.pending == 7 * E18 and d.shares == 0
     assert arena.delegated_stake(task, node, 0) == 7 * E18
     assert arena.effective_stake(task, node, 0) == 17 * E18
     assert arena.withdrawable(task, node, delegator) == 0
@@ -1173,22 +1173,31 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
         assert rc.amount == fin.carry
 
 
-def test_full_slash_leaves_delegators_whole(world, arena, node, validator, validator2, delegator):
+def test_full_slash_takes_the_delegations_too_and_burns_them(
+    world, arena, token, node, validator, validator2, delegator
+):
+    """A 100% slash of a validator takes its whole effective stake: its own stake goes to
+    the pot (here the creator's refund), its delegations are burned, not paid to anyone."""
     task = world.make_task(num_rounds=1, slash_miss=WAD, min_quorum=1)
     join(arena, node, task, NODE, 100 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)
     join(arena, validator2, task, VALIDATOR, 100 * E18)
     with boa.env.prank(delegator):
         arena.delegate(task, validator2, 40 * E18)
+    supply = token.totalSupply()
     play_round(world, task, 0, [(node, "a")], {validator: [1]}, no_reveal=[validator2])
     assert arena.finalize(task, 100)
     p = arena.participant(task, validator2)
     assert p.own_active == 0 and p.slashed == 100 * E18
+    assert p.del_index == 1 and p.del_burned == 40 * E18 and p.slash_round == 1
+    assert arena.task_state(task).burned == 40 * E18
+    assert token.totalSupply() == supply - 40 * E18  # burned, not kept or paid out
     with boa.env.prank(validator2), boa.reverts("arena: nothing to withdraw"):
         arena.withdraw(task, validator2)
-    with boa.env.prank(delegator):
-        assert arena.withdraw(task, validator2) == 40 * E18
-    assert arena.task_state(task).refund >= 100 * E18  # the slash went to the creator's refund
+    with boa.env.prank(delegator), boa.reverts("arena: nothing to withdraw"):
+        arena.withdraw(task, validator2)
+    st = arena.task_state(task)
+    assert 100 * E18 <= st.refund < 140 * E18  # the own slash, never the burned delegations
 
 
 def test_tasks_are_isolated(world, arena, node, validator, validator2):
@@ -1254,7 +1263,13 @@ def test_bucket_merged_by_a_later_deposit(world, arena, node, validator, delegat
             task, node, 200 * E18
         )  # time-round 1 -> active from round 2; merges bucket 1
     p = arena.participant(task, node)
-    assert (p.del_active, p.del_pending, p.pending_round) == (200 * E18, 200 * E18, 2)
+    # no slash yet: one share is one token (del_index = ACC)
+    assert (p.del_shares, p.del_pending, p.pending_round, p.del_index) == (
+        200 * E18,
+        200 * E18,
+        2,
+        ACC,
+    )
     for r in (1, 2):
         play_round(world, task, r, [(node, f"r{r}")], {validator: [7]})
         assert arena.finalize(task, 100)

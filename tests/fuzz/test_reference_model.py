@@ -172,6 +172,14 @@ class Scenario:
             if rng.random() < prob:
                 dep.claim(d, tid, p)
 
+    def exits(self, prob: float):
+        """Delegators try to leave before the task ends: allowed for a slashed participant
+        between finalizations (§4), refused otherwise; contract and model must agree."""
+        rng, dep, tid = self.rng, self.dep, self.tid
+        for p, d in list(self.task.positions):
+            if rng.random() < prob:
+                dep.withdraw(d, tid, p)
+
     def finalize_due(self):
         """Finalize every round whose time is over."""
         dep, m = self.dep, self.m
@@ -198,6 +206,8 @@ class Scenario:
                 break
             if rng.random() < 0.3:
                 self.claims(0.3)  # claims between the pages of a paginated finalize
+            if rng.random() < 0.3:
+                self.exits(0.3)  # refused mid-finalization
             assert calls < 1000, "finalize does not make progress"
         dep.check_task(tid, rounds=[r])
         dep.check_balances(self.everyone)
@@ -222,6 +232,7 @@ class Scenario:
             self.deposits(0.3)
         if not delay_finalize:
             self.finalize_due()
+        self.exits(0.15)
         self.deposits(0.3)
         self.claims(0.2)
         # commits

@@ -20,7 +20,10 @@ def delegate(network, account, arena_address, task_id, participant, amount):
     """Back PARTICIPANT (a node or validator address) in TASK; approves the tokens first.
 
     Your delegation counts from the next round and shares the participant's rewards pro rata
-    after its commission. It is locked until the task ends.
+    after its commission. It also shares its risk: a validator votes with its delegations,
+    so a slash takes the same fraction of your delegation as of its own stake (that part is
+    burned). It is locked until the task ends; once the participant was slashed you may
+    withdraw early, between two finalizations.
 
     \b
     Example:
@@ -37,6 +40,11 @@ def delegate(network, account, arena_address, task_id, participant, amount):
         f"delegated {fmt_tokens(amount)} ARENA to {Role(p.role).name.lower()} {participant} in "
         f"task {task_id} (commission {fmt_wad(p.commission)}); active from round "
         f"{d.pending_round}"
+        + (
+            f"; WARNING: it was slashed before, delegations to it keep {p.kept:.4%} of their value"
+            if p.slash_round
+            else ""
+        )
     )
 
 
@@ -58,7 +66,8 @@ def claim(network, account, arena_address, task_id, participant):
 @click.argument("task_id", metavar="TASK", type=int)
 @click.argument("participant", metavar="PARTICIPANT", type=ADDRESS)
 def withdraw(network, account, arena_address, task_id, participant):
-    """Withdraw your delegation to PARTICIPANT after TASK ended.
+    """Withdraw your delegation to PARTICIPANT after TASK ended (or, if PARTICIPANT was
+    slashed, at any time between two finalizations).
 
     \b
     Example:

@@ -22,6 +22,7 @@ from .types import (
 )
 
 STATIC_HINTS: dict[str, str] = {
+    "round being finalized": "a round is being finalized (paged); leave once its finalize is complete",
     "eval not revealed": "the creator revealed no eval shard this round, so no model can be revealed (the round is void)",
     "deposits closed": "deposits now would only count after the last round; this task takes no more stake",
     "nothing to withdraw": "nothing left to withdraw for this position (already withdrawn or fully slashed)",

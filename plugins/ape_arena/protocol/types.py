@@ -257,6 +257,8 @@ class TaskState:
     validator_count: int
     total_own_stake: int
     round_length: int
+    burned: int = 0
+    """Delegated stake burned by slashes in this task (PROTOCOL.md §8)."""
 
 
 @dataclass(frozen=True)
@@ -265,13 +267,20 @@ class Participant:
     commission: int
     own_active: int
     own_pending: int
-    del_active: int
+    del_shares: int
+    """Active delegations in shares, each worth ``del_index / 1e36`` tokens."""
     del_pending: int
     pending_round: int
     acc: int
+    del_index: int
+    """Tokens per delegation share x 1e36; every slash of a validator lowers it."""
     owner_earned: int
     owner_claimed: int
     slashed: int
+    del_burned: int
+    slash_round: int
+    """1 + the last round this participant was slashed in (0: never); from then on its
+    delegators may leave before the task ends."""
     validator_index: int
 
     @property
@@ -283,13 +292,23 @@ class Participant:
         return self.own_active + self.own_pending
 
     @property
+    def del_active(self) -> int:
+        """What the active delegations are worth now, in tokens."""
+        return self.del_shares * self.del_index // 10**36
+
+    @property
     def delegated(self) -> int:
         return self.del_active + self.del_pending
+
+    @property
+    def kept(self) -> float:
+        """Fraction of a delegation's value its slashes left (1.0 = never slashed)."""
+        return self.del_index / 10**36 if self.del_index else 1.0
 
 
 @dataclass(frozen=True)
 class Delegation:
-    active: int
+    shares: int
     pending: int
     pending_round: int
     acc_checkpoint: int
@@ -361,6 +380,7 @@ class ValidatorRound:
     agreement: int
     reward: int
     slash: int
+    burned: int = 0
 
 
 @dataclass(frozen=True)

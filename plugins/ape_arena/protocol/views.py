@@ -100,6 +100,12 @@ class ArenaViews:
             Delegation, self.arena.delegation(task, address_of(participant), address_of(delegator))
         )
 
+    def delegation_value(self, task: int, participant: Any, delegator: Any) -> int:
+        """What a delegation is worth now (after the participant's slashes), in wei."""
+        return int(
+            self.arena.delegation_value(task, address_of(participant), address_of(delegator))
+        )
+
     def effective_stake(self, task: int, account: Any, round_: int) -> int:
         return int(self.arena.effective_stake(task, address_of(account), round_))
 

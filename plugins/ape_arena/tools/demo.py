@@ -13,13 +13,15 @@ What happens
    ``ape arena validator run`` does): three honest ones, one that reveals random scores
    (slashed for deviation, earns nothing) and one that commits but never reveals (slashed
    for the missed reveal). Each fetches every artifact over HTTP and verifies its hash.
-5. Two delegators back a node and an honest validator and share their rewards.
+5. Three delegators back a node, an honest validator and the random-scoring one: the first
+   two share their rewards; the third shares the liar's slash, losing the same fraction of
+   its delegation as the liar of its own stake (that part is burned), and leaves early.
 6. Chain time jumps from phase to phase (anvil); after every round tables show the
    leaderboard, the consensus, the validators' agreement, rewards and slashes.
 7. At the end everyone claims and withdraws, the creator takes the refund, and the demo
-   checks that no token was created or lost (sum of all balances + the arena's balance is
-   conserved, plus any emission minted) and the arena keeps only dust. Any failed check
-   makes ``make demo`` exit non-zero.
+   checks that no token was created or lost (sum of all balances + the arena's balance +
+   the burned slashed delegations is conserved, plus any emission minted) and the arena
+   keeps only dust. Any failed check makes ``make demo`` exit non-zero.
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ class Demo:
             names[n.account.address] = n.name
         honest = [acc[5], acc[6], acc[7]]
         liar, silent = acc[8], acc[9]
-        delegators = [acc[10], acc[11]]
+        delegators = [acc[10], acc[11], acc[12]]
         vnames = ["val-honest-0", "val-honest-1", "val-honest-2", "val-random", "val-silent"]
         for a, nm in zip([*honest, liar, silent], vnames, strict=True):
             names[a.address] = nm
@@ -206,6 +208,7 @@ class Demo:
             client.join(task, Role.VALIDATOR, s * TOKEN, WAD // 10, sender=a)
         client.delegate(task, nodes[0].account, 200 * TOKEN, sender=delegators[0])
         client.delegate(task, honest[0], 300 * TOKEN, sender=delegators[1])
+        client.delegate(task, liar, 100 * TOKEN, sender=delegators[2])
         self.say(
             "4 nodes staked 200 each; validators staked "
             + ", ".join(
@@ -213,7 +216,8 @@ class Demo:
                 for a, s in zip([*honest, liar, silent], stakes, strict=True)
             )
             + f"; {names[delegators[0].address]} backs node-0 (200), "
-            f"{names[delegators[1].address]} backs val-honest-0 (300)"
+            f"{names[delegators[1].address]} backs val-honest-0 (300), "
+            f"{names[delegators[2].address]} backs val-random (100)"
         )
 
         # ---------------------------------------------------------- validators (real code)
@@ -278,6 +282,8 @@ class Demo:
             for v in validators:
                 v.step()
             self._round_tables(r, nodes, validators)
+            if r == 0:
+                self._delegator_leaves(delegators[2], liar, 100 * TOKEN, 300 * TOKEN)
 
         # ---------------------------------------------------------- exit
         self.header("the task ended: everyone claims and withdraws")
@@ -293,6 +299,7 @@ class Demo:
             self._exit(n.account, n.account)
         self._exit(delegators[0], nodes[0].account)
         self._exit(delegators[1], honest[0])
+        self._exit(delegators[2], liar)
         refund = client.task_state(task).refund
         if refund > 0:
             try:
@@ -450,6 +457,32 @@ class Demo:
             return None
 
     # ------------------------------------------------------------------ exit + checks
+    def _delegator_leaves(self, who, participant, deposited: int, own0: int) -> None:
+        """The liar's delegator: its delegation lost the fraction the liar lost of its own
+        stake; being slashed, the liar's delegators may leave before the task ends."""
+        from ..protocol import fmt_tokens
+
+        c, task = self.client, self.task
+        p = c.participant(task, participant)
+        who_name, p_name = self.names[who.address], self.names[participant.address]
+        if not p.slash_round:
+            self.say(f"{p_name} was not slashed: {who_name} stays")
+            return
+        value = c.delegation_value(task, participant, who)
+        got = c.withdraw(task, participant, sender=who)
+        self.early_exit = {
+            "deposited": deposited,
+            "withdrawn": got,
+            "own_fraction": p.slashed / own0,
+            "burned": p.del_burned,
+        }
+        self.say(
+            f"{p_name} was slashed {p.slashed / own0:.0%} of its own stake and its delegations "
+            f"lost the same share ({fmt_tokens(p.del_burned)} ARENA burned): {who_name}'s "
+            f"{fmt_tokens(deposited)} is worth {fmt_tokens(value)}; it leaves early and "
+            f"withdraws {fmt_tokens(got)}"
+        )
+
     def _exit(self, who, participant) -> None:
         from ..protocol import fmt_tokens
 
@@ -494,11 +527,22 @@ class Demo:
         self.console.print(t)
 
         failures = []
-        total_end = sum(end.values()) + arena_left
+        burned = c.task_state(task).burned  # slashed delegations leave circulation
+        total_end = sum(end.values()) + arena_left + burned
         if total_end != supply0 + minted:
             failures.append(
-                f"token totals do not balance: {total_end} != {supply0} + minted {minted}"
+                f"token totals do not balance: {total_end} != {supply0} + minted {minted} "
+                f"(burned {burned})"
             )
+        exit_ = getattr(self, "early_exit", None)
+        if exit_ is None:
+            failures.append("the liar's delegator did not get to leave early")
+        else:
+            lost = 1 - exit_["withdrawn"] / exit_["deposited"]
+            if exit_["burned"] != burned or abs(lost - exit_["own_fraction"]) > 1e-9:
+                failures.append(
+                    f"the liar's delegator lost {lost:.6%}, not the liar's {exit_['own_fraction']:.6%}"
+                )
         if arena_left > DUST:
             failures.append(f"the arena still holds {arena_left} wei (> dust {DUST})")
         for v in validators:
@@ -519,7 +563,7 @@ class Demo:
                 failures.append(f"{nm} was not paid cleanly (reward {paid}, slashed {slashed})")
             if end[v.address] <= start[v.address]:
                 failures.append(f"{nm} did not gain tokens")
-        for d in delegators:
+        for d in delegators[:2]:  # the third backed the liar
             if end[d.address] <= start[d.address]:
                 failures.append(f"{self.names[d.address]} did not gain tokens")
         improved = self._improvement(nodes)
@@ -532,9 +576,10 @@ class Demo:
             return False
         self.console.print(
             f"[bold green]all checks passed[/]: totals balance ({fmt_tokens(supply0 + minted)} ARENA, "
-            f"minted {fmt_tokens(minted)}), arena left with {arena_left} wei, dishonest and silent "
-            f"validators slashed, honest ones and delegators paid, {improved} node(s) improved; "
-            f"{minutes:.1f} min"
+            f"minted {fmt_tokens(minted)}, burned {fmt_tokens(burned)}), arena left with "
+            f"{arena_left} wei, dishonest and silent validators slashed, the liar's delegator lost "
+            f"the liar's {exit_['own_fraction']:.0%}, honest ones and delegators paid, "
+            f"{improved} node(s) improved; {minutes:.1f} min"
         )
         return True
 
