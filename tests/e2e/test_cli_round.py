@@ -205,6 +205,11 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     assert arena.validator_scores(task, 0, addr[VAL_SUB]) == saved["scores"]
     # two processes, two engines, bit-identical scores
     assert arena.validator_scores(task, 0, addr[VAL_IN]) == saved["scores"]
+    # the chain sees the reveal before the validator has written it down: wait for the file
+    second.wait_for(
+        "its state file to record the reveal",
+        lambda: json.loads(state_file.read_text())["status"] == "revealed",
+    )
     after = json.loads(state_file.read_text())
     assert (after["salt"], after["status"]) == (saved["salt"], "revealed")
     log2 = second.output()
