@@ -4,6 +4,8 @@
 #   make gas    gas per function at maximum sizes
 #   make bench  validator throughput against baselines (quick mode: make bench ARGS=--quick)
 #   make lint   ruff, formatting, and the layer contract of DESIGN §2 (import-linter)
+#   make fuzz-long  the stateful protocol machine at snekmate's depth, 375 runs x 500 steps
+#               (hours; not part of make test)
 # GPU machines: make test EXTRAS=gpu,test  (onnxruntime-gpu instead of onnxruntime)
 
 SHELL := /bin/bash
@@ -20,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Silence one known-harmless pydantic-settings warning that ape-vyper's config triggers.
 export PYTHONWARNINGS := ignore:Field 'import_remapping' has an incomplete definition
 
-.PHONY: all setup demo test test-fast gas bench lint format clean compile
+.PHONY: all setup demo test test-fast gas bench lint format clean compile fuzz-long
 
 all: test
 
@@ -54,6 +56,10 @@ demo: setup $(BUILD_STAMP)
 
 test: lint $(BUILD_STAMP)
 	ape test tests -p no:cacheprovider --network ethereum:local:foundry
+
+fuzz-long: setup $(BUILD_STAMP)
+	FUZZ_EXAMPLES=375 FUZZ_STEPS=500 ape test tests/fuzz/test_stateful.py -p no:cacheprovider \
+		--network ethereum:local:foundry -s
 
 gas: setup $(BUILD_STAMP)
 	ape run gas --network ethereum:local:foundry

@@ -53,6 +53,7 @@ MAX_PROOF_LENGTH: public(constant(uint256)) = 16
 MAX_URI_LENGTH: public(constant(uint256)) = 256
 SCORE_SCALE: public(constant(uint256)) = 10**9
 INVALID: public(constant(uint64)) = max_value(uint64)
+UNAVAILABLE: public(constant(uint64)) = max_value(uint64) - 1
 SCORE_FLOOR: public(constant(uint256)) = st.SCORE_FLOOR
 WAD: public(constant(uint256)) = 10**18
 ACC: public(constant(uint256)) = 10**36
@@ -189,6 +190,7 @@ event ConsensusComputed:
     round: indexed(uint256)
     slot: indexed(uint256)
     consensus: uint64
+    status: uint256
 
 event RoundRanked:
     task: indexed(uint256)
@@ -233,6 +235,8 @@ event RoundFinalized:
 event TaskEnded:
     task: indexed(uint256)
     refund: uint256
+    # emission that void rounds rolled on to the end: burned, never refunded (PROTOCOL.md §10)
+    emission_burned: uint256
 
 event Claimed:
     task: indexed(uint256)
@@ -354,6 +358,7 @@ def create_task(params: st.TaskParams) -> uint256:
     assert params.min_node_stake != 0 and params.min_validator_stake != 0, "arena: parameter out of range"
     assert params.gamma <= WAD // 2, "arena: parameter out of range"
     assert params.delta <= WAD and params.rank_ratio <= WAD, "arena: parameter out of range"
+    assert params.rank_epsilon != 0 and params.rank_epsilon <= MAX_TOLERANCE, "arena: parameter out of range"
     assert params.tolerance != 0 and params.tolerance <= MAX_TOLERANCE, "arena: parameter out of range"
     assert params.slash_tau <= MAX_TOLERANCE, "arena: parameter out of range"
     assert params.slash_miss <= WAD and params.slash_dev <= WAD, "arena: parameter out of range"
@@ -479,7 +484,6 @@ def join(task: uint256, role: uint256, amount: uint256, commission: uint256):
         own_total=st._parts[task][msg.sender].own_active + st._parts[task][msg.sender].own_pending,
     )
     assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True)
-    st._notify(task, total)
 
 
 @external
@@ -581,14 +585,19 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, MAX_SUBMISSIONS], salt
 
 # ---- finalize -----------------------------------------------------------------------------
 @external
-def finalize(task: uint256, max_steps: uint256) -> bool:
+def finalize(task: uint256, max_steps: uint256, order: DynArray[uint256, MAX_SUBMISSIONS]) -> bool:
     """
     @notice Advance the finalization of the next unfinalized round by at most `max_steps`
             units of work (PROTOCOL.md §6). Anyone may call.
-    @dev Units: OPEN 1, CONSENSUS 1 per submission, RANK 1, PAY_NODES 1 per submission,
-         PAY_VALIDATORS 1 per task validator. Emits the round's events.
+    @dev Units: OPEN 1, CONSENSUS 1 per submission, RANK 1 per eligible submission (at
+         least 1), PAY_NODES 1 per committer, PAY_VALIDATORS 1 per task validator. A RANK
+         unit takes the next slot of `order`: the round's eligible submissions sorted by
+         (consensus, key), from the RANK cursor on (`round_info().cursor`); the call stops
+         when `order` runs out, and reverts "arena: bad order" on a slot out of order or not
+         eligible. Emits the round's events.
     @param task The task id.
     @param max_steps Maximum units of work in this call (>= 1).
+    @param order The sorted slots for the RANK units of this call ([] outside RANK).
     @return bool True when the round reached STAGE_DONE in this call.
     """
     st._exists(task)
@@ -598,7 +607,7 @@ def finalize(task: uint256, max_steps: uint256) -> bool:
     assert block.timestamp >= st._params[task].start_time + (r + 1) * st._state[task].round_length, "arena: round not over"
     res: Bytes[32] = raw_call(
         engine,
-        abi_encode(task, max_steps, method_id=method_id("run(uint256,uint256)")),
+        abi_encode(task, max_steps, order, method_id=method_id("run(uint256,uint256,uint256[])")),
         max_outsize=32,
         is_delegate_call=True,
     )
@@ -700,7 +709,8 @@ def task_state(task: uint256) -> st.TaskState:
     @notice The task's mutable state.
     @param task The task id.
     @return st.TaskState creator, status, finalized_rounds, carry, refund, refund_claimed,
-            participant_count, validator_count, total_own_stake, round_length.
+            participant_count, validator_count, total_own_stake, round_length, burned,
+            emission_carry.
     """
     st._exists(task)
     return st._state[task]

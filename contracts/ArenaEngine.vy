@@ -43,6 +43,7 @@ event ConsensusComputed:
     round: indexed(uint256)
     slot: indexed(uint256)
     consensus: uint64
+    status: uint256
 
 event RoundRanked:
     task: indexed(uint256)
@@ -87,6 +88,8 @@ event RoundFinalized:
 event TaskEnded:
     task: indexed(uint256)
     refund: uint256
+    # emission that void rounds rolled on to the end: burned, never refunded (PROTOCOL.md §10)
+    emission_burned: uint256
 
 
 @deploy
@@ -98,18 +101,21 @@ def __init__():
 
 
 @external
-def run(task: uint256, max_steps: uint256) -> bool:
+def run(task: uint256, max_steps: uint256, order: DynArray[uint256, st.MAX_SUBMISSIONS]) -> bool:
     """
     @notice Do up to `max_steps` units of finalization of the next unfinalized round.
     @dev Only through Arena's delegatecall (Arena checked the task, the status, the
-         time and max_steps >= 1). Units: PROTOCOL.md §6.
+         time and max_steps >= 1). Units: PROTOCOL.md §6. RANK units take the slots of
+         `order` one by one and stop the call when it runs out.
     @param task The task id.
     @param max_steps The maximum units of work.
+    @param order The eligible slots sorted by (consensus, key), from the RANK cursor on.
     @return bool True when the round reached STAGE_DONE.
     """
     assert self != _SELF, "arena: delegatecall only"
     r: uint256 = st._state[task].finalized_rounds
     steps: uint256 = 0
+    used: uint256 = 0
     for _: uint256 in range(st.MAX_FINALIZE_STEPS):
         if steps >= max_steps:
             break
@@ -119,7 +125,13 @@ def run(task: uint256, max_steps: uint256) -> bool:
         elif stage == st.STAGE_CONSENSUS:
             self._consensus(task, r)
         elif stage == st.STAGE_RANK:
-            self._rank(task, r)
+            if st._rounds[task][r].eligible == 0:
+                self._finish_rank(task, r)
+            else:
+                if used >= len(order):
+                    break
+                self._rank_step(task, r, order[used])
+                used += 1
         elif stage == st.STAGE_PAY_NODES:
             self._pay_node(task, r)
         else:
@@ -128,6 +140,7 @@ def run(task: uint256, max_steps: uint256) -> bool:
         if st._rounds[task][r].stage == st.STAGE_DONE:
             return True
     return False
+
 
 @internal
 def _credit(task: uint256, r: uint256, p: address, x: uint256) -> uint256:
@@ -172,10 +185,8 @@ def _slash_own(task: uint256, r: uint256, p: address, fraction: uint256, reason:
         return 0
     st._parts[task][p].own_active = own - amount
     st._parts[task][p].slashed += amount
-    total: uint256 = st._state[task].total_own_stake - amount
-    st._state[task].total_own_stake = total
+    st._state[task].total_own_stake -= amount
     log Slashed(task=task, round=r, participant=p, amount=amount, burned=0, reason=reason)
-    st._notify(task, total)
     return amount
 
 
@@ -208,10 +219,8 @@ def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uin
     st._vrounds[task][r][j].slash = cut
     st._vrounds[task][r][j].burned = burned
     st._state[task].burned += burned
-    total: uint256 = st._state[task].total_own_stake - cut
-    st._state[task].total_own_stake = total
+    st._state[task].total_own_stake -= cut
     log Slashed(task=task, round=r, participant=p, amount=cut, burned=burned, reason=reason)
-    st._notify(task, total)
     if burned != 0:
         extcall IBurnable(st._token).burn(burned)
     return cut
@@ -234,6 +243,7 @@ def _open(task: uint256, r: uint256):
         em = staticcall st.IERC20(st._token).balanceOf(self) - before
     pot += st._state[task].carry + em
     st._state[task].carry = 0
+    st._state[task].emission_carry += em
     vcount: uint256 = st._state[task].validator_count
     reveals: uint256 = st._rounds[task][r].validator_reveals
     s_total: uint256 = 0
@@ -279,11 +289,17 @@ def _open(task: uint256, r: uint256):
 
 @internal
 def _consensus(task: uint256, r: uint256):
+    """
+    @dev Submission k: its consensus and status over the revealing validators' reports;
+         each validator's deviation (scored, non-split submissions, its non-UNAVAILABLE
+         reports) and coverage (its non-UNAVAILABLE reports on available submissions).
+    """
     k: uint256 = st._rounds[task][r].cursor
     vcount: uint256 = st._state[task].validator_count
     reveals: uint256 = st._rounds[task][r].validator_reveals
     xs: uint64[st.MAX_VALIDATORS] = empty(uint64[st.MAX_VALIDATORS])
     ws: uint256[st.MAX_VALIDATORS] = empty(uint256[st.MAX_VALIDATORS])
+    js: uint256[st.MAX_VALIDATORS] = empty(uint256[st.MAX_VALIDATORS])
     m: uint256 = 0
     for j: uint256 in range(st.MAX_VALIDATORS):
         if j >= vcount:
@@ -291,18 +307,28 @@ def _consensus(task: uint256, r: uint256):
         if reveals & (1 << j) != 0:
             xs[m] = st._score(task, r, j, k)
             ws[m] = st._vrounds[task][r][j].stake
+            js[m] = j
             m += 1
-    c: uint64 = score_math._lower_median(xs, ws, m, st._rounds[task][r].validator_stake)
+    c: uint64 = 0
+    status: uint256 = 0
+    c, status = score_math._consensus(xs, ws, m, st._params[task].tolerance)
     st._subs[task][r][k].consensus = c
+    st._subs[task][r][k].status = status
     st._subs[task][r][k].stake = st._eff(task, st._subs[task][r][k].node, r)
-    i: uint256 = 0
-    for j: uint256 in range(st.MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if reveals & (1 << j) != 0:
-            st._vrounds[task][r][j].deviation_sum += score_math._deviation(xs[i], c)
-            i += 1
-    log ConsensusComputed(task=task, round=r, slot=k, consensus=c)
+    if status != score_math.STATUS_UNAVAILABLE:
+        st._rounds[task][r].available += 1
+        for i: uint256 in range(st.MAX_VALIDATORS):
+            if i >= m:
+                break
+            if xs[i] == st.UNAVAILABLE:
+                continue
+            st._vrounds[task][r][js[i]].covered += 1
+            if status == score_math.STATUS_SCORED:
+                st._vrounds[task][r][js[i]].deviation_sum += score_math._deviation(xs[i], c)
+                st._vrounds[task][r][js[i]].scored += 1
+        if status <= score_math.STATUS_SPLIT and self._eligible(task, c):
+            st._rounds[task][r].eligible += 1
+    log ConsensusComputed(task=task, round=r, slot=k, consensus=c, status=status)
     k += 1
     if k == st._rounds[task][r].num_submissions:
         st._rounds[task][r].stage = st.STAGE_RANK
@@ -311,69 +337,108 @@ def _consensus(task: uint256, r: uint256):
 
 
 @internal
-def _rank(task: uint256, r: uint256):
-    n: uint256 = st._rounds[task][r].num_submissions
+@view
+def _eligible(task: uint256, c: uint64) -> bool:
     baseline: uint64 = st._params[task].baseline_score
-    q: uint256 = st._params[task].rank_ratio
-    cs: uint64[st.MAX_SUBMISSIONS] = empty(uint64[st.MAX_SUBMISSIONS])
-    seqs: uint256[st.MAX_SUBMISSIONS] = empty(uint256[st.MAX_SUBMISSIONS])
-    ok: bool[st.MAX_SUBMISSIONS] = empty(bool[st.MAX_SUBMISSIONS])
-    g: uint256[st.MAX_SUBMISSIONS] = empty(uint256[st.MAX_SUBMISSIONS])
-    for k: uint256 in range(st.MAX_SUBMISSIONS):
-        if k >= n:
-            break
-        c: uint64 = st._subs[task][r][k].consensus
-        cs[k] = c
-        seqs[k] = st._subs[task][r][k].commit_seq
-        ok[k] = c != st.INVALID and (baseline == 0 or c <= baseline)
-        if k == 0:
-            g[0] = st.WAD
+    return c != st.INVALID and (baseline == 0 or c <= baseline)
+
+
+@internal
+def _rank_step(task: uint256, r: uint256, k: uint256):
+    """
+    @dev One slot of the caller's order, checked in O(1): eligible and strictly after the
+         previous one by (consensus, key); with the eligible count that makes the order a
+         sorted permutation of the eligible set. Buckets: each starts at its first member
+         and holds those within relative epsilon of it; in a bucket only the submission
+         with the smallest key (the model hash revealed first in the task) earns.
+    """
+    assert k < st._rounds[task][r].num_submissions, "arena: bad order"
+    c: uint64 = st._subs[task][r][k].consensus
+    status: uint256 = st._subs[task][r][k].status
+    assert status <= score_math.STATUS_SPLIT and self._eligible(task, c), "arena: bad order"
+    key: uint256 = st._subs[task][r][k].key
+    i: uint256 = st._rounds[task][r].cursor
+    w: st.RankWalk = st._walks[task][r]
+    st._rounds[task][r].node_stake += st._subs[task][r][k].stake
+    if i == 0:
+        # best: unset (INVALID is never eligible) until the first bucket closes
+        w = st.RankWalk(best=st.INVALID, last_consensus=c, last_key=key, bucket_start=c, winner=k, winner_key=key)
+    else:
+        assert c > w.last_consensus or (c == w.last_consensus and key > w.last_key), "arena: bad order"
+        eps: uint256 = st._params[task].rank_epsilon
+        if convert(c - w.bucket_start, uint256) * score_math.WAD <= eps * max(convert(w.bucket_start, uint256), score_math.SCORE_FLOOR):
+            if key < w.winner_key:
+                w.winner = k
+                w.winner_key = key
         else:
-            g[k] = g[k - 1] * q // st.WAD
-    t_stake: uint256 = 0
-    sg: uint256 = 0
-    for k: uint256 in range(st.MAX_SUBMISSIONS):
-        if k >= n:
-            break
-        if not ok[k]:
-            continue
-        rank: uint256 = 0
-        for m: uint256 in range(st.MAX_SUBMISSIONS):
-            if m >= n:
-                break
-            if ok[m] and (cs[m] < cs[k] or (cs[m] == cs[k] and seqs[m] < seqs[k])):
-                rank += 1
-        eff: uint256 = st._subs[task][r][k].stake
-        st._subs[task][r][k].weight = g[rank]
-        t_stake += eff
-        sg += g[rank] * eff
+            w.best = self._close_bucket(task, r, w)
+            w.bucket_start = c
+            w.winner = k
+            w.winner_key = key
+        w.last_consensus = c
+        w.last_key = key
+    st._walks[task][r] = w
+    i += 1
+    st._rounds[task][r].cursor = i
+    if i == st._rounds[task][r].eligible:
+        self._close_bucket(task, r, w)
+        self._finish_rank(task, r)
+
+
+@internal
+def _close_bucket(task: uint256, r: uint256, w: st.RankWalk) -> uint64:
+    """
+    @dev Weight the bucket's winner by its distance to the best, the first bucket's winner
+         (a copy scoring a hair better than an older model it copies does not move it).
+    @return uint64 The best consensus.
+    """
+    c: uint64 = st._subs[task][r][w.winner].consensus
+    best: uint64 = w.best
+    if best == st.INVALID:
+        best = c
+    g: uint256 = score_math._rank_weight(c, best, st._params[task].rank_ratio, st._params[task].rank_epsilon)
+    st._subs[task][r][w.winner].weight = g
+    st._rounds[task][r].sum_g_stake += g * st._subs[task][r][w.winner].stake
+    return best
+
+
+@internal
+def _finish_rank(task: uint256, r: uint256):
+    """
+    @dev The pots (PROTOCOL.md §6) and each revealing validator's D_j and F_j.
+    """
     pot: uint256 = st._rounds[task][r].pot
     gamma: uint256 = st._params[task].gamma
+    t_stake: uint256 = st._rounds[task][r].node_stake
     s_stake: uint256 = st._rounds[task][r].validator_stake
     nodes_pot: uint256 = pot * gamma // st.WAD
     if t_stake + s_stake != 0:
         nodes_pot += (pot * (st.WAD - 2 * gamma) // st.WAD) * t_stake // (t_stake + s_stake)
     st._rounds[task][r].nodes_pot = nodes_pot
     st._rounds[task][r].validators_pot = pot - nodes_pot
-    st._rounds[task][r].node_stake = t_stake
-    st._rounds[task][r].sum_g_stake = sg
-    # Validators: D_j, F_j and the agreement-weighted stake.
     vcount: uint256 = st._state[task].validator_count
     reveals: uint256 = st._rounds[task][r].validator_reveals
     tolerance: uint256 = st._params[task].tolerance
+    available: uint256 = st._rounds[task][r].available
     sf: uint256 = 0
     for j: uint256 in range(st.MAX_VALIDATORS):
         if j >= vcount:
             break
         if reveals & (1 << j) != 0:
-            dev: uint256 = st._vrounds[task][r][j].deviation_sum // n
-            f: uint256 = score_math._agreement(dev, tolerance)
+            n: uint256 = st._vrounds[task][r][j].scored
+            dev: uint256 = 0
+            f: uint256 = 0
+            if n != 0:
+                dev = st._vrounds[task][r][j].deviation_sum // n
+                # agreement, scaled by the share of available submissions it scored
+                f = score_math._agreement(dev, tolerance) * st._vrounds[task][r][j].covered // available
             st._vrounds[task][r][j].deviation = dev
             st._vrounds[task][r][j].agreement = f
             sf += f * st._vrounds[task][r][j].stake
             log ValidatorScored(task=task, round=r, validator=st._validators[task][j], deviation=dev, agreement=f)
     st._rounds[task][r].sum_f_stake = sf
     st._rounds[task][r].stage = st.STAGE_PAY_NODES
+    st._rounds[task][r].cursor = 0
     log RoundRanked(
         task=task, round=r, nodes_pot=nodes_pot, validators_pot=pot - nodes_pot, node_stake=t_stake, validator_stake=s_stake
     )
@@ -390,17 +455,21 @@ def _pay_node(task: uint256, r: uint256):
     node: address = st._committers[task][r][i]
     mc: st.ModelCommit = st._mcommits[task][r][node]
     void: bool = st._rounds[task][r].void_reason != st.VOID_NONE
+    unserved: bool = False
     if mc.revealed:
         k: uint256 = mc.slot
         g: uint256 = st._subs[task][r][k].weight
         sg: uint256 = st._rounds[task][r].sum_g_stake
+        unserved = not void and st._subs[task][r][k].status == score_math.STATUS_UNAVAILABLE
         if not void and g != 0 and sg != 0:
             x: uint256 = st._rounds[task][r].nodes_pot * (g * st._subs[task][r][k].stake) // sg
             if x != 0:
                 st._subs[task][r][k].reward = x
                 credited: uint256 = self._credit(task, r, node, x)
                 st._rounds[task][r].paid += credited
-    elif not mc.displaced and st._rounds[task][r].eval_revealed:
+    if unserved or (not mc.revealed and not mc.displaced and st._rounds[task][r].eval_revealed):
+        # committed and never revealed after the shard came out, or revealed a model most
+        # of the validators' weight could not fetch: the same slash_node_miss
         cut: uint256 = self._slash_own(task, r, node, st._params[task].slash_node_miss, st.SLASH_NODE_MISS)
         st._mcommits[task][r][node].slash = cut
         st._rounds[task][r].slashed += cut
@@ -442,19 +511,35 @@ def _pay_validator(task: uint256, r: uint256):
 
 @internal
 def _close(task: uint256, r: uint256):
+    """
+    @dev Roll the round over (PROTOCOL.md §6 step 6, §10): a paid round spends its pot's
+         emission; a void round rolls it on with the carry. Emission then follows the stake
+         that worked in the round (T + S), 0 after a void round or at the task's end; at the
+         end, emission still in the carry is burned, never refunded to the creator.
+    """
     pot: uint256 = st._rounds[task][r].pot
     paid: uint256 = st._rounds[task][r].paid
     slashed: uint256 = st._rounds[task][r].slashed
     carry: uint256 = pot - paid + slashed
+    void: uint256 = st._rounds[task][r].void_reason
+    ec: uint256 = 0
+    working: uint256 = 0
+    if void != st.VOID_NONE:
+        ec = st._state[task].emission_carry
+    else:
+        working = st._rounds[task][r].node_stake + st._rounds[task][r].validator_stake
     st._rounds[task][r].stage = st.STAGE_DONE
     st._state[task].finalized_rounds = r + 1
-    log RoundFinalized(
-        task=task, round=r, pot=pot, paid=paid, slashed=slashed, carry=carry, void_reason=st._rounds[task][r].void_reason
-    )
+    log RoundFinalized(task=task, round=r, pot=pot, paid=paid, slashed=slashed, carry=carry, void_reason=void)
     if r + 1 == st._params[task].num_rounds:
         st._state[task].status = st.STATUS_ENDED
-        st._state[task].refund = carry
-        log TaskEnded(task=task, refund=carry)
+        st._state[task].refund = carry - ec
+        st._state[task].emission_carry = 0
+        log TaskEnded(task=task, refund=carry - ec, emission_burned=ec)
         st._notify(task, 0)
+        if ec != 0:
+            extcall IBurnable(st._token).burn(ec)
     else:
         st._state[task].carry = carry
+        st._state[task].emission_carry = ec
+        st._notify(task, working)

@@ -136,6 +136,7 @@ def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
         st._subs[task][r][slot].node = msg.sender
         st._subs[task][r][slot].uri = uri
         st._subs[task][r][slot].commit_seq = mc.seq
+        st._subs[task][r][slot].key = (r << 128) | mc.seq
         st._mcommits[task][r][owner.node].revealed = False
         st._mcommits[task][r][owner.node].displaced = True
         st._owners[task][model_sha256] = st.ModelOwner(node=msg.sender, round=r, seq=mc.seq, slot=slot)
@@ -144,12 +145,18 @@ def reveal_model(task: uint256, model_sha256: bytes32, uri: String[256]):
         slot = st._rounds[task][r].num_submissions
         assert slot < st.MAX_SUBMISSIONS, "arena: round full"
         st._rounds[task][r].num_submissions = slot + 1
+        # the near-duplicate rule ranks a model hash by its first reveal in the task
+        key: uint256 = (r << 128) | mc.seq
+        if owner.node != empty(address):
+            key = (owner.round << 128) | owner.seq
         st._subs[task][r][slot] = st.SubmissionInfo(
             node=msg.sender,
             model_sha256=model_sha256,
             uri=uri,
             commit_seq=mc.seq,
+            key=key,
             consensus=0,
+            status=0,
             stake=0,
             weight=0,
             reward=0,

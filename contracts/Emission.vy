@@ -6,8 +6,9 @@
 @license MIT
 @notice Optional "daily emission" (DESIGN §3.6): mints ArenaToken at `rate` wei per
         second (capped by the immutable `max_rate` and by the token's own cap) and splits
-        it across tasks in proportion to their total own stake with a 1e36 accumulator,
-        O(1) per task. The Arena reports each task's total own stake (`notify_stake`) and
+        it across tasks in proportion to the stake each reports with a 1e36 accumulator,
+        O(1) per task. The Arena reports the stake that worked in a task's last round that
+        paid out, 0 after a void round or at the end (`notify_stake`, PROTOCOL.md §10), and
         pulls a task's accrued emission into the round pot at finalize (`pull`).
         Deployment: Emission(token, max_rate) -> Arena(token, emission, engine) ->
         `set_arena(arena)` (once) -> token owner `set_minter(emission, True)`.
@@ -127,10 +128,11 @@ def set_rate(new_rate: uint256):
 @external
 def notify_stake(task: uint256, stake: uint256):
     """
-    @notice Arena reports the new total own stake of `task` (0 when the task ended).
+    @notice Arena reports the stake `task` earns emission with: the node and validator
+            stake of its last round that paid out (0 after a void round or at the end).
     @dev Arena only. O(1). Emits `StakeNotified`.
     @param task The task id.
-    @param stake The task's total own stake.
+    @param stake The task's working stake.
     """
     assert msg.sender == self.arena, "emission: caller is not the arena"
     self._update()

@@ -25,6 +25,7 @@ MAX_PROOF_LENGTH: constant(uint256) = 16
 MAX_URI_LENGTH: constant(uint256) = 256
 SCORE_SCALE: constant(uint256) = 10**9
 INVALID: constant(uint64) = max_value(uint64)
+UNAVAILABLE: constant(uint64) = max_value(uint64) - 1
 SCORE_FLOOR: constant(uint256) = 10**6
 WAD: constant(uint256) = 10**18
 ACC: constant(uint256) = 10**36
@@ -83,6 +84,7 @@ struct TaskParams:
     gamma: uint256
     delta: uint256
     rank_ratio: uint256
+    rank_epsilon: uint256
     tolerance: uint256
     slash_tau: uint256
     slash_miss: uint256
@@ -104,6 +106,8 @@ struct TaskState:
     total_own_stake: uint256
     round_length: uint256
     burned: uint256
+    # Emission in the carry that void rounds rolled on (never refunded; burned at the end).
+    emission_carry: uint256
 
 
 struct ParticipantInfo:
@@ -157,6 +161,8 @@ struct RoundInfo:
     sum_f_stake: uint256
     paid: uint256
     slashed: uint256
+    available: uint256
+    eligible: uint256
 
 
 struct SubmissionInfo:
@@ -164,10 +170,23 @@ struct SubmissionInfo:
     model_sha256: bytes32
     uri: String[256]
     commit_seq: uint256
+    # (round << 128) | seq of the commit that first revealed this model hash in the task
+    key: uint256
     consensus: uint64
+    status: uint256
     stake: uint256
     weight: uint256
     reward: uint256
+
+
+# The RANK walk over the caller-supplied order (sorted by consensus, then key).
+struct RankWalk:
+    best: uint64
+    last_consensus: uint64
+    last_key: uint256
+    bucket_start: uint64
+    winner: uint256
+    winner_key: uint256
 
 
 struct ModelCommit:
@@ -191,6 +210,8 @@ struct ValidatorRound:
     reward: uint256
     slash: uint256
     burned: uint256
+    scored: uint256
+    covered: uint256
 
 
 struct ModelOwner:
@@ -227,6 +248,7 @@ _vrounds: HashMap[uint256, HashMap[uint256, HashMap[uint256, ValidatorRound]]]
 # task -> round -> validator index -> slot -> 4 packed uint64 scores
 _scores: HashMap[uint256, HashMap[uint256, HashMap[uint256, HashMap[uint256, uint256]]]]
 _owners: HashMap[uint256, HashMap[bytes32, ModelOwner]]
+_walks: HashMap[uint256, HashMap[uint256, RankWalk]]
 
 
 @internal

@@ -15,6 +15,13 @@
 WAD: constant(uint256) = 10**18
 # @dev The score of a model that could not be scored.
 INVALID: constant(uint64) = max_value(uint64)
+# @dev The report of a validator that could not fetch (or verify) a model.
+UNAVAILABLE: constant(uint64) = max_value(uint64) - 1
+# @dev Status of a submission after CONSENSUS.
+STATUS_SCORED: constant(uint256) = 0
+STATUS_SPLIT: constant(uint256) = 1
+STATUS_UNSCORED: constant(uint256) = 2
+STATUS_UNAVAILABLE: constant(uint256) = 3
 # @dev Denominator floor of the relative deviation (0.001 in 1e9 score units).
 SCORE_FLOOR: constant(uint256) = 10**6
 # @dev Bound of the per-submission validator arrays (= Arena's MAX_VALIDATORS).
@@ -23,25 +30,35 @@ MAX_VOTES: constant(uint256) = 32
 
 @internal
 @pure
-def _lower_median(xs: uint64[MAX_VOTES], ws: uint256[MAX_VOTES], n: uint256, total: uint256) -> uint64:
+def _consensus(xs: uint64[MAX_VOTES], ws: uint256[MAX_VOTES], n: uint256, tolerance: uint256) -> (uint64, uint256):
     """
-    @dev Stake-weighted lower median: the smallest x such that
-         2 * (sum of weights of scores <= x) >= total. `n` >= 1 entries are used.
+    @dev The consensus of one submission and its status (PROTOCOL.md §6 CONSENSUS).
+         UNAVAILABLE reports are left out; if they hold strictly more than half of the
+         weight the submission is UNAVAILABLE. Otherwise `c` is the weighted lower median of
+         the other reports: the smallest score x with 2 * (weight of scores <= x) >= W
+         (W = their weight). An exact half (2 * weight <= x == W) with a higher score x'
+         reported: the midpoint x + (x' - x) // 2 if (x' - x) * WAD <= tolerance *
+         max(x, SCORE_FLOOR) (status SPLIT), else unscored (status UNSCORED, c = 0).
     @param xs The scores (first `n` entries used), any order.
     @param ws The weights matching `xs`.
     @param n The number of entries.
-    @param total The sum of the first `n` weights.
-    @return uint64 The lower weighted median.
+    @param tolerance The task's tau (WAD).
+    @return (uint64, uint256) The consensus and the status.
     """
-    a: uint64[MAX_VOTES] = xs
-    w: uint256[MAX_VOTES] = ws
-    # Insertion sort by score (ascending); equal scores keep their order.
-    for i: uint256 in range(1, MAX_VOTES):
+    a: uint64[MAX_VOTES] = empty(uint64[MAX_VOTES])
+    w: uint256[MAX_VOTES] = empty(uint256[MAX_VOTES])
+    m: uint256 = 0
+    total: uint256 = 0
+    gone: uint256 = 0
+    for i: uint256 in range(MAX_VOTES):
         if i >= n:
             break
-        x: uint64 = a[i]
-        wx: uint256 = w[i]
-        j: uint256 = i
+        if xs[i] == UNAVAILABLE:
+            gone += ws[i]
+            continue
+        # insertion sort by score (ascending); equal scores keep their order
+        x: uint64 = xs[i]
+        j: uint256 = m
         for _: uint256 in range(MAX_VOTES):
             if j == 0:
                 break
@@ -51,15 +68,66 @@ def _lower_median(xs: uint64[MAX_VOTES], ws: uint256[MAX_VOTES], n: uint256, tot
             w[j] = w[j - 1]
             j -= 1
         a[j] = x
-        w[j] = wx
+        w[j] = ws[i]
+        m += 1
+        total += ws[i]
+    if 2 * gone > total + gone or m == 0:
+        return 0, STATUS_UNAVAILABLE
+    if total == 0:
+        return a[0], STATUS_SCORED  # weightless reports: the smallest score
     cum: uint256 = 0
     for i: uint256 in range(MAX_VOTES):
-        if i >= n:
+        if i >= m:
             break
         cum += w[i]
-        if 2 * cum >= total:
-            return a[i]
-    return a[n - 1]
+        if i + 1 < m and a[i + 1] == a[i]:
+            continue  # the whole group of equal scores counts together
+        if 2 * cum > total or i + 1 == m:
+            return a[i], STATUS_SCORED
+        if 2 * cum == total:
+            lo: uint64 = a[i]
+            hi: uint64 = a[i + 1]
+            if convert(hi - lo, uint256) * WAD <= tolerance * max(convert(lo, uint256), SCORE_FLOOR):
+                return lo + (hi - lo) // 2, STATUS_SPLIT
+            return 0, STATUS_UNSCORED
+    return a[m - 1], STATUS_SCORED
+
+
+@internal
+@pure
+def _pow_wad(q: uint256, k: uint256) -> uint256:
+    """
+    @dev q^k in WAD by square-and-multiply, each product rounded down.
+    """
+    result: uint256 = WAD
+    base: uint256 = q
+    e: uint256 = k
+    for _: uint256 in range(256):
+        if e == 0:
+            break
+        if e & 1 == 1:
+            result = result * base // WAD
+        base = base * base // WAD
+        e >>= 1
+    return result
+
+
+@internal
+@pure
+def _rank_weight(c: uint64, best: uint64, q: uint256, eps: uint256) -> uint256:
+    """
+    @dev g = q^t with t = (c - best) / (epsilon * max(best, SCORE_FLOOR)): a gap of one
+         epsilon * best costs one factor q. t = i + f (WAD): g = q^i - (q^i - q^(i+1)) * f //
+         WAD, linear between integer powers (PROTOCOL.md §6 RANK).
+    @param c The submission's consensus.
+    @param best The lowest eligible consensus.
+    @param q The rank ratio (WAD).
+    @param eps The rank epsilon (WAD, > 0).
+    @return uint256 The weight g (WAD).
+    """
+    t: uint256 = convert(c - best, uint256) * WAD * WAD // (eps * max(convert(best, uint256), SCORE_FLOOR))
+    g: uint256 = self._pow_wad(q, t // WAD)
+    return g - (g - g * q // WAD) * (t % WAD) // WAD
 
 
 @internal

@@ -14,6 +14,7 @@ from typing import Any
 from ape_arena.evaluation.merkle import PositionalTree
 from ape_arena.evaluation.merkle import leaf as merkle_leaf
 from ape_arena.protocol import model_commitment, score_commitment  # noqa: F401 (re-exported)
+from ape_arena.protocol.ranking import rank_order
 from eth_utils import keccak
 
 WAD = 10**18
@@ -63,6 +64,7 @@ PARAM_FIELDS = (
     "gamma",
     "delta",
     "rank_ratio",
+    "rank_epsilon",
     "tolerance",
     "slash_tau",
     "slash_miss",
@@ -107,6 +109,7 @@ def default_params(**overrides: Any) -> dict:
         gamma=WAD // 10,
         delta=WAD // 2,
         rank_ratio=WAD // 2,
+        rank_epsilon=WAD // 100,
         tolerance=WAD // 2,
         slash_tau=WAD // 5,
         slash_miss=WAD // 10,
@@ -246,8 +249,11 @@ class Task:
             self.id, stored_scores if scores is None else scores, salt or stored_salt, sender=who
         )
 
-    def finalize(self, sender, max_steps: int = 320):
-        return self.arena.finalize(self.id, max_steps, sender=sender)
+    def finalize(self, sender, max_steps: int = 320, order: list[int] | None = None):
+        """finalize with the RANK order the client computes (``rank_order``) unless given."""
+        if order is None:
+            order = rank_order(self.arena, self.id, max_steps)
+        return self.arena.finalize(self.id, max_steps, order, sender=sender)
 
     def play_round(
         self,
@@ -299,6 +305,11 @@ class Task:
 
 
 # ---- reference arithmetic for one round (PROTOCOL.md §6-§8), all stake already active ----------
+UNAVAILABLE = 2**64 - 2
+SCORED, SPLIT, UNSCORED, UNAVAILABLE_STATUS = 0, 1, 2, 3
+SCORE_FLOOR = 10**6
+
+
 def lower_median(pairs: list[tuple[int, int]], total: int) -> int:
     """Smallest x with 2 * (weight of scores <= x) >= total; pairs = [(x, w)]."""
     cum = 0
@@ -308,6 +319,26 @@ def lower_median(pairs: list[tuple[int, int]], total: int) -> int:
         if 2 * cum >= total:
             return x
     return ordered[-1][0]
+
+
+def consensus(pairs: list[tuple[int, int]], tolerance: int) -> tuple[int, int]:
+    """(c, status) of one submission from its [(score, weight)] reports (§6 CONSENSUS):
+    UNAVAILABLE reports are left out (more than half of the weight: UNAVAILABLE); an exact half
+    split takes the midpoint of the two middle scores if within tolerance (SPLIT), else the
+    submission is UNSCORED; otherwise the weighted lower median (SCORED)."""
+    gone = sum(w for x, w in pairs if x == UNAVAILABLE)
+    rest = [(x, w) for x, w in pairs if x != UNAVAILABLE]
+    total = sum(w for _, w in rest)
+    if not rest or 2 * gone > total + gone:
+        return 0, UNAVAILABLE_STATUS
+    c = lower_median(rest, total)
+    below = sum(w for x, w in rest if x <= c)
+    if 2 * below == total and any(x > c for x, _ in rest):
+        hi = min(x for x, _ in rest if x > c)
+        if (hi - c) * WAD <= tolerance * max(c, SCORE_FLOOR):
+            return c + (hi - c) // 2, SPLIT
+        return 0, UNSCORED
+    return c, SCORED
 
 
 def deviation(x: int, c: int) -> int:
@@ -321,6 +352,41 @@ def deviation(x: int, c: int) -> int:
 def agreement(d: int, tolerance: int) -> int:
     t = d * WAD // tolerance
     return 0 if t >= WAD else WAD - t
+
+
+def rank_weight(c: int, best: int, q: int, eps: int) -> int:
+    """g = q^((c - best) / (eps * best)) in WAD, linear between integer exponents (§6 RANK)."""
+    t = (c - best) * WAD * WAD // (eps * max(best, SCORE_FLOOR))
+    g, base, k = WAD, q, t // WAD
+    while k:
+        if k & 1:
+            g = g * base // WAD
+        base = base * base // WAD
+        k >>= 1
+    return g - (g - g * q // WAD) * (t % WAD) // WAD
+
+
+def rank_weights(c: list[int], keys: list[int], ok: list[bool], q: int, eps: int) -> list[int]:
+    """Weight of each slot: eligible slots sorted by (c, key) fall in buckets (a bucket holds
+    the scores within eps of its first, relative); only the smallest key of a bucket earns,
+    weighted by its distance to the first bucket's winner (the best)."""
+    order = sorted((k for k in range(len(c)) if ok[k]), key=lambda k: (c[k], keys[k]))
+    g = [0] * len(c)
+    if not order:
+        return g
+    buckets: list[list[int]] = []
+    for k in order:
+        if buckets and (c[k] - c[buckets[-1][0]]) * WAD <= eps * max(
+            c[buckets[-1][0]], SCORE_FLOOR
+        ):
+            buckets[-1].append(k)
+        else:
+            buckets.append([k])
+    best = c[min(buckets[0], key=lambda k: keys[k])]
+    for bucket in buckets:
+        win = min(bucket, key=lambda k: keys[k])
+        g[win] = rank_weight(c[win], best, q, eps)
+    return g
 
 
 def split(x: int, own: int, dele: int, commission: int) -> tuple[int, int]:
@@ -340,24 +406,19 @@ def expected_round(
 ):
     """Expected finalize results for one non-void round.
 
-    node_eff[k], seqs[k]: effective stake and commit seq of slot k; val: [(w_j, scores_j)] of the
-    revealing validators in validator-index order. Returns a dict of c, D, F, g, x (node
-    rewards), y (validator rewards), nodes_pot, validators_pot, T, S.
+    node_eff[k], seqs[k]: effective stake and ranking key (commit seq, all models new in this
+    round) of slot k; val: [(w_j, scores_j)] of the revealing validators in validator-index
+    order. Returns a dict of c, status, D, F, g, x (node rewards), y (validator rewards),
+    nodes_pot, validators_pot, T, S.
     """
     n = len(node_eff)
     s_total = sum(w for w, _ in val)
-    c = [lower_median([(xs[k], w) for w, xs in val], s_total) for k in range(n)]
-    dsum = [sum(deviation(xs[k], c[k]) for k in range(n)) for _, xs in val]
+    cs = [consensus([(xs[k], w) for w, xs in val], params["tolerance"]) for k in range(n)]
+    c = [x for x, _ in cs]
+    status = [st for _, st in cs]
     base = params["baseline_score"]
-    ok = [c[k] != INVALID and (base == 0 or c[k] <= base) for k in range(n)]
-    G = [WAD]
-    for _ in range(n):
-        G.append(G[-1] * params["rank_ratio"] // WAD)
-    g = [0] * n
-    for k in range(n):
-        if ok[k]:
-            rank = sum(1 for m in range(n) if ok[m] and (c[m], seqs[m]) < (c[k], seqs[k]))
-            g[k] = G[rank]
+    ok = [status[k] <= SPLIT and c[k] != INVALID and (base == 0 or c[k] <= base) for k in range(n)]
+    g = rank_weights(c, seqs, ok, params["rank_ratio"], params["rank_epsilon"])
     T = sum(node_eff[k] for k in range(n) if ok[k])
     SG = sum(g[k] * node_eff[k] for k in range(n))
     gamma = params["gamma"]
@@ -365,13 +426,26 @@ def expected_round(
     if T + s_total:
         nodes_pot += (pot * (WAD - 2 * gamma) // WAD) * T // (T + s_total)
     vpot = pot - nodes_pot
-    D = [d // n for d in dsum]
-    F = [agreement(d, params["tolerance"]) for d in D]
+    available = sum(1 for k in range(n) if status[k] != UNAVAILABLE_STATUS)
+    D, F = [], []
+    for _, xs in val:
+        scored = [k for k in range(n) if status[k] == SCORED and xs[k] != UNAVAILABLE]
+        covered = sum(
+            1 for k in range(n) if status[k] != UNAVAILABLE_STATUS and xs[k] != UNAVAILABLE
+        )
+        if scored:
+            d = sum(deviation(xs[k], c[k]) for k in scored) // len(scored)
+            D.append(d)
+            F.append(agreement(d, params["tolerance"]) * covered // available)
+        else:
+            D.append(0)
+            F.append(0)
     SF = sum(F[j] * val[j][0] for j in range(len(val)))
     x = [nodes_pot * (g[k] * node_eff[k]) // SG if SG and g[k] else 0 for k in range(n)]
     y = [vpot * (F[j] * val[j][0]) // SF if SF else 0 for j in range(len(val))]
     return dict(
         c=c,
+        status=status,
         D=D,
         F=F,
         g=g,

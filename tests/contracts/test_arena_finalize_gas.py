@@ -1,11 +1,11 @@
 """DESIGN §3.6 at the maximum sizes: every finalize page must stay under 15M gas for the
-step size clients are told to use.
+step size clients use.
 
-PROTOCOL.md §6 says "A client must use `max_steps` <= 20 to stay under 15M" (the plugin's
-DEFAULT_FINALIZE_STEPS). This runs `ape run gas --check-steps 20` (its own anvil without opcode tracing, one 128 x 32 round plus
-a round at that step size's worst page alignment, where the O(n^2) RANK unit closes a
-page full of CONSENSUS units, with validator scores in the order that makes the consensus'
-insertion sort work hardest) and fails if a page reaches 15M gas. ~1 minute.
+The plugin's DEFAULT_FINALIZE_STEPS must be a step size README "Gas" shows under 15M. This
+runs `ape run gas --check-steps <it>` (its own anvil without opcode tracing, one 128 x 32
+round plus a round at that step size's other page alignment, n = S - 2 (mod S)
+submissions, with validator scores in the order that makes the consensus' insertion sort
+work hardest) and fails if a page reaches 15M gas. About a minute.
 """
 
 import os
@@ -47,6 +47,6 @@ def test_finalize_default_max_steps_stays_under_15m_gas_at_worst_alignment(tmp_p
         line for line in out.splitlines() if line.startswith("FAIL") or "worst alignment" in line
     ]
     assert proc.returncode == 0, (
-        f"finalize(task, {DEFAULT_FINALIZE_STEPS}), the step size PROTOCOL.md §6 recommends, exceeds the 15,000,000 gas "
+        f"finalize(task, {DEFAULT_FINALIZE_STEPS}), the step size clients use by default, exceeds the 15,000,000 gas "
         "per-transaction rule of DESIGN §3.6:\n" + "\n".join(fail or out.splitlines()[-30:])
     )

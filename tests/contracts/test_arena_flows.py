@@ -35,6 +35,7 @@ from .arena_helpers import (
     expected_round,
     log,
     model_commitment,
+    rank_weight,
     score_commitment,
     sha,
     slash_amount,
@@ -383,7 +384,9 @@ def test_finalize_full_round_events_and_arithmetic(
             void_reason=VOID_NONE,
         )
     ]
-    assert log(tx, arena.TaskEnded) == [arena.TaskEnded(task=t.id, refund=BOUNTY - paid)]
+    assert log(tx, arena.TaskEnded) == [
+        arena.TaskEnded(task=t.id, refund=BOUNTY - paid, emission_burned=0)
+    ]
     st = t.state()
     assert (st.status, st.finalized_rounds, st.refund) == (STATUS_ENDED, 1, BOUNTY - paid)
     info = t.round(0)
@@ -418,8 +421,8 @@ def test_finalize_paginated_gives_same_result(arena, scored_round, attacker):
         results.append(tx.return_value)
         if tx.return_value:
             break
-    # OPEN 1 + CONSENSUS 2 + RANK 1 + PAY_NODES 2 + PAY_VALIDATORS 2 = 8 units.
-    assert results == [False] * 7 + [True]
+    # OPEN 1 + CONSENSUS 2 + RANK 2 (one per eligible) + PAY_NODES 2 + PAY_VALIDATORS 2 = 9.
+    assert results == [False] * 8 + [True]
     assert t.state().status == STATUS_ENDED
     assert [arena.submission(t.id, 0, k).reward for k in range(2)] == exp["x"]
     assert t.round(0).cursor == 2 and t.round(0).stage == STAGE_DONE
@@ -539,7 +542,9 @@ def test_void_round_rolls_pot_over(arena, make_task, node, validator, creator, w
     t.warp(1, PHASE_ENDED)
     tx = t.finalize(creator)
     assert log(tx, arena.RoundOpened)[0].pot == BOUNTY
-    assert log(tx, arena.TaskEnded) == [arena.TaskEnded(task=t.id, refund=BOUNTY)]
+    assert log(tx, arena.TaskEnded) == [
+        arena.TaskEnded(task=t.id, refund=BOUNTY, emission_burned=0)
+    ]
 
 
 def test_void_round_still_slashes_missing_reveal(
@@ -557,7 +562,9 @@ def test_void_round_still_slashes_missing_reveal(
     assert log(tx, arena.Slashed) == [
         arena.Slashed(task=t.id, round=0, participant=validator2, amount=cut, reason=1)
     ]
-    assert log(tx, arena.TaskEnded) == [arena.TaskEnded(task=t.id, refund=BOUNTY + cut)]
+    assert log(tx, arena.TaskEnded) == [
+        arena.TaskEnded(task=t.id, refund=BOUNTY + cut, emission_burned=0)
+    ]
     assert t.part(validator2).slashed == cut
     assert arena.withdrawable(t.id, validator2, validator2) == 30 * E18 - cut
 
@@ -611,11 +618,12 @@ def test_two_step_ownership_transfer_and_renounce(arena, owner, non_owner):
         arena.pause(sender=non_owner)
 
 
-def test_rank_ties_go_to_the_earlier_commit(
+def test_exact_ties_earn_once_for_the_earlier_commit(
     arena, make_task, node, node2, node3, validator, creator
 ):
-    """Equal consensus: the earlier commit (smaller seq) ranks first, whatever the reveal order."""
-    t = make_task(rank_ratio=WAD // 2)
+    """Equal consensus falls in one ε bucket: only the earlier commit (smaller key) earns,
+    whatever the reveal order; the best earns g = 1 and the bucket's winner q^t."""
+    t = make_task(rank_ratio=WAD // 2, rank_epsilon=WAD // 100)
     for n in (node, node2, node3):
         t.join(n, NODE)
     t.join(validator, VALIDATOR)
@@ -635,8 +643,11 @@ def test_rank_ties_go_to_the_earlier_commit(
     weights = {
         arena.submission(t.id, 0, k).node: arena.submission(t.id, 0, k).weight for k in range(3)
     }
-    # node3 (0.4) first; node2 and node (0.5) tie: node2 committed earlier.
-    assert weights == {node3.address: WAD, node2.address: WAD // 2, node.address: WAD // 4}
+    # node3 (0.4) is the best; node2 and node (0.5) tie, 25 epsilons behind: node2 committed
+    # earlier and earns 0.5^25, node nothing.
+    g = rank_weight(500_000_000, 400_000_000, WAD // 2, WAD // 100)
+    assert abs(g - WAD // 2**25) <= 25
+    assert weights == {node3.address: WAD, node2.address: g, node.address: 0}
 
 
 # ---- delegators of a slashed participant may leave early ---------------------------------
@@ -668,7 +679,7 @@ def test_delegators_of_a_slashed_validator_may_leave_between_finalizations(
     # Round 1 played; while its finalize is paged, nobody leaves (weights are fixed at OPEN).
     t.play_round(1, {node: MODEL_B}, {validator: [5]})
     t.warp(1, PHASE_ENDED)
-    arena.finalize(t.id, 1, sender=creator)
+    arena.finalize(t.id, 1, [], sender=creator)  # OPEN only: no order needed yet
     assert t.round(1).stage != STAGE_OPEN
     with ape.reverts("arena: round being finalized"):
         arena.withdraw(t.id, validator2, sender=delegator)

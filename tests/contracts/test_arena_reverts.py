@@ -448,7 +448,7 @@ def test_score_commitment_binds_round_and_validator(arena, revealed, validator):
 # ---- finalize ----------------------------------------------------------------------------------
 def test_finalize_reverts(arena, make_task, creator, attacker):
     with ape.reverts("arena: unknown task"):
-        arena.finalize(UNKNOWN, 10, sender=attacker)
+        arena.finalize(UNKNOWN, 10, [], sender=attacker)
     t = make_task(num_rounds=2)
     with ape.reverts("arena: round not over"):
         t.finalize(attacker)

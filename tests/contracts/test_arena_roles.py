@@ -172,7 +172,7 @@ def test_engine_run_is_delegatecall_only(project, arena, owner, attacker, make_t
     engine = project.ArenaEngine.at(arena.engine())
     for who in (attacker, owner):
         with ape.reverts("arena: delegatecall only"):
-            engine.run(t.id, 10, sender=who)
+            engine.run(t.id, 10, [], sender=who)
 
 
 def test_rounds_logic_is_delegatecall_only(project, arena, owner, attacker, make_task):

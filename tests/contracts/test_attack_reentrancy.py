@@ -145,7 +145,7 @@ def test_every_money_path_rejects_reentry(
 ):
     token, arena = evil
     other = finalizable
-    payload = _call(arena, "finalize", other.id, 1)
+    payload = _call(arena, "finalize", other.id, 1, [])
     t = new_task(arena, chain, creator)
     if op in ("delegate", "claim", "withdraw", "claim_refund"):
         t.join(node, NODE)
@@ -195,5 +195,5 @@ def test_every_money_path_rejects_reentry(
     assert arena.task_state(other.id).finalized_rounds == 0, "the reentrant finalize changed state"
     # Control: the same call made normally goes through, so only the lock stopped it.
     token.disarm(sender=attacker)
-    arena.finalize(other.id, 1, sender=attacker)
+    arena.finalize(other.id, 1, [], sender=attacker)
     assert arena.task_state(other.id).finalized_rounds == 1

@@ -18,6 +18,7 @@ from .arena_helpers import (
     PHASE_SCORE_REVEAL,
     SLASH_MISS,
     VALIDATOR,
+    WAD,
     log,
     score_commitment,
     sha,
@@ -39,7 +40,7 @@ def _round_with_two_models(t, node, node2):
 def test_copier_cannot_open_a_copied_commitment_or_copied_scores(
     arena, make_task, node, node2, validator, attacker, creator
 ):
-    t = make_task()
+    t = make_task(rank_epsilon=WAD // 4)  # 0.7 is 3 epsilons behind 0.4: paid
     t.join(node, NODE)
     t.join(node2, NODE)
     t.join(validator, VALIDATOR, 20 * E18)

@@ -21,6 +21,7 @@ from ape_arena.evaluation.merkle import (
 # Commitments and eval leaves: the plugin's own implementation (re-exported for the tests).
 from ape_arena.protocol import model_commitment as model_commit  # noqa: F401
 from ape_arena.protocol import score_commitment as score_commit  # noqa: F401
+from ape_arena.protocol.ranking import rank_order
 from eth_utils import keccak
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,7 @@ ZERO = "0x" + "00" * 20
 WAD = 10**18
 E18 = 10**18
 INVALID = 2**64 - 1
+UNAVAILABLE = 2**64 - 2
 PHASE = 100  # seconds per phase in the default task
 ROUND_LEN = 5 * PHASE
 START_DELAY = 1_000
@@ -71,6 +73,14 @@ def merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
     """Positional eval tree (ape_arena.evaluation.merkle): (root, proof of each position)."""
     tree = PositionalTree(leaves)
     return tree.root, [tree.proof(i) for i in range(len(leaves))]
+
+
+def finalize(arena, task: int, max_steps: int, order: list[int] | None = None):
+    """arena.finalize with the caller's RANK order (PROTOCOL.md §6) computed from the views
+    by the client's ``rank_order`` unless given."""
+    if order is None:
+        order = rank_order(arena, task, max_steps)
+    return arena.finalize(task, max_steps, order)
 
 
 def shard_hash(round_: int) -> bytes:
@@ -123,6 +133,7 @@ class World:
             gamma=WAD // 5,
             delta=WAD // 4,
             rank_ratio=WAD // 2,
+            rank_epsilon=WAD // 100,
             tolerance=WAD // 2,
             slash_tau=WAD // 5,
             slash_miss=WAD // 10,

@@ -65,6 +65,8 @@ ROUND_FIELDS = (
     "sum_f_stake",
     "paid",
     "slashed",
+    "available",
+    "eligible",
 )
 
 
@@ -254,13 +256,16 @@ class Deployment:
             lambda: self.arena.reveal_scores(tid, list(scores), salt),
         )
 
-    def finalize(self, sender, tid, max_steps):
+    def finalize(self, sender, tid, max_steps, order=None):
+        """finalize on both; `order` defaults to the model's sorted eligible slots."""
         now = self.now()
+        if order is None:
+            order = self.model.rank_order(tid) if tid in self.model.tasks else []
         return self.both(
-            f"finalize(max_steps={max_steps})",
+            f"finalize(max_steps={max_steps}, order={order})",
             sender,
-            lambda: self.model.finalize(sender, tid, max_steps, now),
-            lambda: self.arena.finalize(tid, max_steps),
+            lambda: self.model.finalize(sender, tid, max_steps, now, order),
+            lambda: self.arena.finalize(tid, max_steps, list(order)),
         )
 
     def claim(self, sender, tid, participant):
@@ -324,6 +329,7 @@ class Deployment:
             eq("total_own_stake", st[8], task.total_own_stake)
         eq("round_length", st[9], task.round_length)
         eq("burned", st[10], task.burned)
+        eq("emission_carry", st[11], 0)  # emission off in these deployments
         eq("validators()", list(a.validators(tid)), task.validators)
         fr = task.finalized_rounds
         for addr, pt in task.participants.items():
@@ -419,11 +425,15 @@ class Deployment:
                 s = a.submission(tid, r, k)
                 eq(f"submission {k} node", s[0], sub.node)
                 eq(f"submission {k} model", as_bytes(s[1]), sub.model)
-                eq(f"submission {k} seq", s[3], sub.seq)
-                eq(f"submission {k} consensus", s[4], sub.consensus)
-                eq(f"submission {k} stake", s[5], sub.stake)
-                eq(f"submission {k} weight", s[6], sub.weight)
-                eq(f"submission {k} reward", s[7], sub.reward)
+                eq(f"submission {k} seq", s.commit_seq, sub.seq)
+                eq(f"submission {k} key", s.key, sub.key)
+                eq(f"submission {k} consensus", s.consensus, sub.consensus)
+                eq(f"submission {k} status", s.status, sub.status)
+                eq(f"submission {k} stake", s.stake, sub.stake)
+                eq(f"submission {k} weight", s.weight, sub.weight)
+                eq(f"submission {k} reward", s.reward, sub.reward)
+            eq("available", info["available"], rd.available)
+            eq("eligible", info["eligible"], rd.eligible)
             for v, vr in rd.vals.items():
                 got = a.validator_round(tid, r, v)
                 who = f"validator {v}"
@@ -437,6 +447,8 @@ class Deployment:
                 eq(f"{who} reward", got[7], vr.reward)
                 eq(f"{who} slash", got[8], vr.slash)
                 eq(f"{who} burned", got[9], vr.burned)
+                eq(f"{who} scored", got[10], vr.scored)
+                eq(f"{who} covered", got[11], vr.covered)
         else:
             eq("paid", info["paid"], 0)
             for v, vr in rd.vals.items():

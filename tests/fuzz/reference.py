@@ -29,6 +29,8 @@ MAX_ROUNDS = 64
 MAX_PROOF_LENGTH = 16
 SCORE_SCALE = 10**9
 INVALID = 2**64 - 1
+UNAVAILABLE = 2**64 - 2
+SCORED, SPLIT, UNSCORED, UNAVAILABLE_STATUS = 0, 1, 2, 3  # submission status (§6)
 SCORE_FLOOR = 10**6
 WAD = 10**18
 ACC = 10**36
@@ -67,6 +69,7 @@ PARAM_FIELDS = (
     "gamma",
     "delta",
     "rank_ratio",
+    "rank_epsilon",
     "tolerance",
     "slash_tau",
     "slash_miss",
@@ -165,6 +168,7 @@ class Params:
     gamma: int
     delta: int
     rank_ratio: int
+    rank_epsilon: int
     tolerance: int
     slash_tau: int
     slash_miss: int
@@ -232,7 +236,9 @@ class Submission:
     model: bytes
     uri: str
     seq: int
+    key: int = 0  # (round << 128) | seq of the commit that first revealed this hash
     consensus: int = 0
+    status: int = SCORED
     stake: int = 0
     weight: int = 0
     reward: int = 0
@@ -251,6 +257,8 @@ class ValidatorRound:
     reward: int = 0
     slash: int = 0
     burned: int = 0
+    scored: int = 0  # reports counted in D (scored, non-split submissions)
+    covered: int = 0  # reports that were not UNAVAILABLE, on available submissions
 
 
 @dataclass
@@ -286,6 +294,9 @@ class Round:
     sum_f_stake: int = 0
     paid: int = 0
     slashed: int = 0
+    available: int = 0
+    eligible: int = 0
+    walk: dict = field(default_factory=dict)  # the RANK walk (best, last, bucket, winner)
     credits: list = field(default_factory=list)
     slashes: list = field(default_factory=list)  # (participant, amount, reason)
 
@@ -470,6 +481,7 @@ class ArenaModel:
             p.gamma <= WAD // 2,
             p.delta <= WAD,
             p.rank_ratio <= WAD,
+            1 <= p.rank_epsilon <= MAX_TOLERANCE,
             1 <= p.tolerance <= MAX_TOLERANCE,
             p.slash_tau <= MAX_TOLERANCE,
             p.slash_miss <= WAD and p.slash_dev <= WAD and p.slash_node_miss <= WAD,
@@ -664,7 +676,9 @@ class ArenaModel:
                 displaced = rd.commits[owner]
                 displaced.revealed = False
                 displaced.displaced = True
-                rd.subs[oslot] = Submission(node=sender, model=model, uri=uri, seq=mc.seq)
+                rd.subs[oslot] = Submission(
+                    node=sender, model=model, uri=uri, seq=mc.seq, key=(r << 128) | mc.seq
+                )
                 mc.revealed = True
                 mc.slot = oslot
                 task.model_owner[model] = [sender, r, mc.seq, oslot]
@@ -673,7 +687,8 @@ class ArenaModel:
         if len(rd.subs) >= MAX_SUBMISSIONS:
             raise Revert(arena("round full"))
         slot = len(rd.subs)
-        rd.subs.append(Submission(node=sender, model=model, uri=uri, seq=mc.seq))
+        key = (r << 128) | mc.seq if rec is None else (rec[1] << 128) | rec[2]
+        rd.subs.append(Submission(node=sender, model=model, uri=uri, seq=mc.seq, key=key))
         mc.revealed = True
         mc.slot = slot
         if rec is None:
@@ -741,7 +756,17 @@ class ArenaModel:
         vr.scores = list(scores)
 
     # -- finalize (§6) --
-    def finalize(self, sender: str, tid: int, max_steps: int, now: int) -> bool:
+    def finalize(self, sender: str, tid: int, max_steps: int, now: int, order=()) -> bool:
+        """One finalize call; RANK units take the slots of `order` one by one (the call stops
+        when it runs out). All or nothing, like a transaction."""
+        saved = copy.deepcopy((self.tasks, self.balances))
+        try:
+            return self._finalize(sender, tid, max_steps, now, list(order))
+        except Revert:
+            self.tasks, self.balances = saved
+            raise
+
+    def _finalize(self, sender: str, tid: int, max_steps: int, now: int, order: list) -> bool:
         errs = []
         task = self._task(tid)
         if task.status != STATUS_ACTIVE:
@@ -765,8 +790,12 @@ class ArenaModel:
                 if rd.cursor == len(rd.subs):
                     rd.stage, rd.cursor = STAGE_RANK, 0
             elif rd.stage == STAGE_RANK:
-                self._rank(task, r, rd)
-                rd.stage, rd.cursor = STAGE_PAY_NODES, 0
+                if rd.eligible == 0:
+                    self._finish_rank(task, r, rd)
+                elif not order:
+                    break
+                else:
+                    self._rank_step(task, rd, order.pop(0))
             elif rd.stage == STAGE_PAY_NODES:
                 self._node_unit(task, r, rd, rd.cursor)
                 rd.cursor += 1
@@ -793,14 +822,49 @@ class ArenaModel:
             if rd.stage == STAGE_OPEN:
                 return 1 + node_pass
             return m - rd.cursor if rd.stage == STAGE_PAY_NODES else 0
+        ranks = max(self.expected_eligible(tid), 1)
         if rd.stage == STAGE_OPEN:
-            return 1 + n + 1 + m + v
+            return 1 + n + ranks + m + v
         return {
-            STAGE_CONSENSUS: n - rd.cursor + 1 + m + v,
-            STAGE_RANK: 1 + m + v,
+            STAGE_CONSENSUS: n - rd.cursor + ranks + m + v,
+            STAGE_RANK: ranks - rd.cursor + m + v,
             STAGE_PAY_NODES: m - rd.cursor + v,
             STAGE_PAY_VALIDATORS: v - rd.cursor,
         }.get(rd.stage, 0)
+
+    def rank_order(self, tid: int) -> list[int]:
+        """The order a caller passes to finalize: the eligible slots of the round being
+        finalized sorted by (consensus, key), from the RANK cursor on (consensus computed
+        ahead on a copy when the round is not there yet)."""
+        task = self.tasks[tid]
+        rd = task.round(task.finalized_rounds)
+        if rd.stage not in (STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK):
+            return []
+        if rd.stage != STAGE_RANK:
+            ahead = copy.deepcopy(self)
+            try:
+                ahead._finalize("keeper", tid, 10**9, 2**64, [])  # stops at the RANK units
+            except Revert:
+                return []  # finalize would revert anyway (task not active, ...)
+            rd = ahead.tasks[tid].round(task.finalized_rounds)
+            task = ahead.tasks[tid]
+            if rd.stage != STAGE_RANK:
+                return []
+        elig = [k for k, s in enumerate(rd.subs) if s.status <= SPLIT and self.eligible(task, s)]
+        elig.sort(key=lambda k: (rd.subs[k].consensus, rd.subs[k].key))
+        return elig[rd.cursor :] if rd.stage == STAGE_RANK else elig
+
+    def expected_eligible(self, tid: int) -> int:
+        task = self.tasks[tid]
+        rd = task.round(task.finalized_rounds)
+        if rd.stage in (STAGE_OPEN, STAGE_CONSENSUS):
+            ahead = copy.deepcopy(self)
+            try:
+                ahead._finalize("keeper", tid, 10**9, 2**64, [])
+            except Revert:
+                return 0
+            return ahead.tasks[tid].round(task.finalized_rounds).eligible
+        return rd.eligible
 
     def _void_reason(self, task: Task, rd: Round) -> int:
         if not rd.eval_revealed:
@@ -843,91 +907,154 @@ class ArenaModel:
         else:
             rd.stage, rd.cursor = STAGE_CONSENSUS, 0
 
+    @staticmethod
+    def consensus(pairs, tolerance: int) -> tuple[int, int]:
+        """(c, status) of one submission from its (score, weight) reports (§6 CONSENSUS)."""
+        gone = sum(w for x, w in pairs if x == UNAVAILABLE)
+        avail = [(x, w) for x, w in pairs if x != UNAVAILABLE]
+        total = sum(w for _, w in avail)
+        if not avail or 2 * gone > total + gone:
+            return 0, UNAVAILABLE_STATUS
+        if total == 0:
+            return min(x for x, _ in avail), SCORED
+        groups: dict[int, int] = {}
+        for x, w in avail:
+            groups[x] = groups.get(x, 0) + w
+        xs = sorted(groups)
+        cum = 0
+        for i, x in enumerate(xs):
+            cum += groups[x]
+            if 2 * cum > total or i == len(xs) - 1:
+                return x, SCORED
+            if 2 * cum == total:  # exact half: the two middle scores are x and xs[i + 1]
+                hi = xs[i + 1]
+                if (hi - x) * WAD <= tolerance * max(x, SCORE_FLOOR):
+                    return x + (hi - x) // 2, SPLIT
+                return 0, UNSCORED
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def deviation(x: int, c: int) -> int:
+        if x == INVALID and c == INVALID:
+            return 0
+        if x == INVALID or c == INVALID:
+            return WAD
+        return abs(x - c) * WAD // max(c, SCORE_FLOOR)
+
     def _consensus(self, task: Task, r: int, rd: Round, k: int):
         sub = rd.subs[k]
         revealing = self.revealing(task, rd)
-        pairs = sorted((rd.vals[v].scores[k], rd.vals[v].stake) for v in revealing)
-        total = rd.validator_stake
-        cum = 0
-        c = None
-        i = 0
-        while i < len(pairs):
-            x = pairs[i][0]
-            while i < len(pairs) and pairs[i][0] == x:
-                cum += pairs[i][1]
-                i += 1
-            if 2 * cum >= total:
-                c = x
-                break
-        assert c is not None
-        sub.consensus = c
+        pairs = [(rd.vals[v].scores[k], rd.vals[v].stake) for v in revealing]
+        sub.consensus, sub.status = self.consensus(pairs, task.params.tolerance)
         sub.stake = self.eff(task.participants[sub.node], r)
+        if sub.status == UNAVAILABLE_STATUS:
+            return
+        rd.available += 1
         for v in revealing:
             vr = rd.vals[v]
             x = vr.scores[k]
-            if x == INVALID and c == INVALID:
-                d = 0
-            elif x == INVALID or c == INVALID:
-                d = WAD
-            else:
-                d = abs(x - c) * WAD // max(c, SCORE_FLOOR)
-            vr.dsum += d
+            if x == UNAVAILABLE:
+                continue
+            vr.covered += 1
+            if sub.status == SCORED:
+                vr.dsum += self.deviation(x, sub.consensus)
+                vr.scored += 1
+        if sub.status <= SPLIT and self.eligible(task, sub):
+            rd.eligible += 1
 
     def eligible(self, task: Task, sub: Submission) -> bool:
         b = task.params.baseline_score
         return sub.consensus != INVALID and (b == 0 or sub.consensus <= b)
 
-    def _rank(self, task: Task, r: int, rd: Round):
+    @staticmethod
+    def pow_wad(q: int, k: int) -> int:
+        result, base = WAD, q
+        while k:
+            if k & 1:
+                result = result * base // WAD
+            base = base * base // WAD
+            k >>= 1
+        return result
+
+    def rank_weight(self, c: int, best: int, q: int, eps: int) -> int:
+        """g = q^t, t = (c - best) / (eps * max(best, FLOOR)), linear between integer t."""
+        t = (c - best) * WAD * WAD // (eps * max(best, SCORE_FLOOR))
+        g = self.pow_wad(q, t // WAD)
+        return g - (g - g * q // WAD) * (t % WAD) // WAD
+
+    def _rank_step(self, task: Task, rd: Round, k: int):
+        """One slot of the caller's order (§6 RANK): checked, then walked into buckets."""
+        if not 0 <= k < len(rd.subs):
+            raise Revert(arena("bad order"))
+        sub = rd.subs[k]
+        if sub.status > SPLIT or not self.eligible(task, sub):
+            raise Revert(arena("bad order"))
+        c, key, w = sub.consensus, sub.key, rd.walk
+        rd.node_stake += sub.stake
+        if rd.cursor == 0:
+            w.update(best=None, last=(c, key), start=c, winner=k, winner_key=key)
+        else:
+            if (c, key) <= w["last"]:
+                raise Revert(arena("bad order"))
+            eps = task.params.rank_epsilon
+            if (c - w["start"]) * WAD <= eps * max(w["start"], SCORE_FLOOR):
+                if key < w["winner_key"]:
+                    w.update(winner=k, winner_key=key)
+            else:
+                self._close_bucket(task, rd)
+                w.update(start=c, winner=k, winner_key=key)
+            w["last"] = (c, key)
+        rd.cursor += 1
+        if rd.cursor == rd.eligible:
+            self._close_bucket(task, rd)
+            self._finish_rank(task, 0, rd)
+
+    def _close_bucket(self, task: Task, rd: Round):
+        w = rd.walk
+        win = rd.subs[w["winner"]]
         p = task.params
-        n = len(rd.subs)
-        elig = [self.eligible(task, s) for s in rd.subs]
-        g_table = [WAD]
-        for _ in range(n):
-            g_table.append(g_table[-1] * p.rank_ratio // WAD)
-        t_stake = 0
-        sg = 0
-        for k, sub in enumerate(rd.subs):
-            if not elig[k]:
-                sub.weight = 0
-                continue
-            rank = sum(
-                1
-                for m, other in enumerate(rd.subs)
-                if elig[m] and (other.consensus, other.seq) < (sub.consensus, sub.seq)
-            )
-            sub.weight = g_table[rank]
-            t_stake += sub.stake
-            sg += sub.weight * sub.stake
-        s = rd.validator_stake
-        pot = rd.pot
+        if w["best"] is None:  # the first bucket: its winner is the best
+            w["best"] = win.consensus
+        win.weight = self.rank_weight(win.consensus, w["best"], p.rank_ratio, p.rank_epsilon)
+        rd.sum_g_stake += win.weight * win.stake
+
+    def _finish_rank(self, task: Task, r: int, rd: Round):
+        p = task.params
+        t_stake, s, pot = rd.node_stake, rd.validator_stake, rd.pot
         r_nodes = pot * p.gamma // WAD
         if t_stake + s > 0:
             r_nodes += (pot * (WAD - 2 * p.gamma) // WAD) * t_stake // (t_stake + s)
         rd.nodes_pot = r_nodes
         rd.validators_pot = pot - r_nodes
-        rd.node_stake = t_stake
-        rd.sum_g_stake = sg
         sf = 0
         for v in self.revealing(task, rd):
             vr = rd.vals[v]
-            vr.deviation = vr.dsum // n
-            ratio = vr.deviation * WAD // p.tolerance
-            vr.agreement = 0 if ratio >= WAD else WAD - ratio
+            if vr.scored:
+                vr.deviation = vr.dsum // vr.scored
+                ratio = vr.deviation * WAD // p.tolerance
+                agreement = 0 if ratio >= WAD else WAD - ratio
+                vr.agreement = agreement * vr.covered // rd.available
+            else:  # nothing it reported was scored: neither paid nor slashed for deviation
+                vr.deviation = vr.agreement = 0
             sf += vr.agreement * vr.stake
         rd.sum_f_stake = sf
+        rd.stage, rd.cursor = STAGE_PAY_NODES, 0
 
     def _node_unit(self, task: Task, r: int, rd: Round, i: int):
         """Committer i (first-commit order): pay its submission, or slash an unrevealed
         commit once the shard was out (§6 PAY_NODES)."""
         node = rd.committers[i]
         mc = rd.commits[node]
+        unserved = False
         if mc.revealed:
             sub = rd.subs[mc.slot]
-            if rd.void_reason == VOID_NONE and sub.weight > 0 and rd.sum_g_stake > 0:
+            void = rd.void_reason != VOID_NONE
+            unserved = not void and sub.status == UNAVAILABLE_STATUS
+            if not void and sub.weight > 0 and rd.sum_g_stake > 0:
                 x = rd.nodes_pot * (sub.weight * sub.stake) // rd.sum_g_stake
                 sub.reward = x
                 self._credit(task, r, rd, sub.node, x)
-        elif not mc.displaced and rd.eval_revealed:
+        if unserved or (not mc.revealed and not mc.displaced and rd.eval_revealed):
             mc.slash = self._slash_own(task, rd, node, task.params.slash_node_miss, SLASH_NODE_MISS)
 
     def _pay_validator(self, task: Task, r: int, rd: Round, j: int):

@@ -19,6 +19,7 @@ from tests.fuzz.conftest import (
     PHASE,
     START_DELAY,
     WAD,
+    finalize,
     model_commit,
     model_hash,
     score_commit,
@@ -89,7 +90,7 @@ def open_reveals(world, task, r):
 def finalize_all(arena, task, steps=1000):
     done = False
     for _ in range(1000):
-        done = arena.finalize(task, steps)
+        done = finalize(arena, task, steps)
         if done:
             return
     raise AssertionError("finalize did not finish")
@@ -195,7 +196,7 @@ def test_cancel_task_reverts(world, arena, creator, attacker, node):
 def test_cancel_after_finalized_round_reverts(world, arena, creator):
     task = world.make_task()
     world.goto(task, 1, COMMIT)
-    arena.finalize(task, 10)
+    finalize(arena, task, 10)
     with boa.env.prank(creator), boa.reverts("arena: rounds finalized"):
         arena.cancel_task(task)
 
@@ -210,7 +211,7 @@ def test_unknown_task_everywhere(arena, node):
             lambda: arena.reveal_eval(7, 0, b"\x01" * 32, "u", []),
             lambda: arena.commit_scores(7, b"\x01" * 32),
             lambda: arena.reveal_scores(7, [], SALT),
-            lambda: arena.finalize(7, 1),
+            lambda: finalize(arena, 7, 1),
             lambda: arena.claim(7, node),
             lambda: arena.withdraw(7, node),
             lambda: arena.claim_refund(7),
@@ -298,7 +299,7 @@ def test_activation_next_round_and_finalize_gate(world, arena, node, validator):
     world.goto(task, 1, COMMIT)  # time-round 1: round 0 must be finalized first
     with boa.env.prank(validator), boa.reverts("arena: finalize round 0 first"):
         arena.join(task, VALIDATOR, 10 * E18, 0)
-    arena.finalize(task, 100)
+    finalize(arena, task, 100)
     join(arena, validator, task, VALIDATOR, 10 * E18)
     assert events(arena, "Staked")[0].activation_round == 2
     world.goto(task, 2, COMMIT)  # activation would be round 3 == num_rounds
@@ -474,7 +475,7 @@ def test_duplicate_across_rounds_and_own_resubmission(world, arena, node, node2)
     with boa.env.prank(node):
         arena.reveal_model(task, sha, "u")
     world.goto(task, 1, COMMIT)
-    arena.finalize(task, 100)  # void round 0
+    finalize(arena, task, 100)  # void round 0
     with boa.env.prank(node2):
         arena.commit_model(task, model_commit(sha, node2, task, 1))
     with boa.env.prank(node):
@@ -704,17 +705,21 @@ def test_full_task_three_rounds_by_hand(
     validator4,
     delegator,
 ):
-    task = world.make_task()
+    # validator3 holds 250 of the 450 revealing stake: its scores are the consensus (no half
+    # split). epsilon = 1/2: consensus 0.2 is the best; 0.6 is 4 epsilons behind, 1.0 is 8;
+    # each is its own bucket (1.0 - 0.6 > 0.6 / 2), so with q = 1/2 the weights are 1, 1/16
+    # and 1/256
+    task = world.make_task(rank_epsilon=WAD // 2)
     join(arena, node, task, NODE, 100 * E18, WAD // 10)
     join(arena, node2, task, NODE, 100 * E18)
     join(arena, node3, task, NODE, 200 * E18)
-    for v, amt in ((validator, 100), (validator2, 100), (validator3, 200), (validator4, 100)):
+    for v, amt in ((validator, 100), (validator2, 100), (validator3, 250), (validator4, 100)):
         join(arena, v, task, VALIDATOR, amt * E18)
     with boa.env.prank(delegator):
         arena.delegate(task, node, 100 * E18)
 
-    s1 = [500_000_000, 800_000_000, 300_000_000]
-    s3 = [600_000_000, 800_000_000, 200_000_000]
+    s1 = [500_000_000, 1_000_000_000, 240_000_000]
+    s3 = [600_000_000, 1_000_000_000, 200_000_000]
     play_round(
         world,
         task,
@@ -724,41 +729,43 @@ def test_full_task_three_rounds_by_hand(
         no_reveal=[validator4],
     )
 
-    # Paginated: 1 open + 3 consensus + 1 rank + 3 node payouts + 4 validator slots.
-    results = [arena.finalize(task, 1) for _ in range(12)]
-    assert results == [False] * 11 + [True]
+    # Paginated: 1 open + 3 consensus + 3 rank (one per eligible slot) + 3 node payouts +
+    # 4 validator slots.
+    results = [finalize(arena, task, 1) for _ in range(14)]
+    assert results == [False] * 13 + [True]
     with boa.reverts("arena: round not over"):
-        arena.finalize(task, 1)
+        finalize(arena, task, 1)
 
     pot = 1_000 * E18
-    c = [500_000_000, 800_000_000, 200_000_000]
+    c = [600_000_000, 1_000_000_000, 200_000_000]
     for k in range(3):
         assert arena.submission(task, 0, k).consensus == c[k]
-    d1 = (100_000_000 * WAD // 200_000_000) // 3  # validator, validator2
-    d3 = (100_000_000 * WAD // 500_000_000) // 3  # validator3
+    # validator, validator2: 0.5 vs 0.6, 1.0 vs 1.0, 0.24 vs 0.2 (D below slash_tau = 0.2);
+    # validator3 agrees exactly
+    d1 = (100_000_000 * WAD // 600_000_000 + 40_000_000 * WAD // 200_000_000) // 3
     f1 = WAD - d1 * WAD // (WAD // 2)
-    f3 = WAD - d3 * WAD // (WAD // 2)
-    assert (d1, f1) == (166666666666666666, 666666666666666668)
-    assert (d3, f3) == (66666666666666666, 866666666666666668)
+    d3, f3 = 0, WAD
+    assert (d1, f1) == (122222222222222222, 755555555555555556)
+    assert arena.validator_round(task, 0, validator3).deviation == d3
     assert arena.validator_round(task, 0, validator).deviation == d1
     assert arena.validator_round(task, 0, validator2).agreement == f1
     assert arena.validator_round(task, 0, validator3).agreement == f3
 
-    t_stake, s_stake = 500 * E18, 400 * E18
+    t_stake, s_stake = 500 * E18, 450 * E18
     r_nodes = pot * (WAD // 5) // WAD + (pot * (WAD - 2 * (WAD // 5)) // WAD) * t_stake // (
         t_stake + s_stake
     )
-    assert r_nodes == 533333333333333333333
+    assert r_nodes == 515789473684210526315
     r_val = pot - r_nodes
-    sg = WAD * 200 * E18 + WAD // 2 * 200 * E18 + WAD // 4 * 100 * E18
-    x1 = r_nodes * (WAD // 2 * 200 * E18) // sg  # node: rank 1, stake 100 own + 100 delegated
-    x2 = r_nodes * (WAD // 4 * 100 * E18) // sg  # node2: rank 2
-    x3 = r_nodes * (WAD * 200 * E18) // sg  # node3: rank 0
-    assert [arena.submission(task, 0, k).weight for k in range(3)] == [WAD // 2, WAD // 4, WAD]
+    sg = WAD * 200 * E18 + WAD // 16 * 200 * E18 + WAD // 256 * 100 * E18
+    x1 = r_nodes * (WAD // 16 * 200 * E18) // sg  # node: stake 100 own + 100 delegated
+    x2 = r_nodes * (WAD // 256 * 100 * E18) // sg  # node2
+    x3 = r_nodes * (WAD * 200 * E18) // sg  # node3: the best
+    assert [arena.submission(task, 0, k).weight for k in range(3)] == [WAD // 16, WAD // 256, WAD]
     assert [arena.submission(task, 0, k).reward for k in range(3)] == [x1, x2, x3]
-    sf = f1 * 100 * E18 * 2 + f3 * 200 * E18
+    sf = f1 * 100 * E18 * 2 + f3 * 250 * E18
     y1 = r_val * (f1 * 100 * E18) // sf
-    y3 = r_val * (f3 * 200 * E18) // sf
+    y3 = r_val * (f3 * 250 * E18) // sf
     owner1, inc1, dpaid1 = split(x1, WAD // 10, 100 * E18, 100 * E18)
     slash4 = ceil_div(100 * E18 * (WAD // 10), WAD)
     paid = owner1 + dpaid1 + x2 + x3 + 2 * y1 + y3
@@ -775,7 +782,7 @@ def test_full_task_three_rounds_by_hand(
     assert (ri.sum_g_stake, ri.sum_f_stake, ri.paid, ri.slashed) == (sg, sf, paid, slash4)
     st = arena.task_state(task)
     assert st.finalized_rounds == 1 and st.carry == carry0
-    assert st.total_own_stake == 900 * E18 - slash4
+    assert st.total_own_stake == 950 * E18 - slash4
 
     p1 = arena.participant(task, node)
     assert p1.owner_earned == owner1 and p1.acc == inc1
@@ -805,7 +812,7 @@ def test_full_task_three_rounds_by_hand(
 
     # Round 1: no eval reveal -> void; validator4 commits without reveal again.
     play_round(world, task, 1, [(node, "a1")], {}, no_reveal=[validator4], eval_=False)
-    assert arena.finalize(task, 1) is True
+    assert finalize(arena, task, 1) is True
     slash4b = ceil_div((100 * E18 - slash4) * (WAD // 10), WAD)
     ri = arena.round_info(task, 1)
     assert (ri.void_reason, ri.pot, ri.paid, ri.slashed) == (1, 1_000 * E18 + carry0, 0, slash4b)
@@ -814,13 +821,13 @@ def test_full_task_three_rounds_by_hand(
 
     # Round 2 (last): eval revealed but nobody scores -> no quorum -> void.
     play_round(world, task, 2, [(node2, "b2")], {})
-    assert arena.finalize(task, 5) is True
+    assert finalize(arena, task, 5) is True
     ri = arena.round_info(task, 2)
     assert ri.void_reason == 3 and ri.pot == 1_000 * E18 + carry1
     st = arena.task_state(task)
     assert st.status == 3 and st.refund == 1_000 * E18 + carry1 and st.carry == 0
     with boa.reverts("arena: task not active"):
-        arena.finalize(task, 1)
+        finalize(arena, task, 1)
 
     # Everyone exits.
     with boa.env.prank(creator):
@@ -851,7 +858,7 @@ def test_full_task_three_rounds_by_hand(
         (node3, 200),
         (validator, 100),
         (validator2, 100),
-        (validator3, 200),
+        (validator3, 250),
     ):
         with boa.env.prank(who):
             assert arena.withdraw(task, who) == amt * E18
@@ -873,14 +880,14 @@ def test_late_delegation_earns_only_after_activation(
     with boa.env.prank(delegator2):
         arena.delegate(task, node, 300 * E18)  # during round 0 -> active from round 1
     play_round(world, task, 0, [(node, "a")], {validator: [100_000_000]})
-    arena.finalize(task, 100)
+    finalize(arena, task, 100)
     x0 = arena.submission(task, 0, 0).reward
     _, inc0, _ = split(x0, 0, 100 * E18, 100 * E18)
     assert arena.participant(task, node).acc == inc0
     assert arena.claimable(task, node, delegator2) == 0
     assert arena.claimable(task, node, delegator) == (100 * E18 * inc0 // ACC) // 4
     play_round(world, task, 1, [(node, "b")], {validator: [100_000_000]})
-    arena.finalize(task, 100)
+    finalize(arena, task, 100)
     x1 = arena.submission(task, 1, 0).reward
     _, inc1, _ = split(x1, 0, 100 * E18, 400 * E18)
     assert arena.participant(task, node).acc == inc0 + inc1
@@ -902,7 +909,7 @@ def test_invalid_and_baseline_get_no_rank(world, arena, node, node2, node3, vali
     play_round(
         world, task, 0, [(node, "a"), (node2, "b"), (node3, "c")], {validator: sc, validator2: sc}
     )
-    assert arena.finalize(task, 100)
+    assert finalize(arena, task, 100)
     subs = [arena.submission(task, 0, k) for k in range(3)]
     assert [s.consensus for s in subs] == sc
     assert [s.weight for s in subs] == [0, 0, WAD]
@@ -914,7 +921,7 @@ def test_invalid_and_baseline_get_no_rank(world, arena, node, node2, node3, vali
     assert arena.validator_round(task, 0, validator).reward == ri.validators_pot // 2
 
 
-def test_ties_rank_by_commit_order_and_dev_slash(
+def test_ties_earn_once_by_commit_order_and_dev_slash(
     world, arena, node, node2, validator, validator2, validator3
 ):
     task = world.make_task(num_rounds=1, slash_tau=WAD // 10, slash_dev=WAD // 20)
@@ -924,7 +931,8 @@ def test_ties_rank_by_commit_order_and_dev_slash(
     join(arena, validator2, task, VALIDATOR, 100 * E18)
     join(arena, validator3, task, VALIDATOR, 50 * E18)
     world.goto(task, 0, COMMIT)
-    # node2 commits first -> earlier seq wins the tie although node reveals first.
+    # An exact tie is one epsilon bucket: node2 commits first -> its earlier key earns,
+    # node's copy nothing, although node reveals first.
     good = [300_000_000, 300_000_000]
     bad = [900_000_000, 900_000_000]
     play_round(
@@ -934,9 +942,10 @@ def test_ties_rank_by_commit_order_and_dev_slash(
         [(node2, "b"), (node, "a")],
         {validator: good, validator2: good, validator3: bad},
     )
-    assert arena.finalize(task, 100)
+    assert finalize(arena, task, 100)
     s0, s1 = arena.submission(task, 0, 0), arena.submission(task, 0, 1)
-    assert s0.node == node2 and s0.weight == WAD and s1.weight == WAD // 2
+    assert s0.node == node2 and s0.weight == WAD and s1.weight == 0
+    assert s0.key < s1.key and s1.reward == 0 and s0.reward == arena.round_info(task, 0).nodes_pot
     vr3 = arena.validator_round(task, 0, validator3)
     assert vr3.deviation == 2 * WAD and vr3.agreement == 0 and vr3.reward == 0
     assert vr3.slash == ceil_div(50 * E18 * (WAD // 20), WAD)
@@ -993,7 +1002,7 @@ def test_pause_matrix(world, arena, owner, node, validator, delegator, creator):
     with boa.env.prank(validator):
         arena.reveal_scores(task, [5], SALT)
     world.goto(task, 1, COMMIT)
-    assert arena.finalize(task, 100)  # finalize works while paused
+    assert finalize(arena, task, 100)  # finalize works while paused
     with boa.env.prank(node):
         assert arena.claim(task, node) > 0
         assert arena.withdraw(task, node) == 100 * E18
@@ -1064,21 +1073,21 @@ def test_participant_role_matrix(world, arena, node, validator, attacker, delega
 
 def test_engine_cannot_be_called_directly(engine, world):
     with boa.reverts("arena: delegatecall only"):
-        engine.run(1, 1)
+        engine.run(1, 1, [])
 
 
 def test_finalize_reverts(world, arena):
     task = world.make_task()
     with boa.reverts("arena: round not over"):
-        arena.finalize(task, 1)
+        finalize(arena, task, 1)
     world.goto(task, 1, COMMIT)
     with boa.reverts("arena: zero steps"):
-        arena.finalize(task, 0)
-    assert arena.finalize(task, 1)
+        finalize(arena, task, 0)
+    assert finalize(arena, task, 1)
     ev = events(arena, "RoundFinalized")
     assert ev[0].round == 0 and ev[0].void_reason == 1 and ev[0].carry == 1_000 * E18
     with boa.reverts("arena: round not over"):
-        arena.finalize(task, 1)
+        finalize(arena, task, 1)
 
 
 def test_withdraw_after_cancel_is_empty_and_claim_refund_needs_end(world, arena, creator, node):
@@ -1108,7 +1117,7 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
         [(node, "a"), (node2, "b")],
         {validator: sc, validator2: sc, validator3: far},
     )
-    arena.finalize(task, 1)
+    finalize(arena, task, 1)
     (op,) = events(arena, "RoundOpened")
     assert (op.task, op.round, op.pot, op.emission_amount, op.void_reason) == (
         task,
@@ -1117,12 +1126,14 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
         0,
         0,
     )
-    arena.finalize(task, 2)
-    assert [(e.slot, e.consensus) for e in events(arena, "ConsensusComputed")] == [
-        (0, 200_000_000),
-        (1, 300_000_000),
+    finalize(arena, task, 2)
+    assert [(e.slot, e.consensus, e.status) for e in events(arena, "ConsensusComputed")] == [
+        (0, 200_000_000, 0),
+        (1, 300_000_000, 0),
     ]
-    arena.finalize(task, 1)  # rank
+    finalize(arena, task, 1)  # rank: one unit per eligible slot, the event after the last
+    assert events(arena, "RoundRanked") == []
+    finalize(arena, task, 1)
     (rk,) = events(arena, "RoundRanked")
     scored = {e.validator: (e.deviation, e.agreement) for e in events(arena, "ValidatorScored")}
     ri = arena.round_info(task, 0)
@@ -1135,13 +1146,13 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
     for v in (validator, validator2, validator3):
         vr = arena.validator_round(task, 0, v)
         assert scored[v] == (vr.deviation, vr.agreement)
-    arena.finalize(task, 1)  # pay node (slot 0)
+    finalize(arena, task, 1)  # pay node (slot 0)
     (rw,) = events(arena, "Rewarded")
     x = arena.submission(task, 0, 0).reward
     assert x > 0
     owner, _, dpaid = split(x, WAD // 10, 100 * E18, 50 * E18)
     assert (rw.participant, rw.amount, rw.owner_part, rw.delegator_part) == (node, x, owner, dpaid)
-    arena.finalize(task, 10)
+    finalize(arena, task, 10)
     (sl,) = events(arena, "Slashed")
     (fin,) = events(arena, "RoundFinalized")
     (end,) = events(arena, "TaskEnded")
@@ -1186,7 +1197,7 @@ def test_full_slash_takes_the_delegations_too_and_burns_them(
         arena.delegate(task, validator2, 40 * E18)
     supply = token.totalSupply()
     play_round(world, task, 0, [(node, "a")], {validator: [1]}, no_reveal=[validator2])
-    assert arena.finalize(task, 100)
+    assert finalize(arena, task, 100)
     p = arena.participant(task, validator2)
     assert p.own_active == 0 and p.slashed == 100 * E18
     assert p.del_index == 1 and p.del_burned == 40 * E18 and p.slash_round == 1
@@ -1211,7 +1222,7 @@ def test_tasks_are_isolated(world, arena, node, validator, validator2):
         arena.participant(t1, node).role == NODE and arena.participant(t2, node).role == VALIDATOR
     )
     play_round(world, t1, 0, [(node, "iso")], {validator: [42]})
-    assert arena.finalize(t1, 100)
+    assert finalize(arena, t1, 100)
     assert arena.task_state(t1).status == 3
     st2 = arena.task_state(t2)
     assert st2.status == 1 and st2.finalized_rounds == 0 and st2.total_own_stake == 30 * E18
@@ -1233,7 +1244,7 @@ def test_claim_cost_independent_of_delegator_count(world, arena, node, validator
             arena.delegate(task, node, E18)
         dels.append(d)
     play_round(world, task, 0, [(node, "many")], {validator: [42]})
-    assert arena.finalize(task, 100)
+    assert finalize(arena, task, 100)
     gas = []
     for d in (dels[0], dels[-1]):
         with boa.env.prank(d):
@@ -1257,7 +1268,7 @@ def test_bucket_merged_by_a_later_deposit(world, arena, node, validator, delegat
     with boa.env.prank(delegator2):
         arena.delegate(task, node, 100 * E18)  # active from round 1
     play_round(world, task, 0, [(node, "r0")], {validator: [7]})
-    assert arena.finalize(task, 100)
+    assert finalize(arena, task, 100)
     with boa.env.prank(third):
         arena.delegate(
             task, node, 200 * E18
@@ -1272,7 +1283,7 @@ def test_bucket_merged_by_a_later_deposit(world, arena, node, validator, delegat
     )
     for r in (1, 2):
         play_round(world, task, r, [(node, f"r{r}")], {validator: [7]})
-        assert arena.finalize(task, 100)
+        assert finalize(arena, task, 100)
     acc = arena.participant(task, node).acc
     x = [arena.submission(task, r, 0).reward for r in range(3)]
     incs = [split(x[0], 0, 100 * E18, 100 * E18)[1]]

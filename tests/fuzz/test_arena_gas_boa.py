@@ -6,7 +6,7 @@ from __future__ import annotations
 import boa
 import pytest
 
-from tests.fuzz.conftest import E18, model_commit, model_hash, score_commit, shard_hash
+from tests.fuzz.conftest import E18, finalize, model_commit, model_hash, score_commit, shard_hash
 
 NODE, VALIDATOR = 1, 2
 SALT = b"\x33" * 32
@@ -77,12 +77,13 @@ def test_max_round_gas(world, arena):
     steps = 0
     step_gas = []
     while True:
-        done = arena.finalize(task, 1)
+        done = finalize(arena, task, 1)
         step_gas.append(_gas(arena))
         steps += 1
         if done:
             break
-    assert steps == 1 + 128 + 1 + 128 + 32
+    # OPEN, CONSENSUS x 128, RANK x 128 (every submission eligible), PAY_NODES x 128, PAY_VAL x 32
+    assert steps == 1 + 128 + 128 + 128 + 32
     worst["finalize(1 step)"] = max(step_gas)
     print(
         "gas:",
@@ -93,8 +94,10 @@ def test_max_round_gas(world, arena):
         step_gas[1],
         "rank",
         step_gas[129],
+        "last rank",
+        step_gas[256],
         "pay node",
-        step_gas[130],
+        step_gas[257],
         "pay validator",
         step_gas[-1],
     )
@@ -144,7 +147,7 @@ def test_batched_finalize_fits(world, arena):
     world.goto(task, 1, 1)
     gas = []
     for _ in range(20):
-        done = arena.finalize(task, 32)
+        done = finalize(arena, task, 32)
         gas.append(_gas(arena))
         if done:
             break

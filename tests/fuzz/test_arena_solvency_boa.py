@@ -11,12 +11,21 @@ import boa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import INVALID, WAD, model_commit, model_hash, score_commit, shard_hash
+from tests.fuzz.conftest import (
+    INVALID,
+    UNAVAILABLE,
+    WAD,
+    finalize,
+    model_commit,
+    model_hash,
+    score_commit,
+    shard_hash,
+)
 
 NODE, VALIDATOR = 1, 2
 SALT = b"\x55" * 32
 
-score = st.one_of(st.integers(0, 3 * 10**9), st.just(INVALID))
+score = st.one_of(st.integers(0, 3 * 10**9), st.just(INVALID), st.just(UNAVAILABLE))
 scenario = st.fixed_dictionaries(
     dict(
         num_rounds=st.integers(1, 3),
@@ -24,6 +33,7 @@ scenario = st.fixed_dictionaries(
         gamma=st.integers(0, WAD // 2),
         delta=st.integers(0, WAD),
         rank_ratio=st.integers(0, WAD),
+        rank_epsilon=st.integers(1, 2 * WAD),
         tolerance=st.integers(1, 2 * WAD),
         slash_tau=st.integers(0, WAD),
         slash_miss=st.integers(0, WAD),
@@ -79,6 +89,7 @@ def test_everyone_can_exit_and_nothing_is_created(world, sc):
             gamma=sc["gamma"],
             delta=sc["delta"],
             rank_ratio=sc["rank_ratio"],
+            rank_epsilon=sc["rank_epsilon"],
             tolerance=sc["tolerance"],
             slash_tau=sc["slash_tau"],
             slash_miss=sc["slash_miss"],
@@ -133,7 +144,7 @@ def test_everyone_can_exit_and_nothing_is_created(world, sc):
                     with boa.env.prank(v):
                         arena.reveal_scores(task, sc["scores"][j][:n], SALT)
             world.warp(arena.round_start(task, r + 1))
-            while not arena.finalize(task, 7):
+            while not finalize(arena, task, 7):
                 pass
             # Solvency after every round: everything owed is covered.
             ts = arena.task_state(task)

@@ -5,16 +5,36 @@ from __future__ import annotations
 
 import boa
 import pytest
+from boa.contracts.base_evm_contract import RawLogEntry
+from boa.contracts.event_decoder import decode_log
+from boa.util.abi import Address
 
 from tests.fuzz.conftest import (
     E18,
     ZERO,
+    finalize,
     model_commit,
     model_hash,
     partials,
     score_commit,
     shard_hash,
 )
+
+
+def arena_events(world, arena, name):
+    """The last call's `name` events logged at the Arena's address (the engine's code logs
+    them through delegatecall); Emission's own logs in the same call are skipped."""
+    out = []
+    for e in arena.get_logs(strict=False):
+        if isinstance(e, RawLogEntry):
+            if Address(e.address) != Address(arena.address):
+                continue
+            abis = {**world.engine.event_abi_for, **world.rounds.event_abi_for}
+            e = decode_log(Address(e.address), abis, e)
+        if type(e).__name__ == name:
+            out.append(e)
+    return out
+
 
 ACC = 10**36
 RATE = 10**18  # 1 token per second
@@ -118,47 +138,100 @@ def test_emission_clamped_by_token_cap(world):
     assert token.totalSupply() == 1_000 * E18
 
 
+def _play(world, arena, task, r, node, validator, creator, reveal_eval=True):
+    """Round r with one node and one validator (min_quorum 1); warps to the round's end."""
+    start = arena.round_start(task, r)
+    world.warp(start)
+    sha = model_hash(f"e{r}")
+    with boa.env.prank(node):
+        arena.commit_model(task, model_commit(sha, node, task, r))
+    if reveal_eval:
+        world.warp(start + 100)
+        with boa.env.prank(creator):
+            arena.reveal_eval(task, r, shard_hash(r), "s", world.proof(task, r))
+        world.warp(start + 200)
+        with boa.env.prank(node):
+            arena.reveal_model(task, sha, "u")
+        world.warp(start + 300)
+        with boa.env.prank(validator):
+            arena.commit_scores(task, score_commit(task, r, validator, [5], SALT))
+        world.warp(start + 400)
+        with boa.env.prank(validator):
+            arena.reveal_scores(task, [5], SALT)
+    world.warp(start + 500)
+
+
 def test_arena_pulls_emission_into_pot(world, em_world):
+    """Emission follows the stake that worked in a round that paid out (T + S), reported when
+    the round closes: joining alone earns nothing; the next round's pot holds what accrued
+    since; the task's end reports 0."""
     token, emission, arena = em_world
     a = world.actors
-    d = world.params(num_rounds=1, min_quorum=1)
+    d = world.params(num_rounds=2, min_quorum=1, slash_node_miss=0)
     with boa.env.prank(a["creator"]):
         task = arena.create_task(tuple(d.values()))
-    world.roots[task] = 1
+    world.roots[task] = 2
     with boa.env.prank(a["node"]):
         arena.join(task, 1, 100 * E18, 0)
     with boa.env.prank(a["validator"]):
         arena.join(task, 2, 100 * E18, 0)
-    t_join = world.now()
-    assert emission.task_emission(task).stake == 200 * E18
-    start = arena.round_start(task, 0)
-    world.warp(start)
-    sha = model_hash("e")
-    with boa.env.prank(a["node"]):
-        arena.commit_model(task, model_commit(sha, a["node"], task, 0))
-    world.warp(start + 100)
-    with boa.env.prank(a["creator"]):
-        arena.reveal_eval(task, 0, shard_hash(0), "s", world.proof(task, 0))
-    world.warp(start + 200)
-    with boa.env.prank(a["node"]):
-        arena.reveal_model(task, sha, "u")
-    world.warp(start + 300)
-    with boa.env.prank(a["validator"]):
-        arena.commit_scores(task, score_commit(task, 0, a["validator"], [5], SALT))
-    world.warp(start + 400)
-    with boa.env.prank(a["validator"]):
-        arena.reveal_scores(task, [5], SALT)
-    t_fin = start + 500
-    world.warp(t_fin)
-    expected = RATE * (t_fin - t_join)  # the only staked task gets the whole rate
-    supply = token.totalSupply()
-    assert arena.finalize(task, 100)
+    assert emission.task_emission(task).stake == 0  # parked stake draws nothing
+    _play(world, arena, task, 0, a["node"], a["validator"], a["creator"])
+    assert finalize(arena, task, 100)
+    t0 = world.now()
     ri = arena.round_info(task, 0)
+    half = d["bounty"] // 2
+    assert ri.emission_amount == 0 and ri.pot == half
+    assert emission.task_emission(task).stake == ri.node_stake + ri.validator_stake == 200 * E18
+    _play(world, arena, task, 1, a["node"], a["validator"], a["creator"])
+    t1 = world.now()
+    supply = token.totalSupply()
+    assert finalize(arena, task, 100)
+    expected = RATE * (t1 - t0)  # the only task with working stake gets the whole rate
+    ri = arena.round_info(task, 1)
     assert ri.emission_amount == expected
-    assert ri.pot == 3_000 * E18 + expected
+    r0 = arena.round_info(task, 0)
+    assert ri.pot == d["bounty"] - half + (r0.pot - r0.paid + r0.slashed) + expected
     assert token.totalSupply() == supply + expected
     assert emission.task_emission(task).stake == 0  # task ended
     assert emission.total_stake() == 0
+    assert arena.task_state(task).emission_carry == 0
+
+
+def test_void_round_emission_rolls_on_and_is_never_refunded(world, em_world):
+    """A void round's emission rolls to the next round with the carry and the task draws
+    nothing while it is void; emission still carried at the end is burned, not refunded."""
+    token, emission, arena = em_world
+    a = world.actors
+    d = world.params(num_rounds=3, min_quorum=1, slash_node_miss=0)
+    with boa.env.prank(a["creator"]):
+        task = arena.create_task(tuple(d.values()))
+    world.roots[task] = 3
+    for who, role in ((a["node"], 1), (a["validator"], 2)):
+        with boa.env.prank(who):
+            arena.join(task, role, 100 * E18, 0)
+    _play(world, arena, task, 0, a["node"], a["validator"], a["creator"])
+    assert finalize(arena, task, 100)
+    t0 = world.now()
+    _play(world, arena, task, 1, a["node"], a["validator"], a["creator"], reveal_eval=False)
+    t1 = world.now()
+    assert finalize(arena, task, 100)
+    r1 = arena.round_info(task, 1)
+    em1 = RATE * (t1 - t0)
+    assert (r1.void_reason, r1.emission_amount) == (1, em1)
+    st = arena.task_state(task)
+    assert st.emission_carry == em1 and st.carry == r1.pot  # rolls on, whole
+    assert emission.task_emission(task).stake == 0  # void: no working stake to follow
+    _play(world, arena, task, 2, a["node"], a["validator"], a["creator"], reveal_eval=False)
+    supply = token.totalSupply()
+    assert finalize(arena, task, 100)
+    (end,) = arena_events(world, arena, "TaskEnded")
+    r2 = arena.round_info(task, 2)
+    assert r2.emission_amount == 0  # nothing accrued while void
+    st = arena.task_state(task)
+    assert st.refund == r2.pot - em1  # the creator gets the bounty's part, not the emission
+    assert end.emission_burned == em1 and end.refund == st.refund
+    assert token.totalSupply() == supply - em1  # burned
 
 
 def test_broken_emission_never_blocks_arena(world, owner):
@@ -184,5 +257,5 @@ def test_broken_emission_never_blocks_arena(world, owner):
     with boa.env.prank(node):
         arena.join(task, 1, 100 * E18, 0)
     world.warp(arena.round_start(task, 1))
-    assert arena.finalize(task, 10)
+    assert finalize(arena, task, 10)
     assert arena.round_info(task, 0).emission_amount == 0

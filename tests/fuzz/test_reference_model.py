@@ -77,6 +77,7 @@ def random_params(rng: random.Random, now: int) -> ref.Params:
         gamma=pick(0, WAD // 2, rng.randint(0, WAD // 2), WAD // 10),
         delta=pick(0, WAD, rng.randint(0, WAD), WAD // 2),
         rank_ratio=pick(0, WAD, WAD // 2, rng.randint(0, WAD)),
+        rank_epsilon=pick(1, WAD // 100, WAD // 10, rng.randint(1, 2 * WAD)),
         tolerance=pick(1, WAD // 10, WAD, rng.randint(1, 3 * WAD)),
         slash_tau=pick(0, WAD // 20, WAD // 2, rng.randint(0, 2 * WAD)),
         slash_miss=pick(0, WAD, rng.randint(0, WAD)),
@@ -273,11 +274,14 @@ class Scenario:
                 truth.append(ref.INVALID)
             elif u < 0.3 and truth:
                 truth.append(rng.choice(truth))  # tie
+            elif u < 0.38 and truth and truth[-1] != ref.INVALID:  # a near-duplicate
+                truth.append(truth[-1] + rng.randint(0, truth[-1] // 50 + 2))
             elif u < 0.4:
                 truth.append(rng.randint(0, ref.SCORE_FLOOR))
             else:
                 truth.append(rng.randint(ref.SCORE_FLOOR, 3 * ref.SCORE_SCALE))
         plans = {}
+        unserved = {k for k in range(n_subs) if rng.random() < 0.1}  # served to few validators
         for v in self.vals:
             if rng.random() < 0.85:
                 kind = rng.random()
@@ -293,6 +297,9 @@ class Scenario:
                         else max(0, t + rng.randint(-t // 50 - 1, t // 50 + 1))
                         for t in truth
                     ]
+                for k in range(n_subs):  # models it could not fetch
+                    if rng.random() < (0.7 if k in unserved else 0.03):
+                        scores[k] = ref.UNAVAILABLE
                 salt = rng.randbytes(32)
                 dep.commit_scores(v, tid, ref.score_commitment(tid, r, v, scores, salt))
                 plans[v] = (scores, salt, rng.random() < 0.85)
@@ -387,6 +394,7 @@ def test_delegator_rounding_keeps_contract_solvent():
             gamma=WAD // 2,
             delta=WAD,
             rank_ratio=WAD,
+            rank_epsilon=WAD // 100,
             slash_miss=0,
         )
         ok, tid = dep.create_task(creator, params)
@@ -463,6 +471,7 @@ def _fixed_params(root: bytes, start: int, **kw) -> ref.Params:
         gamma=WAD // 10,
         delta=WAD // 2,
         rank_ratio=WAD // 2,
+        rank_epsilon=WAD // 100,
         tolerance=WAD,
         slash_tau=WAD,
         slash_miss=WAD,

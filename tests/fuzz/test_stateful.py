@@ -15,6 +15,7 @@ the creators take their refunds, and what is left is dust (< 100 wei per task).
 from __future__ import annotations
 
 import copy
+import os
 
 import boa
 from hypothesis import HealthCheck, settings
@@ -32,11 +33,18 @@ MAX_DUST_PER_TASK = 100
 START_TIMESTAMP = 2_000_000_000
 MODEL_HASHES = [bytes([i + 1]) * 32 for i in range(4)]  # few hashes: duplicates happen
 SCORES = st.sampled_from(
-    [0, 10**5, 10**6, 5 * 10**8, 5 * 10**8 + 10**6, 10**9, 2 * 10**9, ref.INVALID]
+    [0, 10**5, 10**6, 5 * 10**8, 5 * 10**8 + 10**6, 10**9, 2 * 10**9, ref.INVALID, ref.UNAVAILABLE]
 )
 
 
 _BASE: dict = {}
+# runs of the machine, and those that finalized at least one round that paid someone
+STATS = {"runs": 0, "paid": 0}
+
+
+def paid_round_share() -> tuple[int, int]:
+    """(runs with a paid-out round, runs) so far in this process."""
+    return STATS["paid"], STATS["runs"]
 
 
 def base():
@@ -73,6 +81,7 @@ params_strategy = st.fixed_dictionaries(
         "gamma": st.sampled_from([0, WAD // 10, WAD // 2]),
         "delta": st.sampled_from([0, WAD // 3, WAD]),
         "rank_ratio": st.sampled_from([0, WAD // 2, WAD]),
+        "rank_epsilon": st.sampled_from([1, WAD // 100, WAD // 5]),
         "tolerance": st.sampled_from([1, WAD // 10, WAD]),
         "slash_tau": st.sampled_from([0, WAD // 10, WAD]),
         "slash_miss": st.sampled_from([0, WAD // 4, WAD]),
@@ -106,11 +115,18 @@ class ArenaMachine(RuleBasedStateMachine):
         self.acc_seen = {}  # (task, participant) -> last accumulator read from the contract
         self.truth = {}  # (task, round) -> the honest validators' scores
         self.rounds_checked = set()
+        self.dropout = 6  # in next_phase one participant in `dropout` skips its action
 
     def teardown(self):
         try:
             if not getattr(self, "_failed", False):
                 self.wind_down()
+                STATS["runs"] += 1
+                STATS["paid"] += any(
+                    rd.void_reason == ref.VOID_NONE and rd.paid > 0
+                    for task in self.m.tasks.values()
+                    for rd in task.rounds.values()
+                )
         finally:
             boa.env.evm.revert(self._snapshot)
             boa.env.evm.patch.timestamp, boa.env.evm.patch.block_number = self._clock
@@ -174,7 +190,9 @@ class ArenaMachine(RuleBasedStateMachine):
     # -- rules --
     @initialize(p=params_strategy, delay=st.integers(5, 30), data=st.data())
     def first_task(self, p, delay, data):
-        """A task starting in the future, joined by most actors before it starts."""
+        """A task starting in the future, joined by most actors before it starts; usually
+        its first round is then played through its five phases (with random dropouts), so
+        that most runs finalize a round that pays out instead of only void ones."""
         self.create_task(0, {**p, "start_delay": delay, "bad": None})
         tid = self.tids[0]
         params = self.m.tasks[tid].params
@@ -196,6 +214,11 @@ class ArenaMachine(RuleBasedStateMachine):
                 self.run(
                     self.dep.delegate, d, tid, target, data.draw(amounts, label="delegation") or 1
                 )
+        if data.draw(st.sampled_from([True] * 9 + [False]), label="play round 0"):
+            self.dropout = 20  # one participant in 20 drops out of each step
+            for _ in range(5):  # COMMIT, EVAL, REVEAL, SCORE_COMMIT, SCORE_REVEAL
+                self.next_phase(0, data)
+            self.dropout = 6
 
     @precondition(lambda self: len(self.m.tasks) < MAX_TASKS)
     @rule(who=st.integers(0, N_CREATORS - 1), p=params_strategy)
@@ -220,6 +243,7 @@ class ArenaMachine(RuleBasedStateMachine):
             gamma=p["gamma"],
             delta=p["delta"],
             rank_ratio=p["rank_ratio"],
+            rank_epsilon=p["rank_epsilon"],
             tolerance=p["tolerance"],
             slash_tau=p["slash_tau"],
             slash_miss=p["slash_miss"],
@@ -411,7 +435,7 @@ class ArenaMachine(RuleBasedStateMachine):
             dep.warp_to(p.start_time + r * L + min(b for b in bounds if b > off))
         phase = m.phase(task, dep.now())
         self.run(self.check_clock, tid)
-        act = st.sampled_from([True] * 5 + [False])
+        act = st.sampled_from([True] * (self.dropout - 1) + [False])
         if phase == ref.PHASE_COMMIT:
             for node in self.actors["node"]:
                 if data.draw(act, label="commit"):
@@ -556,10 +580,27 @@ class ArenaMachine(RuleBasedStateMachine):
         )
 
 
+# make test: 200 runs x 20 steps; make fuzz-long: snekmate's depth, 375 x 500 (FUZZ_EXAMPLES,
+# FUZZ_STEPS), hours on 2 cores.
 ArenaMachine.TestCase.settings = settings(
-    max_examples=200,
-    stateful_step_count=20,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")),
+    stateful_step_count=int(os.environ.get("FUZZ_STEPS", "20")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TestArenaStateful = ArenaMachine.TestCase
+
+
+def test_most_runs_finalize_a_paid_round(request):
+    """The machine is steered to play whole rounds: at least half of its runs (above, same
+    process) must finalize a round that paid out, or it mostly tests void rounds."""
+    paid, runs = paid_round_share()
+    if runs == 0:
+        import pytest
+
+        pytest.skip("the stateful machine did not run in this process (-k / deselected)")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    line = f"stateful machine: {paid}/{runs} runs finalized a paid-out round ({paid / runs:.0%})"
+    if reporter is not None:
+        reporter.write_line(line)
+    assert 2 * paid >= runs, line

@@ -95,7 +95,15 @@ def task():
     type=FRACTION,
     default="0.8",
     show_default=True,
-    help="q: the node ranked k gets weight q^k.",
+    help="q: a node's weight is q^t, t = its distance to the best in units of --rank-epsilon.",
+)
+@click.option(
+    "--rank-epsilon",
+    type=WadFraction(maximum=None),
+    default="0.01",
+    show_default=True,
+    help="epsilon: a loss gap of epsilon x the best loss costs one factor q; of the models "
+    "within epsilon of each other only the one revealed first in the task earns.",
 )
 @click.option(
     "--tolerance",
@@ -255,6 +263,18 @@ def show(network, arena_address, task_id, round_, as_json):
     print_report(report)
 
 
+def _consensus_text(s: dict) -> str:
+    """A submission's consensus cell: the score, or why it has none."""
+    status, cons = s["status"], s["consensus"]
+    if status is None:
+        return "-"  # not computed yet
+    if status in ("unscored", "unavailable"):
+        return status  # an exact half split too far apart / more than half unavailable
+    if cons is None:
+        return "INVALID"
+    return f"{cons:.6f}" + (" (split)" if status == "split" else "")
+
+
 def print_report(rep: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -279,6 +299,29 @@ def print_report(rep: dict) -> None:
         f"{fmt_tokens(rep['refund'])}{' (claimed)' if rep['refund_claimed'] else ''}"
     )
     con.print(f"  spec {p['spec_hash']} {p['spec_uri']}")
+    risk = rep.get("stake_at_risk")
+    if risk and risk["validators"]:
+        t = Table(
+            title=(
+                "validators' stake at risk: a slash takes the same fraction of own stake and "
+                f"of delegations (miss {risk['slash_miss']:.1%}, deviation "
+                f"{risk['slash_dev']:.1%}); kept = value of 1 delegated token now"
+            ),
+            title_justify="left",
+        )
+        for col in ("validator", "own", "delegated", "slashed", "burned", "kept", "delegators"):
+            t.add_column(col)
+        for v in risk["validators"]:
+            t.add_row(
+                v["validator"],
+                fmt_tokens(v["own"]),
+                fmt_tokens(v["delegated"]),
+                fmt_tokens(v["slashed"]),
+                fmt_tokens(v["delegations_burned"]),
+                f"{v['kept']:.4f}",
+                "may leave now" if v["delegators_may_leave"] else "locked to the end",
+            )
+        con.print(t)
     for rr in rep["rounds"]:
         head = f"[bold]Round {rr['round']}[/bold]  stage {rr['stage']}"
         if rr["void"]:
@@ -290,16 +333,18 @@ def print_report(rep: dict) -> None:
         )
         con.print(head)
         if rr["submissions"]:
-            t = Table(title="leaderboard (lower loss is better)", title_justify="left")
+            t = Table(
+                title="leaderboard (lower loss is better; rank = bucket winners, the rest of a "
+                "bucket earns nothing)",
+                title_justify="left",
+            )
             for col in ("rank", "node", "consensus", "stake", "weight", "reward", "model"):
                 t.add_column(col)
             for s in rr["submissions"]:
-                cons = s["consensus"]
                 t.add_row(
                     str(s.get("rank", "-")),
                     s["node"],
-                    "-" if cons is None and s["consensus_raw"] == 0 else (
-                        "INVALID" if cons is None else f"{cons:.6f}"),
+                    _consensus_text(s),
                     fmt_tokens(s["stake"]),
                     f"{s['weight']:.4g}",
                     fmt_tokens(s["reward"]),

@@ -9,7 +9,9 @@ of its bytes. Nothing enters the folder unverified:
   corruption is caught and the item refetched); otherwise it fetches ``uri`` into a temp file
   with a size cap, hashes it, and only if the hash matches renames it into place. On any
   mismatch or error the temp file is removed and ``HashMismatchError``/``FetchError`` is
-  raised: the caller scores the item INVALID, it is never trusted.
+  raised and the item is never trusted: a validator reports the model UNAVAILABLE (it could
+  not get the committed bytes), or INVALID for ``TooLargeError`` (the served content is over
+  the task's size limit, a rule about the model).
 
 URIs: ``file:///abs/path``, ``http(s)://…`` (urllib, timeout, size cap), and
 ``ipfs://<cid>[/path]`` fetched as ``<gateway><cid>[/path]`` through the configured HTTP
@@ -72,6 +74,10 @@ class HashMismatchError(StoreError):
 
 class FetchError(StoreError):
     """A URI could not be fetched: unsupported scheme, missing, too large, timeout, HTTP error."""
+
+
+class TooLargeError(FetchError):
+    """The content at a URI is larger than the size cap (nothing was stored)."""
 
 
 def normalise_sha256(value: bytes | str) -> str:
@@ -201,7 +207,7 @@ class ArtifactStore:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 length = response.headers.get("Content-Length")
                 if length is not None and length.isdigit() and int(length) > cap:
-                    raise FetchError(
+                    raise TooLargeError(
                         f"{uri} is {int(length)} bytes; the limit is {cap} (not downloaded)"
                     )
                 self._ingest(response, expected=expected, source=uri, cap=cap)
@@ -226,7 +232,7 @@ class ArtifactStore:
                 while chunk := src.read(CHUNK):
                     size += len(chunk)
                     if cap is not None and size > cap:
-                        raise FetchError(f"{source} is larger than the limit of {cap} bytes")
+                        raise TooLargeError(f"{source} is larger than the limit of {cap} bytes")
                     h.update(chunk)
                     out.write(chunk)
                 out.flush()

@@ -22,6 +22,7 @@ from .types import (
 )
 
 STATIC_HINTS: dict[str, str] = {
+    "bad order": "the order passed to finalize is not the round's eligible submissions sorted by (consensus, key); compute it with ape_arena.protocol.ranking.rank_order",
     "round being finalized": "a round is being finalized (paged); leave once its finalize is complete",
     "eval not revealed": "the creator revealed no eval shard this round, so no model can be revealed (the round is void)",
     "deposits closed": "deposits now would only count after the last round; this task takes no more stake",

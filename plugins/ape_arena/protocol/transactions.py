@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .commitments import model_commitment, score_commitment
+from .ranking import rank_order
 from .reverts import decode_rpc_revert, revert_text
 from .types import (
     DEFAULT_FINALIZE_STEPS,
@@ -173,7 +174,10 @@ class ArenaTransactions:
             r = st.finalized_rounds
             if st.status != Status.ACTIVE or (done and not self.can_finalize(task)):
                 break
-            self._tx("finalize", task, self.arena.finalize, task, max_steps, sender=who, round_=r)
+            order = rank_order(self.arena, task, max_steps)  # the RANK units' sorted slots (§6)
+            self._tx(
+                "finalize", task, self.arena.finalize, task, max_steps, order, sender=who, round_=r
+            )
             txs += 1
             info = self.round_info(task, r)
             if progress is not None:

@@ -22,6 +22,7 @@ __all__ = [
     "Delegation",
     "FinalizeResult",
     "INVALID_SCORE",
+    "UNAVAILABLE_SCORE",
     "LOCAL_CHAIN_IDS",
     "MAX_FINALIZE_STEPS",
     "MAX_ROUNDS",
@@ -57,6 +58,9 @@ WAD = 10**18
 TOKEN = 10**18
 SCORE_SCALE = 10**9
 INVALID_SCORE = 2**64 - 1
+UNAVAILABLE_SCORE = 2**64 - 2
+"""What a validator reports for a model it could not fetch or verify (counts neither for nor
+against its deviation; a submission most of whose weight reports it is unscored)."""
 MAX_SUBMISSIONS = 128
 MAX_VALIDATORS = 32
 MAX_ROUNDS = 64
@@ -155,7 +159,11 @@ def fmt_wad(value: int) -> str:
 
 
 def fmt_score(score: int) -> str:
-    return "INVALID" if int(score) == INVALID_SCORE else f"{int(score) / SCORE_SCALE:.6f}"
+    if int(score) == INVALID_SCORE:
+        return "INVALID"
+    if int(score) == UNAVAILABLE_SCORE:
+        return "UNAVAILABLE"
+    return f"{int(score) / SCORE_SCALE:.6f}"
 
 
 def plain(value: Any) -> Any:
@@ -212,6 +220,7 @@ class TaskParams:
     gamma: int = WAD // 10
     delta: int = WAD // 2
     rank_ratio: int = 8 * WAD // 10
+    rank_epsilon: int = WAD // 100
     tolerance: int = WAD // 10
     slash_tau: int = WAD // 2
     slash_miss: int = WAD // 10
@@ -223,7 +232,7 @@ class TaskParams:
     ABI_ORDER = (
         "bounty spec_hash spec_uri eval_root num_rounds start_time commit_duration "
         "eval_duration reveal_duration score_commit_duration score_reveal_duration "
-        "min_node_stake min_validator_stake gamma delta rank_ratio tolerance slash_tau "
+        "min_node_stake min_validator_stake gamma delta rank_ratio rank_epsilon tolerance slash_tau "
         "slash_miss slash_dev slash_node_miss min_quorum baseline_score"
     ).split()
 
@@ -259,6 +268,8 @@ class TaskState:
     round_length: int
     burned: int = 0
     """Delegated stake burned by slashes in this task (PROTOCOL.md §8)."""
+    emission_carry: int = 0
+    """Emission that void rounds rolled on; burned if still there at the end (§10)."""
 
 
 @dataclass(frozen=True)
@@ -339,6 +350,8 @@ class RoundInfo:
     sum_f_stake: int
     paid: int
     slashed: int
+    available: int = 0
+    eligible: int = 0
 
     @property
     def done(self) -> bool:
@@ -351,7 +364,12 @@ class Submission:
     model_sha256: bytes
     uri: str
     commit_seq: int
+    key: int
+    """``(round << 128) | seq`` of the commit that first revealed this model hash in the
+    task: within a bucket of near-equal consensus only the smallest key earns."""
     consensus: int
+    status: int
+    """0 scored, 1 split (midpoint of an exact half), 2 unscored, 3 unavailable."""
     stake: int
     weight: int
     reward: int
@@ -381,6 +399,10 @@ class ValidatorRound:
     reward: int
     slash: int
     burned: int = 0
+    scored: int = 0
+    """Its reports counted in D (scored, non-split submissions, not UNAVAILABLE)."""
+    covered: int = 0
+    """Its reports that were not UNAVAILABLE, on submissions that were available."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 from ..fsutil import atomic_write_json
 from ..protocol import (
     INVALID_SCORE,
+    UNAVAILABLE_SCORE,
     WAD,
     ArenaClient,
     ArenaError,
@@ -33,6 +34,9 @@ from ..protocol import (
     VoidReason,
     hex32,
 )
+from ..protocol.ranking import STATUS_NAMES
+
+ACC = 10**36  # the delegation index scale (PROTOCOL.md §1)
 
 
 @dataclass(frozen=True)
@@ -197,11 +201,15 @@ def reveal_eval(
 
 # --------------------------------------------------------------------------- reporting
 def _score(x: int) -> float | None:
-    return None if x == INVALID_SCORE else x / 1e9
+    return None if x in (INVALID_SCORE, UNAVAILABLE_SCORE) else x / 1e9
 
 
 def round_report(client: ArenaClient, task: int, r: int) -> dict:
-    """Everything about one round: pot, submissions ranked by consensus, validators' D/F."""
+    """Everything about one round: pot, submissions ranked by consensus, validators' D/F.
+
+    Once the round is past CONSENSUS each submission has a ``status`` (scored, split,
+    unscored, unavailable); ``rank`` numbers the bucket winners (the submissions with rank
+    weight), best first; the other members of a bucket earn nothing (PROTOCOL.md §6)."""
     info = client.round_info(task, r)
     subs = client.submissions(task, r)
     finalized = info.stage > Stage.CONSENSUS or info.done
@@ -214,6 +222,8 @@ def round_report(client: ArenaClient, task: int, r: int) -> dict:
                 "model_sha256": hex32(s.model_sha256),
                 "uri": s.uri,
                 "commit_seq": s.commit_seq,
+                "key": s.key,
+                "status": STATUS_NAMES.get(s.status, str(s.status)) if finalized else None,
                 "consensus": (_score(s.consensus) if finalized else None),
                 "consensus_raw": s.consensus,
                 "stake": s.stake,
@@ -223,12 +233,12 @@ def round_report(client: ArenaClient, task: int, r: int) -> dict:
         )
     if finalized:
         eligible = sorted(
-            (x for x in rows if x["consensus_raw"] != INVALID_SCORE and x["weight"] > 0),
-            key=lambda x: (x["consensus_raw"], x["commit_seq"]),
+            (x for x in rows if x["weight"] > 0),
+            key=lambda x: (x["consensus_raw"], x["key"]),
         )
         for rank, x in enumerate(eligible):
             x["rank"] = rank
-        rows.sort(key=lambda x: (x.get("rank", 10**9), x["consensus_raw"], x["commit_seq"]))
+        rows.sort(key=lambda x: (x.get("rank", 10**9), x["consensus_raw"], x["key"]))
     vals = []
     for j, v in enumerate(client.validators(task)):
         vr = client.validator_round(task, r, v)
@@ -304,7 +314,31 @@ def task_report(client: ArenaClient, task: int, round_: int | None = None) -> di
             "time": sched["now"],
         },
         "rounds": [round_report(client, task, r) for r in rounds],
+        "stake_at_risk": stake_at_risk(client, task),
     }
+
+
+def stake_at_risk(client: ArenaClient, task: int) -> dict:
+    """What backs each validator's vote and what a slash takes (PROTOCOL.md §8): a slash
+    takes the same fraction of the validator's own stake and of its delegations, so a
+    delegator carries its validator's risk. ``kept`` is what one delegated token is worth
+    now (1.0 until the validator is first slashed)."""
+    p = client.task_params(task)
+    rows = []
+    for v in client.validators(task):
+        pt = client.participant(task, v)
+        rows.append(
+            {
+                "validator": v,
+                "own": pt.own_active,
+                "delegated": pt.del_shares * pt.del_index // ACC,
+                "slashed": pt.slashed,
+                "delegations_burned": pt.del_burned,
+                "kept": pt.del_index / ACC,
+                "delegators_may_leave": pt.slash_round != 0,
+            }
+        )
+    return {"slash_miss": p.slash_miss / WAD, "slash_dev": p.slash_dev / WAD, "validators": rows}
 
 
 def default_params(**overrides: Any) -> dict:

@@ -4,8 +4,9 @@
 loops ``step()`` and waits for the next phase boundary in between. In each round ``r``:
 
 * SCORE_COMMIT: fetch the task spec, the round's eval shard and every revealed model through
-  the artifact store (each verified against its on-chain sha256; a model that cannot be
-  fetched or verified is scored INVALID, a bad shard skips the round), score them with the
+  the artifact store (each verified against its on-chain sha256; a model whose committed
+  bytes cannot be fetched is reported UNAVAILABLE, one over the task's size limit INVALID,
+  a bad shard skips the round), score them with the
   ``Engine``, draw a fresh random salt, **write scores + salt to the state folder** and only
   then send ``commit_scores``;
 * SCORE_REVEAL: reveal exactly the saved scores and salt;
@@ -53,6 +54,7 @@ from typing import Any
 from ..protocol import (
     DEFAULT_FINALIZE_STEPS,
     INVALID_SCORE,
+    UNAVAILABLE_SCORE,
     ArenaClient,
     ArenaError,
     Phase,
@@ -441,8 +443,11 @@ class Validator:
         """Score ``models`` (``(local path or None, sha256, fetch error)``) with the Engine."""
         from ..evaluation.engine import score_models
 
-        scores: list[int] = [INVALID_SCORE] * len(models)
         reasons: list[str] = [err for _, _, err in models]
+        scores: list[int] = [
+            UNAVAILABLE_SCORE if err.startswith("unavailable") else INVALID_SCORE
+            for _, _, err in models
+        ]
         todo = [(i, path, sha) for i, (path, sha, _) in enumerate(models) if path is not None]
         if todo:
             options = {"progress": None, **self.engine_options}
@@ -474,7 +479,7 @@ class Validator:
         return self._spec
 
     def _score_round(self, r: int, info: Any) -> Scored | None:
-        from ..evaluation.store import StoreError
+        from ..evaluation.store import StoreError, TooLargeError
 
         if self.score_failures.get(r, 0) >= MAX_SCORE_ATTEMPTS:
             self._once(
@@ -500,9 +505,12 @@ class Validator:
             try:
                 path = self.store.get(s.uri, sha, max_bytes=spec.limits.max_bytes)
                 models.append((Path(path), sha, ""))
-            except (StoreError, ValueError) as exc:
+            except (TooLargeError, ValueError) as exc:  # a rule about the model: INVALID
                 self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> INVALID")
-                models.append((None, sha, f"fetch_failed: {exc}"))
+                models.append((None, sha, f"too_large: {exc}"))
+            except StoreError as exc:  # the committed bytes cannot be had: UNAVAILABLE
+                self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> UNAVAILABLE")
+                models.append((None, sha, f"unavailable: {exc}"))
         t0 = time.monotonic()
         try:
             scored = self.compute_scores(r, spec, Path(shard_path), shard_hex, models)

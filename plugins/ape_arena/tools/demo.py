@@ -186,6 +186,7 @@ class Demo:
             gamma=WAD // 10,
             delta=WAD // 2,
             rank_ratio=6 * WAD // 10,
+            rank_epsilon=WAD // 100,
             tolerance=WAD // 10,
             slash_tau=WAD // 20,
             slash_miss=WAD // 4,
@@ -377,26 +378,28 @@ class Demo:
         c, task = self.client, self.task
         info = c.round_info(task, r)
         subs = c.submissions(task, r)
-        order = sorted(subs, key=lambda s: (s.consensus, s.commit_seq))
+        order = sorted(subs, key=lambda s: (s.consensus, s.key))
         lb = Table(
-            title=f"round {r}: leaderboard (consensus = stake-weighted median; loss, lower is better)"
+            title=f"round {r}: leaderboard (consensus = stake-weighted median; loss, lower is "
+            "better; g by distance to the best; within epsilon of a better-placed model only the "
+            "model revealed first earns)"
         )
         for col in (
-            "rank",
             "node",
             "model",
+            "first revealed",
             "consensus loss",
             "accuracy",
             "weight g",
             "reward ARENA",
         ):
             lb.add_column(col, justify="right" if col not in ("node", "model") else "left")
-        for rank, s in enumerate(order):
+        for s in order:
             acc = self._accuracy(s) if s.consensus != INVALID_SCORE else None
             lb.add_row(
-                str(rank), self.names.get(s.node, s.node[:10]), bytes(s.model_sha256).hex()[:12],
-                fmt_score(s.consensus), "-" if acc is None else f"{acc:.1%}", fmt_wad(s.weight),
-                fmt_tokens(s.reward),
+                self.names.get(s.node, s.node[:10]), bytes(s.model_sha256).hex()[:12],
+                f"round {s.key >> 128}", fmt_score(s.consensus),
+                "-" if acc is None else f"{acc:.1%}", fmt_wad(s.weight), fmt_tokens(s.reward),
             )  # fmt: skip
         self.console.print(lb)
 

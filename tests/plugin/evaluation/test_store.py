@@ -15,6 +15,7 @@ from ape_arena.evaluation.store import (
     ArtifactStore,
     FetchError,
     HashMismatchError,
+    TooLargeError,
     normalise_sha256,
     serve,
     sha256_file,
@@ -123,7 +124,7 @@ def test_corrupted_cached_copy_is_refetched(store, tmp_path):
 def test_size_cap_on_file_uri(store, tmp_path):
     src = tmp_path / "big"
     src.write_bytes(PAYLOAD)
-    with pytest.raises(FetchError, match="larger than the limit of 100 bytes"):
+    with pytest.raises(TooLargeError, match="larger than the limit of 100 bytes"):
         store.get(src.as_uri(), PAYLOAD_SHA, max_bytes=100)
     assert contents(store.root) == []
 
@@ -174,7 +175,7 @@ def test_http_404_is_a_fetch_error(store, server):
 
 
 def test_http_content_length_over_cap_is_not_downloaded(store, server):
-    with pytest.raises(FetchError, match=f"is {len(PAYLOAD)} bytes; the limit is 10"):
+    with pytest.raises(TooLargeError, match=f"is {len(PAYLOAD)} bytes; the limit is 10"):
         store.get(server.uri_for(PAYLOAD_SHA), PAYLOAD_SHA, max_bytes=10)
     assert contents(store.root) == []
 

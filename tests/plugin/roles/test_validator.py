@@ -130,12 +130,22 @@ class FakeArena:
 
     def round_info(self, task, r):
         sha = bytes.fromhex(SHARD)
-        return RoundInfo(True, sha, "file:///shard", self.n, self.n, self.n, 0, 0, 0, 0, *[0] * 11)
+        return RoundInfo(True, sha, "file:///shard", self.n, self.n, self.n, 0, 0, 0, 0, *[0] * 13)
 
     def submissions(self, task, r):
         return [
             Submission(
-                f"0x{k + 3:040x}", bytes.fromhex(MODELS[k]), f"file:///m{k}", k, 0, 0, 0, 0, slot=k
+                f"0x{k + 3:040x}",
+                bytes.fromhex(MODELS[k]),
+                f"file:///m{k}",
+                k,
+                k,
+                0,
+                0,
+                0,
+                0,
+                0,
+                slot=k,
             )
             for k in range(self.n)
         ]
@@ -214,12 +224,15 @@ class FakeStore:
         root.mkdir(parents=True, exist_ok=True)
         (root / "spec.json").write_bytes(example("digits").to_json())
         self.fail: set[str] = set()
+        self.too_large: set[str] = set()
 
     def get(self, uri, sha, **kw):
-        from ape_arena.evaluation.store import FetchError
+        from ape_arena.evaluation.store import FetchError, TooLargeError
 
         if uri in self.fail:
             raise FetchError(f"cannot fetch {uri}: HTTP 404")
+        if uri in self.too_large:
+            raise TooLargeError(f"{uri} is larger than the limit of 10 bytes")
         if uri.endswith("spec.json"):
             return self.root / "spec.json"
         path = self.root / uri.rsplit("/", 1)[-1]
@@ -526,7 +539,7 @@ def test_reverts_are_not_retried(arena, make_validator):
 
 
 # ----------------------------------------------------------------------------- scoring inputs
-def test_unfetchable_model_is_scored_invalid_and_the_rest_scored(arena, make_validator, tmp_path):
+def test_unfetchable_model_is_left_out_and_the_rest_scored(arena, make_validator, tmp_path):
     class Recording(CountingValidator):
         def compute_scores(self, round_, spec, shard_path, shard_sha256, models):
             self.seen = models
@@ -572,9 +585,10 @@ def test_state_folder_is_per_chain_task_validator_and_round(tmp_path):
 
 def test_default_scorer_uses_the_engine(arena, make_validator, monkeypatch):
     """The plain ``Validator`` hands fetched models to ``Engine.score_round`` and keeps
-    fetch failures INVALID without sending them to the engine."""
+    models it cannot have out of the engine: UNAVAILABLE when the committed bytes cannot be
+    fetched (the validator cannot judge them), INVALID when they are over the size limit."""
     import ape_arena.evaluation.engine as engine_mod
-    from ape_arena.protocol import INVALID_SCORE
+    from ape_arena.protocol import INVALID_SCORE, UNAVAILABLE_SCORE
 
     calls = []
 
@@ -595,14 +609,17 @@ def test_default_scorer_uses_the_engine(arena, make_validator, monkeypatch):
     monkeypatch.setattr(engine_mod, "Engine", FakeEngine)
     v = make_validator(Validator, engine_options={"threads": 1})
     v.store.fail.add("file:///m0")
+    v.store.too_large.add("file:///m2")
     arena.at(0, Phase.SCORE_COMMIT)
     v.step()
-    # no more workers than the two fetched models (1 thread each: as many as CPUs allow)
-    workers = engine_mod.default_workers("auto", 1, 2)
-    assert 1 <= workers <= 2
+    # no more workers than the one fetched model
+    workers = engine_mod.default_workers("auto", 1, 1)
+    assert workers == 1
     assert calls[0] == ("init", SHARD, {"progress": None, "threads": 1, "workers": workers})
-    assert calls[1] == ("score", MODELS[1:])
-    assert saved(v, 0)["scores"] == [INVALID_SCORE, 2 * 10**9, 2 * 10**9]
+    assert calls[1] == ("score", MODELS[1:2])
+    assert saved(v, 0)["scores"] == [UNAVAILABLE_SCORE, 2 * 10**9, INVALID_SCORE]
+    assert saved(v, 0)["reasons"][0].startswith("unavailable: cannot fetch")
+    assert saved(v, 0)["reasons"][2].startswith("too_large:")
 
 
 def test_replace_is_used_for_state_updates(arena, make_validator, monkeypatch):

@@ -20,6 +20,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ...protocol.ranking import rank_order
+from ...protocol.types import Stage
 from .net import BLOCK_GAS, Chain, Rpc, Tx, keccak_abi, label_address, label_sha
 from .report import TX_LIMIT, Report, machine, markdown, write
 
@@ -116,15 +118,42 @@ def _play_round(
     net.warp(start + 5 * PHASE + 1)
 
 
+class _Orders:
+    """The RANK order of each (task, round), computed once from the views (the scores are
+    fixed once the round is over; snapshots and reverts do not change them) and sliced at
+    the RANK cursor for each call, so paging does not re-read every submission per call."""
+
+    def __init__(self, arena):
+        self.arena, self.full = arena, {}
+
+    def __call__(self, task: int, steps: int) -> list[int]:
+        r = int(self.arena.task_state(task).finalized_rounds)
+        info = self.arena.round_info(task, r)
+        stage, n = int(info.stage), int(info.num_submissions)
+        if (task, r) not in self.full:
+            if stage not in (Stage.OPEN, Stage.CONSENSUS):
+                return rank_order(self.arena, task, steps)  # already sliced at the cursor
+            self.full[(task, r)] = rank_order(self.arena, task)  # every eligible slot
+        if stage == Stage.RANK:
+            return self.full[(task, r)][int(info.cursor) :]
+        before = 1 + n if stage == Stage.OPEN else n - int(info.cursor)
+        if stage in (Stage.OPEN, Stage.CONSENSUS) and steps > before:
+            return self.full[(task, r)]
+        return []
+
+
 def _page(
-    net, arena, creator, task, steps: int, units: int, label: str | None = None
+    net, arena, creator, task, steps: int, units: int, label: str | None = None, orders=None
 ) -> tuple[list[int], bool]:
-    """finalize(task, steps) until the round is done; (gas of each page, all succeeded)."""
+    """finalize(task, steps, order) until the round is done; (gas of each page, all
+    succeeded). ``order`` is the RANK units' sorted eligible slots, from ``orders``."""
+    orders = orders or _Orders(arena)
     pages: list[int] = []
     done = arena.task_state(task).finalized_rounds + 1
     for _ in range(units + 1):
+        order = orders(task, steps)
         r = net.send_one(
-            Tx(creator, arena, "finalize", (task, steps), label, BLOCK_GAS), check=False
+            Tx(creator, arena, "finalize", (task, steps, order), label, BLOCK_GAS), check=False
         )
         pages.append(int(r["gasUsed"], 16))
         if int(r["status"], 16) != 1:
@@ -132,6 +161,11 @@ def _page(
         if arena.task_state(task).finalized_rounds == done:
             break
     return pages, True
+
+
+def _units(submissions: int, validators: int) -> int:
+    """Finalize units of a round where every node revealed and every submission is eligible."""
+    return 1 + 3 * submissions + validators
 
 
 class GasRun:
@@ -259,6 +293,7 @@ class GasRun:
             WAD // 10,  # gamma
             WAD // 2,  # delta
             WAD * 9 // 10,  # rank_ratio: every rank keeps a non-zero weight
+            WAD // 1000,  # rank_epsilon: the scores 2e6 apart each start their own bucket
             WAD // 2,  # tolerance
             WAD // 5,  # slash_tau
             WAD // 10,  # slash_miss
@@ -314,23 +349,29 @@ class GasRun:
     # ------------------------------------------------------------------ finalize
     @property
     def units(self) -> int:
-        """Finalize units of the round: OPEN, CONSENSUS per submission, RANK, PAY_NODES per
-        submission, PAY_VALIDATORS per validator."""
-        return 1 + self.submissions + 1 + self.submissions + self.validators
+        """Finalize units of the round (known once ``profile_finalize`` has run): OPEN,
+        CONSENSUS per submission, RANK per eligible submission, PAY_NODES per committer,
+        PAY_VALIDATORS per validator."""
+        return len(self.per_unit)
 
     def profile_finalize(self) -> None:
         """Gas of every finalize unit sent alone (``max_steps = 1``), then rolled back."""
         snap = self.rpc.call("evm_snapshot")
         self.per_unit = []
-        for _ in range(self.units):
-            tx = Tx(self.creator, self.arena, "finalize", (self.task, 1), None, BLOCK_GAS)
-            self.per_unit.append(int(self.net.send_one(tx)["gasUsed"], 16))
-        s, v = self.submissions, self.validators
-        names = ["OPEN"] + ["CONSENSUS"] * s + ["RANK"] + ["PAY_NODES"] * s + ["PAY_VALIDATORS"] * v
-        for name, g in zip(names, self.per_unit, strict=True):
-            self.report.units.setdefault(name, []).append(g)
+        self.orders = _Orders(self.arena)
+        done = self.arena.task_state(self.task).finalized_rounds + 1
+        bound = _units(self.submissions, self.validators)
+        while len(self.per_unit) <= bound:
+            info = self.arena.round_info(self.task, done - 1)
+            order = self.orders(self.task, 1)
+            tx = Tx(self.creator, self.arena, "finalize", (self.task, 1, order), None, BLOCK_GAS)
+            g = int(self.net.send_one(tx)["gasUsed"], 16)
+            self.per_unit.append(g)
+            self.report.units.setdefault(Stage(int(info.stage)).name, []).append(g)
+            if self.arena.task_state(self.task).finalized_rounds == done:
+                break
         self.rpc.call("evm_revert", [snap])
-        self.log(f"finalize unit profile done ({self.elapsed()})")
+        self.log(f"finalize unit profile done: {self.units} units ({self.elapsed()})")
 
     def search_step_size(self) -> None:
         """The largest ``max_steps`` whose every page stays under the limit.
@@ -353,7 +394,9 @@ class GasRun:
         )
         for steps in candidates:
             snap = self.rpc.call("evm_snapshot")
-            pages, ok = _page(self.net, self.arena, self.creator, self.task, steps, units)
+            pages, ok = _page(
+                self.net, self.arena, self.creator, self.task, steps, units, orders=self.orders
+            )
             self.rpc.call("evm_revert", [snap])
             worst = max(pages)
             fits = ok and worst < TX_LIMIT
@@ -374,7 +417,10 @@ class GasRun:
     def finalize(self) -> None:
         steps = self.report.chosen_steps
         label = f"finalize (max_steps={steps})"
-        _page(self.net, self.arena, self.creator, self.task, steps, self.units, label=label)
+        _page(
+            self.net, self.arena, self.creator, self.task, steps, self.units, label=label,
+            orders=self.orders,
+        )  # fmt: skip
         self.log(f"finalized with max_steps={steps} ({self.elapsed()})")
 
     # ------------------------------------------------------------------ after the task
@@ -429,8 +475,8 @@ class GasRun:
         self.log(f"everyone exited; {left} wei left in the arena ({self.elapsed()})")
 
     def check_worst_alignment(self, check_steps: int | None = None) -> None:
-        """RANK (the one O(n^2) unit) at the end of a page full of CONSENSUS units happens at
-        n = S - 2 (mod S) submissions, not at the maximum: check the chosen step size there
+        """Pages cut the stages at other units for other round sizes: check the chosen step
+        size again at n = S - 2 (mod S) submissions, where a page ends two units into a stage,
         and step down until it holds (and ``check_steps``, a client's step size, if given)."""
         report = self.report
         tried = [
@@ -466,7 +512,7 @@ class GasRun:
             tag=f"w{steps}", record=False,
         )  # fmt: skip
         label = f"finalize (max_steps={steps}, {n} submissions)"
-        pages, ok = _page(net, arena, creator, task, steps, 2 * n + 2 + len(vals), label=label)
+        pages, ok = _page(net, arena, creator, task, steps, _units(n, len(vals)), label=label)
         worst = max(pages)
         row = {
             "max_steps": steps,

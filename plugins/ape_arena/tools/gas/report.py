@@ -129,8 +129,8 @@ def markdown(report: Report) -> str:
         )
     lines += [
         "",
-        "RANK (one O(n^2) unit) is heaviest when it closes a page full of CONSENSUS units, i.e. at "
-        "n = max_steps - 2 (mod max_steps) submissions, not at 128; each step size is checked there:",
+        "Pages cut the stages at other units for other round sizes; each step size is checked "
+        "again at n = max_steps - 2 (mod max_steps) submissions:",
         "",
         "| max_steps | submissions | pages | largest page (gas) | under 15M |",
         "|---:|---:|---:|---:|:---:|",

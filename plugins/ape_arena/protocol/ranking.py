@@ -1,0 +1,109 @@
+"""The caller's part of finalize's RANK stage (PROTOCOL.md §6): the eligible submissions of
+the round sorted by (consensus, key), which the contract checks in O(n) instead of sorting.
+
+Everything needed is public: before CONSENSUS has run the consensus of every submission is
+computed here from the revealed scores and the validators' effective stakes, by the same rule
+as the contract (``consensus``), so one ``finalize`` call can go from OPEN through RANK; once
+the round is in RANK the contract's own consensus values are used. ``rank_order`` works on
+any contract object with the Arena's view methods (an Ape contract instance or a titanoboa
+one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .types import INVALID_SCORE, Stage
+
+WAD = 10**18
+SCORE_FLOOR = 10**6
+UNAVAILABLE = 2**64 - 2
+SCORED, SPLIT, UNSCORED, UNAVAILABLE_STATUS = 0, 1, 2, 3
+STATUS_NAMES = {
+    SCORED: "scored",
+    SPLIT: "split",
+    UNSCORED: "unscored",
+    UNAVAILABLE_STATUS: "unavailable",
+}
+
+
+def consensus(reports: Iterable[tuple[int, int]], tolerance: int) -> tuple[int, int]:
+    """``(consensus, status)`` of one submission from its ``(score, weight)`` reports.
+
+    UNAVAILABLE reports are left out, and make the submission UNAVAILABLE when they hold
+    strictly more than half of the weight. The consensus is the weighted lower median of the
+    rest; an exact half split takes the midpoint of the two middle scores when they are within
+    ``tolerance`` of each other (SPLIT), else the submission is UNSCORED.
+    """
+    reports = list(reports)
+    gone = sum(w for x, w in reports if x == UNAVAILABLE)
+    available = [(int(x), int(w)) for x, w in reports if x != UNAVAILABLE]
+    total = sum(w for _, w in available)
+    if not available or 2 * gone > total + gone:
+        return 0, UNAVAILABLE_STATUS
+    if total == 0:
+        return min(x for x, _ in available), SCORED
+    weight: dict[int, int] = {}
+    for x, w in available:
+        weight[x] = weight.get(x, 0) + w
+    scores = sorted(weight)
+    cum = 0
+    for i, x in enumerate(scores):
+        cum += weight[x]
+        if 2 * cum > total or i == len(scores) - 1:
+            return x, SCORED
+        if 2 * cum == total:
+            hi = scores[i + 1]
+            if (hi - x) * WAD <= tolerance * max(x, SCORE_FLOOR):
+                return x + (hi - x) // 2, SPLIT
+            return 0, UNSCORED
+    raise AssertionError("unreachable")
+
+
+def eligible(c: int, status: int, baseline: int) -> bool:
+    """Whether a submission competes for rank weight."""
+    return status <= SPLIT and c != INVALID_SCORE and (baseline == 0 or c <= baseline)
+
+
+def sorted_eligible(entries: list[tuple[int, int, int]], baseline: int) -> list[int]:
+    """Slots of the eligible ``(consensus, status, key)`` entries sorted by (consensus, key)."""
+    slots = [k for k, (c, status, _) in enumerate(entries) if eligible(c, status, baseline)]
+    return sorted(slots, key=lambda k: (entries[k][0], entries[k][2]))
+
+
+def rank_order(arena: Any, task: int, max_steps: int | None = None) -> list[int]:
+    """The ``order`` argument for the next ``finalize(task, max_steps, order)`` call: the
+    sorted eligible slots from the RANK cursor on ([] when the round has no RANK left, or
+    when a call of ``max_steps`` units cannot reach RANK: then nothing needs computing)."""
+    r = int(arena.task_state(task).finalized_rounds)
+    info = arena.round_info(task, r)
+    stage = int(info.stage)
+    n = int(info.num_submissions)
+    if max_steps is not None and stage in (Stage.OPEN, Stage.CONSENSUS):
+        before_rank = 1 + n if stage == Stage.OPEN else n - int(info.cursor)
+        if max_steps <= before_rank:
+            return []
+    subs = [arena.submission(task, r, k) for k in range(n)]
+    if stage == Stage.RANK:
+        entries = [(int(s.consensus), int(s.status), int(s.key)) for s in subs]
+        return sorted_eligible(entries, int(arena.task_params(task).baseline_score))[
+            int(info.cursor) :
+        ]
+    if stage not in (Stage.OPEN, Stage.CONSENSUS) or n == 0:
+        return []
+    params = arena.task_params(task)
+    reveals = int(info.validator_reveals)
+    revealing = [v for j, v in enumerate(arena.validators(task)) if reveals >> j & 1]
+    if stage == Stage.OPEN:
+        weights = [int(arena.effective_stake(task, v, r)) for v in revealing]
+    else:
+        weights = [int(arena.validator_round(task, r, v).stake) for v in revealing]
+    scores = [list(arena.validator_scores(task, r, v)) for v in revealing]
+    entries = []
+    for k, sub in enumerate(subs):
+        c, status = consensus(
+            ((int(s[k]), w) for s, w in zip(scores, weights, strict=True)), int(params.tolerance)
+        )
+        entries.append((c, status, int(sub.key)))
+    return sorted_eligible(entries, int(params.baseline_score))
