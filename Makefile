@@ -57,9 +57,11 @@ demo: setup $(BUILD_STAMP)
 test: lint $(BUILD_STAMP)
 	ape test tests -p no:cacheprovider --network ethereum:local:foundry
 
+FUZZ_EXAMPLES ?= 375
+FUZZ_STEPS ?= 500
 fuzz-long: setup $(BUILD_STAMP)
-	FUZZ_EXAMPLES=375 FUZZ_STEPS=500 ape test tests/fuzz/test_stateful.py -p no:cacheprovider \
-		--network ethereum:local:foundry -s
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STEPS=$(FUZZ_STEPS) ape test tests/fuzz/test_stateful.py \
+		-p no:cacheprovider --network ethereum:local:foundry
 
 gas: setup $(BUILD_STAMP)
 	ape run gas --network ethereum:local:foundry

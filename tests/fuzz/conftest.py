@@ -216,3 +216,18 @@ def _actor(name):
 
 for _name in ACTORS:
     globals()[_name] = _actor(_name)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print how many runs of the stateful machine finalized a paid-out round (it is steered
+    to play whole rounds; test_most_runs_finalize_a_paid_round asserts at least half)."""
+    import sys
+
+    machine = sys.modules.get("tests.fuzz.test_stateful")
+    if machine is None:
+        return
+    paid, runs = machine.paid_round_share()
+    if runs:
+        terminalreporter.write_line(
+            f"stateful machine: {paid}/{runs} runs finalized a paid-out round ({paid / runs:.0%})"
+        )

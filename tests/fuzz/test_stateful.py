@@ -586,21 +586,22 @@ ArenaMachine.TestCase.settings = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")),
     stateful_step_count=int(os.environ.get("FUZZ_STEPS", "20")),
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
 )
 TestArenaStateful = ArenaMachine.TestCase
 
 
-def test_most_runs_finalize_a_paid_round(request):
+def test_most_runs_finalize_a_paid_round():
     """The machine is steered to play whole rounds: at least half of its runs (above, same
     process) must finalize a round that paid out, or it mostly tests void rounds."""
     paid, runs = paid_round_share()
-    if runs == 0:
+    if runs < 50:
         import pytest
 
-        pytest.skip("the stateful machine did not run in this process (-k / deselected)")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        pytest.skip(f"{runs} runs of the stateful machine in this process: too few to judge")
     line = f"stateful machine: {paid}/{runs} runs finalized a paid-out round ({paid / runs:.0%})"
-    if reporter is not None:
-        reporter.write_line(line)
-    assert 2 * paid >= runs, line
+    assert 2 * paid >= runs, line  # the share is printed at the end of the session (conftest)
