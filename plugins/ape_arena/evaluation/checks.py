@@ -15,15 +15,25 @@ code                          rule
                               subgraph or local function) stored outside the file
 ``custom_domain``             an opset import or node domain other than ``""``,
                               ``"ai.onnx"``, ``"ai.onnx.ml"``; model-local functions too
-``opset_out_of_range``        default-domain opset outside ``[opset_min, opset_max]``
-``banned_op``                 random ops (``RandomNormal``, ``Bernoulli``, …): scores must
-                              be identical across validators
+``opset_out_of_range``        default-domain opset outside ``[opset_min, opset_max]``, or an
+                              ``ai.onnx.ml`` opset outside ``1..MAX_ML_OPSET`` (the newest
+                              onnx knows)
+``banned_op``                 random ops (``RandomNormal``, ``Bernoulli``, …), and
+                              ``Dropout`` whose ``training_mode`` is not absent or a
+                              constant false (it drops at random): scores must be identical
+                              across validators
 ``checker_failed``            ``onnx.checker.check_model`` rejects the model
-``too_many_params``           total tensor elements (initializers, sparse initializers and
-                              constant attributes, subgraphs included) > ``max_params``
+``too_many_params``           every weight the model carries > ``max_params``: tensor
+                              elements (initializers, sparse initializers, tensor
+                              attributes) plus the elements of every list attribute
+                              (``Constant``'s ``value_ints``/``value_floats``, the arrays of
+                              ``ai.onnx.ml`` tree ensembles, …), subgraphs included
 ``signature_mismatch``        inputs/outputs differ from the spec (names, dtypes, ranks,
                               fixed dims, dynamic batch dim)
 ============================  =============================================================
+
+Every rule walks the main graph, every subgraph (``If``/``Loop``/``Scan`` bodies) and the
+graphs of ``training_info`` (which onnxruntime ignores, but which the file still carries).
 
 Signature rule: the graph's real inputs (``graph.input`` minus names that are initializers)
 must be exactly the spec's input names and the graph must have exactly one output, the
@@ -252,7 +262,20 @@ def _check_domains(model: onnx.ModelProto) -> None:
             )
 
 
+def max_ml_opset() -> int:
+    """The newest ``ai.onnx.ml`` opset of the installed onnx release."""
+    from onnx.helper import VERSION_TABLE
+
+    return max(int(row[3]) for row in VERSION_TABLE if row[3] is not None)
+
+
 def _check_opset(model: onnx.ModelProto, spec: TaskSpec) -> int:
+    for o in model.opset_import:
+        if o.domain == "ai.onnx.ml" and not 1 <= int(o.version) <= max_ml_opset():
+            raise CheckError(
+                "opset_out_of_range",
+                f"model imports ai.onnx.ml opset {o.version}; versions 1..{max_ml_opset()} exist",
+            )
     versions = [int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")]
     if not versions:
         raise CheckError("opset_out_of_range", "model imports no default-domain ONNX opset")
@@ -267,14 +290,52 @@ def _check_opset(model: onnx.ModelProto, spec: TaskSpec) -> int:
 
 def _check_ops(model: onnx.ModelProto) -> set[str]:
     op_types = set()
+    false_constants = _false_constants(model)
     for node in _all_nodes(model):
         if node.op_type in BANNED_OPS:
             raise CheckError(
                 "banned_op",
                 f"op {node.op_type} is random; scores must be reproducible across validators",
             )
+        if node.op_type == "Dropout" and node.domain in ("", "ai.onnx"):
+            mode = node.input[2] if len(node.input) > 2 else ""
+            if mode and mode not in false_constants:
+                raise CheckError(
+                    "banned_op",
+                    f"Dropout {node.name or '<unnamed>'!r} has training_mode {mode!r}, which is "
+                    "not a constant false: it would drop at random (export in eval mode)",
+                )
         op_types.add(node.op_type)
     return op_types
+
+
+def _false_constants(model: onnx.ModelProto) -> set[str]:
+    """Names of the tensors that are constant and all false/zero: initializers and
+    ``Constant`` node outputs, in any graph."""
+    from onnx import numpy_helper
+
+    def all_false(t: onnx.TensorProto) -> bool:
+        try:
+            return not numpy_helper.to_array(t).any()
+        except Exception:  # noqa: BLE001 - an unreadable constant is not a known false
+            return False
+
+    out = set()
+    for _, graph in _graphs(model):
+        for t in graph.initializer:
+            if all_false(t):
+                out.add(t.name)
+        for node in graph.node:
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+                for attr in node.attribute:
+                    if attr.name == "value" and attr.HasField("t"):
+                        if all_false(attr.t):
+                            out.add(node.output[0])
+                    elif attr.name in ("value_int", "value_ints", "value_float", "value_floats"):
+                        values = list(attr.ints) or list(attr.floats) or [attr.i or attr.f]
+                        if not any(values):
+                            out.add(node.output[0])
+    return out
 
 
 def _check_checker(model: onnx.ModelProto) -> None:
@@ -288,14 +349,25 @@ def _check_checker(model: onnx.ModelProto) -> None:
 
 
 def _check_params(model: onnx.ModelProto, spec: TaskSpec) -> int:
-    total = sum(prod(t.dims) for _, t in _all_tensors(model))
+    total = sum(prod(t.dims) for _, t in _all_tensors(model)) + _list_attribute_elements(model)
     if total > spec.limits.max_params:
         raise CheckError(
             "too_many_params",
-            f"model holds {total} parameters (tensor elements); the task allows at most "
-            f"{spec.limits.max_params}",
+            f"model holds {total} parameters (tensor elements and list-attribute values); the "
+            f"task allows at most {spec.limits.max_params}",
         )
     return total
+
+
+def _list_attribute_elements(model: onnx.ModelProto) -> int:
+    """Values stored in list attributes of every node: ``Constant``'s ``value_ints`` /
+    ``value_floats`` / ``value_strings``, the node and leaf arrays of ``ai.onnx.ml`` trees,
+    and the (few) shape lists of ordinary ops."""
+    return sum(
+        len(attr.ints) + len(attr.floats) + len(attr.strings)
+        for node in _all_nodes(model)
+        for attr in node.attribute
+    )
 
 
 def _check_signature(
@@ -368,25 +440,37 @@ def _match(vi: onnx.ValueInfoProto, want: TensorSpec, spec: TaskSpec, role: str)
 
 # ---------------------------------------------------------------------------- walkers
 def _graphs(model: onnx.ModelProto) -> Iterator[tuple[str, onnx.GraphProto]]:
-    """The main graph and every subgraph (If/Loop/Scan bodies), depth first."""
+    """The main graph and every subgraph (If/Loop/Scan bodies), depth first; local
+    functions; the graphs of ``training_info``."""
     import onnx
 
-    stack: list[tuple[str, onnx.GraphProto]] = [("graph", model.graph)]
+    yield from _graphs_of("graph", model.graph)
+    for fn in model.functions:
+        fake = onnx.GraphProto(node=fn.node)
+        yield f"function {fn.name}", fake
+    for i, info in enumerate(model.training_info):
+        for name in ("initialization", "algorithm"):
+            if info.HasField(name):
+                yield from _graphs_of(f"training_info[{i}].{name}", getattr(info, name))
+
+
+def _graphs_of(where: str, graph: onnx.GraphProto) -> Iterator[tuple[str, onnx.GraphProto]]:
+    """``graph`` and its subgraphs (a training_info graph seen like the main one)."""
+    import onnx
+
+    stack: list[tuple[str, onnx.GraphProto]] = [(where, graph)]
     while stack:
-        where, graph = stack.pop()
-        yield where, graph
-        for node in graph.node:
+        where, g = stack.pop()
+        yield where, g
+        for node in g.node:
             for attr in node.attribute:
                 if attr.type == onnx.AttributeProto.GRAPH:
                     stack.append((f"{where}/{node.op_type}.{attr.name}", attr.g))
                 elif attr.type == onnx.AttributeProto.GRAPHS:
                     stack.extend(
-                        (f"{where}/{node.op_type}.{attr.name}[{i}]", g)
-                        for i, g in enumerate(attr.graphs)
+                        (f"{where}/{node.op_type}.{attr.name}[{i}]", sub)
+                        for i, sub in enumerate(attr.graphs)
                     )
-    for fn in model.functions:
-        fake = onnx.GraphProto(node=fn.node)
-        yield f"function {fn.name}", fake
 
 
 def _all_nodes(model: onnx.ModelProto) -> Iterator[onnx.NodeProto]:

@@ -336,3 +336,150 @@ def test_external_data_in_sparse_initializer(digits_onnx, write_model, digits_sp
     model.graph.sparse_initializer.append(sparse)
     path, sha = write_model(model)
     assert_fails("external_data", path, digits_spec, sha)
+
+
+# ---------------------------------------------------------------------------- determinism holes
+def with_dropout(model, mode_input: str | None, extra_nodes=(), extra_inits=()):
+    """digits model with Dropout(logits_pre, ratio=0.5, training_mode=mode_input) at the end."""
+    model.graph.node[1].output[0] = "pre"
+    inputs = ["pre", "ratio"] + ([mode_input] if mode_input else [])
+    model.graph.initializer.append(numpy_helper.from_array(np.array(0.5, np.float32), "ratio"))
+    model.graph.initializer.extend(extra_inits)
+    model.graph.node.extend([*extra_nodes, helper.make_node("Dropout", inputs, ["logits"])])
+    return model
+
+
+@pytest.mark.parametrize("mode", ["constant-true", "computed-from-input"])
+def test_dropout_that_can_train_is_banned(mode, digits_onnx, write_model, digits_spec):
+    """A torch model exported in train mode keeps Dropout(training_mode=True): it drops a
+    random half of the logits on every run, so three runs give three scores."""
+    if mode == "constant-true":
+        model = with_dropout(
+            digits_onnx(),
+            "train",
+            extra_inits=[numpy_helper.from_array(np.array(True), "train")],
+        )
+    else:
+        model = with_dropout(
+            digits_onnx(),
+            "train",
+            extra_nodes=[
+                helper.make_node("ReduceSum", ["features"], ["total"], keepdims=0),
+                helper.make_node("Greater", ["total", "zero"], ["train"]),
+            ],
+            extra_inits=[numpy_helper.from_array(np.array(0.0, np.float32), "zero")],
+        )
+    path, sha = write_model(model)
+    err = assert_fails("banned_op", path, digits_spec, sha)
+    assert "training_mode" in err.reason
+
+
+@pytest.mark.parametrize("mode", ["absent", "initializer-false", "constant-node-false"])
+def test_inert_dropout_passes(mode, digits_onnx, write_model, digits_spec):
+    if mode == "absent":
+        model = with_dropout(digits_onnx(), None)
+    elif mode == "initializer-false":
+        model = with_dropout(
+            digits_onnx(), "eval", extra_inits=[numpy_helper.from_array(np.array(False), "eval")]
+        )
+    else:
+        const = helper.make_node(
+            "Constant", [], ["eval"], value=numpy_helper.from_array(np.array(False), "v")
+        )
+        model = with_dropout(digits_onnx(), "eval", extra_nodes=[const])
+    path, sha = write_model(model)
+    assert "Dropout" in check_model(path, digits_spec, sha).op_types
+
+
+def test_weights_hidden_in_constant_value_ints_count(digits_onnx, write_model, make_spec):
+    """7.9M weights in a Constant's value_ints used to count as 0 parameters."""
+    model = digits_onnx()
+    model.graph.node.insert(
+        0, helper.make_node("Constant", [], ["hidden"], value_ints=list(range(5_000)))
+    )
+    path, sha = write_model(model)
+    err = assert_fails("too_many_params", path, make_spec(limits={"max_params": 5_000}), sha)
+    assert "5650" in err.reason
+    assert check_model(path, make_spec(limits={"max_params": 5_650}), sha).num_params == 5_650
+
+
+def test_tree_ensemble_arrays_count_as_parameters(write_model, make_spec):
+    """An ai.onnx.ml tree ensemble keeps its whole model in list attributes."""
+    n = 301  # nodes of one tree: 150 splits, 151 leaves
+    tree = helper.make_node(
+        "TreeEnsembleRegressor",
+        ["features"],
+        ["score"],
+        domain="ai.onnx.ml",
+        n_targets=1,
+        nodes_treeids=[0] * n,
+        nodes_nodeids=list(range(n)),
+        nodes_featureids=[i % 64 for i in range(n)],
+        nodes_values=[0.5] * n,
+        nodes_modes=["BRANCH_LEQ"] * 150 + ["LEAF"] * 151,
+        nodes_truenodeids=[2 * i + 1 if i < 150 else 0 for i in range(n)],
+        nodes_falsenodeids=[2 * i + 2 if i < 150 else 0 for i in range(n)],
+        target_treeids=[0] * 151,
+        target_nodeids=list(range(150, n)),
+        target_ids=[0] * 151,
+        target_weights=[1.0] * 151,
+    )
+    graph = helper.make_graph(
+        [tree, helper.make_node("Tile", ["score", "reps"], ["logits"])],
+        "trees",
+        [helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", 10])],
+        [numpy_helper.from_array(np.array([1, 10], np.int64), "reps")],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    )
+    path, sha = write_model(model)
+    info = check_model(path, make_spec(limits={"max_params": 10**6}), sha)
+    arrays = 7 * n + 4 * 151  # seven node arrays, four target arrays
+    assert info.num_params == arrays + 2  # + the Tile repeats
+    assert_fails("too_many_params", path, make_spec(limits={"max_params": arrays}), sha)
+
+
+def test_ml_opset_that_does_not_exist_is_out_of_range(digits_onnx, write_model, digits_spec):
+    from ape_arena.evaluation.checks import max_ml_opset
+
+    model = digits_onnx()
+    model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 99))
+    path, sha = write_model(model)
+    err = assert_fails("opset_out_of_range", path, digits_spec, sha)
+    assert "ai.onnx.ml opset 99" in err.reason
+    model.opset_import[-1].version = max_ml_opset()
+    path, sha = write_model(model, "ok.onnx")
+    assert check_model(path, digits_spec, sha).opset_imports["ai.onnx.ml"] == max_ml_opset()
+
+
+def test_training_info_graphs_are_checked(digits_onnx, write_model, make_spec, digits_spec):
+    """training_info is ignored by onnxruntime but carried by the file: a random op or
+    weights hidden there are found."""
+    model = digits_onnx()
+    info = model.training_info.add()
+    info.algorithm.CopyFrom(
+        helper.make_graph(
+            [helper.make_node("RandomUniform", [], ["r"], shape=[2])],
+            "train",
+            [],
+            [helper.make_tensor_value_info("r", onnx.TensorProto.FLOAT, [2])],
+        )
+    )
+    path, sha = write_model(model)
+    assert_fails("banned_op", path, digits_spec, sha)
+
+    model = digits_onnx()
+    info = model.training_info.add()
+    info.initialization.CopyFrom(
+        helper.make_graph(
+            [],
+            "init",
+            [],
+            [],
+            [numpy_helper.from_array(np.zeros(1_000, np.float32), "stash")],
+        )
+    )
+    path, sha = write_model(model, "stash.onnx")
+    assert_fails("too_many_params", path, make_spec(limits={"max_params": 1_000}), sha)
