@@ -73,6 +73,20 @@ SPLIT_MIN_ELEMS = 4096
 _ALLOC_MARKERS = ("bad_alloc", "failed to allocate", "allocate memory", "out of memory")
 
 
+#: Markers of graphs whose onnxruntime result depends on the intra-op thread count: the
+#: ai.onnx.ml tree ensembles split their trees over threads and sum the parts in a
+#: thread-dependent order (a RandomForest's score moved by 117 units over 1-8 threads).
+#: Such a graph runs with one intra-op thread, whatever the validator's CPU count;
+#: parallelism comes from the workers. The marker is searched in the model bytes (a
+#: false positive only costs speed, never agreement).
+THREAD_SENSITIVE_MARKERS = (b"ai.onnx.ml",)
+
+
+def session_threads(model: bytes, threads: int) -> int:
+    """The intra-op threads to score ``model`` with: 1 for a thread-sensitive graph."""
+    return 1 if any(marker in model for marker in THREAD_SENSITIVE_MARKERS) else threads
+
+
 class ShardError(RuntimeError):
     """The eval shard cannot be used (wrong sha256, unreadable, does not fit the spec)."""
 
@@ -289,10 +303,10 @@ class Scorer:
         self._infer_s = self._metric_s = 0.0
 
     # -- onnxruntime
-    def session_options(self):
+    def session_options(self, threads: int | None = None):
         ort = self.ort
         so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
+        so.intra_op_num_threads = self.threads if threads is None else threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = {
@@ -310,9 +324,10 @@ class Scorer:
         return so
 
     def load_session(self, model: bytes):
+        threads = session_threads(model, self.threads)
         try:
             return self.ort.InferenceSession(
-                model, sess_options=self.session_options(), providers=self.providers
+                model, sess_options=self.session_options(threads), providers=self.providers
             )
         except Exception as exc:  # noqa: BLE001 - whatever onnxruntime refuses is INVALID
             error = exc
@@ -321,7 +336,7 @@ class Scorer:
             # INVALID that the CPU can run: "auto" then scores this model on the CPU.
             try:
                 sess = self.ort.InferenceSession(
-                    model, sess_options=self.session_options(), providers=[CPU_EP]
+                    model, sess_options=self.session_options(threads), providers=[CPU_EP]
                 )
             except Exception:  # noqa: BLE001 - fails on the CPU too: the model's fault
                 pass
@@ -496,8 +511,9 @@ class Scorer:
             if fused is None:
                 return None
             graph, names = fused
+            threads = session_threads(model, self.threads)
             sess = self.ort.InferenceSession(
-                graph, sess_options=self.session_options(), providers=[CPU_EP]
+                graph, sess_options=self.session_options(threads), providers=[CPU_EP]
             )
             del graph
         except Exception:  # noqa: BLE001 - the plain path will say what is wrong

@@ -544,3 +544,79 @@ def test_worker_dies_with_a_killed_engine(engine_shard, save_onnx):
     while _alive(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(worker_pid)
+
+
+# ----------------------------------------------------------------------------- threads
+def tree_ensemble_model(trees: int = 200, seed: int = 5):
+    """A digits 'forest': `trees` depth-2 regression trees over random pixels, each leaf
+    adding random float weights to all ten logits (ai.onnx.ml TreeEnsembleRegressor, whose
+    onnxruntime kernel sums the trees per thread)."""
+    import numpy as np
+    import onnx
+    from onnx import helper
+
+    rng = np.random.default_rng(seed)
+    a = {k: [] for k in ("tid", "nid", "feat", "val", "mode", "yes", "no")}
+    t_tree, t_node, t_id, t_w = [], [], [], []
+    for t in range(trees):
+        for nid in range(7):
+            branch = nid < 3
+            a["tid"].append(t)
+            a["nid"].append(nid)
+            a["feat"].append(int(rng.integers(64)) if branch else 0)
+            a["val"].append(float(rng.uniform(0.2, 0.8)) if branch else 0.0)
+            a["mode"].append("BRANCH_LEQ" if branch else "LEAF")
+            a["yes"].append(2 * nid + 1 if branch else 0)
+            a["no"].append(2 * nid + 2 if branch else 0)
+            if not branch:
+                for k in range(10):
+                    t_tree.append(t)
+                    t_node.append(nid)
+                    t_id.append(k)
+                    t_w.append(float(rng.normal(0, 0.37)))
+    forest = helper.make_node(
+        "TreeEnsembleRegressor", ["features"], ["logits"], domain="ai.onnx.ml", n_targets=10,
+        nodes_treeids=a["tid"], nodes_nodeids=a["nid"], nodes_featureids=a["feat"],
+        nodes_values=a["val"], nodes_modes=a["mode"], nodes_truenodeids=a["yes"],
+        nodes_falsenodeids=a["no"], target_treeids=t_tree, target_nodeids=t_node,
+        target_ids=t_id, target_weights=t_w, aggregate_function="SUM",
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [forest],
+        "forest",
+        [helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", 10])],
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    )
+
+
+def test_thread_sensitive_graphs_run_with_one_intra_op_thread():
+    from ape_arena.evaluation.worker import session_threads
+
+    forest = tree_ensemble_model(trees=2).SerializeToString()
+    linear = good_model().SerializeToString()
+    assert [session_threads(forest, n) for n in (1, 2, 8)] == [1, 1, 1]
+    assert [session_threads(linear, n) for n in (1, 2, 8)] == [1, 2, 8]
+
+
+def test_scores_identical_across_thread_and_worker_counts(engine_shard, save_onnx):
+    """A validator's CPU count decides its engine's threads and workers: 1/2/4 threads x 1/2
+    workers must give the same score bytes, for a tree ensemble as for the other kinds."""
+    shard, shard_sha = engine_shard
+    models = [
+        save_onnx(tree_ensemble_model(), "forest"),
+        save_onnx(good_model(seed=3), "linear"),
+        save_onnx(nan_model(), "nan"),
+    ]
+    seen = {}
+    for threads in (1, 2, 4):
+        for workers in (1, 2):
+            with Engine(
+                engine_spec(), shard, shard_sha, threads=threads, workers=workers, progress=False
+            ) as engine:
+                seen[(threads, workers)] = [r.score_bytes() for r in engine.score_round(models)]
+    first = seen[(1, 1)]
+    assert all(v == first for v in seen.values()), seen
+    assert first[0] != b"\xff" * 8 and first[2] == b"\xff" * 8  # the forest scores; NaN is INVALID
