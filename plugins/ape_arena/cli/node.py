@@ -87,6 +87,8 @@ def check(model, spec_file, data, as_json):
                 click.echo(f"local score: INVALID ({res.reason})")
             else:
                 click.echo(f"local score on {res.rows} rows: {res.score / 1e9:.6f} (loss)")
+        for warning in res.warnings:
+            click.echo(f"WARNING: {warning}", err=True)
     if data is not None and res.score is None:
         raise SystemExit(1)
 

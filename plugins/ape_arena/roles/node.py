@@ -35,6 +35,8 @@ class LocalCheck:
     score: int | None = None
     reason: str = ""
     rows: int = 0
+    warnings: tuple[str, ...] = ()
+    """What looks wrong but is no rule (e.g. probabilities where the spec wants logits)."""
 
 
 def check(
@@ -70,7 +72,44 @@ def check(
         score=res.score if res.ok else None,
         reason="" if res.ok else f"{res.code}: {res.reason}",
         rows=rows,
+        warnings=output_warnings(model, spec, data) if res.ok else (),
     )
+
+
+PROBE_ROWS = 256
+
+
+def output_warnings(
+    model: str | os.PathLike[str], spec: Any, data: str | os.PathLike[str]
+) -> tuple[str, ...]:
+    """Warnings about the model's outputs on the first ``PROBE_ROWS`` rows of ``data``: for
+    a spec that wants logits (classification and token metrics), outputs that are all >= 0
+    and sum to 1 over the class axis look like probabilities. The engine would apply
+    log-softmax to them again, so the score is wrong (and can even look better than the
+    right log-probabilities on a badly calibrated model)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from ..evaluation.shards import load_shard
+    from ..evaluation.spec import CLASSIFICATION_METRICS, TOKEN_METRICS
+
+    if spec.metric not in CLASSIFICATION_METRICS | TOKEN_METRICS:
+        return ()
+    arrays = load_shard(data, spec)
+    feeds = {t.name: np.asarray(arrays[t.data_key][:PROBE_ROWS]) for t in spec.inputs}
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    (out,) = sess.run([spec.output.name], feeds)
+    out = np.asarray(out, dtype=np.float64)
+    if out.size and (out >= 0).all() and np.allclose(out.sum(axis=-1), 1.0, atol=1e-3):
+        return (
+            f"the output {spec.output.name!r} looks like probabilities (every value >= 0, "
+            f"each row sums to 1 on the first {len(out)} rows); the spec wants logits: export "
+            "raw scores, or the Log of clipped probabilities (skl2onnx: drop the ZipMap and "
+            "the label output, then Log(Clip(p, 1e-7)))",
+        )
+    return ()
 
 
 # --------------------------------------------------------------------------- state

@@ -191,6 +191,28 @@ def test_node_check_static_and_local_score(run, task_files, tmp_path):
     )  # fmt: skip
     out = json.loads(res.output)
     assert out["score"] is not None and out["score"] > 0 and out["rows"] == 30
+    assert out["warnings"] == []
+
+
+def test_node_check_warns_when_the_output_looks_like_probabilities(run, task_files, tmp_path):
+    """The spec wants logits; a model that ends in Softmax is not invalid, but its score is
+    not what its author thinks: node check says so."""
+    from onnx import helper
+
+    model = build_digits_onnx()
+    model.graph.node[-1].output[0] = "scores"
+    model.graph.node.append(helper.make_node("Softmax", ["scores"], ["logits"], axis=-1))
+    probs = tmp_path / "probs.onnx"
+    probs.write_bytes(model.SerializeToString())
+    shard = task_files["manifest"].path(0)
+    res = run(
+        "node", "check", probs, "--spec", task_files["spec"], "--data", shard, "--json",
+        network=False,
+    )  # fmt: skip
+    (warning,) = json.loads(res.output)["warnings"]
+    assert "looks like probabilities" in warning and "logits" in warning
+    res = run("node", "check", probs, "--spec", task_files["spec"], "--data", shard, network=False)
+    assert "WARNING: the output 'logits' looks like probabilities" in res.output
 
 
 def test_store_put_get(run, task_files, tmp_path):
