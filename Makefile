@@ -5,7 +5,7 @@
 #   make bench  validator throughput against baselines (quick mode: make bench ARGS=--quick)
 #   make lint   ruff, formatting, and the layer contract of DESIGN §2 (import-linter)
 #   make fuzz-long  the stateful protocol machine at snekmate's depth, 375 runs x 500 steps
-#               (hours; not part of make test)
+#               (about 20 minutes on 2 cores; not part of make test)
 # GPU machines: make test EXTRAS=gpu,test  (onnxruntime-gpu instead of onnxruntime)
 
 SHELL := /bin/bash

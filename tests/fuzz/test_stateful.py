@@ -581,7 +581,7 @@ class ArenaMachine(RuleBasedStateMachine):
 
 
 # make test: 200 runs x 20 steps; make fuzz-long: snekmate's depth, 375 x 500 (FUZZ_EXAMPLES,
-# FUZZ_STEPS), hours on 2 cores.
+# FUZZ_STEPS), about 20 minutes on 2 cores.
 ArenaMachine.TestCase.settings = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")),
     stateful_step_count=int(os.environ.get("FUZZ_STEPS", "20")),
