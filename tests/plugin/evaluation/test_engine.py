@@ -620,3 +620,40 @@ def test_scores_identical_across_thread_and_worker_counts(engine_shard, save_onn
     first = seen[(1, 1)]
     assert all(v == first for v in seen.values()), seen
     assert first[0] != b"\xff" * 8 and first[2] == b"\xff" * 8  # the forest scores; NaN is INVALID
+
+
+def test_preset_kinds_score_identically_across_thread_and_worker_counts(tmp_path):
+    """Every model kind of the fixtures (MLP, CNN on digits; GRU, conv, transformer byte LMs)
+    gives the same score bytes at 1/2/4 intra-op threads x 1/2 workers: their graphs keep
+    their threads because this holds for them (the tree ensembles above do not)."""
+    from ape_arena.evaluation.export import export_model
+    from ape_arena.evaluation.shards import lm_arrays, stdlib_corpus, write_shard
+    from ape_arena.evaluation.spec import TaskSpec, example
+    from ape_arena.tools.models import make_model
+
+    digits_shard, digits_sha = write_digits_shard(tmp_path / "digits.npz", rows=1_000)
+    raw = example("bytes_lm").model_dump(mode="json")
+    raw["limits"]["max_batch_rows"] = 16
+    lm_spec = TaskSpec.model_validate(raw)
+    lm_shard = tmp_path / "lm.npz"
+    lm_sha = write_shard(lm_arrays(stdlib_corpus(3_000, part="eval")[:3_000]), lm_shard)
+    rounds = [
+        (engine_spec(), digits_shard, digits_sha, ["digits-mlp-64", "digits-cnn-8"]),
+        (lm_spec, lm_shard, lm_sha, ["lm-gru-48", "lm-conv-48", "lm-tf-32"]),
+    ]
+    for spec, shard, shard_sha, names in rounds:
+        models = []
+        for name in names:
+            path = tmp_path / f"{name}.onnx"
+            models.append((str(path), export_model(make_model(name, seed=4), spec, path)))
+        seen = {}
+        for threads in (1, 2, 4):
+            for workers in (1, 2):
+                with Engine(
+                    spec, shard, shard_sha, threads=threads, workers=workers, progress=False
+                ) as engine:
+                    results = engine.score_round(models)
+                assert all(r.ok for r in results), [r.reason for r in results]
+                seen[(threads, workers)] = [r.score_bytes() for r in results]
+        first = seen[(1, 1)]
+        assert all(v == first for v in seen.values()), (names, seen)
