@@ -22,6 +22,9 @@ from ape_arena.evaluation.merkle import (
 from ape_arena.protocol import model_commitment as model_commit  # noqa: F401
 from ape_arena.protocol import score_commitment as score_commit  # noqa: F401
 from ape_arena.protocol.ranking import rank_order
+from boa.contracts.base_evm_contract import RawLogEntry
+from boa.contracts.event_decoder import decode_log
+from boa.util.abi import Address
 from eth_utils import keccak
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +84,22 @@ def finalize(arena, task: int, max_steps: int, order: list[int] | None = None):
     if order is None:
         order = rank_order(arena, task, max_steps)
     return arena.finalize(task, max_steps, order)
+
+
+def delegated_events(contract, name: str, abis: dict) -> list:
+    """The last call's ``name`` events of ``contract``. Events that ArenaEngine and
+    ArenaRounds code logs inside Arena (delegatecall) carry Arena's address but boa only
+    decodes what Arena's own code logs: those raw logs are decoded with ``abis`` (the
+    engine's and the rounds' event ABIs); raw logs of other addresses are left out."""
+    out = []
+    for e in contract.get_logs(strict=False):
+        if isinstance(e, RawLogEntry):
+            if Address(e.address) != Address(contract.address):
+                continue
+            e = decode_log(Address(e.address), abis, e)
+        if type(e).__name__ == name:
+            out.append(e)
+    return out
 
 
 def shard_hash(round_: int) -> bytes:

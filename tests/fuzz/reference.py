@@ -832,38 +832,43 @@ class ArenaModel:
             STAGE_PAY_VALIDATORS: v - rd.cursor,
         }.get(rd.stage, 0)
 
+    def _at_rank(self, tid: int) -> tuple[Task, Round] | None:
+        """The round being finalized as it stands at its first RANK unit: itself when it is
+        in RANK, else a copy finalized ahead up to there; None when finalize would revert or
+        the round has no RANK units (void, nothing eligible, already past RANK)."""
+        task = self.tasks[tid]
+        r = task.finalized_rounds
+        rd = task.round(r)
+        if rd.stage == STAGE_RANK:
+            return task, rd
+        if rd.stage not in (STAGE_OPEN, STAGE_CONSENSUS):
+            return None
+        ahead = copy.deepcopy(self)
+        try:
+            ahead._finalize("keeper", tid, 10**9, 2**64, [])  # stops at the RANK units
+        except Revert:
+            return None  # finalize would revert anyway (task not active, ...)
+        task = ahead.tasks[tid]
+        rd = task.round(r)
+        return (task, rd) if rd.stage == STAGE_RANK else None
+
     def rank_order(self, tid: int) -> list[int]:
         """The order a caller passes to finalize: the eligible slots of the round being
-        finalized sorted by (consensus, key), from the RANK cursor on (consensus computed
-        ahead on a copy when the round is not there yet)."""
-        task = self.tasks[tid]
-        rd = task.round(task.finalized_rounds)
-        if rd.stage not in (STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK):
+        finalized sorted by (consensus, key), from the RANK cursor on."""
+        at = self._at_rank(tid)
+        if at is None:
             return []
-        if rd.stage != STAGE_RANK:
-            ahead = copy.deepcopy(self)
-            try:
-                ahead._finalize("keeper", tid, 10**9, 2**64, [])  # stops at the RANK units
-            except Revert:
-                return []  # finalize would revert anyway (task not active, ...)
-            rd = ahead.tasks[tid].round(task.finalized_rounds)
-            task = ahead.tasks[tid]
-            if rd.stage != STAGE_RANK:
-                return []
+        task, rd = at
         elig = [k for k, s in enumerate(rd.subs) if s.status <= SPLIT and self.eligible(task, s)]
         elig.sort(key=lambda k: (rd.subs[k].consensus, rd.subs[k].key))
-        return elig[rd.cursor :] if rd.stage == STAGE_RANK else elig
+        return elig[rd.cursor :]
 
     def expected_eligible(self, tid: int) -> int:
         task = self.tasks[tid]
         rd = task.round(task.finalized_rounds)
         if rd.stage in (STAGE_OPEN, STAGE_CONSENSUS):
-            ahead = copy.deepcopy(self)
-            try:
-                ahead._finalize("keeper", tid, 10**9, 2**64, [])
-            except Revert:
-                return 0
-            return ahead.tasks[tid].round(task.finalized_rounds).eligible
+            at = self._at_rank(tid)
+            return 0 if at is None else at[1].eligible
         return rd.eligible
 
     def _void_reason(self, task: Task, rd: Round) -> int:

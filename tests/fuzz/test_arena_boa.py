@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import boa
 import pytest
-from boa.contracts.base_evm_contract import RawLogEntry
-from boa.contracts.event_decoder import decode_log
-from boa.util.abi import Address
 
 from tests.fuzz.conftest import (
     E18,
@@ -19,6 +16,7 @@ from tests.fuzz.conftest import (
     PHASE,
     START_DELAY,
     WAD,
+    delegated_events,
     finalize,
     model_commit,
     model_hash,
@@ -50,13 +48,7 @@ def _delegated_abis(world):
 
 
 def events(contract, name):
-    out = []
-    for e in contract.get_logs(strict=False):
-        if isinstance(e, RawLogEntry):
-            e = decode_log(Address(e.address), _DELEGATED_ABIS, e)
-        if type(e).__name__ == name:
-            out.append(e)
-    return out
+    return delegated_events(contract, name, _DELEGATED_ABIS)
 
 
 def join(arena, who, task, role, amount, commission=0):

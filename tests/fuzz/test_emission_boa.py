@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import boa
 import pytest
-from boa.contracts.base_evm_contract import RawLogEntry
-from boa.contracts.event_decoder import decode_log
-from boa.util.abi import Address
 
 from tests.fuzz.conftest import (
     E18,
     ZERO,
+    delegated_events,
     finalize,
     model_commit,
     model_hash,
@@ -19,22 +17,6 @@ from tests.fuzz.conftest import (
     score_commit,
     shard_hash,
 )
-
-
-def arena_events(world, arena, name):
-    """The last call's `name` events logged at the Arena's address (the engine's code logs
-    them through delegatecall); Emission's own logs in the same call are skipped."""
-    out = []
-    for e in arena.get_logs(strict=False):
-        if isinstance(e, RawLogEntry):
-            if Address(e.address) != Address(arena.address):
-                continue
-            abis = {**world.engine.event_abi_for, **world.rounds.event_abi_for}
-            e = decode_log(Address(e.address), abis, e)
-        if type(e).__name__ == name:
-            out.append(e)
-    return out
-
 
 ACC = 10**36
 RATE = 10**18  # 1 token per second
@@ -225,7 +207,8 @@ def test_void_round_emission_rolls_on_and_is_never_refunded(world, em_world):
     _play(world, arena, task, 2, a["node"], a["validator"], a["creator"], reveal_eval=False)
     supply = token.totalSupply()
     assert finalize(arena, task, 100)
-    (end,) = arena_events(world, arena, "TaskEnded")
+    abis = {**world.engine.event_abi_for, **world.rounds.event_abi_for}
+    (end,) = delegated_events(arena, "TaskEnded", abis)
     r2 = arena.round_info(task, 2)
     assert r2.emission_amount == 0  # nothing accrued while void
     st = arena.task_state(task)

@@ -303,10 +303,11 @@ class Scorer:
         self._infer_s = self._metric_s = 0.0
 
     # -- onnxruntime
-    def session_options(self, threads: int | None = None):
+    def session_options(self, threads: int):
+        """Options of every session; ``threads`` from ``session_threads``."""
         ort = self.ort
         so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads if threads is None else threads
+        so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = {
@@ -323,8 +324,7 @@ class Scorer:
         so.log_severity_level = 3
         return so
 
-    def load_session(self, model: bytes):
-        threads = session_threads(model, self.threads)
+    def load_session(self, model: bytes, threads: int):
         try:
             return self.ort.InferenceSession(
                 model, sess_options=self.session_options(threads), providers=self.providers
@@ -357,13 +357,14 @@ class Scorer:
             if sha256_hex(model) != expected_sha256:
                 raise ModelInvalid(MODEL_CHANGED, "model file changed after its static checks")
             self._infer_s = self._metric_s = 0.0
-            fused = self._run_fused(model) if self.fuse else None
+            threads = session_threads(model, self.threads)
+            fused = self._run_fused(model, threads) if self.fuse else None
             if fused is not None:
                 values, count = fused
                 path_kind = "cpu-fused"
                 del model
             else:
-                sess = self.load_session(model)
+                sess = self.load_session(model, threads)
                 del model
                 path_kind = select_path(
                     self.device, sess.get_providers(), self._cuda_available(sess.get_providers())
@@ -495,7 +496,7 @@ class Scorer:
                         pass
         return values, count
 
-    def _run_fused(self, model: bytes) -> tuple[list[Any], int] | None:
+    def _run_fused(self, model: bytes, threads: int) -> tuple[list[Any], int] | None:
         """Score with the metric inside the graph (``fused.fuse_nll``): per batch one
         onnxruntime call returns each row's target log-probability, a finiteness sum and the
         logits' shape. ``None`` (score it on the plain path instead, from the start) when
@@ -511,7 +512,6 @@ class Scorer:
             if fused is None:
                 return None
             graph, names = fused
-            threads = session_threads(model, self.threads)
             sess = self.ort.InferenceSession(
                 graph, sess_options=self.session_options(threads), providers=[CPU_EP]
             )

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .types import INVALID_SCORE, Stage
+from .types import INVALID_SCORE, WAD, Stage
+from .types import UNAVAILABLE_SCORE as UNAVAILABLE
 
-WAD = 10**18
 SCORE_FLOOR = 10**6
-UNAVAILABLE = 2**64 - 2
 SCORED, SPLIT, UNSCORED, UNAVAILABLE_STATUS = 0, 1, 2, 3
 STATUS_NAMES = {
     SCORED: "scored",
@@ -75,35 +74,57 @@ def sorted_eligible(entries: list[tuple[int, int, int]], baseline: int) -> list[
 def rank_order(arena: Any, task: int, max_steps: int | None = None) -> list[int]:
     """The ``order`` argument for the next ``finalize(task, max_steps, order)`` call: the
     sorted eligible slots from the RANK cursor on ([] when the round has no RANK left, or
-    when a call of ``max_steps`` units cannot reach RANK: then nothing needs computing)."""
-    r = int(arena.task_state(task).finalized_rounds)
-    info = arena.round_info(task, r)
-    stage = int(info.stage)
-    n = int(info.num_submissions)
-    if max_steps is not None and stage in (Stage.OPEN, Stage.CONSENSUS):
-        before_rank = 1 + n if stage == Stage.OPEN else n - int(info.cursor)
-        if max_steps <= before_rank:
+    when a call of ``max_steps`` units cannot reach RANK: then nothing needs computing).
+    One-shot; a caller that pages a round should keep one ``RankOrders``."""
+    return RankOrders(arena)(task, max_steps)
+
+
+class RankOrders:
+    """``rank_order`` for a caller that pages finalize: each round's whole sorted order is
+    computed once (the revealed scores and the voting stakes are fixed once the round is
+    over) and every later call only reads the round's stage and cursor to slice it."""
+
+    def __init__(self, arena: Any):
+        self.arena = arena
+        self._full: dict[tuple[int, int], list[int]] = {}
+
+    def __call__(self, task: int, max_steps: int | None = None) -> list[int]:
+        arena = self.arena
+        r = int(arena.task_state(task).finalized_rounds)
+        info = arena.round_info(task, r)
+        stage, n = int(info.stage), int(info.num_submissions)
+        if stage not in (Stage.OPEN, Stage.CONSENSUS, Stage.RANK) or n == 0:
             return []
-    subs = [arena.submission(task, r, k) for k in range(n)]
-    if stage == Stage.RANK:
-        entries = [(int(s.consensus), int(s.status), int(s.key)) for s in subs]
-        return sorted_eligible(entries, int(arena.task_params(task).baseline_score))[
-            int(info.cursor) :
-        ]
-    if stage not in (Stage.OPEN, Stage.CONSENSUS) or n == 0:
-        return []
-    params = arena.task_params(task)
-    reveals = int(info.validator_reveals)
-    revealing = [v for j, v in enumerate(arena.validators(task)) if reveals >> j & 1]
-    if stage == Stage.OPEN:
-        weights = [int(arena.effective_stake(task, v, r)) for v in revealing]
-    else:
-        weights = [int(arena.validator_round(task, r, v).stake) for v in revealing]
-    scores = [list(arena.validator_scores(task, r, v)) for v in revealing]
-    entries = []
-    for k, sub in enumerate(subs):
-        c, status = consensus(
-            ((int(s[k]), w) for s, w in zip(scores, weights, strict=True)), int(params.tolerance)
-        )
-        entries.append((c, status, int(sub.key)))
-    return sorted_eligible(entries, int(params.baseline_score))
+        if max_steps is not None and stage != Stage.RANK:
+            before_rank = 1 + n if stage == Stage.OPEN else n - int(info.cursor)
+            if max_steps <= before_rank:
+                return []
+        if (task, r) not in self._full:
+            self._full[(task, r)] = self._sorted(task, r, info, stage, n)
+        full = self._full[(task, r)]
+        return full[int(info.cursor) :] if stage == Stage.RANK else full
+
+    def _sorted(self, task: int, r: int, info: Any, stage: int, n: int) -> list[int]:
+        """Every eligible slot of round ``r`` sorted by (consensus, key): the contract's own
+        consensus values once in RANK, else computed from the reports by ``consensus``."""
+        arena = self.arena
+        params = arena.task_params(task)
+        subs = [arena.submission(task, r, k) for k in range(n)]
+        if stage == Stage.RANK:
+            entries = [(int(s.consensus), int(s.status), int(s.key)) for s in subs]
+            return sorted_eligible(entries, int(params.baseline_score))
+        reveals = int(info.validator_reveals)
+        revealing = [v for j, v in enumerate(arena.validators(task)) if reveals >> j & 1]
+        if stage == Stage.OPEN:
+            weights = [int(arena.effective_stake(task, v, r)) for v in revealing]
+        else:
+            weights = [int(arena.validator_round(task, r, v).stake) for v in revealing]
+        scores = [list(arena.validator_scores(task, r, v)) for v in revealing]
+        entries = []
+        for k, sub in enumerate(subs):
+            c, status = consensus(
+                ((int(s[k]), w) for s, w in zip(scores, weights, strict=True)),
+                int(params.tolerance),
+            )
+            entries.append((c, status, int(sub.key)))
+        return sorted_eligible(entries, int(params.baseline_score))

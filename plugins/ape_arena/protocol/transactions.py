@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .commitments import model_commitment, score_commitment
-from .ranking import rank_order
+from .ranking import RankOrders
 from .reverts import decode_rpc_revert, revert_text
 from .types import (
     DEFAULT_FINALIZE_STEPS,
@@ -169,12 +169,13 @@ class ArenaTransactions:
         who = self._sender(sender)
         done: list[int] = []
         txs = 0
+        orders = RankOrders(self.arena)  # the RANK units' sorted slots (§6), once per round
         while txs < max_txs:
             st = self.task_state(task)
             r = st.finalized_rounds
             if st.status != Status.ACTIVE or (done and not self.can_finalize(task)):
                 break
-            order = rank_order(self.arena, task, max_steps)  # the RANK units' sorted slots (§6)
+            order = orders(task, max_steps)
             self._tx(
                 "finalize", task, self.arena.finalize, task, max_steps, order, sender=who, round_=r
             )

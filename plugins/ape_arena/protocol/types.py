@@ -244,14 +244,19 @@ class TaskParams:
         return tuple(out)
 
     @property
-    def round_length(self) -> int:
+    def phase_durations(self) -> tuple[int, int, int, int, int]:
+        """Seconds of COMMIT, EVAL, REVEAL, SCORE_COMMIT, SCORE_REVEAL, in round order."""
         return (
-            self.commit_duration
-            + self.eval_duration
-            + self.reveal_duration
-            + self.score_commit_duration
-            + self.score_reveal_duration
+            self.commit_duration,
+            self.eval_duration,
+            self.reveal_duration,
+            self.score_commit_duration,
+            self.score_reveal_duration,
         )
+
+    @property
+    def round_length(self) -> int:
+        return sum(self.phase_durations)
 
 
 @dataclass(frozen=True)

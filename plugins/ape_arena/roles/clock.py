@@ -26,14 +26,8 @@ class RoundClock:
         if r >= p.num_rounds:
             return r, Phase.ENDED
         off = (now - p.start_time) % length
-        bounds = [
-            p.commit_duration,
-            p.eval_duration,
-            p.reveal_duration,
-            p.score_commit_duration,
-        ]
         phase = Phase.COMMIT
-        for width in bounds:
+        for width in p.phase_durations[:-1]:
             if off < width:
                 break
             off -= width
@@ -44,13 +38,7 @@ class RoundClock:
         """Chain time at which ``phase`` of ``round_`` opens."""
         p = self.params
         start = p.start_time + round_ * p.round_length
-        widths = [
-            p.commit_duration,
-            p.eval_duration,
-            p.reveal_duration,
-            p.score_commit_duration,
-        ]
-        return start + sum(widths[: int(phase) - 1])
+        return start + sum(p.phase_durations[: int(phase) - 1])
 
     def round_end(self, round_: int) -> int:
         """Chain time at which ``round_``'s score-reveal window closes."""

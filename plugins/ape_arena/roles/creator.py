@@ -36,8 +36,6 @@ from ..protocol import (
 )
 from ..protocol.ranking import STATUS_NAMES
 
-ACC = 10**36  # the delegation index scale (PROTOCOL.md §1)
-
 
 @dataclass(frozen=True)
 class CreatedTask:
@@ -331,10 +329,10 @@ def stake_at_risk(client: ArenaClient, task: int) -> dict:
             {
                 "validator": v,
                 "own": pt.own_active,
-                "delegated": pt.del_shares * pt.del_index // ACC,
+                "delegated": pt.del_active,
                 "slashed": pt.slashed,
                 "delegations_burned": pt.del_burned,
-                "kept": pt.del_index / ACC,
+                "kept": pt.kept,
                 "delegators_may_leave": pt.slash_round != 0,
             }
         )

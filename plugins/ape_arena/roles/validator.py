@@ -125,6 +125,23 @@ def _one_line(err: BaseException) -> str:
 
 
 # ----------------------------------------------------------------------------- validator
+
+UNAVAILABLE_CODE = "unavailable"
+
+
+def _fetch_failure(exc: Exception) -> str:
+    """The reason code of a model the store could not hand over: ``too_large`` (over the
+    task's size limit, a rule about the model: INVALID), ``unavailable`` (the committed bytes
+    cannot be had: reported UNAVAILABLE, never INVALID) or ``bad_sha256`` (a malformed hash)."""
+    from ..evaluation.store import StoreError, TooLargeError
+
+    if isinstance(exc, TooLargeError):
+        return "too_large"
+    if isinstance(exc, StoreError):
+        return UNAVAILABLE_CODE
+    return "bad_sha256"
+
+
 class Validator:
     """One validator account working one task.
 
@@ -445,7 +462,7 @@ class Validator:
 
         reasons: list[str] = [err for _, _, err in models]
         scores: list[int] = [
-            UNAVAILABLE_SCORE if err.startswith("unavailable") else INVALID_SCORE
+            UNAVAILABLE_SCORE if err.startswith(f"{UNAVAILABLE_CODE}:") else INVALID_SCORE
             for _, _, err in models
         ]
         todo = [(i, path, sha) for i, (path, sha, _) in enumerate(models) if path is not None]
@@ -479,7 +496,7 @@ class Validator:
         return self._spec
 
     def _score_round(self, r: int, info: Any) -> Scored | None:
-        from ..evaluation.store import StoreError, TooLargeError
+        from ..evaluation.store import StoreError
 
         if self.score_failures.get(r, 0) >= MAX_SCORE_ATTEMPTS:
             self._once(
@@ -505,12 +522,11 @@ class Validator:
             try:
                 path = self.store.get(s.uri, sha, max_bytes=spec.limits.max_bytes)
                 models.append((Path(path), sha, ""))
-            except (TooLargeError, ValueError) as exc:  # a rule about the model: INVALID
-                self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> INVALID")
-                models.append((None, sha, f"too_large: {exc}"))
-            except StoreError as exc:  # the committed bytes cannot be had: UNAVAILABLE
-                self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> UNAVAILABLE")
-                models.append((None, sha, f"unavailable: {exc}"))
+            except (StoreError, ValueError) as exc:
+                code = _fetch_failure(exc)
+                verdict = "UNAVAILABLE" if code == UNAVAILABLE_CODE else "INVALID"
+                self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> {verdict}")
+                models.append((None, sha, f"{code}: {exc}"))
         t0 = time.monotonic()
         try:
             scored = self.compute_scores(r, spec, Path(shard_path), shard_hex, models)

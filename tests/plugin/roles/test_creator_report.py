@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace as NS
 
 from ape_arena.cli.task import _consensus_text
-from ape_arena.protocol import INVALID_SCORE, UNAVAILABLE_SCORE, Stage
+from ape_arena.protocol import INVALID_SCORE, UNAVAILABLE_SCORE, Participant, Stage
 from ape_arena.roles.creator import round_report, stake_at_risk
 
 WAD, ACC = 10**18, 10**36
@@ -73,10 +73,15 @@ def test_round_report_ranks_bucket_winners_and_names_every_status():
 
 
 def test_stake_at_risk_shows_what_a_delegated_token_is_worth_after_a_slash():
-    fresh = NS(own_active=100 * WAD, del_shares=50 * WAD, del_index=ACC,
-               slashed=0, del_burned=0, slash_round=0)  # fmt: skip
-    hit = NS(own_active=90 * WAD, del_shares=200 * WAD, del_index=ACC * 9 // 10,
-             slashed=10 * WAD, del_burned=20 * WAD, slash_round=2)  # fmt: skip
+    def validator(**kw):
+        fields = dict(role=2, commission=0, own_pending=0, del_pending=0, pending_round=0,
+                      acc=0, owner_earned=0, owner_claimed=0, validator_index=0)  # fmt: skip
+        return Participant(**fields, **kw)
+
+    fresh = validator(own_active=100 * WAD, del_shares=50 * WAD, del_index=ACC,
+                      slashed=0, del_burned=0, slash_round=0)  # fmt: skip
+    hit = validator(own_active=90 * WAD, del_shares=200 * WAD, del_index=ACC * 9 // 10,
+                    slashed=10 * WAD, del_burned=20 * WAD, slash_round=2)  # fmt: skip
     risk = stake_at_risk(FakeClient([], {"0xA": fresh, "0xB": hit}), 1)
     assert (risk["slash_miss"], risk["slash_dev"]) == (0.1, 0.5)
     a, b = risk["validators"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ...protocol.ranking import rank_order
+from ...protocol.ranking import RankOrders
 from ...protocol.types import Stage
 from .net import BLOCK_GAS, Chain, Rpc, Tx, keccak_abi, label_address, label_sha
 from .report import TX_LIMIT, Report, machine, markdown, write
@@ -118,36 +118,12 @@ def _play_round(
     net.warp(start + 5 * PHASE + 1)
 
 
-class _Orders:
-    """The RANK order of each (task, round), computed once from the views (the scores are
-    fixed once the round is over; snapshots and reverts do not change them) and sliced at
-    the RANK cursor for each call, so paging does not re-read every submission per call."""
-
-    def __init__(self, arena):
-        self.arena, self.full = arena, {}
-
-    def __call__(self, task: int, steps: int) -> list[int]:
-        r = int(self.arena.task_state(task).finalized_rounds)
-        info = self.arena.round_info(task, r)
-        stage, n = int(info.stage), int(info.num_submissions)
-        if (task, r) not in self.full:
-            if stage not in (Stage.OPEN, Stage.CONSENSUS):
-                return rank_order(self.arena, task, steps)  # already sliced at the cursor
-            self.full[(task, r)] = rank_order(self.arena, task)  # every eligible slot
-        if stage == Stage.RANK:
-            return self.full[(task, r)][int(info.cursor) :]
-        before = 1 + n if stage == Stage.OPEN else n - int(info.cursor)
-        if stage in (Stage.OPEN, Stage.CONSENSUS) and steps > before:
-            return self.full[(task, r)]
-        return []
-
-
 def _page(
     net, arena, creator, task, steps: int, units: int, label: str | None = None, orders=None
 ) -> tuple[list[int], bool]:
     """finalize(task, steps, order) until the round is done; (gas of each page, all
     succeeded). ``order`` is the RANK units' sorted eligible slots, from ``orders``."""
-    orders = orders or _Orders(arena)
+    orders = orders or RankOrders(arena)
     pages: list[int] = []
     done = arena.task_state(task).finalized_rounds + 1
     for _ in range(units + 1):
@@ -358,7 +334,7 @@ class GasRun:
         """Gas of every finalize unit sent alone (``max_steps = 1``), then rolled back."""
         snap = self.rpc.call("evm_snapshot")
         self.per_unit = []
-        self.orders = _Orders(self.arena)
+        self.orders = RankOrders(self.arena)  # the round's order, once (snapshots keep it)
         done = self.arena.task_state(self.task).finalized_rounds + 1
         bound = _units(self.submissions, self.validators)
         while len(self.per_unit) <= bound:
