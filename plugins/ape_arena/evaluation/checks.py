@@ -28,6 +28,11 @@ code                          rule
                               attributes) plus the elements of every list attribute
                               (``Constant``'s ``value_ints``/``value_floats``, the arrays of
                               ``ai.onnx.ml`` tree ensembles, …), subgraphs included
+``unbounded_loop``            a ``Loop`` whose trip count ``M`` is absent or not a constant
+                              (initializer or ``Constant``), a ``Scan`` whose scanned axis
+                              has no static length, or nested loops whose trip counts
+                              multiply to more than ``MAX_LOOP_TRIPS`` (65,536): a model's
+                              work must follow from its graph and the spec
 ``signature_mismatch``        inputs/outputs differ from the spec (names, dtypes, ranks,
                               fixed dims, dynamic batch dim)
 ============================  =============================================================
@@ -87,8 +92,14 @@ CODES = (
     "banned_op",
     "checker_failed",
     "too_many_params",
+    "unbounded_loop",
     "signature_mismatch",
 )
+
+MAX_LOOP_TRIPS = 1 << 16
+"""Most iterations a loop body may run per inference call, nested loops multiplied: with
+this, a model's work follows from its graph and the spec (no input-driven loop can hold a
+validator), so running out of time is a fault of the validator's machine, never INVALID."""
 
 # ONNX TensorProto element types of the spec's dtypes.
 _ONNX_ELEM = {"float32": 1, "uint8": 2, "int32": 6, "int64": 7, "float16": 10}
@@ -188,6 +199,7 @@ def check_model_bytes(
     op_types = _check_ops(model)
     _check_checker(model)
     num_params = _check_params(model, spec)
+    _check_loops(model)
     inputs, outputs = _check_signature(model, spec)
     return ModelInfo(
         sha256=digest,
@@ -436,6 +448,100 @@ def _match(vi: onnx.ValueInfoProto, want: TensorSpec, spec: TaskSpec, role: str)
                     "(export with a dynamic batch axis)",
                 )
     return TensorInfo(name=vi.name, dtype=want.dtype, shape=shape)
+
+
+def _check_loops(model: onnx.ModelProto) -> None:
+    """Every ``Loop``/``Scan`` runs a number of iterations the graph fixes (see CODES)."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    shapes: dict[str, list[int | None]] | None = None
+
+    def static_shape(name: str) -> list[int | None] | None:
+        nonlocal shapes
+        if shapes is None:  # shape inference only for models that have a Scan
+            shapes = {}
+            try:
+                inferred = onnx.shape_inference.infer_shapes(model)
+            except Exception:  # noqa: BLE001 - no inference: nothing is static
+                inferred = model
+            for vi in [*inferred.graph.value_info, *inferred.graph.input]:
+                dims = vi.type.tensor_type.shape.dim
+                shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+        return shapes.get(name)
+
+    def constants(graph: onnx.GraphProto) -> dict[str, onnx.TensorProto]:
+        out = {t.name: t for t in graph.initializer}
+        for node in graph.node:
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
+                for attr in node.attribute:
+                    if attr.name == "value" and attr.HasField("t"):
+                        out[node.output[0]] = attr.t
+                    elif attr.name == "value_int":
+                        out[node.output[0]] = numpy_helper.from_array(
+                            np.array(attr.i, dtype=np.int64)
+                        )
+        return out
+
+    def trips(node: onnx.NodeProto, known: dict[str, onnx.TensorProto], where: str) -> int:
+        label = f"{node.op_type} {node.name or '<unnamed>'!r} in {where}"
+        if node.op_type == "Loop":
+            m = node.input[0] if node.input else ""
+            if not m or m not in known:
+                raise CheckError(
+                    "unbounded_loop",
+                    f"{label} has no constant trip count M: its iterations would depend on "
+                    "the data (give M as an initializer or Constant)",
+                )
+            try:
+                values = numpy_helper.to_array(known[m]).reshape(-1)
+                return max(0, int(values[0])) if values.size == 1 else -1
+            except Exception:  # noqa: BLE001 - unreadable: not a constant we can bound
+                return -1
+        # Scan: the length of its first scanned input along its scan axis
+        n_scan = next((a.i for a in node.attribute if a.name == "num_scan_inputs"), 0)
+        axes = next((list(a.ints) for a in node.attribute if a.name == "scan_input_axes"), [])
+        first = node.input[len(node.input) - n_scan] if 0 < n_scan <= len(node.input) else ""
+        if first in known:
+            dims: list[int | None] | None = [int(d) for d in known[first].dims]
+        else:
+            dims = static_shape(first) if where == "graph" else None
+        axis = axes[0] if axes else 0
+        if dims is None or not -len(dims) <= axis < len(dims) or dims[axis] is None:
+            raise CheckError(
+                "unbounded_loop",
+                f"{label} scans an axis with no static length: its iterations would depend "
+                "on the data",
+            )
+        return int(dims[axis])
+
+    def walk(graph: onnx.GraphProto, outer: dict, factor: int, where: str) -> None:
+        known = {**outer, **constants(graph)}
+        for node in graph.node:
+            inner = factor
+            if node.op_type in ("Loop", "Scan") and node.domain in ("", "ai.onnx"):
+                n = trips(node, known, where)
+                inner = factor * n if n >= 0 else -1
+                if n < 0 or inner > MAX_LOOP_TRIPS:
+                    raise CheckError(
+                        "unbounded_loop",
+                        f"{node.op_type} {node.name or '<unnamed>'!r} in {where} runs "
+                        f"{'an unreadable number of' if n < 0 else inner} iterations (nested "
+                        f"loops multiplied); the limit is {MAX_LOOP_TRIPS}",
+                    )
+            for attr in node.attribute:
+                subs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
+                for sub in subs:
+                    walk(sub, known, inner, f"{where}/{node.op_type}.{attr.name}")
+
+    walk(model.graph, {}, 1, "graph")
+    for fn in model.functions:
+        walk(onnx.GraphProto(node=fn.node), {}, 1, f"function {fn.name}")
+    for i, info in enumerate(model.training_info):
+        for name in ("initialization", "algorithm"):
+            if info.HasField(name):
+                walk(getattr(info, name), {}, 1, f"training_info[{i}].{name}")
 
 
 # ---------------------------------------------------------------------------- walkers

@@ -10,29 +10,33 @@ Example::
 
 Per round
 ---------
-1. **Shard**: its sha256 is checked once (``start``); a mismatch raises ``ShardError``. It is
-   the only failure that stops a round: with a wrong shard no model can be scored.
-2. **Static checks** (``checks.check_model``) run on a background thread ahead of the
-   worker, so they overlap inference of the models before.
+1. **Shard**: its sha256 is checked once (``start``); a mismatch raises ``ShardError``: with a
+   wrong shard no model can be scored.
+2. **Fetch**: URIs are fetched (and verified) on a background thread ahead of the workers.
 3. **Run**: each model goes to one of ``workers`` warm, isolated worker processes
-   (``worker.py``, kept by ``pool.WorkerPool``), each with the shard loaded once. On CPU
+   (``worker.py``, kept by ``pool.WorkerPool``), each with the shard loaded once. The worker
+   reads the file once, runs the static checks (``checks.check_model_bytes``) on exactly
+   those bytes, under its memory limit and the engine's time limit, then scores it and
+   probes that its rows' losses do not depend on their batch (``batch_dependent``). On CPU
    the default is one single-threaded worker per core, scoring that many models at once
    (small models use a core far better than a thread pool spread over one small model),
    with the largest model files dispatched first so the round does not end on one long
    straggler. A worker caps its address space (``memory_limit``; ``RLIMIT_AS``, or
-   ``RLIMIT_DATA`` where CUDA may be used) and dies with the engine; the engine gives each
-   model ``time_limit`` seconds of wall time and kills and replaces a worker that overruns
-   or dies. A dead worker is retried once on a fresh process (``crash_retries``),
-   so an unrelated kill (say the OOM killer) does not turn a valid model INVALID.
+   ``RLIMIT_DATA`` where CUDA may be used) and dies with the engine.
 4. **Score**: ``score = round_half_up(total / count * 1e9)``, exactly (``results.py``),
    clamped to ``[0, 2**64 - 2]``. ``2**64 - 1`` is INVALID.
 
-Every failure of a model (static check, load, run-time error, wrong output shape or dtype,
-non-finite output, memory or time limit, crash) gives an INVALID ``ScoreResult`` with a
-``code`` and a human ``reason``; the round always continues with the next model.
+Every failure a rule about the model decides (static check, load, run-time error, wrong
+output shape or dtype, non-finite output, the memory limit, batch dependence) gives an
+INVALID ``ScoreResult`` with a ``code`` and a human ``reason``; the round continues with the
+next model.
 
-Limits protect the validator and sit far above what a model allowed by the spec needs
-(defaults 4 GiB and 600 s), so a slow machine never turns a valid model INVALID.
+Faults of the validator's machine are never INVALID: a model's work is bounded by the spec
+and its graph (``checks.py`` admits only constant loop trip counts), so the engine's
+``time_limit`` (default 600 s) is a guard far above it. A worker that runs past it, or dies
+twice in a row on one model (a fresh process for the retry, ``crash_retries``), raises
+``ValidatorFault``: the round is not scored and the caller (the validator) skips it with
+that message, rather than commit a verdict that slow or broken hardware made.
 
 Progress: a rich progress bar on stderr when it is a terminal (``progress=True/False`` to
 force), and ``on_event(EngineEvent)`` for callers such as the CLI.
@@ -56,6 +60,7 @@ from .pool import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_STARTUP_TIMEOUT,
     EngineError,
+    ValidatorFault,
     WorkerPool,
     cpu_count,
     default_workers,
@@ -64,8 +69,6 @@ from .results import (
     FETCH_FAILED,
     INVALID_SCORE,
     SCALE,
-    TIME_LIMIT,
-    WORKER_CRASHED,
     EngineEvent,
     ScoreResult,
     from_reply,
@@ -89,6 +92,7 @@ __all__ = [
     "EngineEvent",
     "ScoreResult",
     "ShardError",
+    "ValidatorFault",
     "default_workers",
     "file_sha256",
     "normalise_sha256",
@@ -362,9 +366,8 @@ class Engine:
         return [r for r in results if r is not None]
 
     def _prepare(self, src: str, sha: str | bytes) -> _Prepared:
-        """Fetch (if a URI) and run the static checks; never raises for a model problem."""
-        from .checks import CheckError, check_model
-
+        """Check the hash's form and fetch the model (if a URI); never raises for a model
+        problem. The static checks run in the worker, on the bytes it scores."""
         t0 = time.perf_counter()
         try:
             want = normalise_sha256(sha)
@@ -377,16 +380,6 @@ class Engine:
             return _Prepared(
                 want,
                 error=invalid(want, FETCH_FAILED, f"cannot fetch {src}: {exc}"),
-            )
-        try:
-            check_model(path, self.spec, want)
-        except CheckError as exc:
-            dt = time.perf_counter() - t0
-            return _Prepared(want, error=invalid(want, exc.code, exc.reason, dt))
-        except Exception as exc:  # noqa: BLE001 - a checker crash must not stop the round
-            dt = time.perf_counter() - t0
-            return _Prepared(
-                want, error=invalid(want, "checker_failed", f"static checks crashed: {exc}", dt)
             )
         resolved = Path(path).resolve()
         try:
@@ -417,7 +410,6 @@ class Engine:
         for attempt in range(1, attempts + 1):
             worker = self.pool.live(slot)
             self._emit(EngineEvent("start", index, total, sha, attempt, pid=worker.pid))
-            t0 = time.monotonic()
             job = f"{index}:{attempt}"
             try:
                 send(
@@ -426,16 +418,16 @@ class Engine:
             except OSError:
                 pass  # a dead worker shows up as EOF below
             reply, why = self.pool.reply(worker, self.time_limit)
-            wall = time.monotonic() - t0
             if reply is not None and reply.get("kind") == "result" and reply.get("job") == job:
                 return from_reply(sha, reply, prepared.seconds)
             self.pool.discard(worker)
             if why == "timeout":
-                return invalid(
-                    sha,
-                    TIME_LIMIT,
-                    f"ran longer than the time limit of {self.time_limit:g} s (worker killed)",
-                    prepared.seconds + wall,
+                raise ValidatorFault(
+                    f"model {sha[:12]} (#{index + 1} of {total}) ran past this validator's time "
+                    f"limit of {self.time_limit:g} s (worker killed). A model's work is bounded "
+                    "by the spec and its graph, so this is a fault of this machine (too slow, "
+                    "overloaded or swapping): the round is not scored and no model is marked "
+                    "INVALID. Raise --time-limit or free the machine, then score again."
                 )
             reason = why
             log.warning(
@@ -445,7 +437,12 @@ class Engine:
                 why,
                 worker.log_tail() or "-",
             )
-        return invalid(sha, WORKER_CRASHED, f"the worker process died scoring this model: {reason}")
+        raise ValidatorFault(
+            f"the worker died {attempts} times scoring model {sha[:12]} (#{index + 1} of "
+            f"{total}): {reason}. A crash is a fault of this machine (memory pressure, the "
+            "OOM killer, a broken onnxruntime or driver), so the round is not scored and no "
+            "model is marked INVALID; see the worker log above."
+        )
 
     def _emit(self, event: EngineEvent) -> None:
         if self.on_event is not None:

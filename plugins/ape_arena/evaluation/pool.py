@@ -34,6 +34,12 @@ class EngineError(RuntimeError):
     """The engine itself cannot work (worker does not start, bad configuration)."""
 
 
+class ValidatorFault(EngineError):
+    """This validator's machine failed a model, not the model's rules: a worker ran past the
+    time limit or died (twice). The round is not scored at all (a model is never INVALID for
+    it), because slow or failing hardware must not make honest validators disagree."""
+
+
 @dataclass
 class Worker:
     """One worker process and the socket the engine talks to it through."""

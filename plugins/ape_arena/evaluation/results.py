@@ -21,8 +21,6 @@ INVALID_SCORE = 2**64 - 1
 MAX_VALID_SCORE = INVALID_SCORE - 1
 
 # Engine-side reason codes (the worker's are in worker.py, static ones in checks.py).
-TIME_LIMIT = "time_limit"
-WORKER_CRASHED = "worker_crashed"
 FETCH_FAILED = "fetch_failed"
 
 
@@ -48,6 +46,9 @@ class ScoreResult:
     metric fused into the graph, only the host's share: the log-softmax counts as inference)."""
     path: str = ""
     """How it was scored: "cpu", "cpu-fused" (metric inside the graph, fused.py) or "cuda"."""
+    probe_gap: float = 0.0
+    """The row-independence probe's largest gap between a row's loss in its batch and
+    elsewhere, as a fraction of the allowed gap (worker.PROBE_*): > 1 is ``batch_dependent``."""
 
     @property
     def ok(self) -> bool:
@@ -123,6 +124,7 @@ def from_reply(sha: str, reply: dict[str, Any], check_seconds: float) -> ScoreRe
         float(reply.get("infer_seconds", 0.0)),
         float(reply.get("metric_seconds", 0.0)),
         str(reply.get("path", "")),
+        float(reply.get("probe_gap", 0.0)),
     )
 
 

@@ -65,6 +65,16 @@ OUTPUT_SHAPE = "output_shape"
 OUTPUT_DTYPE = "output_dtype"
 NON_FINITE = "non_finite"
 NO_ROWS = "no_rows"
+BATCH_DEPENDENT = "batch_dependent"
+
+#: Row-independence probe (``Scorer._probe``): how many rows it re-scores and the tolerance
+#: on each row's loss, ``|in_batch - elsewhere| <= PROBE_ATOL + PROBE_RTOL * |in_batch|``.
+#: Honest float32 kernels round differently at different batch sizes; the largest gap
+#: measured on the fixture models (MLP, CNN, GRU, conv, transformer, skl2onnx exports, at
+#: batch 1, 7 and 1,024) is far below this (see the README's spec section).
+PROBE_ROWS = 8
+PROBE_RTOL = 1e-4
+PROBE_ATOL = 1e-5
 
 #: output elements per row from which the CPU path scores a batch's metric between batches
 #: (split over threads) instead of overlapping it with the next batch's inference
@@ -231,6 +241,22 @@ def bind_symbols(spec: Any, arrays: dict[str, Any]) -> dict[str, int]:
     return bound
 
 
+def probe_rows(shard_sha256: str, rows: int, k: int = PROBE_ROWS) -> list[int]:
+    """The rows the row-independence probe re-scores, in the order it batches them: the
+    first ``min(k, rows)`` distinct values of ``sha256("arena-probe:<shard>:<i>") mod rows``
+    for ``i = 0, 1, ...``. They depend only on the shard's hash, so every validator of a
+    round probes the same rows in the same order, and a model cannot know them in advance."""
+    picked: list[int] = []
+    i = 0
+    while len(picked) < min(k, rows):
+        digest = hashlib.sha256(f"arena-probe:{shard_sha256}:{i}".encode()).digest()
+        row = int.from_bytes(digest[:8], "big") % rows
+        if row not in picked:
+            picked.append(row)
+        i += 1
+    return picked
+
+
 def expected_output_shape(spec: Any, rows: int, bound: dict[str, int]) -> tuple[int | None, ...]:
     """Output shape for a batch of ``rows``: fixed dims, bound symbols, None = any size."""
     out: list[int | None] = [rows]
@@ -261,6 +287,9 @@ class Scorer:
         self.rows = next(iter(self.arrays.values())).shape[0]
         self.bound = bind_symbols(self.spec, self.arrays)
         self.batch_rows = self.spec.limits.max_batch_rows
+        self.probe = probe_rows(init["shard_sha256"], self.rows) if init.get("probe", True) else []
+        self._probe_main: dict[int, Any] = {}
+        self._probe_gap = 0.0
         self.providers = select_providers(self.device, ort.get_available_providers())
         self._gpu_arrays: dict[str, Any] | None = None
 
@@ -349,14 +378,11 @@ class Scorer:
     def score(self, path: str, expected_sha256: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
-            try:
-                with open(path, "rb") as fh:
-                    model = fh.read(self.max_model_bytes + 1)
-            except OSError as exc:
-                raise ModelInvalid(MODEL_CHANGED, f"cannot read model file: {exc}") from None
-            if sha256_hex(model) != expected_sha256:
-                raise ModelInvalid(MODEL_CHANGED, "model file changed after its static checks")
+            model = self._read_checked(path, expected_sha256)
+            check_s = time.perf_counter() - t0
             self._infer_s = self._metric_s = 0.0
+            self._probe_main = {}
+            self._probe_gap = 0.0
             threads = session_threads(model, self.threads)
             fused = self._run_fused(model, threads) if self.fuse else None
             if fused is not None:
@@ -364,6 +390,8 @@ class Scorer:
                 path_kind = "cpu-fused"
                 del model
             else:
+                self._probe_main = {}
+                self._probe_gap = 0.0
                 sess = self.load_session(model, threads)
                 del model
                 path_kind = select_path(
@@ -373,6 +401,10 @@ class Scorer:
                     values, count = self._run_cuda(sess)
                 else:
                     values, count = self._run_cpu(sess)
+                if count > 0:
+                    self._probe(
+                        lambda rows: self._rows_plain(sess, rows, path_kind), self._plain_losses
+                    )
                 del sess
             if count <= 0:
                 raise ModelInvalid(NO_ROWS, "the shard has no scored rows (all masked)")
@@ -385,6 +417,8 @@ class Scorer:
                 "count": int(count),
                 "path": path_kind,
                 "seconds": time.perf_counter() - t0,
+                "check_seconds": check_s,
+                "probe_gap": self._probe_gap,
                 "infer_seconds": self._infer_s,
                 "metric_seconds": self._metric_s,
             }
@@ -395,6 +429,114 @@ class Scorer:
         except Exception as exc:  # noqa: BLE001 - a model must never take the worker down
             err = _classify(exc, RUNTIME_ERROR, "onnxruntime failed while running the model")
             return _invalid(err.code, err.reason, t0)
+
+    def _read_checked(self, path: str, expected_sha256: str) -> bytes:
+        """The model's bytes, read once, after every static check (``checks.py``) passed on
+        exactly those bytes. The checks run here, inside the worker, so a pathological graph
+        meets the worker's memory limit and the engine's time limit, never the validator's
+        own process."""
+        from .checks import CheckError, check_model_bytes
+
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                model = fh.read(self.max_model_bytes + 1)
+        except OSError as exc:
+            raise ModelInvalid("unreadable", f"cannot read the model file: {exc}") from None
+        if len(model) > self.max_model_bytes:
+            raise ModelInvalid(
+                "too_large",
+                f"model file is {max(size, len(model))} bytes; the task allows at most "
+                f"{self.max_model_bytes}",
+            )
+        try:
+            check_model_bytes(model, self.spec, expected_sha256)
+        except CheckError as exc:
+            raise ModelInvalid(exc.code, exc.reason) from None
+        return model
+
+    # -- row independence
+    def _keep_probe(self, out: Any, s: int, e: int) -> None:
+        """Keep the outputs of the probe's rows in batch ``s:e`` as the main pass saw them."""
+        for row in self.probe:
+            if s <= row < e:
+                part = out[row - s]
+                self._probe_main[row] = part.clone() if hasattr(part, "clone") else part.copy()
+
+    def _probe(self, run: Any, losses: Any) -> bool:
+        """The row-independence probe: the probe rows (``probe_rows``) are scored again,
+        all together in one batch (in the probe's order) and each alone (batch of 1), and
+        every row's loss there must match its loss in its batch of the main pass within
+        ``PROBE_ATOL + PROBE_RTOL * |loss|``; else the model is INVALID ``batch_dependent``
+        (a model must score each row on its own, not adapt to the batch it sees).
+
+        ``run(rows)`` returns the outputs of those rows batched together (``None``: the
+        fused path gives up, the caller falls back to the plain path), ``losses(outputs,
+        rows)`` each row's loss. Returns False when ``run`` gave up."""
+        if not self.probe or len(self._probe_main) != len(self.probe):
+            return True
+        t0 = time.perf_counter()
+        rows = self.probe
+        stack = self.torch.stack if hasattr(self._probe_main[rows[0]], "clone") else self.np.stack
+        main = losses(stack([self._probe_main[r] for r in rows]), rows)
+        main_at = {r: float(v) for r, v in zip(rows, main, strict=True)}
+        try:
+            for batch in [rows] + [[r] for r in rows]:
+                out = run(batch)
+                if out is None:
+                    return False
+                for r, got in zip(batch, losses(out, batch), strict=True):
+                    want = main_at[r]
+                    allowed = PROBE_ATOL + PROBE_RTOL * abs(want)
+                    gap = abs(float(got) - want) / allowed
+                    self._probe_gap = max(self._probe_gap, gap) if gap == gap else math.inf
+                    if not gap <= 1.0:
+                        n = min(self.rows, (r // self.batch_rows + 1) * self.batch_rows) - (
+                            r // self.batch_rows * self.batch_rows
+                        )
+                        raise ModelInvalid(
+                            BATCH_DEPENDENT,
+                            f"row {r}'s loss is {want:.9g} in its batch of {n} rows but "
+                            f"{float(got):.9g} in a batch of {len(batch)} (allowed gap "
+                            f"{PROBE_ATOL:g} + {PROBE_RTOL:g} x |loss|): the model's output "
+                            "for a row depends on the other rows of its batch",
+                        )
+        finally:
+            self._infer_s += time.perf_counter() - t0
+        return True
+
+    def _take(self, key: str, rows: list[int]) -> Any:
+        return self.arrays[key][rows]
+
+    def _rows_plain(self, sess: Any, rows: list[int], path_kind: str) -> Any:
+        """Outputs of ``rows`` batched together, through ``sess`` (plain CPU or CUDA path),
+        with the main pass's output checks."""
+        feeds = {t.name: self._take(t.data_key, rows) for t in self.spec.inputs}
+        (out,) = sess.run([self.spec.output.name], feeds)
+        self._check_output(out.shape, out.dtype.name, len(rows))
+        if out.size and not _all_finite(self.np, self.torch, out):
+            raise ModelInvalid(NON_FINITE, f"non-finite output (probe rows {rows})")
+        if path_kind == "cuda":  # pragma: no cover - needs a GPU
+            return self.torch.from_numpy(out).to("cuda")
+        return out
+
+    def _plain_losses(self, out: Any, rows: list[int]) -> Any:
+        """Each row's loss from the model's outputs (``error_rate`` compares the rows'
+        cross entropy: a 0/1 error would flip on honest rounding at a near tie)."""
+        data = self.spec.data
+        target = self._take(data.target_key, rows)
+        mask = self._take(data.mask_key, rows) if data.mask_key else None
+        if hasattr(out, "clone") and out.is_cuda:  # pragma: no cover - needs a GPU
+            target = self.torch.from_numpy(target).to("cuda")
+            mask = None if mask is None else self.torch.from_numpy(mask).to("cuda")
+        metric = "cross_entropy" if self.spec.metric == "error_rate" else self.spec.metric
+        try:
+            values = self.metric_rows(
+                metric, out, target, mask=mask, ignore_index=data.ignore_index
+            )
+        except ValueError as exc:
+            raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
+        return values.values.reshape(len(rows), -1).sum(axis=1)
 
     def _cuda_available(self, providers: Sequence[str]) -> bool:
         if not providers or providers[0] != CUDA_EP:
@@ -476,6 +618,7 @@ class Scorer:
                 (out,) = sess.run([out_name], self._feeds(s, e))
                 self._infer_s += time.perf_counter() - t0
                 self._check_output(out.shape, out.dtype.name, e - s)
+                self._keep_probe(out, s, e)
                 if pool is None:
                     collect(self._split_metric(out, s, e))
                     continue
@@ -542,6 +685,7 @@ class Scorer:
                 or not _all_finite(np, self.torch, picked)
             ):
                 return None
+            self._keep_probe(picked, s, e)
             rows = self.nll_metric_rows(
                 self.spec.metric,
                 -picked[..., 0],
@@ -552,6 +696,39 @@ class Scorer:
             values.append(rows.values)
             count += rows.count
             self._metric_s += time.perf_counter() - t1
+
+        def run_rows(rows: list[int]) -> Any:
+            feeds = {t.name: self._take(t.data_key, rows) for t in self.spec.inputs}
+            feeds[names.target] = self._gather_index[rows]
+            try:
+                picked, check, shape = sess.run(fetch, feeds)
+            except Exception:  # noqa: BLE001 - the plain path decides
+                return None
+            try:
+                self._check_output(tuple(int(d) for d in shape), "float32", len(rows))
+            except ModelInvalid:
+                return None
+            ordinary = (
+                picked.shape == feeds[names.target].shape
+                and math.isfinite(float(check))
+                and _all_finite(np, self.torch, picked)
+            )
+            return picked if ordinary else None
+
+        def losses(picked: Any, rows: list[int]) -> Any:
+            data = self.spec.data
+            mask = self._take(data.mask_key, rows) if data.mask_key else None
+            nll = self.nll_metric_rows(
+                self.spec.metric,
+                -picked[..., 0],
+                self._take(data.target_key, rows),
+                mask,
+                ignore_index=data.ignore_index,
+            )
+            return nll.values.reshape(len(rows), -1).sum(axis=1)
+
+        if count > 0 and not self._probe(run_rows, losses):
+            return None
         return values, count
 
     def _split_metric(self, out, s: int, e: int) -> tuple[Any, int]:
@@ -608,6 +785,7 @@ class Scorer:
             self._check_output(tuple(out.shape), str(out.dtype).removeprefix("torch."), e - s)
             if out.numel() and not bool(torch.isfinite(out).all()):
                 raise ModelInvalid(NON_FINITE, f"non-finite output (rows {s}..{e - 1})")
+            self._keep_probe(out, s, e)
             target = g[self.spec.data.target_key][s:e]
             mask = g[self.spec.data.mask_key][s:e] if self.spec.data.mask_key else None
             rows = self._metric(out, target, mask)

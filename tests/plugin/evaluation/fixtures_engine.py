@@ -129,6 +129,51 @@ def offset_model(offset, seed: int = 7):
     return _model(nodes, [*_linear_parts(seed), off])
 
 
+def batch_size_model(scale: float = 1.0, seed: int = 8):
+    """Adapts to its batch: adds ``scale`` x the batch's row count to logit 0, so a row
+    scores differently in a batch of 1,024 and alone (INVALID ``batch_dependent``)."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    one_hot = np.zeros(10, np.float32)
+    one_hot[0] = scale
+    inits = [
+        *_linear_parts(seed),
+        numpy_helper.from_array(one_hot, "hot"),
+        numpy_helper.from_array(np.array([0], np.int64), "first"),
+    ]
+    nodes = [
+        helper.make_node("Shape", ["features"], ["shape"]),
+        helper.make_node("Gather", ["shape", "first"], ["rows"], axis=0),
+        helper.make_node("Cast", ["rows"], ["rows_f"], to=1),
+        helper.make_node("Mul", ["rows_f", "hot"], ["bump"]),
+        helper.make_node("MatMul", ["features", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "B"], ["z"]),
+        helper.make_node("Add", ["z", "bump"], ["logits"]),
+    ]
+    return _model(nodes, inits)
+
+
+def running_sum_model(seed: int = 9):
+    """Looks at the rows before it: a row's features are replaced by the running sum over
+    its batch (``CumSum`` over the batch axis), so it scores differently alone."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    inits = [
+        *_linear_parts(seed),
+        numpy_helper.from_array(np.array(0, np.int64), "batch_axis"),
+        numpy_helper.from_array(np.array(0.01, np.float32), "small"),
+    ]
+    nodes = [
+        helper.make_node("CumSum", ["features", "batch_axis"], ["cum"]),
+        helper.make_node("Mul", ["cum", "small"], ["cum_s"]),
+        helper.make_node("MatMul", ["cum_s", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "B"], ["logits"]),
+    ]
+    return _model(nodes, inits)
+
+
 def wrong_shape_model():
     """Declares ``[batch, 10]`` but averages over the batch: ``[1, 10]`` at run time."""
     from onnx import helper
@@ -161,8 +206,9 @@ def memory_bomb_model(bytes_per_row: int = 2**22):
     return _model(nodes, [*_linear_parts(4), scale])
 
 
-def endless_loop_model(trip_count: int = 2**62):
-    """A ``Loop`` with a huge trip count multiplying a 64x64 matrix each step."""
+def endless_loop_model(trip_count: int = 2**62, size: int = 64):
+    """A ``Loop`` with a huge trip count multiplying a ``size`` x ``size`` matrix each step
+    (statically INVALID, ``unbounded_loop``). ``slow_loop_model`` stays within the rules."""
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
@@ -176,28 +222,41 @@ def endless_loop_model(trip_count: int = 2**62):
         [
             helper.make_tensor_value_info("i", onnx.TensorProto.INT64, []),
             helper.make_tensor_value_info("cond_in", onnx.TensorProto.BOOL, []),
-            helper.make_tensor_value_info("acc_in", onnx.TensorProto.FLOAT, [64, 64]),
+            helper.make_tensor_value_info("acc_in", onnx.TensorProto.FLOAT, [size, size]),
         ],
         [
             helper.make_tensor_value_info("cond_out", onnx.TensorProto.BOOL, []),
-            helper.make_tensor_value_info("acc_out", onnx.TensorProto.FLOAT, [64, 64]),
+            helper.make_tensor_value_info("acc_out", onnx.TensorProto.FLOAT, [size, size]),
         ],
     )
-    eye = np.eye(64, dtype=np.float32)
+    eye = np.eye(size, dtype=np.float32)
     inits = [
         *_linear_parts(5),
         numpy_helper.from_array(np.array(trip_count, np.int64), "trips"),
         numpy_helper.from_array(np.array(True), "yes"),
         numpy_helper.from_array(eye, "acc0"),
         numpy_helper.from_array(eye, "M"),
+        numpy_helper.from_array(np.array([0], np.int64), "zero"),
+        numpy_helper.from_array(np.array([1], np.int64), "one"),
+        numpy_helper.from_array(np.array([64], np.int64), "n64"),
     ]
     nodes = [
         helper.make_node("Loop", ["trips", "yes", "acc0"], ["acc"], body=body),
-        helper.make_node("MatMul", ["features", "acc"], ["x2"]),
+        helper.make_node("Slice", ["acc", "zero", "n64", "zero"], ["acc64"]),
+        helper.make_node("Slice", ["acc64", "zero", "n64", "one"], ["acc64b"]),
+        helper.make_node("MatMul", ["features", "acc64b"], ["x2"]),
         helper.make_node("MatMul", ["x2", "W"], ["xw"]),
         helper.make_node("Add", ["xw", "B"], ["logits"]),
     ]
     return _model(nodes, inits)
+
+
+def slow_loop_model():
+    """Within the rules (a constant trip count at the limit) but slow: 65,536 products of
+    256 x 256 matrices (~2 TFLOP, minutes on a CPU core), for the time-limit guard."""
+    from ape_arena.evaluation.checks import MAX_LOOP_TRIPS
+
+    return endless_loop_model(trip_count=MAX_LOOP_TRIPS, size=256)
 
 
 def custom_domain_model():

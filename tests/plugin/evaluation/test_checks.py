@@ -483,3 +483,153 @@ def test_training_info_graphs_are_checked(digits_onnx, write_model, make_spec, d
     )
     path, sha = write_model(model, "stash.onnx")
     assert_fails("too_many_params", path, make_spec(limits={"max_params": 1_000}), sha)
+
+
+# ---------------------------------------------------------------------------- loop bounds
+def _loop_body(inner: onnx.NodeProto | None = None, p: str = "") -> onnx.GraphProto:
+    """A Loop body carrying a [10] vector that adds B each step (optionally with ``inner``,
+    itself a Loop, before it); ``p`` prefixes its names (SSA across nested bodies)."""
+    nodes = [helper.make_node("Identity", [f"{p}cond_in"], [f"{p}cond_out"])]
+    if inner is not None:
+        nodes.append(inner)
+    nodes.append(helper.make_node("Add", [f"{p}acc_in", "B"], [f"{p}acc_out"]))
+    return helper.make_graph(
+        nodes,
+        f"{p}body",
+        [
+            helper.make_tensor_value_info(f"{p}i", onnx.TensorProto.INT64, []),
+            helper.make_tensor_value_info(f"{p}cond_in", onnx.TensorProto.BOOL, []),
+            helper.make_tensor_value_info(f"{p}acc_in", onnx.TensorProto.FLOAT, [10]),
+        ],
+        [
+            helper.make_tensor_value_info(f"{p}cond_out", onnx.TensorProto.BOOL, []),
+            helper.make_tensor_value_info(f"{p}acc_out", onnx.TensorProto.FLOAT, [10]),
+        ],
+    )
+
+
+def _with_loop(model: onnx.ModelProto, trips_name: str, body=None, name="loop") -> None:
+    model.graph.initializer.append(numpy_helper.from_array(np.array(True), "yes"))
+    model.graph.node.append(
+        helper.make_node(
+            "Loop", [trips_name, "yes", "B"], [f"{name}_out"], body=body or _loop_body(), name=name
+        )
+    )
+
+
+def _const(model: onnx.ModelProto, name: str, value: int) -> None:
+    model.graph.initializer.append(numpy_helper.from_array(np.array(value, np.int64), name))
+
+
+@pytest.mark.parametrize("trips", [0, 1, 65_536])
+def test_loop_with_a_constant_trip_count_passes(trips, digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    _const(model, "M", trips)
+    _with_loop(model, "M")
+    path, sha = write_model(model)
+    assert "Loop" in check_model(path, digits_spec, sha).op_types
+
+
+def test_loop_trip_count_from_a_constant_node_passes(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.graph.node.append(
+        helper.make_node(
+            "Constant", [], ["M"], value=numpy_helper.from_array(np.array(3, np.int64))
+        )
+    )
+    _with_loop(model, "M")
+    path, sha = write_model(model)
+    assert check_model(path, digits_spec, sha).num_nodes == 6
+
+
+def test_loop_over_the_limit_is_unbounded(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    _const(model, "M", 65_537)
+    _with_loop(model, "M")
+    path, sha = write_model(model)
+    err = assert_fails("unbounded_loop", path, digits_spec, sha)
+    assert "65537 iterations" in err.reason and "65536" in err.reason
+
+
+def test_loop_driven_by_the_input_is_unbounded(digits_onnx, write_model, digits_spec):
+    """M computed from the data (here the batch size): the data would decide the work."""
+    model = digits_onnx()
+    model.graph.node.extend(
+        [
+            helper.make_node("Shape", ["features"], ["shape"]),
+            helper.make_node("ReduceMax", ["shape"], ["M"], keepdims=0),
+        ]
+    )
+    _with_loop(model, "M")
+    path, sha = write_model(model)
+    err = assert_fails("unbounded_loop", path, digits_spec, sha)
+    assert "no constant trip count" in err.reason
+
+
+def test_loop_without_trip_count_is_unbounded(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    _with_loop(model, "")
+    path, sha = write_model(model)
+    assert_fails("unbounded_loop", path, digits_spec, sha)
+
+
+@pytest.mark.parametrize(("outer", "inner", "ok"), [(200, 200, True), (300, 300, False)])
+def test_nested_loops_multiply(outer, inner, ok, digits_onnx, write_model, digits_spec):
+    """A loop inside a loop body runs outer x inner times; the outer scope's constants
+    are visible inside."""
+    model = digits_onnx()
+    _const(model, "M_outer", outer)
+    _const(model, "M_inner", inner)
+    inner_loop = helper.make_node(
+        "Loop", ["M_inner", "cond_in", "acc_in"], ["inner_out"], body=_loop_body(p="in_"), name="in"
+    )
+    _with_loop(model, "M_outer", body=_loop_body(inner_loop))
+    path, sha = write_model(model)
+    if ok:
+        check_model(path, digits_spec, sha)
+    else:
+        err = assert_fails("unbounded_loop", path, digits_spec, sha)
+        assert "90000 iterations" in err.reason
+
+
+def _scan_body() -> onnx.GraphProto:
+    return helper.make_graph(
+        [helper.make_node("Add", ["s_in", "x"], ["s_out"])],
+        "scan_body",
+        [
+            helper.make_tensor_value_info("s_in", onnx.TensorProto.FLOAT, [64]),
+            helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [64]),
+        ],
+        [helper.make_tensor_value_info("s_out", onnx.TensorProto.FLOAT, [64])],
+    )
+
+
+def test_scan_over_the_batch_is_unbounded(digits_onnx, write_model, digits_spec):
+    """A Scan over the input's batch axis (a running sum over rows): its length is data."""
+    model = digits_onnx()
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(64, np.float32), "s0"))
+    model.graph.node.append(
+        helper.make_node(
+            "Scan", ["s0", "features"], ["s"], body=_scan_body(), num_scan_inputs=1, name="scan"
+        )
+    )
+    path, sha = write_model(model)
+    err = assert_fails("unbounded_loop", path, digits_spec, sha)
+    assert "no static length" in err.reason
+
+
+def test_scan_over_a_constant_passes(digits_onnx, write_model, digits_spec):
+    model = digits_onnx()
+    model.graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.zeros(64, np.float32), "s0"),
+            numpy_helper.from_array(np.ones((5, 64), np.float32), "rows5"),
+        ]
+    )
+    model.graph.node.append(
+        helper.make_node(
+            "Scan", ["s0", "rows5"], ["s"], body=_scan_body(), num_scan_inputs=1, name="scan"
+        )
+    )
+    path, sha = write_model(model)
+    assert "Scan" in check_model(path, digits_spec, sha).op_types

@@ -23,14 +23,19 @@ from ape_arena.evaluation.engine import (
     EngineEvent,
     ScoreResult,
     ShardError,
+    ValidatorFault,
     default_workers,
     score_from_total,
 )
 from ape_arena.evaluation.worker import CPU_EP, CUDA_EP, DeviceError, select_path, select_providers
 from hypothesis import given
 from hypothesis import strategies as st
+from onnx import helper
 
 from tests.plugin.evaluation.fixtures_engine import (
+    _linear_parts,
+    _model,
+    batch_size_model,
     custom_domain_model,
     endless_loop_model,
     engine_spec,
@@ -39,6 +44,7 @@ from tests.plugin.evaluation.fixtures_engine import (
     memory_bomb_model,
     nan_model,
     reference_cross_entropy,
+    slow_loop_model,
     write_digits_shard,
     wrong_shape_model,
 )
@@ -227,14 +233,13 @@ def failure_round(request, engine_shard, save_onnx):
     workers, fuse = request.param
     shard, shard_sha = engine_shard
     goods = [save_onnx(good_model(seed=10 + i), f"good{10 + i}") for i in range(8)]
-    crasher = save_onnx(good_model(seed=99), "crasher")
     bad = {
         "nan": save_onnx(nan_model(), "nan"),
         "inf": save_onnx(inf_model(), "inf"),
         "shape": save_onnx(wrong_shape_model(), "shape"),
         "memory": save_onnx(memory_bomb_model(), "memory"),
         "loop": save_onnx(endless_loop_model(), "loop"),
-        "crash": crasher,
+        "batch": save_onnx(batch_size_model(), "batch"),
         "static": save_onnx(custom_domain_model(), "static"),
     }
     order: list[tuple[str, tuple[str, str]]] = []
@@ -242,13 +247,7 @@ def failure_round(request, engine_shard, save_onnx):
         order.append((f"good{i}", goods[i]))
         order.append((name, item))
     order.append(("good_last", goods[len(bad)]))
-    engine_ref: list[Engine] = []
     events: list[EngineEvent] = []
-
-    def on_event(event: EngineEvent) -> None:
-        events.append(event)
-        _kill_worker_when(crasher[1], engine_ref)(event)
-
     engine = Engine(
         engine_spec(),
         shard,
@@ -257,9 +256,8 @@ def failure_round(request, engine_shard, save_onnx):
         time_limit=4.0,
         workers=workers,
         fuse=fuse,
-        on_event=on_event,
+        on_event=events.append,
     )
-    engine_ref.append(engine)
     with engine:
         results = engine.score_round([item for _, item in order])
         workers = (engine.workers, engine.workers_started, engine.fuse)
@@ -279,8 +277,8 @@ def failure_round(request, engine_shard, save_onnx):
         ("inf", "non_finite", "non-finite output"),
         ("shape", "output_shape", "[1, 10]"),
         ("memory", "memory_limit", "memory limit"),
-        ("loop", "time_limit", "time limit of 4 s"),
-        ("crash", "worker_crashed", "SIGKILL"),
+        ("loop", "unbounded_loop", "the limit is 65536"),
+        ("batch", "batch_dependent", "depends on the other rows of its batch"),
         ("static", "custom_domain", "com.attacker"),
     ],
 )
@@ -301,16 +299,108 @@ def test_round_continues_after_every_failure(failure_round):
         assert r.path == ("cpu-fused" if fuse else "cpu"), name
 
 
-def test_overrun_and_crash_replace_the_worker(failure_round):
-    results, _, (workers, started, _), events = failure_round
-    # three workers are killed: after the loop's overrun and at each of the crasher's two
-    # attempts. One worker: each is replaced (later models need it). Two: the last one is
-    # replaced only if a model was still waiting for its slot.
-    assert started == 4 if workers == 1 else started in (4, 5)
-    crash = results["crash"].sha256
-    crash_starts = [e for e in events if e.kind == "start" and e.sha256 == crash]
-    assert [e.attempt for e in crash_starts] == [1, 2]  # retried once...
-    assert crash_starts[0].pid != crash_starts[1].pid  # ...on a fresh worker
+def test_round_reuses_its_workers_after_model_failures(failure_round):
+    """No model failure above (the memory bomb included) costs a worker: the round ends on
+    the workers it started with."""
+    _, _, (workers, started, _), _ = failure_round
+    assert started == workers
+
+
+def _fault_round(engine_shard, save_onnx, model, **options):
+    shard, shard_sha = engine_shard
+    goods = [save_onnx(good_model(seed=40 + i), f"fault_good{i}") for i in range(2)]
+    events: list[EngineEvent] = []
+    hook = options.pop("hook", None)
+
+    def on_event(event: EngineEvent) -> None:
+        events.append(event)
+        if hook is not None:
+            hook(event)
+
+    with Engine(engine_spec(), shard, shard_sha, workers=1, on_event=on_event, **options) as engine:
+        with pytest.raises(ValidatorFault) as info:
+            engine.score_round([goods[0], model, goods[1]])
+    return str(info.value), events
+
+
+def test_crash_is_a_validator_fault_not_invalid(engine_shard, save_onnx):
+    """A worker that dies on a model, and again on a fresh worker, stops the round with a
+    message: a crash is this machine's fault, never the model's INVALID."""
+    crasher = save_onnx(good_model(seed=99), "crasher")
+    message, events = _fault_round(
+        engine_shard, save_onnx, crasher, hook=_kill_worker_when(crasher[1], [])
+    )
+    assert "died 2 times" in message and "no model is marked INVALID" in message
+    starts = [e for e in events if e.kind == "start" and e.sha256 == crasher[1]]
+    assert [e.attempt for e in starts] == [1, 2]  # retried once...
+    assert starts[0].pid != starts[1].pid  # ...on a fresh worker
+    assert not any(e.kind == "result" and e.sha256 == crasher[1] for e in events)
+
+
+def test_one_crash_is_retried_on_a_fresh_worker(engine_shard, save_onnx):
+    """An unrelated kill (say the OOM killer) of one attempt does not change the score."""
+    shard, shard_sha = engine_shard
+    model = save_onnx(good_model(seed=98), "killed_once")
+    killed: list[int] = []
+
+    def kill_first(event: EngineEvent) -> None:
+        if event.kind == "start" and event.sha256 == model[1] and not killed:
+            killed.append(event.pid)
+            os.kill(event.pid, signal.SIGKILL)
+
+    with Engine(engine_spec(), shard, shard_sha, workers=1, on_event=kill_first) as engine:
+        (result,) = engine.score_round([model])
+    assert killed and result.ok
+    expected = score_from_total(*reference_cross_entropy(Path(model[0]), shard))
+    assert abs(result.score - expected) <= F32_UNITS
+
+
+def test_overrun_is_a_validator_fault_not_invalid(engine_shard, save_onnx):
+    """A model within the rules that runs past the validator's time limit (here a loop at
+    the trip-count limit and a 2 s limit) stops the round: slow hardware must not make
+    honest validators disagree by marking it INVALID."""
+    slow = save_onnx(slow_loop_model(), "slow_loop")
+    message, events = _fault_round(engine_shard, save_onnx, slow, time_limit=2.0)
+    assert "time limit of 2 s" in message and "no model is marked INVALID" in message
+    assert not any(e.kind == "result" and e.sha256 == slow[1] for e in events)
+
+
+def test_static_checks_run_in_the_worker(engine_shard, save_onnx, monkeypatch):
+    """The engine's own process runs no static check: with them broken here, the worker
+    still gives every verdict (a statically bad model INVALID, a good one its score)."""
+    from ape_arena.evaluation import checks
+
+    def broken(*args, **kwargs):
+        raise AssertionError("static checks ran in the validator's own process")
+
+    monkeypatch.setattr(checks, "check_model", broken)
+    monkeypatch.setattr(checks, "check_model_bytes", broken)
+    shard, shard_sha = engine_shard
+    good = save_onnx(good_model(seed=31), "in_worker_good")
+    bad = save_onnx(custom_domain_model(), "in_worker_bad")
+    with Engine(engine_spec(), shard, shard_sha, workers=1) as engine:
+        ok, static = engine.score_round([good, bad])
+    assert ok.ok and static.code == "custom_domain"
+
+
+def test_pathological_graph_is_checked_inside_the_sandbox(engine_shard, save_onnx):
+    """A 150k-node graph (4.3 MB, within the size limit; its static checks take seconds):
+    under the worker's limits it gets its verdict from the worker, and under a time limit
+    it cannot meet, the worker is killed and the round stops with a validator fault, while
+    the validator's own process stays free."""
+    shard, shard_sha = engine_shard
+    nodes = [helper.make_node("MatMul", ["features", "W"], ["x0"])]
+    nodes += [helper.make_node("Identity", [f"x{i}"], [f"x{i + 1}"]) for i in range(150_000)]
+    nodes.append(helper.make_node("Add", ["x150000", "B"], ["logits"]))
+    chain = save_onnx(_model(nodes, _linear_parts(3)), "chain150k")
+    with Engine(engine_spec(), shard, shard_sha, workers=1) as engine:
+        (result,) = engine.score_round([chain])
+    assert result.ok, result.reason
+    expected = score_from_total(*reference_cross_entropy(Path(chain[0]), shard))
+    assert abs(result.score - expected) <= F32_UNITS
+    with Engine(engine_spec(), shard, shard_sha, workers=1, time_limit=0.5) as engine:
+        with pytest.raises(ValidatorFault, match="time limit of 0.5 s"):
+            engine.score_round([chain])
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -503,7 +593,7 @@ _ORPHAN_SCRIPT = textwrap.dedent(
     engine = Engine(engine_spec(), sys.argv[1], sys.argv[2], progress=False, time_limit=600)
     engine.wait_ready()
     print(engine.worker_pid, flush=True)
-    engine.score_round([(sys.argv[3], sys.argv[4])])  # an endless loop: the worker is busy
+    engine.score_round([(sys.argv[3], sys.argv[4])])  # a long loop: the worker is busy
     """
 )
 
@@ -521,7 +611,7 @@ def test_worker_dies_with_a_killed_engine(engine_shard, save_onnx):
     import time
 
     shard, shard_sha = engine_shard
-    loop_path, loop_sha = save_onnx(endless_loop_model(), "loop_orphan")
+    loop_path, loop_sha = save_onnx(slow_loop_model(), "loop_orphan")
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
