@@ -206,6 +206,8 @@ def errors() -> Iterator[None]:
         ("ape_arena.evaluation.store", "StoreError"),
         ("ape_arena.evaluation.shards", "ShardError"),
         ("ape_arena.evaluation.checks", "CheckError"),
+        ("ape_arena.evaluation.pool", "EngineError"),  # ValidatorFault included
+        ("ape_arena.evaluation.worker", "ShardError"),
         ("ape_arena.protocol.deployments", "DeploymentExistsError"),
     ):
         try:

@@ -75,6 +75,15 @@ def join(network, account, arena_address, task_id, amount, commission):
     help="onnxruntime threads per worker (default: CPUs / workers). For rounds of one "
     "large model use --workers 1 (that worker then gets every CPU).",
 )
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=1.0),
+    default=600.0,
+    show_default=True,
+    help="Seconds a model may take (static checks, load, run). A guard for this machine, "
+    "not a rule: a model past it stops the round with a message (no score is committed) "
+    "and is never marked INVALID.",
+)
 @click.option("--no-finalize", is_flag=True, help="Leave finalizing rounds to others.")
 def run(
     network,
@@ -87,6 +96,7 @@ def run(
     poll,
     workers,
     threads,
+    time_limit,
     no_finalize,
 ):
     """Validate TASK round after round until it ends: wait for each phase, fetch the eval
@@ -108,6 +118,7 @@ def run(
     client = connect(network, account, arena_address)
     acct = client.account
     options = {k: v for k, v in (("workers", workers), ("threads", threads)) if v}
+    options["time_limit"] = time_limit
     try:
         with errors():
             v = Validator(

@@ -650,6 +650,33 @@ def test_scoring_failure_skips_the_round_after_a_few_attempts(arena, make_valida
     assert sum("worker did not start" in line for line in v.lines) == 3
 
 
+def test_engine_validator_fault_skips_the_round_without_invalid(arena, make_validator, monkeypatch):
+    """A time-out or dead worker in the real engine (``ValidatorFault``) is this machine's
+    fault: nothing is saved or committed (no model becomes INVALID) and the log says why."""
+    import ape_arena.evaluation.engine as engine_mod
+    from ape_arena.evaluation.pool import ValidatorFault
+
+    class SlowMachineEngine:
+        def __init__(self, *args, **kw):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def score_round(self, models):
+            raise ValidatorFault("model abc ran past this validator's time limit of 600 s")
+
+    monkeypatch.setattr(engine_mod, "Engine", SlowMachineEngine)
+    v = make_validator(Validator)
+    arena.at(0, Phase.SCORE_COMMIT)
+    assert v.step().actions == []
+    assert arena.sent == [] and not v.states.path(0).exists()
+    assert any("time limit of 600 s" in line and "try again" in line for line in v.lines)
+
+
 @pytest.mark.parametrize(("pending", "why"), [(50, "activates in round 1"), (0, "none left")])
 def test_no_active_stake_means_no_scoring(arena, make_validator, pending, why):
     arena.stake, arena.pending = 0, pending
