@@ -24,7 +24,8 @@ Per round
    straggler. A worker caps its address space (``memory_limit``; ``RLIMIT_AS``, or
    ``RLIMIT_DATA`` where CUDA may be used) and dies with the engine.
 4. **Score**: ``score = round_half_up(total / count * 1e9)``, exactly (``results.py``),
-   clamped to ``[0, 2**64 - 2]``. ``2**64 - 1`` is INVALID.
+   clamped to ``[0, 2**64 - 3]``. ``2**64 - 1`` is INVALID (``2**64 - 2``, UNAVAILABLE,
+   is the validator's, for a model it could not fetch).
 
 Every failure a rule about the model decides (static check, load, run-time error, wrong
 output shape or dtype, non-finite output, the memory limit, batch dependence) gives an

@@ -3,7 +3,8 @@ it runs, and the fixed-point rule that turns a loss into the ``uint64`` a valida
 
 ``score = round_half_up(total / count * 1e9)``, computed exactly with ``fractions.Fraction``
 from the float64 total (an exact ``math.fsum`` over every per-row value) and the integer
-count, clamped to ``[0, 2**64 - 2]``. ``2**64 - 1`` is INVALID.
+count, clamped to ``[0, 2**64 - 3]``. ``2**64 - 1`` is INVALID and ``2**64 - 2`` the
+protocol's UNAVAILABLE (a validator could not fetch the model), so no valid score is either.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ SCALE = 10**9
 """Fixed-point scale of a score: score = mean loss x 1e9."""
 INVALID_SCORE = 2**64 - 1
 """The uint64 score of a model that could not be scored."""
-MAX_VALID_SCORE = INVALID_SCORE - 1
+MAX_VALID_SCORE = INVALID_SCORE - 2
+"""Largest valid score: ``2**64 - 2`` is the protocol's UNAVAILABLE."""
 
 # Engine-side reason codes (the worker's are in worker.py, static ones in checks.py).
 FETCH_FAILED = "fetch_failed"
@@ -81,8 +83,9 @@ def score_from_total(total: float, count: int) -> int:
     """Fixed-point score of a loss: ``floor(total / count * 10**9 + 1/2)``, exactly.
 
     The float64 ``total`` is converted to an exact rational, so no float rounding happens
-    here; ties round up. Clamped to ``[0, 2**64 - 2]`` (a tiny negative total from a loss
-    that is mathematically >= 0 scores 0; ``2**64 - 1`` stays reserved for INVALID).
+    here; ties round up. Clamped to ``[0, 2**64 - 3]`` (a tiny negative total from a loss
+    that is mathematically >= 0 scores 0; ``2**64 - 1`` stays reserved for INVALID and
+    ``2**64 - 2`` for UNAVAILABLE).
 
     Raises:
         ValueError: non-finite total or count <= 0.

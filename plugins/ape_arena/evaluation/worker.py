@@ -7,7 +7,9 @@ with one end of a socket pair as file descriptor N. The worker
 2. receives the init message (spec JSON, shard path + sha256, threads, device),
 3. reads the eval shard **once** from the file, checks its sha256 on the very bytes it
    parses (no check-then-use gap), validates it against the spec and keeps it,
-4. then serves ``score`` requests until told to exit or killed: re-hash the model file,
+4. then serves ``score`` requests until told to exit or killed: read the model file once
+   and run every static check (``checks.check_model_bytes``: hash, size, rules) on exactly
+   those bytes, here under the worker's limits rather than in the validator's process;
    build an onnxruntime session, run it over the shard in ``spec.limits.max_batch_rows``
    batches, check every output (shape, dtype, finiteness), feed it to
    ``arena_kernels.metric_rows`` and reduce all per-row values once with ``exact_total``.
@@ -16,6 +18,9 @@ with one end of a socket pair as file descriptor N. The worker
    a finiteness sum), so the logits never leave onnxruntime; a model whose batches are
    not all ordinary (non-finite, wrong shape, an onnxruntime error) is scored again on
    the plain path, which alone decides INVALID and why.
+5. probes row independence (``Scorer._probe``): ``PROBE_ROWS`` rows chosen from the
+   shard's hash are scored again together and each alone; a row whose loss moves by more
+   than ``PROBE_ATOL + PROBE_RTOL * |loss|`` makes the model INVALID ``batch_dependent``.
 
 Messages are length-prefixed JSON (``multiprocessing.connection``'s framing, never pickle:
 the parent does not unpickle anything a worker that ran untrusted code sends). Floats cross
@@ -57,7 +62,6 @@ DEVICES = ("auto", "cpu", "cuda")
 GRAPH_OPT_LEVELS = ("disable", "basic", "extended", "all")
 
 # Runtime reason codes (static ones come from checks.CheckError.code).
-MODEL_CHANGED = "model_changed"
 LOAD_FAILED = "load_failed"
 RUNTIME_ERROR = "runtime_error"
 MEMORY_LIMIT = "memory_limit"
@@ -644,7 +648,8 @@ class Scorer:
         onnxruntime call returns each row's target log-probability, a finiteness sum and the
         logits' shape. ``None`` (score it on the plain path instead, from the start) when
         the graph cannot be fused or any batch is not entirely ordinary: an onnxruntime
-        error, an unexpected shape, a non-finite sum or log-probability. The plain path then
+        error, an unexpected shape, a non-finite sum or log-probability, or a row that
+        fails the row-independence probe (``_probe``) here. The plain path then
         decides with its exact rules, so fusing never changes whether or why a model is
         INVALID. Time spent here before such a fallback stays in the model's times."""
         np = self.np
@@ -727,7 +732,10 @@ class Scorer:
             )
             return nll.values.reshape(len(rows), -1).sum(axis=1)
 
-        if count > 0 and not self._probe(run_rows, losses):
+        try:
+            if count > 0 and not self._probe(run_rows, losses):
+                return None
+        except ModelInvalid:  # batch_dependent: the plain path decides, as for all else
             return None
         return values, count
 

@@ -70,10 +70,14 @@ def test_score_rounds_half_up_exactly():
     assert score_from_total(0.0, 5) == 0
 
 
-def test_score_clamps_below_invalid():
+def test_score_clamps_below_invalid_and_unavailable():
+    """A valid score is never one of the protocol's two markers (INVALID = 2**64 - 1,
+    UNAVAILABLE = 2**64 - 2): an astronomic loss is the largest valid score, 2**64 - 3."""
+    from ape_arena.protocol.types import UNAVAILABLE_SCORE
+
     assert score_from_total(-1e-12, 7) == 0  # float noise below a loss that is >= 0
-    assert score_from_total(1e300, 1) == INVALID_SCORE - 1
-    assert score_from_total(2.0**64 / 1e9, 1) == INVALID_SCORE - 1
+    assert score_from_total(1e300, 1) == INVALID_SCORE - 2 == UNAVAILABLE_SCORE - 1
+    assert score_from_total(2.0**64 / 1e9, 1) == INVALID_SCORE - 2
 
 
 @pytest.mark.parametrize(
