@@ -18,6 +18,25 @@ def cli():
     Example:
         ape arena task show 1 --network ethereum:local:foundry
     """
+    _ape_logs_to_stderr()
+
+
+def _ape_logs_to_stderr() -> None:
+    """Ape's own log lines ("INFO: Connecting to a 'anvil' node.") go to stderr, so stdout
+    holds only what the command prints (``--json`` output stays pure JSON)."""
+    import logging
+
+    try:
+        from ape.logging import ClickHandler
+    except ImportError:  # pragma: no cover - an Ape without it logs as it likes
+        return
+    for handler in logging.getLogger("ape").handlers:
+        if isinstance(handler, ClickHandler):
+            levels = ("error", "warning", "success", "info", "debug")
+            handler.echo_kwargs = {
+                **handler.echo_kwargs,
+                **{level: {"err": True} for level in levels},
+            }
 
 
 cli.add_command(task.task)

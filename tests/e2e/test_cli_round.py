@@ -202,6 +202,10 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     assert "revealed 2 scores" in in_process_validator()
     second = ValidatorProcess(uri, arena.address, task, state_sub, workdir / "validator-2.log")
     second.wait_for("its reveal", lambda: arena.validator_round(task, 0, addr[VAL_SUB]).revealed)
+    # an operator starting the same loop twice: the second is refused, naming the first
+    dup = ValidatorProcess(uri, arena.address, task, state_sub, workdir / "validator-dup.log")
+    assert dup.wait() != 0
+    assert f"already running (pid {second.proc.pid}, started" in dup.output(), dup.output()
     assert arena.validator_scores(task, 0, addr[VAL_SUB]) == saved["scores"]
     # two processes, two engines, bit-identical scores
     assert arena.validator_scores(task, 0, addr[VAL_IN]) == saved["scores"]
@@ -214,6 +218,7 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     assert (after["salt"], after["status"]) == (saved["salt"], "revealed")
     log2 = second.output()
     assert "round 0: fetching" not in log2 and "round 0: scored" not in log2  # not scored again
+    assert "round 0: resuming from saved state" in log2
 
     # ---------------------------------------------------------------- round 1: it carries on
     arena.wait_until(arena.round_end(task, 0))  # the restarted validator finalizes round 0
@@ -254,7 +259,17 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     ape_arena("delegator", "withdraw", task, addr[VAL_SUB], "--arena", arena.address, as_=DELEGATOR)
     if arena.task_state(task).refund:
         ape_arena("task", "refund", task, "--arena", arena.address, as_=CREATOR)
+    # a fresh process as a user would run it: stdout is pure JSON (Ape's INFO on stderr)
+    ape = Path(sys.executable).with_name("ape")
+    out = subprocess.run(
+        [str(ape), "arena", "task", "show", str(task), "--json", "--arena", arena.address,
+         "--network", uri],
+        cwd=REPO, capture_output=True, text=True, timeout=PROC_TIMEOUT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"] == "ended", out.stdout[:300]
     show = ape_arena("task", "show", task, "--arena", arena.address)
+
     assert addr[NODE_A][:8].lower() in show.lower() or "node" in show.lower()
 
     for who in people:

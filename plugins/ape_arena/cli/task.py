@@ -263,6 +263,53 @@ def show(network, arena_address, task_id, round_, as_json):
     print_report(report)
 
 
+@arena_command(name="list", account=False)
+@click.option(
+    "--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True,
+    help="Show at most this many tasks (newest first).",
+)  # fmt: skip
+@click.option(
+    "--below",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Only tasks with a smaller id (the next page).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def list_(network, arena_address, limit, below, as_json):
+    """List the arena's tasks, newest first: creator, status, round and phase now, bounty,
+    participants (validators among them).
+
+    \b
+    Example:
+        ape arena task list --network ethereum:local:foundry
+        ape arena task list --limit 50 --below 120 --json --network base:sepolia:node
+    """
+    from ..protocol import fmt_tokens
+    from ..roles.creator import task_list
+
+    client = connect(network, None, arena_address, need_account=False)
+    with errors():
+        listing = task_list(client, limit, below)
+    if as_json:
+        echo_json(listing)
+        return
+    if not listing["tasks"]:
+        click.echo(f"no tasks on arena {listing['arena']} yet (ape arena task create …)")
+        return
+    click.echo(
+        f"{'task':>5}  {'status':9}  {'round':>7}  {'phase':13}  {'bounty':>14}  {'part.':>5}  {'val.':>4}  creator"
+    )
+    for t in listing["tasks"]:
+        where = f"{t['round']}/{t['rounds']}" if t["status"] == "active" else "-"
+        phase = t["phase"] if t["status"] == "active" else "-"
+        click.echo(
+            f"{t['task']:>5}  {t['status']:9}  {where:>7}  {phase:13}  "
+            f"{fmt_tokens(t['bounty']):>14}  {t['participants']:>5}  {t['validators']:>4}  {t['creator']}"
+        )
+    if listing["next_below"]:
+        click.echo(f"older tasks: ape arena task list --below {listing['next_below']}")
+
+
 def _consensus_text(s: dict) -> str:
     """A submission's consensus cell: the score, or why it has none."""
     status, cons = s["status"], s["consensus"]
@@ -449,5 +496,5 @@ def refund(network, account, arena_address, task_id):
     click.echo(f"refunded {fmt_tokens(amount)} ARENA to the creator of task {task_id}")
 
 
-for _cmd in (create, reveal_eval, show, finalize, cancel, refund):
+for _cmd in (create, reveal_eval, show, list_, finalize, cancel, refund):
     task.add_command(_cmd)

@@ -316,6 +316,43 @@ def task_report(client: ArenaClient, task: int, round_: int | None = None) -> di
     }
 
 
+def task_list(client: ArenaClient, limit: int = 20, below: int | None = None) -> dict:
+    """One row per task, newest first: at most ``limit`` tasks with ids below ``below``
+    (default: every id), so a long list is read page by page (``next_below``)."""
+    if limit < 1:
+        raise ArenaError(f"limit must be >= 1, got {limit}")
+    count = client.task_count()
+    last = count if below is None else min(count, int(below) - 1)
+    first = max(1, last - limit + 1)
+    rows = []
+    for t in range(last, first - 1, -1):
+        p = client.task_params(t)
+        st = client.task_state(t)
+        sched = client.schedule(t)
+        rows.append(
+            {
+                "task": t,
+                "creator": st.creator,
+                "status": Status(st.status).name.lower(),
+                "round": sched["round"],
+                "rounds": p.num_rounds,
+                "phase": Phase(sched["phase"]).label,
+                "phase_end": sched["phase_end"],
+                "bounty": p.bounty,
+                "participants": st.participant_count,
+                "validators": st.validator_count,
+                "finalized_rounds": st.finalized_rounds,
+            }
+        )
+    return {
+        "arena": client.address,
+        "chain_id": client.chain_id,
+        "task_count": count,
+        "tasks": rows,
+        "next_below": first if first > 1 and rows else None,
+    }
+
+
 def stake_at_risk(client: ArenaClient, task: int) -> dict:
     """What backs each validator's vote and what a slash takes (PROTOCOL.md §8): a slash
     takes the same fraction of the validator's own stake and of its delegations, so a

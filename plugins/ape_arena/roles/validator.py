@@ -328,7 +328,15 @@ class Validator:
             )
             state.note("scored")
             path = self.states.save(state)  # BEFORE the commit transaction
+            self._said.add((r, "resume"))  # this process wrote it: nothing to resume
             self.log(f"round {r}: scores and salt saved to {_shown(path)}")
+        else:
+            self._once(
+                r,
+                "resume",
+                f"round {r}: resuming from saved state {_shown(self.states.path(r))} "
+                f"({state.status}); not scoring again",
+            )
         if (
             STATUS_ORDER[state.status] >= STATUS_ORDER[COMMITTED]
             and vr.committed
@@ -388,6 +396,13 @@ class Validator:
     def _ensure_revealed(self, r: int, result: StepResult) -> None:
         vr = self.client.validator_round(self.task, r, self.address)
         state = self.states.load(r)
+        if state is not None and state.status != REVEALED:
+            self._once(
+                r,
+                "resume",
+                f"round {r}: resuming from saved state {_shown(self.states.path(r))} "
+                f"({state.status})",
+            )
         if vr.revealed:
             if state is not None and state.status != REVEALED:
                 state.status = REVEALED
@@ -641,7 +656,33 @@ class Validator:
         poll_seconds: float = 5.0,
         on_wait: Callable[[int, int], None] | None = None,
     ) -> list[StepResult]:
-        """Loop ``step`` until the task ends (or ``once``, or ``max_rounds`` rounds closed)."""
+        """Loop ``step`` until the task ends (or ``once``, or ``max_rounds`` rounds closed).
+
+        Only one loop may run per chain/arena/task/validator: a lock in the state folder
+        (``fsutil.run_lock``) refuses a second with ``ValidatorError`` naming the first
+        (two would score twice and overwrite each other's salt and commitment)."""
+        from ..fsutil import LockHeld, run_lock
+
+        lock = run_lock(
+            self.states.folder / "run.lock",
+            f"`validator run` for {self.address} on task {self.task} of this chain",
+        )
+        try:
+            lock.acquire()
+        except LockHeld as exc:
+            raise ValidatorError(str(exc)) from None
+        try:
+            return self._loop(once, max_rounds, poll_seconds, on_wait)
+        finally:
+            lock.release()
+
+    def _loop(
+        self,
+        once: bool,
+        max_rounds: int | None,
+        poll_seconds: float,
+        on_wait: Callable[[int, int], None] | None,
+    ) -> list[StepResult]:
         steps = []
         while True:
             res = self.step()

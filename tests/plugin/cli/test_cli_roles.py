@@ -102,7 +102,8 @@ def create_task(run, task_files, *extra: str) -> int:
 @pytest.mark.parametrize(
     "path",
     [
-        ("task", "create"), ("task", "reveal-eval"), ("task", "show"), ("task", "finalize"),
+        ("task", "create"), ("task", "reveal-eval"), ("task", "show"), ("task", "list"),
+        ("task", "finalize"),
         ("task", "cancel"), ("task", "refund"), ("node", "join"), ("node", "check"),
         ("node", "submit"), ("node", "reveal"), ("delegator", "delegate"),
         ("delegator", "claim"), ("delegator", "withdraw"), ("claim",), ("withdraw",),
@@ -133,6 +134,23 @@ def test_task_create_and_show(run, arena, actors, task_files):
     assert rep["params"]["bounty"] == 3000 * TOKEN and rep["now"]["phase"] == "not-started"
     text = run("task", "show", task).output
     assert f"Task {task}" in text and "bounty 3000 ARENA" in text
+
+
+def test_task_list_pages_newest_first(run, arena, actors, task_files):
+    first = create_task(run, task_files)
+    second = create_task(run, task_files)
+    listing = json.loads(run("task", "list", "--json").output)
+    ids = [t["task"] for t in listing["tasks"]]
+    assert ids[:2] == [second, first] and listing["task_count"] == second
+    row = listing["tasks"][0]
+    assert row["status"] == "active" and row["bounty"] == 3000 * TOKEN
+    assert row["creator"] == actors.creator.address and row["rounds"] == 3
+    page = json.loads(run("task", "list", "--limit", "1", "--json").output)
+    assert [t["task"] for t in page["tasks"]] == [second] and page["next_below"] == second
+    older = json.loads(run("task", "list", "--limit", "1", "--below", second, "--json").output)
+    assert [t["task"] for t in older["tasks"]] == [first]
+    text = run("task", "list").output
+    assert f"{second:>5}  active" in text and actors.creator.address in text
 
 
 def test_task_create_rejects_bad_spec_and_missing_manifest(run, task_files, tmp_path):
@@ -281,8 +299,16 @@ def test_whole_task_from_the_command_line(run, arena, actors, task_files):
 
     res = run("claim", task, as_="node")
     assert re.search(r"claimed [1-9][\d.]* ARENA \(your own rewards", res.output)
+    # what is not claimable yet is named, with when it vests
+    from ape_arena.protocol import WAD, fmt_tokens
+
+    earned = arena.participant(task, actors.node).owner_earned
+    delta = arena.task_params(task).delta
+    vesting = fmt_tokens(earned - earned * delta // WAD)
+    assert f"0 more claimable now; {vesting} more vest when task {task} ends" in res.output
     res = run("delegator", "claim", task, actors.node.address, as_="delegator")
     assert re.search(r"claimed [1-9][\d.]* ARENA \(your share of", res.output)
+    assert re.search(rf"; about [1-9][\d.]* more vest when task {task} ends", res.output)
     res = run("withdraw", task, as_="node", ok=False)
     assert "stake stays locked until task" in error_line(res)
 

@@ -379,6 +379,7 @@ def test_crash_before_commit_resumes_with_the_same_scores_and_salt(arena, make_v
     with pytest.raises(Crash):
         v.step()
     before = saved(v, 0)
+    first_run = len(v.lines)  # (the validators of this test share one log)
     restarted = make_validator()
     restarted.step()
     after = saved(restarted, 0)
@@ -387,6 +388,51 @@ def test_crash_before_commit_resumes_with_the_same_scores_and_salt(arena, make_v
         before["salt"], before["scores"], before["commitment"],
     )  # fmt: skip
     assert after["status"] == COMMITTED and arena.vr(0).committed
+    assert not any("resuming" in line for line in v.lines[:first_run])  # it wrote the state
+    assert any("round 0: resuming from saved state" in x for x in restarted.lines[first_run:])
+
+
+def test_second_loop_for_the_same_validator_and_task_is_refused(arena, make_validator):
+    """Two `validator run` loops for one account would overwrite each other's salt and
+    commitment (a failed reveal, a slash): the second is refused, naming the first."""
+    from ape_arena.fsutil import run_lock
+
+    first = make_validator()
+    held = run_lock(first.states.folder / "run.lock", "test loop").acquire()
+    try:
+        second = make_validator()
+        arena.at(0, Phase.SCORE_COMMIT)
+        with pytest.raises(ValidatorError, match=r"already running \(pid \d+, started") as info:
+            second.run(once=True)
+        assert "validator run" in str(info.value) and arena.sent == []
+    finally:
+        held.release()
+    assert second.run(once=True)  # free again: it runs
+    assert arena.vr(0).committed
+
+
+def test_run_lock_is_dropped_when_its_process_dies(tmp_path):
+    """The kernel drops a flock with its process, even on SIGKILL: no stale lock."""
+    import signal
+    import subprocess
+    import sys
+
+    from ape_arena.fsutil import LockHeld, run_lock
+
+    path = tmp_path / "run.lock"
+    code = (
+        "import sys, time; from ape_arena.fsutil import run_lock; "
+        f"run_lock({str(path)!r}, 'x').acquire(); print('held', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeld, match=f"pid {proc.pid}"):
+            run_lock(path, "validator run").acquire()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    run_lock(path, "validator run").acquire().release()
 
 
 def test_crash_after_commit_landed_does_not_commit_again(arena, make_validator):
