@@ -25,8 +25,12 @@ from .types import (
     TaskParams,
     address_of,
     fmt_tokens,
+    task_param_problems,
     to_bytes32,
 )
+
+#: Reverts of the token's ``transferFrom`` that only mean the approval is not there yet.
+_FUNDING_REVERTS = ("erc20: insufficient allowance", "erc20: transfer amount exceeds balance")
 
 
 class ArenaTransactions:
@@ -45,9 +49,30 @@ class ArenaTransactions:
             )
         return self._tx("approve", None, self.token.approve, self.address, amount, sender=who)
 
+    def _check_before_approve(self, action: str, task: int | None, fn, *args, who) -> None:
+        """Dry-run the call an approval is for: a revert for any reason but the missing
+        allowance is explained now, before an approve transaction is sent for nothing."""
+        if not self.preflight:
+            return
+        raw = self._preflight(fn, args, who)
+        if raw is None or any(m in raw for m in _FUNDING_REVERTS):
+            return
+        raise ArenaError(self.explain(raw, action, task, who), raw)
+
     def create_task(self, params: TaskParams, sender: Any | None = None) -> int:
-        """Approve (if needed) and deposit the bounty; return the new task id."""
+        """Check every parameter, approve (if needed) and deposit the bounty; return the new
+        task id. A parameter out of range raises ``ArenaError`` naming it and its range
+        before any transaction."""
         who = self._sender(sender)
+        problems = task_param_problems(params, self.now())
+        if problems:
+            raise ArenaError(
+                "create_task: " + "; ".join(problems) + " (contracts/PROTOCOL.md §2)",
+                "arena: parameter out of range",
+            )
+        self._check_before_approve(
+            "create_task", None, self.arena.create_task, params.as_tuple(), who=who
+        )
         self.approve_if_needed(params.bounty, who)
         receipt = self._tx(
             "create_task", None, self.arena.create_task, params.as_tuple(), sender=who
@@ -71,6 +96,9 @@ class ArenaTransactions:
         """Join (or top up) as NODE or VALIDATOR; approves the stake first when needed."""
         who = self._sender(sender)
         self._check_task(task)
+        self._check_before_approve(
+            "join", task, self.arena.join, task, int(role), amount, commission, who=who
+        )
         self.approve_if_needed(amount, who)
         return self._tx(
             "join", task, self.arena.join, task, int(role), amount, commission, sender=who
@@ -79,12 +107,16 @@ class ArenaTransactions:
     def delegate(self, task: int, participant: Any, amount: int, sender: Any | None = None):
         who = self._sender(sender)
         self._check_task(task)
-        self.approve_if_needed(amount, who)
         # ``ContractInstance.delegate`` is Ape's EIP-7702 property: call the method by name.
         try:
             fn = self.arena._mutable_methods_["delegate"]
         except Exception:  # pragma: no cover - other Ape versions
             fn = functools.partial(self.arena.invoke_transaction, "delegate")
+        if hasattr(fn, "encode_input"):
+            self._check_before_approve(
+                "delegate", task, fn, task, address_of(participant), amount, who=who
+            )
+        self.approve_if_needed(amount, who)
         return self._tx("delegate", task, fn, task, address_of(participant), amount, sender=who)
 
     def commit_model(
@@ -98,6 +130,7 @@ class ArenaTransactions:
         """Commit to a model hash for the current round (or ``round_``, when the caller has
         already recorded the commitment for it); returns the commitment."""
         who = self._sender(sender)
+        self._check_task(task)
         r = self.round_at(task, self.now()) if round_ is None else round_
         c = model_commitment(model_sha256, who.address, task, max(r, 0))
         self._tx(
@@ -210,6 +243,14 @@ class ArenaTransactions:
         return sum_logs(receipt, self.arena.Withdrawn)
 
     def claim_refund(self, task: int, sender: Any | None = None) -> int:
+        self._check_task(task)
+        st = self.task_state(task)
+        if st.status == Status.ENDED and not st.refund_claimed and st.refund == 0:
+            raise ArenaError(
+                f"claim_refund failed: task {task} has nothing to refund (no void round, "
+                "slash or rounding dust was left in its pot); no transaction was sent",
+                "arena: nothing to refund",
+            )
         receipt = self._tx("claim_refund", task, self.arena.claim_refund, task, sender=sender)
         return sum_logs(receipt, self.arena.RefundClaimed)
 

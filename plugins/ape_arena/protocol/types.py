@@ -49,6 +49,7 @@ __all__ = [
     "fmt_time",
     "fmt_tokens",
     "fmt_wad",
+    "task_param_problems",
     "from_struct",
     "hex32",
     "to_bytes32",
@@ -152,6 +153,56 @@ def fmt_tokens(wei: int, decimals: int = 4) -> str:
     whole, frac = divmod(int(wei), TOKEN)
     text = f"{whole}.{frac:018d}"[: len(str(whole)) + 1 + decimals].rstrip("0").rstrip(".")
     return text or "0"
+
+
+MIN_PHASE_DURATION = 1
+MAX_PHASE_DURATION = 30 * 86400
+MAX_START_DELAY = 365 * 86400
+MAX_TOLERANCE = 1000 * WAD
+"""The contract's bounds on ``TaskParams`` (contracts/PROTOCOL.md §2, ``Arena.create_task``)."""
+
+
+def task_param_problems(p: TaskParams, now: int) -> list[str]:
+    """Each ``TaskParams`` field outside the range ``create_task`` accepts, named with its
+    ``task create`` option and its allowed range (the contract only says "parameter out of
+    range"). ``now`` is the chain's time; an empty list means the contract accepts them."""
+    out: list[str] = []
+
+    def bound(name: str, value: int, lo: int, hi: int, wad: bool = False) -> None:
+        if not lo <= int(value) <= hi:
+            show = fmt_wad if wad else str
+            option = "--" + name.replace("_", "-")
+            out.append(f"{name} ({option}) is {show(value)}; allowed {show(lo)}..{show(hi)}")
+
+    if p.bounty == 0:
+        out.append("bounty (--bounty) is 0; it must be more")
+    if bytes(p.eval_root) == bytes(32):
+        out.append("eval_root is zero; commit to the shards' Merkle root (manifest.json)")
+    bound("num_rounds", p.num_rounds, 1, MAX_ROUNDS)
+    start = int(p.start_time) or int(now)
+    if not now <= start <= now + MAX_START_DELAY:
+        out.append(
+            f"start_time (--start-in) is {fmt_time(start)}; it must lie between now "
+            f"({fmt_time(now)}) and {MAX_START_DELAY // 86400} days later"
+        )
+    for name in (
+        "commit_duration", "eval_duration", "reveal_duration", "score_commit_duration",
+        "score_reveal_duration",
+    ):  # fmt: skip
+        bound(name, getattr(p, name), MIN_PHASE_DURATION, MAX_PHASE_DURATION)
+    for name in ("min_node_stake", "min_validator_stake"):
+        if getattr(p, name) == 0:
+            out.append(f"{name} (--{name.replace('_', '-')}) is 0; it must be more")
+    bound("gamma", p.gamma, 0, WAD // 2, wad=True)
+    bound("delta", p.delta, 0, WAD, wad=True)
+    bound("rank_ratio", p.rank_ratio, 0, WAD, wad=True)
+    bound("rank_epsilon", p.rank_epsilon, 1, MAX_TOLERANCE, wad=True)
+    bound("tolerance", p.tolerance, 1, MAX_TOLERANCE, wad=True)
+    bound("slash_tau", p.slash_tau, 0, MAX_TOLERANCE, wad=True)
+    for name in ("slash_miss", "slash_dev", "slash_node_miss"):
+        bound(name, getattr(p, name), 0, WAD, wad=True)
+    bound("min_quorum", p.min_quorum, 1, MAX_VALIDATORS)
+    return out
 
 
 def fmt_wad(value: int) -> str:

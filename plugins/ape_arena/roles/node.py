@@ -180,6 +180,7 @@ def submit(
     """Put the model in the store, (optionally) check it against the task's spec, then commit
     its hash for the current round. The hash is saved locally before the transaction."""
     who = client._sender(sender)
+    client._check_task(task)  # an unknown id is not "join it first"
     part = client.participant(task, who)
     if part.role != Role.NODE:
         raise ArenaError(

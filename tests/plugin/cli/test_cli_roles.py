@@ -181,6 +181,35 @@ def test_cancel_and_errors_are_one_line(run, arena, actors, task_files):
     assert arena.task_state(task).status == Status.CANCELLED
 
 
+def test_bad_input_is_refused_before_any_approve(run, arena, actors, task_files):
+    """Every check the contract would make runs before the approve transaction: an out-of-
+    range parameter is named with its option and range, a stake below the minimum or a
+    creator joining its own task is explained, and no allowance is granted for nothing."""
+    before = arena.allowance(actors.creator)
+    res = run(
+        "task", "create", task_files["spec"], task_files["shards"], "--bounty", "50",
+        "--gamma", "0.7", "--start-in", "10m", as_="creator", ok=False,
+    )  # fmt: skip
+    assert "gamma (--gamma) is 0.7; allowed 0..0.5" in error_line(res)
+    res = run(
+        "task", "create", task_files["spec"], task_files["shards"], "--bounty", "50",
+        "--min-quorum", "33", "--start-in", "10m", as_="creator", ok=False,
+    )  # fmt: skip
+    assert "min_quorum (--min-quorum) is 33; allowed 1..32" in error_line(res)
+    assert arena.allowance(actors.creator) == before
+    task = create_task(run, task_files)
+    node_allowance = arena.allowance(actors.node)
+    res = run("node", "join", task, "--amount", "1", as_="node", ok=False)
+    assert "minimum stake is 10 ARENA for nodes" in error_line(res)
+    assert arena.allowance(actors.node) == node_allowance
+    creator_allowance = arena.allowance(actors.creator)
+    res = run("node", "join", task, "--amount", "50", as_="creator", ok=False)
+    assert "creator" in error_line(res)
+    assert arena.allowance(actors.creator) == creator_allowance
+    res = run("node", "submit", 999, task_files["model"], as_="node", ok=False)
+    assert "task 999 does not exist" in error_line(res)
+
+
 def test_transfer_and_balance(run, arena, actors):
     before = arena.balance(actors.attacker)
     res = run("transfer", actors.attacker.address, "--amount", "12.5", as_="deployer")

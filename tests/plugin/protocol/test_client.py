@@ -315,3 +315,46 @@ def test_static_revert_hints_need_no_chain_state():
     for reason, text in STATIC_HINTS.items():
         assert ArenaClient._hint(object(), reason, "claim", 1, "0xabc") == text
     assert len(set(STATIC_HINTS.values())) == len(STATIC_HINTS)
+
+
+def test_task_param_problems_name_each_field_and_its_range():
+    """What the contract only calls "parameter out of range", named field by field."""
+    from ape_arena.protocol import WAD, TaskParams, task_param_problems
+
+    now = 1_000_000
+    good = TaskParams(bounty=1, spec_hash=b"\x01" * 32, eval_root=b"\x02" * 32, start_time=0)
+    assert task_param_problems(good, now) == []
+    bad = TaskParams(
+        bounty=0, spec_hash=b"\x01" * 32, eval_root=bytes(32), num_rounds=65,
+        start_time=now - 1, commit_duration=0, min_node_stake=0, gamma=WAD,
+        tolerance=0, slash_dev=2 * WAD, min_quorum=0,
+    )  # fmt: skip
+    text = "\n".join(task_param_problems(bad, now))
+    for needle in (
+        "bounty (--bounty) is 0", "eval_root is zero", "num_rounds (--num-rounds) is 65; "
+        "allowed 1..64", "start_time (--start-in)", "commit_duration (--commit-duration) is 0; "
+        "allowed 1..2592000", "min_node_stake (--min-node-stake) is 0", "gamma (--gamma) is 1; "
+        "allowed 0..0.5", "tolerance (--tolerance) is 0; allowed 1e-18..1000",
+        "slash_dev (--slash-dev) is 2; allowed 0..1", "min_quorum (--min-quorum) is 0",
+    ):  # fmt: skip
+        assert needle in text, (needle, text)
+
+
+def test_zero_refund_is_refused_without_a_transaction():
+    """`task refund` of an ended task with nothing left says so and sends nothing."""
+    from types import SimpleNamespace
+
+    from ape_arena.protocol import ArenaError, Status
+    from ape_arena.protocol.transactions import ArenaTransactions
+
+    sent = []
+    fake = SimpleNamespace(
+        _check_task=lambda task: None,
+        task_state=lambda task: SimpleNamespace(
+            status=Status.ENDED, refund_claimed=False, refund=0
+        ),
+        _tx=lambda *a, **k: sent.append(a),
+    )
+    with pytest.raises(ArenaError, match="task 3 has nothing to refund"):
+        ArenaTransactions.claim_refund(fake, 3)
+    assert sent == []
