@@ -364,3 +364,36 @@ def transfer(network, account, arena_address, to, amount):
             )
         client.token.transfer(to, amount, sender=client.account)
     click.echo(f"sent {fmt_tokens(amount)} ARENA from {client.account.address} to {to}")
+
+
+# --------------------------------------------------------------------------- role loops
+def loop_options(fn: Callable) -> Callable:
+    """``--once``, ``--poll``, ``--no-finalize`` of the hands-free ``run`` commands."""
+    fn = click.option("--no-finalize", is_flag=True, help="Leave finalizing rounds to others.")(fn)
+    fn = click.option(
+        "--poll",
+        type=click.FloatRange(min=0.1),
+        default=5.0,
+        show_default=True,
+        help="Seconds between chain clock checks while waiting for a phase.",
+    )(fn)
+    return click.option("--once", is_flag=True, help="Do what is due right now, then exit.")(fn)
+
+
+def run_role_loop(loop: Any, once: bool, poll: float) -> None:
+    """Run a ``roles.loop.RoleLoop`` to its end; its errors become one-line messages."""
+    from ..roles.loop import LoopError
+
+    try:
+        with errors():
+            steps = loop.run_loop(
+                once=once, poll_seconds=poll, on_wait=wait_printer("the next phase")
+            )
+    except LoopError as err:
+        raise click.ClickException(" ".join(str(err).split())) from None
+    except KeyboardInterrupt:
+        raise click.ClickException(
+            "interrupted; run the same command again to carry on where it stopped"
+        ) from None
+    done = [a for s in steps for a in s.actions]
+    click.echo(f"done: {', '.join(done) if done else 'nothing was due'}")

@@ -11,6 +11,8 @@ from .common import (
     echo_json,
     errors,
     join_options,
+    loop_options,
+    run_role_loop,
     state_dir,
     status,
     wait_printer,
@@ -150,5 +152,65 @@ def reveal(network, account, arena_address, task_id, round_, wait):
     click.echo(f"revealed model {out['model_sha256']} in task {task_id} round {out['round']}")
 
 
-for _cmd in (join, check, submit, reveal):
+@arena_command(name="run")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option(
+    "--models",
+    "models_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Each round, submit the newest *.onnx in this folder.",
+)
+@click.option(
+    "--command",
+    default=None,
+    metavar="CMD",
+    help="Each round, run CMD (ARENA_TASK and ARENA_ROUND in its environment) and submit "
+    "the model whose path it prints on its last line.",
+)
+@click.option(
+    "--uri-base",
+    default=None,
+    metavar="URL",
+    help="Publish models as URL/<sha256> (e.g. `ape arena store serve`'s address).",
+)
+@loop_options
+def run(
+    network, account, arena_address, task_id, models_dir, command, uri_base, once, poll,
+    no_finalize,
+):  # fmt: skip
+    """Work TASK as a training node until it ends, hands-free: each round take a model
+    (--models DIR or --command CMD), check it against the spec, submit it in the commit
+    phase, reveal it in the reveal phase (after checking its URI answers), finalize rounds
+    that are over, claim what vested; at the end claim the rest and withdraw the stake.
+
+    Crash-safe: each commitment is saved in the state folder before its transaction; run
+    the same command again after a crash and it carries on. One `node run` per account,
+    task and chain (a second one exits, naming the first).
+
+    \b
+    Example:
+        ape arena node run 1 --models models/ --network ethereum:local:foundry --account TEST::2
+        ape arena node run 1 --command "python train.py" --network ethereum:local:foundry --account TEST::2
+    """
+    from ..roles.loop import LoopError
+    from ..roles.node_loop import NodeLoop
+
+    client = connect(network, account, arena_address)
+    try:
+        with errors():
+            client._check_task(task_id)
+            loop = NodeLoop(
+                client, task_id, client.account, store=artifact_store(), state_dir=state_dir(),
+                models_dir=models_dir, command=command, uri_base=uri_base,
+                finalize=not no_finalize, log=click.echo,
+                name=f"node {client.account.address[:8]}",
+            )  # fmt: skip
+    except LoopError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"working task {task_id} as node {client.account.address}")
+    run_role_loop(loop, once, poll)
+
+
+for _cmd in (join, check, submit, reveal, run):
     node.add_command(_cmd)

@@ -16,6 +16,8 @@ from .common import (
     connect,
     echo_json,
     errors,
+    loop_options,
+    run_role_loop,
     state_dir,
     status,
     wait_printer,
@@ -496,5 +498,41 @@ def refund(network, account, arena_address, task_id):
     click.echo(f"refunded {fmt_tokens(amount)} ARENA to the creator of task {task_id}")
 
 
-for _cmd in (create, reveal_eval, show, list_, finalize, cancel, refund):
+@arena_command(name="run")
+@click.argument("task_id", metavar="TASK", type=int)
+@click.option(
+    "--shards",
+    "shard_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Shard folder (default: the one recorded by `task create`).",
+)
+@click.option("--uri-base", default=None, metavar="URL", help="Publish shards as URL/<sha256>.")
+@loop_options
+def run(network, account, arena_address, task_id, shard_dir, uri_base, once, poll, no_finalize):
+    """Run TASK as its creator until it ends, hands-free: reveal each round's eval shard in
+    its eval phase, finalize rounds that are over, take the refund at the end.
+
+    Crash-safe: every action is decided from the chain; run the same command again after a
+    crash and it carries on. One `task run` per task and chain.
+
+    \b
+    Example:
+        ape arena task run 1 --network ethereum:local:foundry --account TEST::1
+    """
+    from ..roles.creator_loop import CreatorLoop
+
+    client = connect(network, account, arena_address)
+    with errors():
+        client._check_task(task_id)
+    loop = CreatorLoop(
+        client, task_id, client.account, store=artifact_store(), state_dir=state_dir(),
+        shard_dir=shard_dir, uri_base=uri_base, finalize=not no_finalize, log=click.echo,
+        name=f"creator {client.account.address[:8]}",
+    )  # fmt: skip
+    click.echo(f"running task {task_id} as its creator {client.account.address}")
+    run_role_loop(loop, once, poll)
+
+
+for _cmd in (create, reveal_eval, show, list_, finalize, cancel, refund, run):
     task.add_command(_cmd)

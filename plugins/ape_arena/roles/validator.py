@@ -47,7 +47,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,8 @@ from ..protocol import (
     score_commitment,
     to_bytes32,
 )
-from .clock import RoundClock
+from .loop import RoleLoop, StepResult
+from .loop import one_line as _one_line
 from .validator_state import (
     COMMITTED,
     REVEALED,
@@ -101,27 +102,9 @@ MAX_SCORE_ATTEMPTS = 3
 
 # ----------------------------------------------------------------------------- results
 @dataclass
-class StepResult:
-    """What one ``step`` saw and did."""
-
-    round: int
-    phase: Phase
-    actions: list[str] = field(default_factory=list)
-    next_time: int | None = None
-    """Chain time of the next phase boundary worth waking up for (None: nothing left)."""
-    finished: bool = False
-    """The task ended (or was cancelled) and everything was claimed and withdrawn."""
-
-
-@dataclass
 class Scored:
     scores: list[int]
     reasons: list[str]
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
-    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
 
 
 # ----------------------------------------------------------------------------- validator
@@ -142,7 +125,7 @@ def _fetch_failure(exc: Exception) -> str:
     return "bad_sha256"
 
 
-class Validator:
+class Validator(RoleLoop):
     """One validator account working one task.
 
     Args:
@@ -178,25 +161,17 @@ class Validator:
         sleep: Callable[[float], None] = time.sleep,
         name: str | None = None,
     ):
-        self.client = client
-        self.task = int(task)
-        self.account = account
-        self.address = str(account.address)
-        self.name = name or self.address[:10]
-        self._log = log
+        super().__init__(
+            client, task, account, log=log, finalize=finalize, claim=claim,
+            withdraw=withdraw, retries=retries, retry_delay=retry_delay, max_steps=max_steps,
+            sleep=sleep, name=name,
+        )  # fmt: skip
         self.engine_options = dict(engine_options or {})
-        self.do_finalize, self.do_claim, self.do_withdraw = finalize, claim, withdraw
-        self.retries = max(1, int(retries))
-        self.retry_delay = float(retry_delay)
-        self.max_steps = int(max_steps)
-        self.sleep = sleep
         if store is None:
             from ..evaluation.store import ArtifactStore
 
             store = ArtifactStore.from_config()
         self.store = store
-        self.params = client.task_params(self.task)
-        self.clock = RoundClock(self.params)
         root = Path(state_dir) if state_dir is not None else state_dir_from_config()
         self.states = StateStore(
             root,
@@ -206,20 +181,9 @@ class Validator:
             self.address,
         )
         self._spec = None
-        self._said: set[tuple[int, str]] = set()
         self.rounds_seen: set[int] = set()
         self.rounds_closed: set[int] = set()
         self.score_failures: dict[int, int] = {}
-
-    # ------------------------------------------------------------------ logging
-    def log(self, text: str) -> None:
-        self._log(f"[{self.name}] {text}")
-
-    def _once(self, round_: int, key: str, text: str) -> None:
-        """Log ``text`` once per round and key (waiting loops call ``step`` repeatedly)."""
-        if (round_, key) not in self._said:
-            self._said.add((round_, key))
-            self.log(text)
 
     # ------------------------------------------------------------------ one step
     def step(self) -> StepResult:
@@ -256,18 +220,7 @@ class Validator:
             if now >= self.clock.round_end(seen):
                 self._round_closed(seen)
                 self.rounds_closed.add(seen)
-        if self.do_finalize:
-            self._finalize_due(result)
-        if self.do_claim:
-            self._claim(result)
-        if self.client.task_state(self.task).status == Status.ENDED:
-            self._finish(result)
-            result.finished = True
-            result.next_time = None
-        elif result.next_time is None:
-            # clock past the last round but not finalized yet: come back to finalize
-            result.next_time = now + 1
-        return result
+        return self._settle(result, now)
 
     # ------------------------------------------------------------------ score + commit
     def _ensure_committed(self, r: int, result: StepResult) -> None:
@@ -565,87 +518,17 @@ class Validator:
         return scored
 
     # ------------------------------------------------------------------ finalize / claim
-    def _finalize_due(self, result: StepResult) -> None:
-        for _ in range(self.params.num_rounds + 1):
-            if not self.client.can_finalize(self.task):
-                return
-            r = self.client.task_state(self.task).finalized_rounds
+    role = "validator"
+    error_class = ValidatorError
 
-            def finalized(r=r) -> bool:
-                return self.client.task_state(self.task).finalized_rounds > r
-
-            self._send(
-                f"round {r}: finalize",
-                lambda: self.client.finalize(
-                    self.task, max_steps=self.max_steps, all_rounds=False, sender=self.account
-                ),
-                done=finalized,
-            )
-            info = self.client.round_info(self.task, r)
-            vr = self.client.validator_round(self.task, r, self.address)
-            extra = f", void ({info.void_reason})" if info.void_reason else ""
-            self.log(
-                f"round {r}: finalized{extra}; our reward {fmt_tokens(vr.reward)} ARENA"
-                + (f", slashed {fmt_tokens(vr.slash)}" if vr.slash else "")
-            )
-            result.actions.append(f"finalize {r}")
-
-    def _claim(self, result: StepResult) -> None:
-        amount = self.client.claimable(self.task, self.address)
-        if amount <= 0:
-            return
-        self._send(
-            "claim",
-            lambda: self.client.claim(self.task, sender=self.account),
-            done=lambda: self.client.claimable(self.task, self.address) < amount,
+    def _finalized_note(self, r: int) -> str:
+        vr = self.client.validator_round(self.task, r, self.address)
+        return f"; our reward {fmt_tokens(vr.reward)} ARENA" + (
+            f", slashed {fmt_tokens(vr.slash)}" if vr.slash else ""
         )
-        self.log(f"claimed {fmt_tokens(amount)} ARENA")
-        result.actions.append("claim")
 
-    def _finish(self, result: StepResult) -> None:
-        if self.do_claim:
-            self._claim(result)
-        if self.do_withdraw:
-            amount = self.client.withdrawable(self.task, self.address)
-            if amount > 0:
-                self._send(
-                    "withdraw",
-                    lambda: self.client.withdraw(self.task, sender=self.account),
-                    done=lambda: self.client.withdrawable(self.task, self.address) == 0,
-                )
-                self.log(f"task {self.task} ended: withdrew stake {fmt_tokens(amount)} ARENA")
-                result.actions.append("withdraw")
-        self._once(10**9, "ended", f"task {self.task} ended; validator done")
-
-    # ------------------------------------------------------------------ transactions
-    def _send(
-        self, what: str, fn: Callable[[], Any], done: Callable[[], bool] | None = None
-    ) -> Any:
-        """Send a transaction; retry non-revert failures (checking ``done`` first)."""
-        delay = self.retry_delay
-        for attempt in range(1, self.retries + 1):
-            try:
-                return fn()
-            except ArenaError:
-                if done is not None and _safe(done):
-                    return None
-                raise
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as err:  # noqa: BLE001 - RPC/timeouts/nonce races: retried
-                if done is not None and _safe(done):
-                    self.log(f"{what}: landed after all ({_one_line(err)})")
-                    return None
-                if attempt == self.retries:
-                    raise ValidatorError(
-                        f"{what} failed after {attempt} attempts: {_one_line(err)}"
-                    ) from err
-                self.log(
-                    f"{what} failed: {_one_line(err)}; retrying in {delay:g} s (attempt {attempt + 1}/{self.retries})"
-                )
-                self.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        raise AssertionError("unreachable")
+    def lock_path(self) -> Path:
+        return self.states.folder / "run.lock"
 
     # ------------------------------------------------------------------ loop
     def run(
@@ -661,66 +544,21 @@ class Validator:
         Only one loop may run per chain/arena/task/validator: a lock in the state folder
         (``fsutil.run_lock``) refuses a second with ``ValidatorError`` naming the first
         (two would score twice and overwrite each other's salt and commitment)."""
-        from ..fsutil import LockHeld, run_lock
 
-        lock = run_lock(
-            self.states.folder / "run.lock",
-            f"`validator run` for {self.address} on task {self.task} of this chain",
-        )
-        try:
-            lock.acquire()
-        except LockHeld as exc:
-            raise ValidatorError(str(exc)) from None
-        try:
-            return self._loop(once, max_rounds, poll_seconds, on_wait)
-        finally:
-            lock.release()
-
-    def _loop(
-        self,
-        once: bool,
-        max_rounds: int | None,
-        poll_seconds: float,
-        on_wait: Callable[[int, int], None] | None,
-    ) -> list[StepResult]:
-        steps = []
-        while True:
-            res = self.step()
-            steps.append(res)
-            if res.finished or once:
-                return steps
+        def stop(res: StepResult) -> bool:
             if max_rounds is not None and self._closed_and_settled() >= max_rounds:
                 self.log(f"handled {max_rounds} round(s); stopping (--max-rounds)")
-                return steps
-            if res.next_time is not None:
-                self._wait_until(res.next_time, poll_seconds, on_wait)
+                return True
+            return False
+
+        return self.run_loop(once=once, poll_seconds=poll_seconds, on_wait=on_wait, stop=stop)
 
     def _closed_and_settled(self) -> int:
         finalized = self.client.task_state(self.task).finalized_rounds
         return sum(1 for r in self.rounds_closed if r < finalized or not self.do_finalize)
 
-    def _wait_until(self, ts: int, poll: float, on_wait: Callable[[int, int], None] | None) -> None:
-        r, phase = self.clock.at(ts)
-        what = (
-            f"round {r} {phase.label}"
-            if phase not in (Phase.ENDED, Phase.NOT_STARTED)
-            else phase.label
-        )
-        self._once(r, f"sleep-{int(phase)}", f"waiting for {what} ({fmt_time(ts)})")
-        while (now := self.client.now()) < ts:
-            if on_wait is not None:
-                on_wait(now, ts)
-            self.sleep(max(0.2, min(poll, ts - now)))
-
 
 # ----------------------------------------------------------------------------- helpers
-def _safe(check: Callable[[], bool]) -> bool:
-    try:
-        return bool(check())
-    except Exception:  # noqa: BLE001 - a failing view must not mask the original error
-        return False
-
-
 def _shown(path: Path) -> str:
     """``path`` relative to the working folder when it is inside it."""
     try:

@@ -21,13 +21,14 @@ from typing import Any
 
 from ..fsutil import atomic_write_json
 from ..protocol import LOCAL_CHAIN_IDS
+from .loop import LoopError
 
 STATE_VERSION = 1
 SCORED, COMMITTED, REVEALED = "scored", "committed", "revealed"
 STATUS_ORDER = {SCORED: 0, COMMITTED: 1, REVEALED: 2}
 
 
-class ValidatorError(RuntimeError):
+class ValidatorError(LoopError):
     """The validator cannot go on (bad configuration, lost state, repeated tx failure)."""
 
 

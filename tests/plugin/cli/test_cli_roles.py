@@ -383,3 +383,88 @@ def test_reveal_refuses_a_stale_local_record(run, arena, task_files, project_dir
     arena.wait_for_phase(task, 0, Phase.REVEAL)
     res = run("node", "reveal", task, as_="node", ok=False)
     assert "does not match your on-chain commitment" in error_line(res)
+
+
+# --------------------------------------------------------------------------- hands-free loops
+def test_run_loops_drive_a_whole_task(run, arena, actors, task_files, tmp_path):
+    """`task run`, `node run` (one with --models, one with --command) and `validator run`,
+    each called with --once at every phase of a 3-round task (time warped in between):
+    shards revealed, models committed and revealed, rounds scored, finalized, rewards
+    claimed, stakes withdrawn and the refund taken, with no per-round manual command."""
+    import sys
+
+    task = create_task(run, task_files)
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "a.onnx").write_bytes(build_digits_onnx(seed=11).SerializeToString())
+    made = tmp_path / "made"
+    made.mkdir()
+    for r in range(3):
+        (made / f"m{r}.onnx").write_bytes(build_digits_onnx(seed=20 + r).SerializeToString())
+    command = (
+        f"{sys.executable} -c \"import os; print('training...'); "
+        f"print('{made}/m' + os.environ['ARENA_ROUND'] + '.onnx')\""
+    )
+    run("node", "join", task, "--amount", "50", as_="node")
+    run("node", "join", task, "--amount", "50", as_="node2")
+    for who in ("validator", "validator2"):
+        run("validator", "join", task, "--amount", "500", as_=who)
+
+    def nodes() -> list[str]:
+        return [
+            run("node", "run", task, "--models", models, "--once", as_="node").output,
+            run("node", "run", task, "--command", command, "--once", as_="node2").output,
+        ]
+
+    def validators() -> None:
+        for who in ("validator", "validator2"):
+            run("validator", "run", task, "--once", "--threads", "1", as_=who)
+
+    for r in range(3):
+        arena.wait_for_phase(task, r, Phase.COMMIT)
+        out = nodes()
+        assert f"round {r}: committed" in out[0] and f"round {r}: committed" in out[1]
+        assert "m%d.onnx" % r in out[1]
+        assert all("committed" not in o for o in nodes())  # again in the phase: nothing new
+        assert arena.model_commit(task, r, actors.node).committed
+        arena.wait_for_phase(task, r, Phase.EVAL)
+        out = run("task", "run", task, "--once", as_="creator").output
+        assert f"round {r}: revealed the eval shard" in out
+        assert arena.round_info(task, r).eval_revealed
+        arena.wait_for_phase(task, r, Phase.REVEAL)
+        out = nodes()
+        assert f"round {r}: revealed" in out[0] and f"round {r}: revealed" in out[1]
+        assert arena.round_info(task, r).num_submissions == 2
+        arena.wait_for_phase(task, r, Phase.SCORE_COMMIT)
+        validators()
+        arena.wait_for_phase(task, r, Phase.SCORE_REVEAL)
+        validators()
+        (models / f"b{r}.onnx").write_bytes(build_digits_onnx(seed=30 + r).SerializeToString())
+
+    arena.wait_until(arena.round_end(task, 2))
+    out = run("task", "run", task, "--once", as_="creator").output
+    assert "finalized" in out and "task %d ended" % task in out
+    assert arena.task_state(task).status == Status.ENDED
+    before = {n: arena.balance(getattr(actors, n)) for n in ("node", "node2")}
+    for who, extra in (("node", ("--models", models)), ("node2", ("--command", command))):
+        out = run("node", "run", task, *extra, "--once", as_=who).output
+        assert "withdrew stake 50 ARENA" in out
+    for n in ("node", "node2"):  # rewards and stake came back
+        assert arena.balance(getattr(actors, n)) > before[n] + 50 * TOKEN - 1
+        assert arena.claimable(task, getattr(actors, n)) == 0
+        assert arena.withdrawable(task, getattr(actors, n)) == 0
+    validators()
+    for who in ("validator", "validator2"):
+        assert arena.withdrawable(task, getattr(actors, who)) == 0
+        for r in range(3):
+            vr = arena.validator_round(task, r, getattr(actors, who))
+            assert vr.revealed and vr.reward > 0 and vr.slash == 0
+
+
+def test_node_run_needs_exactly_one_model_source(run, arena, actors, task_files, tmp_path):
+    task = create_task(run, task_files)
+    run("node", "join", task, "--amount", "50", as_="node")
+    res = run("node", "run", task, "--once", as_="node", ok=False)
+    assert "give exactly one of --models DIR and --command CMD" in error_line(res)
+    res = run("task", "run", task, "--once", as_="node", ok=False)
+    assert "is not the creator of task" in error_line(res)
