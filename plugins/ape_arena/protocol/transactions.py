@@ -23,6 +23,7 @@ from .types import (
     RoundInfo,
     Status,
     TaskParams,
+    TransientTxError,
     address_of,
     fmt_tokens,
     task_param_problems,
@@ -276,6 +277,17 @@ class ArenaTransactions:
                 return fn(*args, sender=who)
             except ContractLogicError as err:
                 raw = revert_text(err)
+                reasonless = raw in ("", getattr(err, "DEFAULT_MESSAGE", "Transaction failed."))
+                if reasonless and self.preflight:
+                    again = self._preflight(fn, args, who)
+                    if again is None:  # no reason, and it would pass now: the state moved
+                        raise TransientTxError(
+                            f"{action} failed without a revert reason ({raw}) but passes a "
+                            "dry run now: another transaction changed the state between the "
+                            "gas estimate and the block; send it again",
+                            raw,
+                        ) from None
+                    raw = again
         raise ArenaError(self.explain(raw, action, task, who, **ctx), raw) from None
 
     def _preflight(self, fn, args: tuple, who) -> str | None:

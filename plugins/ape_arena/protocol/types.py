@@ -18,6 +18,7 @@ from eth_utils import to_checksum_address
 
 __all__ = [
     "ArenaError",
+    "TransientTxError",
     "DEFAULT_FINALIZE_STEPS",
     "Delegation",
     "FinalizeResult",
@@ -125,6 +126,12 @@ class ArenaError(RuntimeError):
     def __init__(self, message: str, reason: str | None = None):
         super().__init__(message)
         self.reason = reason
+
+
+class TransientTxError(ArenaError):
+    """A transaction failed without a revert reason but passes a dry run now: the chain's
+    state changed between the gas estimate and the block (another participant's transaction
+    landed first). Sending it again is safe; the role loops do so."""
 
 
 # --------------------------------------------------------------------------- value helpers

@@ -29,6 +29,7 @@ from ..protocol import (
     ArenaError,
     Phase,
     Status,
+    TransientTxError,
     fmt_time,
     fmt_tokens,
 )
@@ -131,9 +132,13 @@ class RoleLoop:
     def _finalize_due(self, result: StepResult) -> None:
         """Finalize every round that is over, one transaction per round."""
         for _ in range(self.params.num_rounds + 1):
+            # the round first, then whether it can be finalized: another loop may finalize
+            # it in between, and ``done`` below must name the round this one was meant for
+            r = self.client.task_state(self.task).finalized_rounds
             if not self.client.can_finalize(self.task):
                 return
-            r = self.client.task_state(self.task).finalized_rounds
+            if self.client.task_state(self.task).finalized_rounds != r:
+                continue  # someone else just finalized round r: look again
 
             def finalized(r=r) -> bool:
                 return self.client.task_state(self.task).finalized_rounds > r
@@ -187,10 +192,14 @@ class RoleLoop:
         for attempt in range(1, self.retries + 1):
             try:
                 return fn()
-            except ArenaError:
+            except ArenaError as err:
                 if done is not None and _safe(done):
                     return None
-                raise
+                if not isinstance(err, TransientTxError) or attempt == self.retries:
+                    raise
+                self.log(f"{what}: {err}; sending it again (attempt {attempt + 1}/{self.retries})")
+                self.sleep(min(delay, 1.0))
+                continue
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as err:  # noqa: BLE001 - RPC/timeouts/nonce races: retried

@@ -424,7 +424,7 @@ def test_run_loops_drive_a_whole_task(run, arena, actors, task_files, tmp_path):
         arena.wait_for_phase(task, r, Phase.COMMIT)
         out = nodes()
         assert f"round {r}: committed" in out[0] and f"round {r}: committed" in out[1]
-        assert "m%d.onnx" % r in out[1]
+        assert f"m{r}.onnx" in out[1]
         assert all("committed" not in o for o in nodes())  # again in the phase: nothing new
         assert arena.model_commit(task, r, actors.node).committed
         arena.wait_for_phase(task, r, Phase.EVAL)
@@ -443,7 +443,7 @@ def test_run_loops_drive_a_whole_task(run, arena, actors, task_files, tmp_path):
 
     arena.wait_until(arena.round_end(task, 2))
     out = run("task", "run", task, "--once", as_="creator").output
-    assert "finalized" in out and "task %d ended" % task in out
+    assert "finalized" in out and f"task {task} ended" in out
     assert arena.task_state(task).status == Status.ENDED
     before = {n: arena.balance(getattr(actors, n)) for n in ("node", "node2")}
     for who, extra in (("node", ("--models", models)), ("node2", ("--command", command))):
