@@ -4,6 +4,7 @@
 #   make gas    gas per function at maximum sizes
 #   make bench  validator throughput against baselines (quick mode: make bench ARGS=--quick)
 #   make lint   ruff, formatting, and the layer contract of DESIGN §2 (import-linter)
+#   make shell  a shell with ape, anvil and python on PATH;  make chain  the walkthrough's anvil
 #   make fuzz-long  the stateful protocol machine at snekmate's depth, 375 runs x 500 steps
 #               (about 20 minutes on 2 cores; not part of make test)
 # GPU machines: make test EXTRAS=gpu,test  (onnxruntime-gpu instead of onnxruntime)
@@ -22,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Silence one known-harmless pydantic-settings warning that ape-vyper's config triggers.
 export PYTHONWARNINGS := ignore:Field 'import_remapping' has an incomplete definition
 
-.PHONY: all setup demo test test-fast gas bench lint format clean compile fuzz-long
+.PHONY: all setup demo test test-fast gas bench lint format clean compile fuzz-long shell chain
 
 all: test
 
@@ -62,6 +63,17 @@ FUZZ_STEPS ?= 500
 fuzz-long: setup $(BUILD_STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STEPS=$(FUZZ_STEPS) ape test tests/fuzz/test_stateful.py \
 		-p no:cacheprovider --network ethereum:local:foundry
+
+# A shell with the project's ape, anvil and python on PATH (and its Ape data folder); `exit`
+# leaves it. `make chain` (inside it or not) runs the local chain the README's walkthrough
+# uses: chain id 1337 (Ape's local network) and the test mnemonic of ape-config.yaml.
+shell: setup
+	@echo "AIArena shell: ape, anvil and python from .venv and node_modules; 'exit' to leave"
+	@$(SHELL) --rcfile <(echo '[ -f ~/.bashrc ] && . ~/.bashrc; PATH="$(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$$PATH"; PS1="(aiarena) $$PS1"') -i
+
+MNEMONIC := test test test test test test test test test test test junk
+chain: setup
+	anvil --chain-id 1337 --accounts 20 --mnemonic "$(MNEMONIC)" --host 127.0.0.1 --port 8545
 
 gas: setup $(BUILD_STAMP)
 	ape run gas --network ethereum:local:foundry

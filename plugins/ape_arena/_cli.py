@@ -14,9 +14,13 @@ from .cli.common import balance, deployments, transfer
 def cli():
     """AIArena: a decentralized AI training arena (tasks, nodes, validators, delegators).
 
+    The examples use a local chain started with `make chain` (chain id 1337) and deployed
+    to with `ape run deploy --network ethereum:local:node`; on Base Sepolia use
+    `--network base:sepolia:node --account NAME`.
+
     \b
     Example:
-        ape arena task show 1 --network ethereum:local:foundry
+        ape arena task show 1 --network ethereum:local:node
     """
     _ape_logs_to_stderr()
 

@@ -324,7 +324,7 @@ def balance(network, account, arena_address, addresses):
 
     \b
     Example:
-        ape arena balance 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --network ethereum:local:foundry
+        ape arena balance 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --network ethereum:local:node
     """
     from ..protocol import fmt_tokens
 
@@ -350,7 +350,7 @@ def transfer(network, account, arena_address, to, amount):
     \b
     Example:
         ape arena transfer 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --amount 1000 \\
-            --network ethereum:local:foundry
+            --network ethereum:local:node
     """
     from ..protocol import fmt_tokens
 

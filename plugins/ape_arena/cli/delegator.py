@@ -27,7 +27,7 @@ def delegate(network, account, arena_address, task_id, participant, amount):
 
     \b
     Example:
-        ape arena delegator delegate 1 0x3C44…93BC --amount 50 --network ethereum:local:foundry
+        ape arena delegator delegate 1 0x3C44…93BC --amount 50 --network ethereum:local:node
     """
     from ..protocol import Role, fmt_tokens, fmt_wad
 
@@ -56,7 +56,7 @@ def claim(network, account, arena_address, task_id, participant):
 
     \b
     Example:
-        ape arena delegator claim 1 0x3C44…93BC --network ethereum:local:foundry
+        ape arena delegator claim 1 0x3C44…93BC --network ethereum:local:node
     """
     client = connect(network, account, arena_address)
     _claim(client, task_id, participant)
@@ -71,7 +71,7 @@ def withdraw(network, account, arena_address, task_id, participant):
 
     \b
     Example:
-        ape arena delegator withdraw 1 0x3C44…93BC --network ethereum:local:foundry
+        ape arena delegator withdraw 1 0x3C44…93BC --network ethereum:local:node
     """
     client = connect(network, account, arena_address)
     _withdraw(client, task_id, participant)
@@ -135,7 +135,7 @@ def claim_own(network, account, arena_address, task_id):
 
     \b
     Example:
-        ape arena claim 1 --account NAME --network ethereum:local:foundry
+        ape arena claim 1 --account NAME --network ethereum:local:node
     """
     client = connect(network, account, arena_address)
     _claim(client, task_id, None)
@@ -148,7 +148,7 @@ def withdraw_own(network, account, arena_address, task_id):
 
     \b
     Example:
-        ape arena withdraw 1 --account NAME --network ethereum:local:foundry
+        ape arena withdraw 1 --account NAME --network ethereum:local:node
     """
     client = connect(network, account, arena_address)
     _withdraw(client, task_id, None)

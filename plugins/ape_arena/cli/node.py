@@ -33,7 +33,7 @@ def join(network, account, arena_address, task_id, amount, commission):
 
     \b
     Example:
-        ape arena node join 1 --amount 100 --commission 10% --network ethereum:local:foundry
+        ape arena node join 1 --amount 100 --commission 10% --network ethereum:local:node
     """
     from ..protocol import Role, fmt_tokens
 
@@ -113,7 +113,7 @@ def submit(network, account, arena_address, task_id, model, uri_base, wait, no_c
 
     \b
     Example:
-        ape arena node submit 1 model.onnx --wait --network ethereum:local:foundry
+        ape arena node submit 1 model.onnx --wait --network ethereum:local:node
     """
     from ..roles.node import submit as do_submit
 
@@ -139,7 +139,7 @@ def reveal(network, account, arena_address, task_id, round_, wait):
 
     \b
     Example:
-        ape arena node reveal 1 --wait --network ethereum:local:foundry
+        ape arena node reveal 1 --wait --network ethereum:local:node
     """
     from ..roles.node import reveal as do_reveal
 
@@ -190,8 +190,8 @@ def run(
 
     \b
     Example:
-        ape arena node run 1 --models models/ --network ethereum:local:foundry --account TEST::2
-        ape arena node run 1 --command "python train.py" --network ethereum:local:foundry --account TEST::2
+        ape arena node run 1 --models models/ --network ethereum:local:node --account TEST::2
+        ape arena node run 1 --command "python train.py" --network ethereum:local:node --account TEST::2
     """
     from ..roles.loop import LoopError
     from ..roles.node_loop import NodeLoop

@@ -176,7 +176,7 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
     \b
     Example:
         ape arena task create digits.json shards/ --bounty 3000 --start-in 5m \\
-            --phase-seconds 10m --network ethereum:local:foundry
+            --phase-seconds 10m --network ethereum:local:node
     """
     from ..roles.creator import create_task
 
@@ -225,7 +225,7 @@ def reveal_eval(network, account, arena_address, task_id, round_, shard_dir, uri
 
     \b
     Example:
-        ape arena task reveal-eval 1 0 --wait --network ethereum:local:foundry
+        ape arena task reveal-eval 1 0 --wait --network ethereum:local:node
     """
     from ..roles.creator import reveal_eval as do_reveal
 
@@ -252,7 +252,7 @@ def show(network, arena_address, task_id, round_, as_json):
 
     \b
     Example:
-        ape arena task show 1 --round 0 --network ethereum:local:foundry
+        ape arena task show 1 --round 0 --network ethereum:local:node
     """
     from ..roles.creator import task_report
 
@@ -283,7 +283,7 @@ def list_(network, arena_address, limit, below, as_json):
 
     \b
     Example:
-        ape arena task list --network ethereum:local:foundry
+        ape arena task list --network ethereum:local:node
         ape arena task list --limit 50 --below 120 --json --network base:sepolia:node
     """
     from ..protocol import fmt_tokens
@@ -302,7 +302,9 @@ def list_(network, arena_address, limit, below, as_json):
         f"{'task':>5}  {'status':9}  {'round':>7}  {'phase':13}  {'bounty':>14}  {'part.':>5}  {'val.':>4}  creator"
     )
     for t in listing["tasks"]:
-        where = f"{t['round']}/{t['rounds']}" if t["status"] == "active" else "-"
+        where = (
+            f"{t['round']}/{t['rounds']}" if t["status"] == "active" and t["round"] >= 0 else "-"
+        )
         phase = t["phase"] if t["status"] == "active" else "-"
         click.echo(
             f"{t['task']:>5}  {t['status']:9}  {where:>7}  {phase:13}  "
@@ -436,7 +438,7 @@ def finalize(network, account, arena_address, task_id, max_steps, next_only):
 
     \b
     Example:
-        ape arena task finalize 1 --network ethereum:local:foundry
+        ape arena task finalize 1 --network ethereum:local:node
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
@@ -473,7 +475,7 @@ def cancel(network, account, arena_address, task_id):
 
     \b
     Example:
-        ape arena task cancel 1 --network ethereum:local:foundry
+        ape arena task cancel 1 --network ethereum:local:node
     """
     client = connect(network, account, arena_address)
     with errors():
@@ -488,7 +490,7 @@ def refund(network, account, arena_address, task_id):
 
     \b
     Example:
-        ape arena task refund 1 --network ethereum:local:foundry
+        ape arena task refund 1 --network ethereum:local:node
     """
     from ..protocol import fmt_tokens
 
@@ -518,7 +520,7 @@ def run(network, account, arena_address, task_id, shard_dir, uri_base, once, pol
 
     \b
     Example:
-        ape arena task run 1 --network ethereum:local:foundry --account TEST::1
+        ape arena task run 1 --network ethereum:local:node --account TEST::1
     """
     from ..roles.creator_loop import CreatorLoop
 

@@ -24,7 +24,7 @@ def join(network, account, arena_address, task_id, amount, commission):
     \b
     Example:
         ape arena validator join 1 --amount 500 --commission 10% \\
-            --network ethereum:local:foundry --account TEST::3
+            --network ethereum:local:node --account TEST::3
     """
     from ..protocol import Role, fmt_tokens, fmt_wad
 
@@ -110,7 +110,7 @@ def run(
 
     \b
     Example:
-        ape arena validator run 1 --network ethereum:local:foundry --account TEST::3
+        ape arena validator run 1 --network ethereum:local:node --account TEST::3
         ape arena validator run 1 --once --network base:sepolia:node --account NAME
     """
     from ..roles.validator import Validator, ValidatorError
