@@ -7,7 +7,7 @@ imports (torch, onnxruntime) inside the command functions so ``ape arena --help`
 import click
 
 from .cli import delegator, node, store, task, validator
-from .cli.common import balance, deployments, transfer
+from .cli.common import balance, deployments, status_, transfer
 
 
 @click.group(name="arena")
@@ -55,3 +55,5 @@ cli.add_command(delegator.withdraw_own)
 # Token helpers: fund accounts (`ape arena transfer ADDRESS --amount N`), check balances.
 cli.add_command(transfer)
 cli.add_command(balance)
+# One account across every task: stake, claimable, vesting, slashed, withdrawable.
+cli.add_command(status_)

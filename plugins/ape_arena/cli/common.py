@@ -339,6 +339,76 @@ def balance(network, account, arena_address, addresses):
             click.echo(f"{addr} {fmt_tokens(client.balance(addr), 18)} ARENA")
 
 
+@arena_command(name="status")
+@click.argument("address", metavar="[ADDRESS]", type=ADDRESS, required=False)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=1000),
+    default=50,
+    show_default=True,
+    help="Look at this many tasks (newest first).",
+)
+@click.option(
+    "--below",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Only tasks with a smaller id (the next page).",
+)
+@click.option(
+    "--from-block",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Look for the account's delegations from this block on.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def status_(network, account, arena_address, address, limit, below, from_block, as_json):
+    """Show what ADDRESS (default: --account) has in each task: its role (node, validator,
+    delegator, creator), stake, delegations to it, what it can claim now, what vests when
+    the task ends, what was slashed, what it can withdraw, the creator's refund.
+
+    \b
+    Example:
+        ape arena status 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC --network ethereum:local:node
+    """
+    from ..protocol import fmt_tokens
+    from ..roles.account import account_status
+
+    client = connect(network, account, arena_address, need_account=False)
+    who = address or (client.account.address if client.account is not None else None)
+    if who is None:
+        raise click.UsageError("give an ADDRESS or --account NAME")
+    with errors():
+        report = account_status(client, who, limit=limit, below=below, from_block=from_block)
+    if as_json:
+        echo_json(report)
+        return
+    if not report["tasks"]:
+        click.echo(f"{who} has nothing in tasks {report['tasks_checked'] or 'none yet'}")
+    for t in report["tasks"]:
+        head = f"task {t['task']} ({t['status']}): {t['role']}"
+        if t["role"] == "creator":
+            refund = "taken" if t["refund_claimed"] else fmt_tokens(t["refund"]) + " ARENA"
+            click.echo(f"{head}; refund {refund}")
+            continue
+        if t["role"] == "delegator":
+            head += f" of {t['participant']}"
+        parts = [f"stake {fmt_tokens(t['stake'])}"]
+        if "delegated" in t:
+            parts.append(f"delegated to it {fmt_tokens(t['delegated'])}")
+        parts.append(f"claimable now {fmt_tokens(t['claimable'])}")
+        if t["vesting"]:
+            about = "" if t["vesting_exact"] else "about "
+            parts.append(f"vesting until the end {about}{fmt_tokens(t['vesting'])}")
+        if t.get("slashed"):
+            parts.append(f"slashed {fmt_tokens(t['slashed'])}")
+        if t["withdrawable"]:
+            parts.append(f"withdrawable {fmt_tokens(t['withdrawable'])}")
+        click.echo(f"{head}; " + ", ".join(parts) + " ARENA")
+    if report["next_below"]:
+        click.echo(f"older tasks: ape arena status {who} --below {report['next_below']}")
+
+
 @arena_command(name="transfer")
 @click.argument("to", metavar="ADDRESS", type=ADDRESS)
 @click.option("--amount", type=AMOUNT, required=True, help="ARENA to send (e.g. 1000).")

@@ -93,26 +93,17 @@ def _claim(client, task_id: int, participant) -> None:
 
 
 def vesting_note(client, task_id: int, participant, account, claimable_now: int) -> str:
-    """What is still vesting and when it vests (PROTOCOL.md: a part ``delta`` of each reward
-    is claimable at once, the rest when the task ends), as '; X more vest when …'."""
-    from ..protocol import WAD, Status, address_of, fmt_time, fmt_tokens
+    """What is still vesting and when it vests, as '; X more vest when …' ('' if nothing)."""
+    from ..protocol import fmt_time, fmt_tokens
+    from ..roles.account import still_vesting
 
-    st = client.task_state(task_id)
-    if st.status != Status.ACTIVE:
-        return ""  # ended: everything earned is claimable; cancelled: nothing was earned
+    vesting, exact = still_vesting(client, task_id, participant, account, claimable_now)
+    if not vesting:
+        return ""
     p = client.task_params(task_id)
     end = fmt_time(client.round_end(task_id, p.num_rounds - 1))
     when = f"when task {task_id} ends (its last round is over at {end} and finalized)"
-    if address_of(participant) == address_of(account):
-        earned = client.participant(task_id, participant).owner_earned
-        vesting = earned - earned * p.delta // WAD
-        return f"; {fmt_tokens(vesting)} more vest {when}" if vesting else ""
-    if p.delta == 0:
-        return f"; delegation rewards vest {when}"
-    # a delegation's earnings settle on-chain; from what vested (claimable + claimed):
-    vested = claimable_now + client.delegation(task_id, participant, account).claimed
-    vesting = vested * (WAD - p.delta) // p.delta
-    return f"; about {fmt_tokens(vesting)} more vest {when}" if vesting else ""
+    return f"; {'' if exact else 'about '}{fmt_tokens(vesting)} more vest {when}"
 
 
 def _withdraw(client, task_id: int, participant) -> None:

@@ -108,6 +108,7 @@ def create_task(run, task_files, *extra: str) -> int:
         ("node", "submit"), ("node", "reveal"), ("delegator", "delegate"),
         ("delegator", "claim"), ("delegator", "withdraw"), ("claim",), ("withdraw",),
         ("store", "put"), ("store", "get"), ("store", "serve"), ("transfer",), ("balance",),
+        ("status",), ("task", "run"), ("node", "run"), ("validator", "run"),
     ],
 )  # fmt: skip
 def test_every_command_has_help_with_example(path):
@@ -409,6 +410,7 @@ def test_run_loops_drive_a_whole_task(run, arena, actors, task_files, tmp_path):
     run("node", "join", task, "--amount", "50", as_="node2")
     for who in ("validator", "validator2"):
         run("validator", "join", task, "--amount", "500", as_=who)
+    run("delegator", "delegate", task, actors.node.address, "--amount", "20", as_="delegator")
 
     def nodes() -> list[str]:
         return [
@@ -440,6 +442,19 @@ def test_run_loops_drive_a_whole_task(run, arena, actors, task_files, tmp_path):
         arena.wait_for_phase(task, r, Phase.SCORE_REVEAL)
         validators()
         (models / f"b{r}.onnx").write_bytes(build_digits_onnx(seed=30 + r).SerializeToString())
+        if r == 1:  # mid-task: each account's overview (round 0 is finalized by now)
+            mine = json.loads(run("status", "--json", as_="node").output)["tasks"]
+            (row,) = [t for t in mine if t["task"] == task]
+            assert row["role"] == "node" and row["stake"] == 50 * TOKEN
+            assert row["delegated"] == 20 * TOKEN and row["vesting_exact"]
+            earned = arena.participant(task, actors.node).owner_earned
+            assert row["vesting"] == earned - earned * arena.task_params(task).delta // 10**18
+            theirs = json.loads(run("status", actors.delegator.address, "--json").output)
+            (d,) = [t for t in theirs["tasks"] if t["task"] == task]
+            assert d["role"] == "delegator" and d["participant"] == actors.node.address
+            assert d["stake"] == 20 * TOKEN and d["withdrawable"] == 0
+            text = run("status", as_="creator").output
+            assert f"task {task} (active): creator; refund 0 ARENA" in text
 
     arena.wait_until(arena.round_end(task, 2))
     out = run("task", "run", task, "--once", as_="creator").output
