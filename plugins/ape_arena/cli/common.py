@@ -220,6 +220,26 @@ def errors() -> Iterator[None]:
         raise
     except known as err:
         raise click.ClickException(one_line(err)) from None
+    except Exception as err:
+        if "invalid chain id for signer" in str(err).lower():
+            raise click.ClickException(wrong_chain_id_hint(err)) from None
+        raise
+
+
+def wrong_chain_id_hint(err: BaseException) -> str:
+    """A node that runs another chain id than the network Ape signs for (an anvil started
+    without ``--chain-id 1337`` behind ``ethereum:local:node``)."""
+    try:
+        from ape import chain
+
+        running = f"the node runs chain id {chain.provider.web3.eth.chain_id}"
+    except Exception:  # noqa: BLE001 - only a hint
+        running = "the node runs another chain id"
+    return (
+        f"{running}, but Ape signed for its network's chain id (1337 for ethereum:local): "
+        "start the local chain with `make chain` (anvil --chain-id 1337 ...) or pick the "
+        f"--network that matches the node ({one_line(err)})"
+    )
 
 
 def one_line(err: BaseException) -> str:

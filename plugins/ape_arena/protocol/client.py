@@ -79,8 +79,12 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
 
         if not chain.provider.get_code(arena_address):
             raise ArenaError(
-                f"no contract at {arena_address} on chain {chain.chain_id}: the deployment "
-                "record is stale (a local chain starts empty each time); run `ape run deploy`"
+                f"no contract at {arena_address} on chain {chain.chain_id}: "
+                + (
+                    _fresh_anvil_hint()
+                    or "the deployment record is from an earlier chain (a local chain "
+                    "restarted starts empty); run `ape run deploy` with this --network again"
+                )
             )
         arena = _contract(arena_address, "Arena")
         token = _contract(token_address or str(arena.token()), "ArenaToken")
@@ -102,7 +106,8 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
         try:
             record = deployments.load(cid, root)
         except FileNotFoundError as err:
-            raise ArenaError(str(err)) from None
+            hint = _fresh_anvil_hint()
+            raise ArenaError(f"{err}" + (f". Or: {hint}" if hint else "")) from None
         contracts = record.get("contracts", {})
         if "Arena" not in contracts:
             raise ArenaError(
@@ -218,6 +223,25 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
             if on_wait is not None:
                 on_wait(now, timestamp)
             time.sleep(max(0.5, min(self.poll_seconds, timestamp - now)))
+
+
+def _fresh_anvil_hint() -> str:
+    """When this command runs on an anvil it started itself (``ethereum:local:foundry``, the
+    default network), the likely mistake: the deployment is on the chain the user keeps
+    running, which needs ``--network ethereum:local:node``."""
+    try:
+        from ape import chain
+
+        provider = chain.provider
+        if provider.name != "foundry" or getattr(provider, "process", None) is None:
+            return ""
+    except Exception:  # noqa: BLE001 - only a hint
+        return ""
+    return (
+        "this command started a fresh, empty anvil of its own (the default network "
+        "ethereum:local:foundry does that for every command); to use the chain you deployed "
+        "to, run it (`make chain`) and pass `--network ethereum:local:node`"
+    )
 
 
 def _contract(address: str, name: str):

@@ -483,3 +483,16 @@ def test_node_run_needs_exactly_one_model_source(run, arena, actors, task_files,
     assert "give exactly one of --models DIR and --command CMD" in error_line(res)
     res = run("task", "run", task, "--once", as_="node", ok=False)
     assert "is not the creator of task" in error_line(res)
+
+
+def test_wrong_chain_id_is_explained_with_the_fix():
+    """An anvil started without --chain-id 1337 behind ethereum:local:node: its signer
+    error becomes one line that says to use `make chain` (no traceback)."""
+    import click
+    from ape_arena.cli.common import errors
+
+    with pytest.raises(click.ClickException) as info:
+        with errors():
+            raise ValueError("{'code': -32003, 'message': 'invalid chain id for signer'}")
+    text = info.value.message
+    assert "make chain" in text and "--chain-id 1337" in text and "runs chain id" in text

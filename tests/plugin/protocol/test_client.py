@@ -267,7 +267,20 @@ def test_stale_record_says_redeploy(tmp_path, arena, actors):
     (tmp_path / "deployments" / f"{arena.chain_id}.json").write_text(
         json.dumps({"contracts": {"Arena": actors.attacker.address}})
     )
-    with pytest.raises(ArenaError, match="record is stale .* run `ape run deploy`"):
+    # here (as for a user who forgot --network) the provider is an anvil started for the run
+    with pytest.raises(ArenaError, match="fresh, empty anvil .*--network ethereum:local:node"):
+        ArenaClient.from_deployment(root=tmp_path)
+
+
+def test_stale_record_on_a_kept_chain_says_redeploy(tmp_path, arena, actors, monkeypatch):
+    import ape_arena.protocol.client as client_mod
+
+    monkeypatch.setattr(client_mod, "_fresh_anvil_hint", lambda: "")  # a chain run by hand
+    (tmp_path / "deployments").mkdir()
+    (tmp_path / "deployments" / f"{arena.chain_id}.json").write_text(
+        json.dumps({"contracts": {"Arena": actors.attacker.address}})
+    )
+    with pytest.raises(ArenaError, match="from an earlier chain .* run `ape run deploy`"):
         ArenaClient.from_deployment(root=tmp_path)
 
 
