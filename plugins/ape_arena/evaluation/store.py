@@ -13,7 +13,8 @@ of its bytes. Nothing enters the folder unverified:
   not get the committed bytes), or INVALID for ``TooLargeError`` (the served content is over
   the task's size limit, a rule about the model).
 
-URIs: ``file:///abs/path``, ``http(s)://…`` (urllib, timeout, size cap), and
+URIs: ``file:///abs/path``, ``http(s)://…`` (urllib, timeout, size cap; a timeout, a
+refused connection, HTTP 5xx/408/429 are retried 3 times with backoff 1, 2, 4 s), and
 ``ipfs://<cid>[/path]`` fetched as ``<gateway><cid>[/path]`` through the configured HTTP
 gateway (``arena.ipfs_gateway``).
 
@@ -111,8 +112,15 @@ class ArtifactStore:
         ipfs_gateway: str = DEFAULT_GATEWAY,
         timeout: float = DEFAULT_TIMEOUT,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        retries: int = 3,
+        retry_delay: float = 1.0,
     ):
         self.root = Path(root).resolve()
+        self.retries = max(0, int(retries))
+        """Extra attempts for a transient http(s)/ipfs failure (timeout, connection, 5xx, 429),
+        waiting ``retry_delay`` seconds, doubling. A 404, a wrong hash or an oversized file
+        is final at once."""
+        self.retry_delay = float(retry_delay)
         self.root.mkdir(parents=True, exist_ok=True)
         self.ipfs_gateway = ipfs_gateway if ipfs_gateway.endswith("/") else ipfs_gateway + "/"
         self.timeout = timeout
@@ -202,6 +210,20 @@ class ArtifactStore:
         return self.ipfs_gateway + rest
 
     def _fetch_http(self, url: str, expected: str, uri: str, cap: int, timeout: float) -> None:
+        """Fetch with retries and backoff for what may pass a moment later."""
+        import time
+
+        delay = self.retry_delay
+        for attempt in range(self.retries + 1):
+            try:
+                return self._fetch_http_once(url, expected, uri, cap, timeout)
+            except _TransientFetch as exc:
+                if attempt == self.retries:
+                    raise FetchError(f"{exc} ({attempt + 1} attempts)") from None
+                time.sleep(delay)
+                delay *= 2
+
+    def _fetch_http_once(self, url: str, expected: str, uri: str, cap: int, timeout: float) -> None:
         request = urllib.request.Request(url, headers={"User-Agent": "ape-arena-store/1"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -212,13 +234,14 @@ class ArtifactStore:
                     )
                 self._ingest(response, expected=expected, source=uri, cap=cap)
         except urllib.error.HTTPError as exc:
-            raise FetchError(f"cannot fetch {uri}: HTTP {exc.code} {exc.reason}") from None
+            kind = _TransientFetch if exc.code >= 500 or exc.code in (408, 429) else FetchError
+            raise kind(f"cannot fetch {uri}: HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
-            raise FetchError(f"cannot fetch {uri}: {exc.reason}") from None
-        except TimeoutError as exc:
-            raise FetchError(f"cannot fetch {uri}: timed out after {timeout} s") from exc
+            raise _TransientFetch(f"cannot fetch {uri}: {exc.reason}") from None
+        except TimeoutError:
+            raise _TransientFetch(f"cannot fetch {uri}: timed out after {timeout} s") from None
         except (OSError, http.client.HTTPException) as exc:
-            raise FetchError(f"cannot fetch {uri}: {type(exc).__name__}: {exc}") from None
+            raise _TransientFetch(f"cannot fetch {uri}: {type(exc).__name__}: {exc}") from None
 
     def _ingest(
         self, src: BinaryIO, *, expected: str | None, source: str, cap: int | None
@@ -246,6 +269,10 @@ class ArtifactStore:
             return actual, final.as_uri()
         finally:
             tmp.unlink(missing_ok=True)
+
+
+class _TransientFetch(Exception):
+    """A fetch failure that may pass on a later attempt (``_fetch_http`` retries it)."""
 
 
 def _file_uri_path(uri: str) -> Path:

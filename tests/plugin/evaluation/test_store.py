@@ -32,7 +32,7 @@ def contents(folder) -> list[str]:
 
 @pytest.fixture
 def store(tmp_path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "store", timeout=5)
+    return ArtifactStore(tmp_path / "store", timeout=5, retry_delay=0.01)
 
 
 @pytest.fixture
@@ -186,6 +186,59 @@ def test_connection_refused_is_a_fetch_error(store):
         port = s.getsockname()[1]
     with pytest.raises(FetchError, match="cannot fetch"):
         store.get(f"http://127.0.0.1:{port}/{PAYLOAD_SHA}", PAYLOAD_SHA)
+
+
+def _flaky_server(fail_with: list[int]):
+    """An HTTP server that answers each request with the next status of ``fail_with``, then
+    with PAYLOAD; returns (server, requests seen)."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.path)
+            if fail_with:
+                self.send_error(fail_with.pop(0))
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, seen
+
+
+def test_transient_http_failures_are_retried_with_backoff(store):
+    srv, seen = _flaky_server([503, 429])
+    try:
+        path = store.get(f"http://127.0.0.1:{srv.server_port}/m", PAYLOAD_SHA)
+    finally:
+        srv.shutdown()
+    assert path.read_bytes() == PAYLOAD and len(seen) == 3  # 503, 429, then the file
+
+
+def test_a_404_is_not_retried_and_retries_end(store):
+    srv, seen = _flaky_server([404])
+    try:
+        with pytest.raises(FetchError, match="HTTP 404"):
+            store.get(f"http://127.0.0.1:{srv.server_port}/m", PAYLOAD_SHA)
+        assert len(seen) == 1
+        srv2, seen2 = _flaky_server([500] * 10)
+        try:
+            with pytest.raises(FetchError, match=r"HTTP 500 .*\(4 attempts\)"):
+                store.get(f"http://127.0.0.1:{srv2.server_port}/m", PAYLOAD_SHA)
+        finally:
+            srv2.shutdown()
+        assert len(seen2) == 4  # the first try and store.retries (3) more
+    finally:
+        srv.shutdown()
 
 
 def test_silent_server_times_out(store):
