@@ -207,6 +207,71 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
     )
 
 
+# --------------------------------------------------------------------------- init
+@click.command(name="init")
+@click.argument("data", type=click.Path(exists=True))
+@click.option(
+    "--kind",
+    type=click.Choice(["classification", "regression", "bytes-lm"]),
+    required=True,
+    help="classification: class ids; regression: numbers (mse); bytes-lm: text files.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1, max=64),
+    default=3,
+    show_default=True,
+    help="One eval shard per round.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for spec.json and shards/.",
+)
+@click.option("--name", default=None, help="Task name in the spec (default: DATA's file name).")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the random split into shards."
+)
+@click.option(
+    "--seq",
+    type=click.IntRange(min=1, max=65536),
+    default=128,
+    show_default=True,
+    help="bytes-lm: bytes per row.",
+)
+def init(data, kind, rounds, out, name, seed, seq):
+    """Make a task's spec, eval shards and manifest from DATA, without writing Python.
+
+    DATA for classification/regression: an .npz with `features` and `target` (or `X` and
+    `y`), a folder with features.npy and target.npy, or a .csv of numbers (an optional
+    header row; the last column is the target). For bytes-lm: a text file or a folder of
+    them. The spec and eval formats are in the README ("Task files").
+
+    \b
+    Example:
+        ape arena task init iris.csv --kind classification --rounds 3 -o iris-task
+    """
+    from ..roles.task_init import TaskInitError, init_task
+
+    try:
+        with errors():
+            made = init_task(data, kind, rounds=rounds, out=out, name=name, seed=seed, seq=seq)
+    except TaskInitError as err:
+        raise click.ClickException(str(err)) from None
+    spec = made.spec
+    click.echo(
+        f"wrote {made.spec_path} ({spec.name}: inputs {[t.shape for t in spec.inputs]}, "
+        f"output {spec.output.shape}, metric {spec.metric}) and {rounds} shards of "
+        f"{made.rows} rows in all to {made.shard_dir}"
+    )
+    click.echo(
+        f"next: ape arena task create {made.spec_path} {made.shard_dir} --bounty N "
+        "--network ethereum:local:node --account NAME"
+    )
+
+
 # --------------------------------------------------------------------------- reveal-eval
 @arena_command(name="reveal-eval")
 @click.argument("task_id", metavar="TASK", type=int)
@@ -536,5 +601,5 @@ def run(network, account, arena_address, task_id, shard_dir, uri_base, once, pol
     run_role_loop(loop, once, poll)
 
 
-for _cmd in (create, reveal_eval, show, list_, finalize, cancel, refund, run):
+for _cmd in (init, create, reveal_eval, show, list_, finalize, cancel, refund, run):
     task.add_command(_cmd)

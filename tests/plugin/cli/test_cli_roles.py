@@ -108,7 +108,7 @@ def create_task(run, task_files, *extra: str) -> int:
         ("node", "submit"), ("node", "reveal"), ("delegator", "delegate"),
         ("delegator", "claim"), ("delegator", "withdraw"), ("claim",), ("withdraw",),
         ("store", "put"), ("store", "get"), ("store", "serve"), ("transfer",), ("balance",),
-        ("status",), ("task", "run"), ("node", "run"), ("validator", "run"),
+        ("status",), ("task", "run"), ("node", "run"), ("validator", "run"), ("task", "init"),
     ],
 )  # fmt: skip
 def test_every_command_has_help_with_example(path):

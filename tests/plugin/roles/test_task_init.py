@@ -1,0 +1,119 @@
+"""``task init``: spec + shards + manifest from plain files, and errors that point at them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ape_arena.evaluation.shards import ShardManifest, load_shard
+from ape_arena.evaluation.spec import TaskSpec, is_canonical
+from ape_arena.roles.task_init import TaskInitError, init_task
+
+
+def _shards_fit(made, rounds: int) -> list[dict]:
+    """Every shard loads against the written spec; the rows add up."""
+    spec = TaskSpec.load(made.spec_path)
+    assert is_canonical(made.spec_path.read_bytes())  # its file hash is spec.sha256()
+    manifest = ShardManifest.load(made.shard_dir)
+    assert sorted(manifest.tree.rounds) == list(range(rounds))
+    shards = [load_shard(made.shard_dir / f"round-{r}.npz", spec) for r in range(rounds)]
+    assert sum(len(s["target"]) for s in shards) == made.rows
+    return shards
+
+
+def test_classification_from_a_csv_with_header(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,label"] + [
+        ",".join(f"{v:.3f}" for v in rng.normal(size=3)) + f",{i % 4}" for i in range(40)
+    ]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    made = init_task(tmp_path / "data.csv", "classification", rounds=2, out=tmp_path / "t")
+    assert made.spec.inputs[0].shape == ["batch", 3] and made.spec.output.shape == ["batch", 4]
+    assert made.spec.metric == "cross_entropy" and made.spec.name == "data" and made.rows == 40
+    shards = _shards_fit(made, 2)
+    assert shards[0]["target"].dtype == np.int64 and shards[0]["features"].dtype == np.float32
+
+
+def test_regression_from_an_npz_and_classification_from_npy_files(tmp_path):
+    x = np.arange(60, dtype=np.float64).reshape(20, 3)
+    np.savez(tmp_path / "r.npz", X=x, y=x.sum(axis=1))
+    made = init_task(tmp_path / "r.npz", "regression", rounds=3, out=tmp_path / "r")
+    assert made.spec.metric == "mse" and made.spec.output.shape == ["batch", 1]
+    _shards_fit(made, 3)
+    folder = tmp_path / "npy"
+    folder.mkdir()
+    np.save(folder / "features.npy", np.ones((12, 2, 2), np.float32))
+    np.save(folder / "target.npy", np.arange(12) % 2)
+    made = init_task(folder, "classification", rounds=2, out=tmp_path / "c", name="two by two")
+    assert made.spec.inputs[0].shape == ["batch", 2, 2] and made.spec.name == "two_by_two"
+    _shards_fit(made, 2)
+
+
+def test_bytes_lm_from_a_folder_of_text(tmp_path):
+    (tmp_path / "txt").mkdir()
+    (tmp_path / "txt" / "a.txt").write_text("hello arena\n" * 40)
+    (tmp_path / "txt" / "b.txt").write_text("second file\n" * 40)
+    made = init_task(tmp_path / "txt", "bytes-lm", rounds=2, out=tmp_path / "lm", seq=32)
+    assert made.spec.metric == "bits_per_byte" and made.spec.output.shape == ["batch", 32, 256]
+    shards = _shards_fit(made, 2)
+    assert shards[0]["tokens"].shape[1] == 32
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "needle"),
+    [
+        ("1,2,0\n3,x,1\n", "classification", "line 2, column 2: 'x' is not a number"),
+        ("1,2,0\n3,4,-1\n", "classification", "class ids 0, 1, 2, ...; row 1 has -1"),
+        ("1,2,0.5\n3,4,1\n", "classification", "row 0 has 0.5"),
+        ("1,2,0\n3,4\n", "regression", "data row 2 has 2 columns, the first 3"),
+        ("7\n8\n", "regression", "needs at least 2 columns"),
+    ],
+)
+def test_bad_csv_names_the_line_and_column(tmp_path, content, kind, needle):
+    (tmp_path / "d.csv").write_text(content)
+    with pytest.raises(TaskInitError) as info:
+        init_task(tmp_path / "d.csv", kind, rounds=1, out=tmp_path / "o")
+    assert needle in str(info.value) and "d.csv" in str(info.value)
+
+
+def test_other_bad_inputs(tmp_path):
+    np.savez(tmp_path / "w.npz", a=np.ones(3), b=np.ones(3))
+    with pytest.raises(TaskInitError, match="needs arrays 'features' and 'target'.*a, b"):
+        init_task(tmp_path / "w.npz", "regression", rounds=1, out=tmp_path / "o")
+    np.savez(tmp_path / "few.npz", features=np.ones((2, 1)), target=np.zeros(2))
+    with pytest.raises(TaskInitError, match="2 rows cannot make 3 shards"):
+        init_task(tmp_path / "few.npz", "classification", rounds=3, out=tmp_path / "o")
+    with pytest.raises(TaskInitError, match="--kind must be one of"):
+        init_task(tmp_path / "few.npz", "images", rounds=1, out=tmp_path / "o")
+    with pytest.raises(TaskInitError, match="no such file"):
+        init_task(tmp_path / "nope.csv", "regression", rounds=1, out=tmp_path / "o")
+
+
+def test_task_init_command(tmp_path):
+    from ape_arena._cli import cli
+    from click.testing import CliRunner
+
+    (tmp_path / "d.csv").write_text(
+        "x,y,label\n" + "".join(f"{i},{i * 2},{i % 3}\n" for i in range(30))
+    )
+    out = tmp_path / "task"
+    res = CliRunner().invoke(
+        cli, ["task", "init", str(tmp_path / "d.csv"), "--kind", "classification", "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "metric cross_entropy) and 3 shards of 30 rows" in res.output
+    assert f"next: ape arena task create {out / 'spec.json'} {out / 'shards'}" in res.output
+    res = CliRunner().invoke(
+        cli,
+        [
+            "task",
+            "init",
+            str(tmp_path / "d.csv"),
+            "--kind",
+            "regression",
+            "-o",
+            str(out),
+            "--rounds",
+            "31",
+        ],
+    )
+    assert res.exit_code != 0 and "Error: " in res.output and "30 rows cannot make 31" in res.output
