@@ -135,8 +135,9 @@ SCORE = Score()
 
 # --------------------------------------------------------------------------- decorators
 def arena_command(*, name: str | None = None, account: bool = True, **kwargs: Any):
-    """``@click.command`` connected to ``--network``, with ``--account`` and ``--arena``."""
-    from ape.cli import ConnectedProviderCommand, account_option
+    """``@click.command`` connected to ``--network``, with ``--account``, ``--arena`` and
+    Ape's ``-v/--verbosity`` (``-v DEBUG`` shows Ape's own log lines and RPC detail)."""
+    from ape.cli import ConnectedProviderCommand, account_option, verbosity_option
 
     def decorate(fn: Callable) -> Callable:
         fn = click.option(
@@ -148,6 +149,7 @@ def arena_command(*, name: str | None = None, account: bool = True, **kwargs: An
         )(fn)
         if account:
             fn = account_option(prompt=False)(fn)
+        fn = verbosity_option()(fn)
         return click.command(name=name, cls=ConnectedProviderCommand, **kwargs)(fn)
 
     return decorate
