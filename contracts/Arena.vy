@@ -43,6 +43,7 @@ exports: (
 
 
 # ---- constants ----------------------------------------------------------------------------
+PROTOCOL_VERSION: public(constant(uint256)) = 2  # contracts/PROTOCOL.md; clients check it
 NODE: public(constant(uint256)) = 1
 VALIDATOR: public(constant(uint256)) = 2
 

@@ -56,6 +56,7 @@ def test_deployment_state(arena, arena_token, owner):
     assert (arena.MAX_SUBMISSIONS(), arena.MAX_VALIDATORS(), arena.MAX_ROUNDS()) == (128, 32, 64)
     assert arena.INVALID() == INVALID
     assert arena.MAX_FINALIZE_STEPS() == 320
+    assert arena.PROTOCOL_VERSION() == 2  # what clients check (contracts/PROTOCOL.md)
 
 
 # ---- create_task / cancel_task / claim_refund -------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Any
 
 from .reverts import RevertExplainer
 from .transactions import ArenaTransactions
-from .types import LOCAL_CHAIN_IDS, ArenaError, Phase, fmt_time
+from .types import LOCAL_CHAIN_IDS, PROTOCOL_VERSION, ArenaError, Phase, fmt_time
 from .views import ArenaViews
 
 
@@ -87,6 +87,7 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
                 )
             )
         arena = _contract(arena_address, "Arena")
+        _check_version(arena, arena_address)
         token = _contract(token_address or str(arena.token()), "ArenaToken")
         return cls(arena, token, account, **kwargs)
 
@@ -223,6 +224,22 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
             if on_wait is not None:
                 on_wait(now, timestamp)
             time.sleep(max(0.5, min(self.poll_seconds, timestamp - now)))
+
+
+def _check_version(arena: Any, address: str) -> None:
+    """Refuse an Arena of another protocol version than this client's (a v1 Arena has no
+    ``PROTOCOL_VERSION`` getter: the call reverts)."""
+    try:
+        theirs = int(arena.PROTOCOL_VERSION())
+    except Exception:  # noqa: BLE001 - no such getter: a v1 (unversioned) Arena
+        theirs = 1
+    if theirs != PROTOCOL_VERSION:
+        raise ArenaError(
+            f"the Arena at {address} speaks protocol v{theirs} but this client speaks "
+            f"v{PROTOCOL_VERSION}: deploy the current contracts (`ape run deploy`) and use "
+            "their record, or use a client of that version (ape-arena release for "
+            f"v{theirs}); nothing was sent"
+        )
 
 
 def _fresh_anvil_hint() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import deployments
+from .types import PROTOCOL_VERSION
 
 # Token supply: 1e9 ARENA cap; the deployer gets 1e8 to fund bounties, stakes and demos.
 TOKEN_CAP = 1_000_000_000 * 10**18
@@ -88,7 +89,11 @@ def deploy_all(
         out.contracts,
         is_live=is_live,
         force=True,  # the live-chain check above already ran before any transaction
-        meta={"deployer": account.address, "block": chain.blocks.head.number},
+        meta={
+            "deployer": account.address,
+            "block": chain.blocks.head.number,
+            "protocol_version": PROTOCOL_VERSION,
+        },
     )
     out.path = str(path)
     log(f"recorded in {path}")

@@ -27,6 +27,7 @@ __all__ = [
     "LOCAL_CHAIN_IDS",
     "MAX_FINALIZE_STEPS",
     "MAX_ROUNDS",
+    "PROTOCOL_VERSION",
     "MAX_SUBMISSIONS",
     "MAX_VALIDATORS",
     "ModelCommit",
@@ -66,6 +67,8 @@ against its deviation; a submission most of whose weight reports it is unscored)
 MAX_SUBMISSIONS = 128
 MAX_VALIDATORS = 32
 MAX_ROUNDS = 64
+PROTOCOL_VERSION = 2
+"""The Arena protocol this client speaks (``Arena.PROTOCOL_VERSION()``, contracts/PROTOCOL.md)."""
 MAX_FINALIZE_STEPS = 320
 DEFAULT_FINALIZE_STEPS = 12  # worst page at 128 x 32 stays < 15M gas (README Gas)
 """Finalize units per transaction: keeps every finalize under 15M gas at 128 x 32 (README Gas)."""

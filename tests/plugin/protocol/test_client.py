@@ -371,3 +371,23 @@ def test_zero_refund_is_refused_without_a_transaction():
     with pytest.raises(ArenaError, match="task 3 has nothing to refund"):
         ArenaTransactions.claim_refund(fake, 3)
     assert sent == []
+
+
+def test_an_arena_of_another_protocol_version_is_refused(arena):
+    """The deployed Arena reports PROTOCOL_VERSION 2 (this client's); one that reports
+    another, or has no getter (v1), is refused with what to do."""
+    from types import SimpleNamespace
+
+    from ape_arena.protocol import PROTOCOL_VERSION
+    from ape_arena.protocol.client import _check_version
+
+    assert int(arena.arena.PROTOCOL_VERSION()) == PROTOCOL_VERSION == 2
+    _check_version(arena.arena, arena.address)  # the same version: accepted
+    with pytest.raises(ArenaError, match="speaks protocol v3 but this client speaks v2"):
+        _check_version(SimpleNamespace(PROTOCOL_VERSION=lambda: 3), "0xabc")
+
+    def no_getter():
+        raise ValueError("execution reverted")
+
+    with pytest.raises(ArenaError, match="speaks protocol v1 .*`ape run deploy`"):
+        _check_version(SimpleNamespace(PROTOCOL_VERSION=no_getter), "0xabc")
