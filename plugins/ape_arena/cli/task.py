@@ -23,6 +23,14 @@ from .common import (
     wait_printer,
 )
 
+shards_option = click.option(
+    "--shards",
+    "shard_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Shard folder (default: the one recorded by `task create`).",
+)
+
 
 @click.group()
 def task():
@@ -276,13 +284,7 @@ def init(data, kind, rounds, out, name, seed, seq):
 @arena_command(name="reveal-eval")
 @click.argument("task_id", metavar="TASK", type=int)
 @click.argument("round_", metavar="[ROUND]", type=int, required=False)
-@click.option(
-    "--shards",
-    "shard_dir",
-    type=click.Path(exists=True, file_okay=False),
-    default=None,
-    help="Shard folder (default: the one recorded by `task create`).",
-)
+@shards_option
 @click.option("--uri-base", default=None, metavar="URL", help="Publish the shard as URL/<sha256>.")
 @click.option("--wait", is_flag=True, help="Wait for the round's reveal phase first.")
 def reveal_eval(network, account, arena_address, task_id, round_, shard_dir, uri_base, wait):
@@ -567,13 +569,7 @@ def refund(network, account, arena_address, task_id):
 
 @arena_command(name="run")
 @click.argument("task_id", metavar="TASK", type=int)
-@click.option(
-    "--shards",
-    "shard_dir",
-    type=click.Path(exists=True, file_okay=False),
-    default=None,
-    help="Shard folder (default: the one recorded by `task create`).",
-)
+@shards_option
 @click.option("--uri-base", default=None, metavar="URL", help="Publish shards as URL/<sha256>.")
 @loop_options
 def run(network, account, arena_address, task_id, shard_dir, uri_base, once, poll, no_finalize):

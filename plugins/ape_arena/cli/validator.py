@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from .common import arena_command, connect, errors, join_options, status, wait_printer
+from .common import (
+    arena_command,
+    connect,
+    errors,
+    join_options,
+    loop_options,
+    status,
+    wait_printer,
+)
 
 
 @click.group()
@@ -41,7 +49,7 @@ def join(network, account, arena_address, task_id, amount, commission):
 
 @arena_command(name="run")
 @click.argument("task_id", metavar="TASK", type=int)
-@click.option("--once", is_flag=True, help="Do what is due right now, then exit.")
+@loop_options
 @click.option(
     "--max-rounds",
     type=click.IntRange(min=1),
@@ -53,13 +61,6 @@ def join(network, account, arena_address, task_id, amount, commission):
     type=click.Path(file_okay=False),
     default=None,
     help="State folder (default: arena.state_dir of ape-config.yaml).",
-)
-@click.option(
-    "--poll",
-    type=click.FloatRange(min=0.1),
-    default=5.0,
-    show_default=True,
-    help="Seconds between chain clock checks while waiting for a phase.",
 )
 @click.option(
     "--workers",
@@ -84,7 +85,6 @@ def join(network, account, arena_address, task_id, amount, commission):
     "not a rule: a model past it stops the round with a message (no score is committed) "
     "and is never marked INVALID.",
 )
-@click.option("--no-finalize", is_flag=True, help="Leave finalizing rounds to others.")
 def run(
     network,
     account,
