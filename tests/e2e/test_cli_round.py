@@ -268,6 +268,10 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["status"] == "ended", out.stdout[:300]
+    tool = subprocess.run(  # `… --json | python -m json.tool`, as the README shows it
+        [sys.executable, "-m", "json.tool"], input=out.stdout, capture_output=True, text=True
+    )
+    assert tool.returncode == 0, tool.stderr
     show = ape_arena("task", "show", task, "--arena", arena.address)
 
     assert addr[NODE_A][:8].lower() in show.lower() or "node" in show.lower()
