@@ -460,7 +460,14 @@ def transfer(network, account, arena_address, to, amount):
 
 # --------------------------------------------------------------------------- role loops
 def loop_options(fn: Callable) -> Callable:
-    """``--once``, ``--poll``, ``--no-finalize`` of the hands-free ``run`` commands."""
+    """``--once``, ``--poll``, ``--no-finalize``, ``--autosign`` of the hands-free ``run``
+    commands."""
+    fn = click.option(
+        "--autosign",
+        is_flag=True,
+        help="Sign this loop's transactions without a prompt each (a keyfile account: its "
+        "passphrase is asked once, or read from APE_ACCOUNTS_<alias>_PASSPHRASE).",
+    )(fn)
     fn = click.option("--no-finalize", is_flag=True, help="Leave finalizing rounds to others.")(fn)
     fn = click.option(
         "--poll",
@@ -470,6 +477,18 @@ def loop_options(fn: Callable) -> Callable:
         help="Seconds between chain clock checks while waiting for a phase.",
     )(fn)
     return click.option("--once", is_flag=True, help="Do what is due right now, then exit.")(fn)
+
+
+def autosign(account: Any) -> None:
+    """Let a keyfile account sign without a prompt per transaction (Ape's ``set_autosign``;
+    the passphrase from ``APE_ACCOUNTS_<alias>_PASSPHRASE`` or asked once). Test and other
+    accounts that never prompt are left as they are."""
+    import os
+
+    if account is None or not hasattr(account, "set_autosign"):
+        return
+    passphrase = os.environ.get(f"APE_ACCOUNTS_{account.alias}_PASSPHRASE")
+    account.set_autosign(True, passphrase=passphrase)
 
 
 def run_role_loop(loop: Any, once: bool, poll: float) -> None:

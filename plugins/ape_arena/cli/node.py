@@ -17,6 +17,9 @@ from .common import (
     status,
     wait_printer,
 )
+from .common import (
+    autosign as do_autosign,
+)
 
 
 @click.group()
@@ -177,7 +180,7 @@ def reveal(network, account, arena_address, task_id, round_, wait):
 @loop_options
 def run(
     network, account, arena_address, task_id, models_dir, command, uri_base, once, poll,
-    no_finalize,
+    no_finalize, autosign,
 ):  # fmt: skip
     """Work TASK as a training node until it ends, hands-free: each round take a model
     (--models DIR or --command CMD), check it against the spec, submit it in the commit
@@ -197,6 +200,8 @@ def run(
     from ..roles.node_loop import NodeLoop
 
     client = connect(network, account, arena_address)
+    if autosign:
+        do_autosign(client.account)
     try:
         with errors():
             client._check_task(task_id)

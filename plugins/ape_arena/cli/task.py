@@ -22,6 +22,9 @@ from .common import (
     status,
     wait_printer,
 )
+from .common import (
+    autosign as do_autosign,
+)
 
 shards_option = click.option(
     "--shards",
@@ -572,7 +575,10 @@ def refund(network, account, arena_address, task_id):
 @shards_option
 @click.option("--uri-base", default=None, metavar="URL", help="Publish shards as URL/<sha256>.")
 @loop_options
-def run(network, account, arena_address, task_id, shard_dir, uri_base, once, poll, no_finalize):
+def run(
+    network, account, arena_address, task_id, shard_dir, uri_base, once, poll, no_finalize,
+    autosign,
+):  # fmt: skip
     """Run TASK as its creator until it ends, hands-free: reveal each round's eval shard in
     its eval phase, finalize rounds that are over, take the refund at the end.
 
@@ -586,6 +592,8 @@ def run(network, account, arena_address, task_id, shard_dir, uri_base, once, pol
     from ..roles.creator_loop import CreatorLoop
 
     client = connect(network, account, arena_address)
+    if autosign:
+        do_autosign(client.account)
     with errors():
         client._check_task(task_id)
     loop = CreatorLoop(

@@ -13,6 +13,9 @@ from .common import (
     status,
     wait_printer,
 )
+from .common import (
+    autosign as do_autosign,
+)
 
 
 @click.group()
@@ -98,6 +101,7 @@ def run(
     threads,
     time_limit,
     no_finalize,
+    autosign,
 ):
     """Validate TASK round after round until it ends: wait for each phase, fetch the eval
     shard and every revealed model (each checked against its on-chain sha256), score them,
@@ -117,6 +121,8 @@ def run(
 
     client = connect(network, account, arena_address)
     acct = client.account
+    if autosign:
+        do_autosign(acct)
     options = {k: v for k, v in (("workers", workers), ("threads", threads)) if v}
     options["time_limit"] = time_limit
     try:

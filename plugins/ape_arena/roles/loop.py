@@ -193,10 +193,17 @@ class RoleLoop:
             try:
                 return fn()
             except ArenaError as err:
-                if done is not None and _safe(done):
-                    return None
-                if not isinstance(err, TransientTxError) or attempt == self.retries:
+                if done is not None and self._done_soon(done):
+                    return None  # another loop's transaction did it (seen a block later)
+                early = _phase_or_reasonless(err.reason) and self._just_opened()
+                if not (isinstance(err, TransientTxError) or early) or attempt == self.retries:
                     raise
+                if early:  # the next block's clock has not reached the boundary yet
+                    self.log(
+                        f"{what}: the chain's clock is not past the phase boundary yet; trying again"
+                    )
+                    self.sleep(min(delay, 2.0))
+                    continue
                 self.log(f"{what}: {err}; sending it again (attempt {attempt + 1}/{self.retries})")
                 self.sleep(min(delay, 1.0))
                 continue
@@ -216,6 +223,31 @@ class RoleLoop:
                 self.sleep(delay)
                 delay = min(delay * 2, 30.0)
         raise AssertionError("unreachable")
+
+    def _done_soon(self, done: Callable[[], bool], blocks: int = 3) -> bool:
+        """``done()`` now or within a few seconds: on a live chain a competing transaction
+        (another loop finalizing the same round) shows in the state a block after it made
+        ours revert."""
+        for attempt in range(blocks + 1):
+            if _safe(done):
+                return True
+            if attempt < blocks:
+                self.sleep(1.0)
+        return False
+
+    def _just_opened(self, within: int = 30) -> bool:
+        """Whether the phase the clock puts ``now`` in opened less than ``within`` seconds
+        ago: a "wrong phase" revert then only means the block the call ran in still had a
+        time before the boundary (a live chain's pending time runs ahead of its blocks)."""
+        now = self.client.now()
+        r, phase = self.clock.at(now)
+        if phase == Phase.NOT_STARTED:
+            return False
+        if phase == Phase.ENDED:  # the last round's end (finalize opens there)
+            opened = self.clock.round_end(self.params.num_rounds - 1)
+        else:
+            opened = self.clock.phase_start(r, phase)
+        return now - opened < within
 
     # ------------------------------------------------------------------ loop
     def run_loop(
@@ -263,6 +295,18 @@ class RoleLoop:
             if on_wait is not None:
                 on_wait(now, ts)
             self.sleep(max(0.2, min(poll, ts - now)))
+
+
+def _phase_or_reasonless(reason: str | None) -> bool:
+    """A revert that may only mean "too early by a block": the wrong-phase or round-not-over
+    revert, or one without a reason (what a node may report for a revert inside a delegate
+    call)."""
+    text = (reason or "").strip().lower()
+    return text in (
+        "arena: wrong phase", "arena: round not over", "", "transaction failed.",
+        "transaction reverted",
+        "reverted without message",
+    )  # fmt: skip
 
 
 def _safe(check: Callable[[], bool]) -> bool:

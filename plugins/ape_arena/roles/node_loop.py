@@ -128,20 +128,37 @@ class NodeLoop(RoleLoop):
         model = self._next_model(r)
         if model is None:
             return
-        from ..evaluation.checks import CheckError
+        from ..evaluation.checks import CheckError, check_model
+        from .node import fetch_spec
 
         try:
-            sub = submit(
-                self.client, self.task, model, store=self.store, state_dir=self.state_dir,
-                uri_base=self.uri_base, sender=self.account,
-            )  # fmt: skip
+            check_model(model, fetch_spec(self.client, self.task, self.store), None)
         except CheckError as err:
             self._once(
                 r, "check", f"round {r}: {model} fails the task's checks ({err}); not submitting it"
             )
             return
-        self.log(f"round {r}: committed {model} ({sub.model_sha256[:12]}), to reveal at {sub.uri}")
+        sub = self._send(
+            f"round {r}: commit",
+            lambda: submit(
+                self.client,
+                self.task,
+                model,
+                store=self.store,
+                state_dir=self.state_dir,
+                uri_base=self.uri_base,
+                check_spec=False,
+                sender=self.account,
+            ),  # fmt: skip
+            done=lambda: self.client.model_commit(self.task, r, self.address).committed,
+        )
         result.actions.append(f"commit {r}")
+        if sub is not None:
+            self.log(
+                f"round {r}: committed {model} ({sub.model_sha256[:12]}), to reveal at {sub.uri}"
+            )
+        else:
+            self.log(f"round {r}: committed {model} (seen on-chain)")
 
     def _next_model(self, r: int) -> Path | None:
         """This round's model: the newest ``*.onnx`` in the models folder, or the path the
