@@ -361,21 +361,30 @@ def balance(network, account, arena_address, addresses):
             click.echo(f"{addr} {fmt_tokens(client.balance(addr), 18)} ARENA")
 
 
+def page_options(default_limit: int) -> Callable[[Callable], Callable]:
+    """``--limit`` and ``--below`` of the commands that read tasks a page at a time."""
+
+    def decorate(fn: Callable) -> Callable:
+        fn = click.option(
+            "--below",
+            type=click.IntRange(min=2),
+            default=None,
+            help="Only tasks with a smaller id (the next page).",
+        )(fn)
+        return click.option(
+            "--limit",
+            type=click.IntRange(min=1, max=1000),
+            default=default_limit,
+            show_default=True,
+            help="At most this many tasks (newest first).",
+        )(fn)
+
+    return decorate
+
+
 @arena_command(name="status")
 @click.argument("address", metavar="[ADDRESS]", type=ADDRESS, required=False)
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1, max=1000),
-    default=50,
-    show_default=True,
-    help="Look at this many tasks (newest first).",
-)
-@click.option(
-    "--below",
-    type=click.IntRange(min=2),
-    default=None,
-    help="Only tasks with a smaller id (the next page).",
-)
+@page_options(50)
 @click.option(
     "--from-block",
     type=click.IntRange(min=0),

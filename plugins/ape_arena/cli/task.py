@@ -17,6 +17,7 @@ from .common import (
     echo_json,
     errors,
     loop_options,
+    page_options,
     run_role_loop,
     state_dir,
     status,
@@ -336,16 +337,7 @@ def show(network, arena_address, task_id, round_, as_json):
 
 
 @arena_command(name="list", account=False)
-@click.option(
-    "--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True,
-    help="Show at most this many tasks (newest first).",
-)  # fmt: skip
-@click.option(
-    "--below",
-    type=click.IntRange(min=2),
-    default=None,
-    help="Only tasks with a smaller id (the next page).",
-)
+@page_options(20)
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 def list_(network, arena_address, limit, below, as_json):
     """List the arena's tasks, newest first: creator, status, round and phase now, bounty,

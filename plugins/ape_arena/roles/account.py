@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..protocol import WAD, ArenaClient, Role, Status, address_of
+from .creator import task_page
 
 
 def still_vesting(
@@ -51,9 +52,7 @@ def account_status(
     """The account's positions in the tasks with ids below ``below`` (default: all), at
     most ``limit`` tasks, newest first (see the module docstring for the fields)."""
     who = address_of(account)
-    count = client.task_count()
-    last = count if below is None else min(count, int(below) - 1)
-    first = max(1, last - limit + 1)
+    first, last, next_below = task_page(client.task_count(), limit, below)
     backed: dict[int, set[str]] = {}
     for log in client.arena.Delegated.range(
         int(from_block), search_topics={"delegator": who}
@@ -102,5 +101,5 @@ def account_status(
         "chain_id": client.chain_id,
         "tasks_checked": [first, last] if last >= first else [],
         "tasks": rows,
-        "next_below": first if first > 1 else None,
+        "next_below": next_below,
     }

@@ -316,14 +316,22 @@ def task_report(client: ArenaClient, task: int, round_: int | None = None) -> di
     }
 
 
+def task_page(count: int, limit: int, below: int | None) -> tuple[int, int, int | None]:
+    """``(first, last, next_below)``: the ids of at most ``limit`` tasks below ``below``
+    (default: all ``count``), newest first from ``last`` down to ``first``; ``next_below``
+    is the ``below`` of the next page (None when this one reaches task 1)."""
+    last = count if below is None else min(count, int(below) - 1)
+    first = max(1, last - limit + 1)
+    return first, last, first if first > 1 else None
+
+
 def task_list(client: ArenaClient, limit: int = 20, below: int | None = None) -> dict:
     """One row per task, newest first: at most ``limit`` tasks with ids below ``below``
     (default: every id), so a long list is read page by page (``next_below``)."""
     if limit < 1:
         raise ArenaError(f"limit must be >= 1, got {limit}")
     count = client.task_count()
-    last = count if below is None else min(count, int(below) - 1)
-    first = max(1, last - limit + 1)
+    first, last, next_below = task_page(count, limit, below)
     rows = []
     for t in range(last, first - 1, -1):
         p = client.task_params(t)
@@ -349,7 +357,7 @@ def task_list(client: ArenaClient, limit: int = 20, below: int | None = None) ->
         "chain_id": client.chain_id,
         "task_count": count,
         "tasks": rows,
-        "next_below": first if first > 1 and rows else None,
+        "next_below": next_below,
     }
 
 

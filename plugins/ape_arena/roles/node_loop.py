@@ -226,11 +226,16 @@ class NodeLoop(RoleLoop):
 
 def uri_problem(uri: str, timeout: float = 5.0) -> str:
     """Why ``uri`` cannot be fetched right now ('' when it answers)."""
-    from urllib.parse import unquote, urlparse
+    from urllib.parse import urlparse
+
+    from ..evaluation.store import FetchError, _file_uri_path
 
     parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return "" if Path(unquote(parsed.path)).is_file() else "no such file"
+    if parsed.scheme == "file":  # read as the store will read it (a remote host: refused)
+        try:
+            return "" if _file_uri_path(uri).is_file() else "no such file"
+        except FetchError as err:
+            return str(err)
     if parsed.scheme in ("http", "https"):
         import urllib.request
 
