@@ -39,6 +39,16 @@ $(NODE_STAMP): package.json package-lock.json
 
 setup: $(VENV_STAMP) $(NODE_STAMP)
 
+# The explorer test drives a real browser: Debian's chromium (apt, at set-up; never at run time).
+CHROMIUM_STAMP := .cache/.chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM_STAMP):
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium (the explorer test's browser)"; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends chromium; }; }
+	@command -v chromium >/dev/null || { echo "chromium could not be installed: the explorer test needs it (apt-get install chromium)"; exit 1; }
+	@mkdir -p $(dir $@) && touch $@
+
 # ape-vyper's incremental compile can miss a change in an imported module (arena_state.vy)
 # and keep a stale build: rebuild everything whenever any contract source changed.
 CONTRACT_SOURCES := $(wildcard contracts/*.vy contracts/*/*.vy contracts/*/*.vyi)
@@ -52,10 +62,11 @@ $(BUILD_STAMP): $(CONTRACT_SOURCES) ape-config.yaml $(VENV_STAMP)
 compile: setup $(BUILD_STAMP)
 
 # ---- entry points -----------------------------------------------------------------------
+# make demo EXPLORE=1: at the end, leave the explorer running on http://127.0.0.1:8080/
 demo: setup $(BUILD_STAMP)
-	ape run demo --network ethereum:local:foundry
+	ape run demo --network ethereum:local:foundry $(if $(EXPLORE),--explore)
 
-test: lint $(BUILD_STAMP)
+test: lint $(BUILD_STAMP) $(CHROMIUM_STAMP)
 	ape test tests -p no:cacheprovider --network ethereum:local:foundry
 
 FUZZ_EXAMPLES ?= 375

@@ -6,7 +6,7 @@ imports (torch, onnxruntime) inside the command functions so ``ape arena --help`
 
 import click
 
-from .cli import delegator, node, store, task, validator
+from .cli import delegator, explorer, node, store, task, validator
 from .cli.common import balance, deployments, status_, transfer
 
 
@@ -57,3 +57,5 @@ cli.add_command(transfer)
 cli.add_command(balance)
 # One account across every task: stake, claimable, vesting, slashed, withdrawable.
 cli.add_command(status_)
+# The explorer web page (tasks, leaderboards, charts) of the connected chain.
+cli.add_command(explorer.explorer)

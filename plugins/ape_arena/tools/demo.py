@@ -60,15 +60,30 @@ class Node:
     history: list[str] = field(default_factory=list)
 
 
-def run_demo(network, log=click.echo) -> bool:
-    """Run the demo on the connected local network; True when every check passed."""
+def run_demo(network, log=click.echo, explore_port: int | None = None) -> bool:
+    """Run the demo on the connected local network; True when every check passed. With
+    ``explore_port``, serve the explorer of the demo's arena on that port at the end, until
+    Ctrl-C (the local chain lives as long as this process)."""
     if not network.is_local:
         raise click.UsageError("the demo warps chain time; run it on a local network")
     from ape.logging import logger
 
     # Ape logs every confirmed transaction at INFO; the demo prints its own story.
+    demo = Demo(log=log)
     with logger.at_level("WARNING"):
-        return Demo(log=log).run()
+        ok = demo.run()
+    if explore_port is not None and getattr(demo, "client", None) is not None:
+        from .explorer import ExplorerData, serve
+
+        log(
+            f"explorer of the demo's arena: http://127.0.0.1:{explore_port}/#/task/1 "
+            "(Ctrl-C stops it and the chain)"
+        )
+        try:
+            serve(ExplorerData(demo.client, network=network.choice), port=explore_port)
+        except KeyboardInterrupt:
+            pass
+    return ok
 
 
 class Demo:

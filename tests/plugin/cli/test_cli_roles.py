@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from ape_arena._cli import cli
@@ -109,12 +111,25 @@ def create_task(run, task_files, *extra: str) -> int:
         ("delegator", "claim"), ("delegator", "withdraw"), ("claim",), ("withdraw",),
         ("store", "put"), ("store", "get"), ("store", "serve"), ("transfer",), ("balance",),
         ("status",), ("task", "run"), ("node", "run"), ("validator", "run"), ("task", "init"),
+        ("explorer",),
     ],
 )  # fmt: skip
 def test_every_command_has_help_with_example(path):
     res = CliRunner().invoke(cli, [*path, "--help"])
     assert res.exit_code == 0, res.output
     assert "Example:" in res.output and "ape arena " + " ".join(path) in res.output
+
+
+def test_help_imports_no_web_framework():
+    """``ape arena --help`` stays light: the explorer's Starlette and uvicorn load only when
+    ``ape arena explorer`` runs."""
+    code = (
+        "import sys; from click.testing import CliRunner; from ape_arena._cli import cli; "
+        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'playwright', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 # --------------------------------------------------------------------------- creator
