@@ -13,13 +13,14 @@ lock message naming the first.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from ape_arena.protocol import Phase, Status
+from ape_arena.protocol import INVALID_SCORE, UNAVAILABLE_SCORE, Phase, Status
 
 from tests.e2e.test_cli_round import (
     CREATOR,
@@ -100,10 +101,16 @@ def test_two_rounds_run_by_the_loops_alone(arena, accounts, workdir, chain):  # 
 
     uri = chain.provider.uri
     at = ["--arena", arena.address]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # node A publishes file:// URIs of the shared store; node B serves it over HTTP itself
+    serving = {NODE_A: [], NODE_B: ["--serve", str(port)]}
     loops = [
         Loop("creator", ["task", "run", str(task), *at], uri, CREATOR, workdir),
         *(
-            Loop(f"node-{n}", ["node", "run", str(task), "--models", str(folders[n]), *at],
+            Loop(f"node-{n}",
+                 ["node", "run", str(task), "--models", str(folders[n]), *serving[n], *at],
                  uri, n, workdir)
             for n in (NODE_A, NODE_B)
         ),
@@ -180,4 +187,10 @@ def test_two_rounds_run_by_the_loops_alone(arena, accounts, workdir, chain):  # 
     st = arena.task_state(task)
     assert st.refund == 0 or st.refund_claimed
     assert "withdrew stake 50 ARENA" in loops[1].output()
+    # node B's own server kept its models fetchable until every validator had scored them
+    for r in range(2):
+        sub = next(s for s in arena.submissions(task, r) if s.node == addr[NODE_B])
+        assert sub.uri.startswith(f"http://127.0.0.1:{port}/"), sub.uri
+        assert sub.consensus not in (INVALID_SCORE, UNAVAILABLE_SCORE)
+    assert "serving the artifact store" in loops[2].output()
     assert "round 1: revealed the eval shard" in loops[0].output()

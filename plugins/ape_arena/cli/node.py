@@ -177,10 +177,20 @@ def reveal(network, account, arena_address, task_id, round_, wait):
     metavar="URL",
     help="Publish models as URL/<sha256> (e.g. `ape arena store serve`'s address).",
 )
+@click.option(
+    "--serve",
+    "serve_port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    metavar="PORT",
+    help="Serve the local artifact store on 127.0.0.1:PORT for as long as the loop runs, so "
+    "each model stays fetchable until its round is scored; publishes "
+    "http://127.0.0.1:PORT/<sha256> unless --uri-base names another address.",
+)
 @loop_options
 def run(
-    network, account, arena_address, task_id, models_dir, command, uri_base, once, poll,
-    no_finalize, autosign,
+    network, account, arena_address, task_id, models_dir, command, uri_base, serve_port, once,
+    poll, no_finalize, autosign,
 ):  # fmt: skip
     """Work TASK as a training node until it ends, hands-free: each round take a model
     (--models DIR or --command CMD), check it against the spec, submit it in the commit
@@ -195,6 +205,7 @@ def run(
     Example:
         ape arena node run 1 --models models/ --network ethereum:local:node --account TEST::2
         ape arena node run 1 --command "python train.py" --network ethereum:local:node --account TEST::2
+        ape arena node run 1 --models models/ --serve 8766 --network ethereum:local:node --account TEST::3
     """
     from ..roles.loop import LoopError
     from ..roles.node_loop import NodeLoop
@@ -213,8 +224,28 @@ def run(
             )  # fmt: skip
     except LoopError as err:
         raise click.ClickException(str(err)) from None
+    served = None
+    if serve_port is not None:
+        from ..evaluation.store import serve
+
+        store = artifact_store()
+        store.root.mkdir(parents=True, exist_ok=True)
+        try:
+            served = serve(store.root, "127.0.0.1", serve_port)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot serve the store on 127.0.0.1:{serve_port} ({exc.strerror}); pick "
+                "another --serve port, or publish through a running `ape arena store serve` "
+                "with --uri-base"
+            ) from None
+        loop.uri_base = uri_base or served.url
+        click.echo(f"serving the artifact store {store.root} at {served.url}")
     click.echo(f"working task {task_id} as node {client.account.address}")
-    run_role_loop(loop, once, poll)
+    try:
+        run_role_loop(loop, once, poll)
+    finally:
+        if served is not None:
+            served.stop()
 
 
 for _cmd in (join, check, submit, reveal, run):
