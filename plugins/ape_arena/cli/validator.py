@@ -88,6 +88,15 @@ def join(network, account, arena_address, task_id, amount, commission):
     "not a rule: a model past it stops the round with a message (no score is committed) "
     "and is never marked INVALID.",
 )
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where models run: auto (CUDA when onnxruntime-gpu and a GPU are there, else the "
+    "CPU; a CUDA failure moves scoring to the CPU), cpu, or cuda (a CUDA failure stops the "
+    "round with a message; no model is ever INVALID for it).",
+)
 def run(
     network,
     account,
@@ -100,6 +109,7 @@ def run(
     workers,
     threads,
     time_limit,
+    device,
     no_finalize,
     autosign,
 ):
@@ -125,6 +135,8 @@ def run(
         do_autosign(acct)
     options = {k: v for k, v in (("workers", workers), ("threads", threads)) if v}
     options["time_limit"] = time_limit
+    if device != "auto":
+        options["device"] = device
     try:
         with errors():
             v = Validator(

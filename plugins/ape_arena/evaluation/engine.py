@@ -63,6 +63,7 @@ from .pool import (
     EngineError,
     ValidatorFault,
     WorkerPool,
+    check_onnxruntime_install,
     cpu_count,
     default_workers,
 )
@@ -240,6 +241,7 @@ class Engine:
                 "metric_workers": self.metric_workers,
                 "spinning": self.spinning,
                 "fuse": self.fuse,
+                "gpu_mem_limit": self.memory_limit,
             },
             threads=self.threads,
             memory_limit=self.memory_limit,
@@ -258,6 +260,7 @@ class Engine:
 
     def start(self) -> None:
         """Verify the shard and start the warm workers (does not wait for them to load)."""
+        check_onnxruntime_install()
         self.verify_shard()
         self.pool.start()
 
@@ -420,6 +423,12 @@ class Engine:
                 pass  # a dead worker shows up as EOF below
             reply, why = self.pool.reply(worker, self.time_limit)
             if reply is not None and reply.get("kind") == "result" and reply.get("job") == job:
+                if reply.get("status") == "fault":
+                    raise ValidatorFault(
+                        f"scoring model {sha[:12]} (#{index + 1} of {total}) met a fault of this "
+                        f"machine: {reply.get('error')}. The round is not scored and no model "
+                        "is marked INVALID."
+                    )
                 return from_reply(sha, reply, prepared.seconds)
             self.pool.discard(worker)
             if why == "timeout":

@@ -35,9 +35,11 @@ class EngineError(RuntimeError):
 
 
 class ValidatorFault(EngineError):
-    """This validator's machine failed a model, not the model's rules: a worker ran past the
-    time limit or died (twice). The round is not scored at all (a model is never INVALID for
-    it), because slow or failing hardware must not make honest validators disagree."""
+    """This validator's machine failed, not a model's rules: a worker ran past the time
+    limit, died (twice) or could not start, or the device, driver, compiler or CUDA runtime
+    failed (``device="cuda"``; with ``"auto"`` the worker scores on the CPU instead). The
+    round is not scored at all (a model is never INVALID for it), because slow or failing
+    hardware must not make honest validators disagree."""
 
 
 @dataclass
@@ -223,7 +225,7 @@ class WorkerPool:
         if reply is None:
             tail = worker.log_tail()
             self.discard(worker)
-            raise EngineError(
+            raise ValidatorFault(
                 f"the scoring worker did not start ({why}); its log ends with: {tail or '-'}"
                 + (
                     f" (memory_limit={self.memory_limit} bytes may be too small)"
@@ -235,7 +237,11 @@ class WorkerPool:
             self.discard(worker)
             if reply.get("code") == "shard":
                 raise ShardError(reply.get("error", "eval shard refused by the worker"))
-            raise EngineError(f"the scoring worker failed to start: {reply.get('error')}")
+            raise ValidatorFault(
+                f"the scoring worker failed to start ({reply.get('code')}): {reply.get('error')}."
+                " This is a fault of this machine (device, driver, libraries or memory), so the"
+                " round is not scored and no model is marked INVALID."
+            )
         worker.ready = True
         worker.info = reply
 
@@ -276,6 +282,62 @@ def physical_memory() -> int:
         return 1 << 62
 
 
+def gpu_present() -> bool:
+    """Whether this machine shows an NVIDIA GPU to its processes (the driver's device files),
+    a check that needs no CUDA library: onnxruntime-gpu lists its CUDA provider even on a
+    machine with no GPU at all."""
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
+
+
+def gpu_names() -> list[str]:
+    """The NVIDIA GPUs' model names from the driver's /proc files (no CUDA import)."""
+    names = []
+    for info in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
+        try:
+            for line in info.read_text().splitlines():
+                if line.startswith("Model:"):
+                    names.append(line.split(":", 1)[1].strip())
+        except OSError:
+            pass
+    return names
+
+
+def machine_info() -> dict[str, Any]:
+    """What scored a round, kept with its scores in the validator's state file: the
+    versions of the libraries that compute a score and the GPUs the driver shows."""
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("ape-arena", "numpy", "onnx", "onnxruntime", "onnxruntime-gpu", "torch", "triton"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"versions": versions, "gpus": gpu_names(), "machine": platform.machine()}
+
+
+def check_onnxruntime_install(installed: Callable[[str], bool] | None = None) -> None:
+    """Refuse a venv with both ``onnxruntime`` and ``onnxruntime-gpu``: they share one
+    import folder, so whichever was installed last silently replaced part of the other."""
+    if installed is None:
+        from importlib import metadata
+
+        def installed(name: str) -> bool:
+            try:
+                metadata.distribution(name)
+            except metadata.PackageNotFoundError:
+                return False
+            return True
+
+    if installed("onnxruntime") and installed("onnxruntime-gpu"):
+        raise EngineError(
+            "both onnxruntime and onnxruntime-gpu are installed; they share one import folder "
+            "and break each other. Keep one: `pip uninstall -y onnxruntime onnxruntime-gpu`, "
+            "then `make setup EXTRAS=gpu,test` on a GPU machine (or EXTRAS=cpu,test)"
+        )
+
+
 def _cuda_likely(device: str) -> bool:
     """Whether the workers will score on CUDA (one worker then owns the device)."""
     if device == "cpu":
@@ -286,7 +348,15 @@ def _cuda_likely(device: str) -> bool:
         import onnxruntime as ort
     except ImportError:  # pragma: no cover
         return False
-    return "CUDAExecutionProvider" in ort.get_available_providers()
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    if not gpu_present():
+        log.warning(
+            "onnxruntime-gpu is installed but this machine shows no NVIDIA GPU: scoring on "
+            "the CPU (device auto), with one worker per CPU and the in-graph metric"
+        )
+        return False
+    return True
 
 
 def _memory_kind(device: str) -> str:
@@ -298,7 +368,10 @@ def _memory_kind(device: str) -> str:
         import onnxruntime as ort
     except ImportError:  # pragma: no cover
         return "as"
-    return "data" if "CUDAExecutionProvider" in ort.get_available_providers() else "as"
+    if device == "cuda":
+        return "data"
+    cuda = "CUDAExecutionProvider" in ort.get_available_providers() and gpu_present()
+    return "data" if cuda else "as"
 
 
 def _package_roots() -> list[str]:

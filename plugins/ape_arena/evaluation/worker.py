@@ -109,6 +109,12 @@ class DeviceError(RuntimeError):
     """``device="cuda"`` was requested but no CUDA session/tensor path is available."""
 
 
+class MachineFault(RuntimeError):
+    """A fault of the validator's own machine (device, driver, compiler, CUDA runtime) met
+    while scoring a model: the worker answers ``status="fault"`` and the engine stops the
+    round with ``ValidatorFault``; the model is never marked INVALID for it."""
+
+
 class ModelInvalid(Exception):
     """A model is INVALID for a runtime reason (``code``, ``reason``)."""
 
@@ -119,6 +125,18 @@ class ModelInvalid(Exception):
 
 
 # ----------------------------------------------------------------------------- device choice
+#: onnxruntime's CUDA provider, set for reproducible scores: no TF32 (10-bit mantissas moved a
+#: digits MLP's score by up to 182,214 units), cuDNN's heuristic convolution choice instead
+#: of the default EXHAUSTIVE timing search (whose pick can change between sessions), one
+#: device. ``gpu_mem_limit`` is added per worker (``cuda_options``).
+CUDA_PROVIDER_OPTIONS: dict[str, str] = {
+    "device_id": "0",
+    "use_tf32": "0",
+    "cudnn_conv_algo_search": "HEURISTIC",
+    "cudnn_conv_use_max_workspace": "0",
+}
+
+
 def select_providers(device: str, available: Sequence[str]) -> list[Any]:
     """Execution providers to request for ``device`` given onnxruntime's available list.
 
@@ -129,7 +147,7 @@ def select_providers(device: str, available: Sequence[str]) -> list[Any]:
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
     if device != "cpu" and CUDA_EP in available:
-        return [(CUDA_EP, {"device_id": 0}), CPU_EP]
+        return [(CUDA_EP, dict(CUDA_PROVIDER_OPTIONS)), CPU_EP]
     if device == "cuda":
         raise DeviceError(
             "device='cuda' but this onnxruntime offers no CUDAExecutionProvider; install the "
@@ -295,9 +313,26 @@ class Scorer:
         self._probe_main: dict[int, Any] = {}
         self._probe_gap = 0.0
         self.providers = select_providers(self.device, ort.get_available_providers())
+        gpu_mem_limit = int(init.get("gpu_mem_limit") or 0)
+        if gpu_mem_limit and self.providers and isinstance(self.providers[0], tuple):
+            # the device's memory capped like the host's: the same verdict on CPU and GPU
+            self.providers[0][1]["gpu_mem_limit"] = str(gpu_mem_limit)
         self._gpu_arrays: dict[str, Any] | None = None
+        self._cuda_broken = ""  # why the CUDA path failed once ("auto" then stays on the CPU)
 
         import torch
+
+        if self.device == "auto" and self.providers[0] != CPU_EP and not torch.cuda.is_available():
+            # onnxruntime-gpu lists CUDA on machines without a usable GPU: say so and score
+            # on the CPU path (in-graph metric included) rather than meet it per model
+            print("onnxruntime offers CUDA but torch sees no GPU: scoring on the CPU",
+                  file=sys.stderr)  # fmt: skip
+            self.providers = [CPU_EP]
+        # reproducible CUDA numerics for the metric kernels' torch side (no-ops on the CPU)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
 
         # Per-row metric values depend neither on torch's thread count nor on the batch
         # (arena_kernels sums each row sequentially), so batches' metrics may run on
@@ -394,22 +429,9 @@ class Scorer:
                 path_kind = "cpu-fused"
                 del model
             else:
-                self._probe_main = {}
-                self._probe_gap = 0.0
-                sess = self.load_session(model, threads)
+                box = [model]  # the helper drops the bytes as soon as no path needs them
                 del model
-                path_kind = select_path(
-                    self.device, sess.get_providers(), self._cuda_available(sess.get_providers())
-                )
-                if path_kind == "cuda":
-                    values, count = self._run_cuda(sess)
-                else:
-                    values, count = self._run_cpu(sess)
-                if count > 0:
-                    self._probe(
-                        lambda rows: self._rows_plain(sess, rows, path_kind), self._plain_losses
-                    )
-                del sess
+                values, count, path_kind = self._score_plain(box, threads)
             if count <= 0:
                 raise ModelInvalid(NO_ROWS, "the shard has no scored rows (all masked)")
             total = self.exact_total(self.np.concatenate(values))
@@ -428,11 +450,77 @@ class Scorer:
             }
         except ModelInvalid as exc:
             return _invalid(exc.code, exc.reason, t0)
+        except MachineFault as exc:
+            return {"status": "fault", "error": str(exc), "seconds": time.perf_counter() - t0}
         except MemoryError:
             return _invalid(MEMORY_LIMIT, "ran out of memory (worker memory limit)", t0)
         except Exception as exc:  # noqa: BLE001 - a model must never take the worker down
             err = _classify(exc, RUNTIME_ERROR, "onnxruntime failed while running the model")
             return _invalid(err.code, err.reason, t0)
+
+    def _score_plain(self, box: list[bytes], threads: int) -> tuple[list[Any], int, str]:
+        """Score the model in ``box`` (emptied on the way) on the session's path, then
+        probe it. A CUDA failure that is no model verdict goes to ``_cuda_failed``: with
+        ``device="auto"`` the model is scored again from the start on the CPU."""
+        self._probe_main = {}
+        self._probe_gap = 0.0
+        sess = self.load_session(box[0], threads)
+        try:
+            path_kind = select_path(
+                self.device, sess.get_providers(), self._cuda_available(sess.get_providers())
+            )
+        except DeviceError as exc:
+            raise MachineFault(str(exc)) from None
+        if path_kind == "cuda" and not (self._cuda_broken and self.device == "auto"):
+            try:
+                return (*self._run_and_probe(sess, "cuda"), "cuda")
+            except (ModelInvalid, MemoryError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - the device's fault, not the model's
+                self._cuda_failed(exc)
+            self._probe_main = {}
+            self._probe_gap = 0.0
+            path_kind = "cpu"
+            sess = self._cpu_session(box[0], threads)
+        elif path_kind == "cuda":
+            path_kind = "cpu"
+            sess = self._cpu_session(box[0], threads)
+        box.clear()
+        return (*self._run_and_probe(sess, path_kind), path_kind)
+
+    def _run_and_probe(self, sess: Any, path_kind: str) -> tuple[list[Any], int]:
+        if path_kind == "cuda":
+            values, count = self._run_cuda(sess)
+        else:
+            values, count = self._run_cpu(sess)
+        if count > 0:
+            self._probe(lambda rows: self._rows_plain(sess, rows, path_kind), self._plain_losses)
+        return values, count
+
+    def _cuda_failed(self, exc: BaseException) -> None:
+        """The CUDA path raised something other than a model verdict (a CUDA runtime error,
+        a Triton launcher that cannot be built, a driver fault). With ``device="cuda"`` that
+        stops the round (``MachineFault``); with ``"auto"`` this worker scores this model and
+        every later one on the CPU, whose verdict every validator shares."""
+        text = str(exc).strip()
+        first = (text.splitlines()[0] if text else type(exc).__name__)[:300]
+        why = f"{type(exc).__name__}: {first}"
+        if self.device == "cuda":
+            raise MachineFault(
+                f"the CUDA path failed ({why}); this is a fault of this machine's GPU, driver "
+                "or compiler, not of the model: fix it or score with --device cpu"
+            ) from None
+        if not self._cuda_broken:
+            print(f"CUDA path failed ({why}); scoring on the CPU from now on", file=sys.stderr)
+        self._cuda_broken = why
+
+    def _cpu_session(self, model: bytes, threads: int):
+        try:
+            return self.ort.InferenceSession(
+                model, sess_options=self.session_options(threads), providers=[CPU_EP]
+            )
+        except Exception as exc:  # noqa: BLE001 - the CPU refuses it: the model's fault
+            raise _classify(exc, LOAD_FAILED, "onnxruntime cannot load the model") from None
 
     def _read_checked(self, path: str, expected_sha256: str) -> bytes:
         """The model's bytes, read once, after every static check (``checks.py``) passed on

@@ -47,7 +47,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,8 @@ MAX_SCORE_ATTEMPTS = 3
 class Scored:
     scores: list[int]
     reasons: list[str]
+    paths: list[str] = field(default_factory=list)
+    """The engine's path per model (``cpu``, ``cpu-fused``, ``cuda``; ``""`` unscored)."""
 
 
 # ----------------------------------------------------------------------------- validator
@@ -278,6 +280,7 @@ class Validator(RoleLoop):
                 reasons=list(scored.reasons),
                 salt=hex32(salt),
                 commitment=hex32(commitment),
+                machine=self._machine(scored),
             )
             state.note("scored")
             path = self.states.save(state)  # BEFORE the commit transaction
@@ -443,10 +446,20 @@ class Validator(RoleLoop):
                 [(str(path), sha) for _, path, sha in todo],
                 **options,
             )
+        paths = [""] * len(models)
+        if todo:
             for (i, _, _), res in zip(todo, results, strict=True):
                 scores[i] = int(res.score)
                 reasons[i] = "" if res.ok else f"{res.code}: {res.reason}"
-        return Scored(scores, reasons)
+                paths[i] = res.path
+        return Scored(scores, reasons, paths)
+
+    @staticmethod
+    def _machine(scored: Scored) -> dict[str, Any]:
+        """The library versions and GPUs that scored the round, and each model's path."""
+        from ..evaluation.pool import machine_info
+
+        return {**machine_info(), "paths": list(scored.paths)}
 
     # ------------------------------------------------------------------ fetch + score
     def spec(self) -> Any:

@@ -51,6 +51,9 @@ class RoundState:
     commitment: str
     status: str = SCORED
     log: list[str] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)
+    """What scored the round: library versions, GPUs, each model's engine path
+    (``evaluation.pool.machine_info``); empty in files written before it was kept."""
     version: int = STATE_VERSION
 
     def note(self, text: str) -> None:

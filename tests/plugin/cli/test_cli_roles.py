@@ -120,6 +120,13 @@ def test_every_command_has_help_with_example(path):
     assert "Example:" in res.output and "ape arena " + " ".join(path) in res.output
 
 
+def test_validator_run_takes_a_device_and_refuses_others():
+    res = CliRunner().invoke(cli, ["validator", "run", "1", "--device", "gpu"])
+    assert res.exit_code == 2 and "'gpu' is not one of 'auto', 'cpu', 'cuda'" in res.output
+    res = CliRunner().invoke(cli, ["validator", "run", "--help"])
+    assert "--device [auto|cpu|cuda]" in res.output
+
+
 def test_help_imports_no_web_framework():
     """``ape arena --help`` stays light: the explorer's Starlette and uvicorn load only when
     ``ape arena explorer`` runs."""

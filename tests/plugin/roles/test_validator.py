@@ -651,7 +651,9 @@ def test_default_scorer_uses_the_engine(arena, make_validator, monkeypatch):
 
         def score_round(self, models):
             calls.append(("score", [sha for _, sha in models]))
-            return [engine_mod.ScoreResult(sha, 2 * 10**9, "ok") for _, sha in models]
+            return [
+                engine_mod.ScoreResult(sha, 2 * 10**9, "ok", path="cpu-fused") for _, sha in models
+            ]
 
     monkeypatch.setattr(engine_mod, "Engine", FakeEngine)
     v = make_validator(Validator, engine_options={"threads": 1})
@@ -667,6 +669,14 @@ def test_default_scorer_uses_the_engine(arena, make_validator, monkeypatch):
     assert saved(v, 0)["scores"] == [UNAVAILABLE_SCORE, 2 * 10**9, INVALID_SCORE]
     assert saved(v, 0)["reasons"][0].startswith("unavailable: cannot fetch")
     assert saved(v, 0)["reasons"][2].startswith("too_large:")
+    # what scored the round is kept with its scores: each model's path, library versions
+    machine = saved(v, 0)["machine"]
+    assert machine["paths"] == ["", "cpu-fused", ""]
+    from importlib.metadata import version
+
+    assert machine["versions"]["onnxruntime"] == version("onnxruntime")
+    assert machine["versions"]["torch"] == version("torch") and "python" in machine["versions"]
+    assert machine["gpus"] == []  # this machine shows no GPU
 
 
 def test_replace_is_used_for_state_updates(arena, make_validator, monkeypatch):
