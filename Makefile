@@ -23,14 +23,29 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Silence one known-harmless pydantic-settings warning that ape-vyper's config triggers.
 export PYTHONWARNINGS := ignore:Field 'import_remapping' has an incomplete definition
 
-.PHONY: all setup demo test test-fast gas bench lint format clean compile fuzz-long shell chain
+.PHONY: all setup setup-gpu demo test test-fast gas bench lint format clean compile fuzz-long shell chain
 
 all: test
 
 # ---- set-up: only when missing or stale ------------------------------------------------
+# EXTRAS=cpu,…: the CPU torch from download.pytorch.org when it answers (else the index's);
+# EXTRAS=gpu,…: a CPU torch and the CPU onnxruntime are removed first (and the other way
+# round), so the venv really switches; the two onnxruntime packages never sit together.
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 $(VENV_STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q --upgrade "pip>=24"; }
-	$(VENV)/bin/python -m pip install -q -e ".[$(EXTRAS)]"
+	@rm -f $(VENV)/.installed-*
+	@case ",$(EXTRAS)," in \
+	  *,gpu,*) $(VENV)/bin/python -m pip uninstall -y -q onnxruntime 2>/dev/null; \
+	           $(VENV)/bin/python -c "import importlib.metadata as m, sys; sys.exit('+cpu' not in m.version('torch'))" 2>/dev/null \
+	             && $(VENV)/bin/python -m pip uninstall -y -q torch; true;; \
+	  *,cpu,*) $(VENV)/bin/python -m pip uninstall -y -q onnxruntime-gpu 2>/dev/null; true;; \
+	esac
+	@extra=""; case ",$(EXTRAS)," in *,cpu,*) \
+	  $(VENV)/bin/python -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=5)" 2>/dev/null \
+	    && extra="--extra-index-url $(TORCH_CPU_INDEX)";; esac; \
+	  echo "$(VENV)/bin/python -m pip install -q -e \".[$(EXTRAS)]\" $$extra"; \
+	  $(VENV)/bin/python -m pip install -q -e ".[$(EXTRAS)]" $$extra
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -38,6 +53,11 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $@
 
 setup: $(VENV_STAMP) $(NODE_STAMP)
+
+# A GPU machine: onnxruntime-gpu and the CUDA torch instead of the CPU ones (then run every
+# target with EXTRAS=gpu,test, e.g. make test EXTRAS=gpu,test).
+setup-gpu:
+	$(MAKE) setup EXTRAS=gpu,test
 
 # The explorer test drives a real browser: Debian's chromium (apt, at set-up; never at run time).
 CHROMIUM_STAMP := .cache/.chromium
