@@ -359,19 +359,37 @@ def _cuda_likely(device: str) -> bool:
     return True
 
 
-def _memory_kind(device: str) -> str:
-    """``RLIMIT_AS`` on CPU; ``RLIMIT_DATA`` when the worker may initialise CUDA (the driver
-    reserves huge address ranges it never touches, which ``RLIMIT_AS`` would refuse)."""
-    if device == "cpu":
-        return "as"
+def cuda_libraries_installed() -> bool:
+    """Whether the worker's imports map CUDA libraries (a CUDA torch build, its nvidia-*
+    wheels, or onnxruntime-gpu), whatever the device: an idle worker then holds about
+    3.3 GiB of address space it never touches."""
+    from importlib import metadata
+
     try:
-        import onnxruntime as ort
-    except ImportError:  # pragma: no cover
-        return "as"
-    if device == "cuda":
+        if "+cpu" not in metadata.version("torch"):
+            for dist in metadata.distributions():
+                name = (dist.metadata["Name"] or "").lower()
+                if name.startswith("nvidia-cuda-runtime"):
+                    return True
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        metadata.distribution("onnxruntime-gpu")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _memory_kind(device: str) -> str:
+    """``RLIMIT_AS`` for a CPU-only install; ``RLIMIT_DATA`` (private writable memory)
+    whenever the worker maps CUDA libraries or may initialise CUDA: the libraries and the
+    driver reserve huge address ranges they never touch, which ``RLIMIT_AS`` would count
+    (a 65,536-vocabulary LM came back INVALID ``memory_limit`` on the CPU path next to a
+    CUDA torch). Both caps sit far above what a model within the spec's ``max_params``
+    needs, so a model gets the same verdict either way."""
+    if device == "cuda" or cuda_libraries_installed():
         return "data"
-    cuda = "CUDAExecutionProvider" in ort.get_available_providers() and gpu_present()
-    return "data" if cuda else "as"
+    return "as"
 
 
 def _package_roots() -> list[str]:

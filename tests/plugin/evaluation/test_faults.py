@@ -179,3 +179,15 @@ def test_auto_with_a_cuda_provider_but_no_gpu_scores_on_the_cpu_path(round_files
     s = Scorer({"spec_json": spec.to_json().decode(), "shard_path": str(shard),
                 "shard_sha256": shard_sha, "threads": 1, "device": "auto"})  # fmt: skip
     assert s.providers == [CPU_EP] and s.fuse
+
+
+def test_memory_cap_kind_follows_the_installed_libraries(monkeypatch):
+    """``RLIMIT_AS`` only for a CPU-only install; a CUDA torch or onnxruntime-gpu (mapped by
+    every worker, GPU or not) or ``device="cuda"`` get ``RLIMIT_DATA``."""
+    from ape_arena.evaluation import pool
+
+    assert pool.cuda_libraries_installed() is False  # this venv: torch +cpu, onnxruntime
+    assert pool._memory_kind("auto") == pool._memory_kind("cpu") == "as"
+    assert pool._memory_kind("cuda") == "data"
+    monkeypatch.setattr(pool, "cuda_libraries_installed", lambda: True)
+    assert pool._memory_kind("cpu") == pool._memory_kind("auto") == "data"
