@@ -144,7 +144,8 @@ def row_tile_config(
 ) -> RowTileConfig:
     """Pick the tile for a row-wise reduction over ``n_cols`` (Liger-style heuristics).
 
-    GPU: at most 4096 columns per step, ~4096 elements and at most 256 rows per tile, so
+    GPU: at most 4096 columns per step (8192 past 65,536 columns), ~4096 elements and at
+    most 256 rows per tile, so
     small-vocabulary problems put many rows in one program and large ones loop over
     vocabulary chunks; warps grow with the tile. Interpreter: one numpy op per tile op and
     ~5 ms per program instance, so tiles are as large as memory comfortably allows (few
@@ -160,6 +161,9 @@ def row_tile_config(
             raise ValueError(f"{name} must be a power of two, got {value}")
     if interpreted:
         max_cols, max_tile, max_rows = 16384, 1 << 16, 1024
+    elif n_cols > 65536:
+        # the largest vocabularies (151,936; 262,144): twice the chunk, half the loop steps
+        max_cols, max_tile, max_rows = 8192, 8192, 256
     else:
         max_cols, max_tile, max_rows = 4096, 4096, 256
     if block_cols is None:

@@ -24,8 +24,28 @@ from .mse import _squared_error_rows_kernel
 
 DTYPES = ("fp32", "fp16", "bf16")
 #: row lengths covering every tile shape the GPU heuristics produce (many rows x few
-#: columns, a few rows x 1024, one row x 4096-column chunks)
-ROW_LENGTHS = (10, 1000, 65536)
+#: columns, a few rows x 1024, one row x 4096-column chunks, one row x 8192-column chunks
+#: for the largest vocabularies: Qwen's 151,936 and Gemma 3's 262,144)
+ROW_LENGTHS = (10, 1000, 65536, 151936, 262144)
+
+
+#: what a real launch specialises on (Triton's ``tt.divisibility`` 16): pointers from torch's
+#: allocator are 16-byte aligned, and so are the integer arguments that are multiples of 16
+#: (a 65,536-column row's length and stride); the compiler then emits vectorised loads.
+_ALIGNED_CE = (
+    "logits_ptr",
+    "target_ptr",
+    "loss_ptr",
+    "argmax_ptr",
+    "bad_ptr",
+    "n_cols",
+    "stride_row",
+)
+_ALIGNED_SE = ("pred_ptr", "target_ptr", "sse_ptr", "n_cols", "stride_pred", "stride_target")
+
+
+def _aligned(kernel, names: Sequence[str]) -> dict:
+    return {(kernel.arg_names.index(n),): [["tt.divisibility", 16]] for n in names}
 
 
 def _variants(cases: Iterable[tuple[str, int]]):
@@ -37,12 +57,14 @@ def _variants(cases: Iterable[tuple[str, int]]):
             "target_ptr": "*i64",
             "loss_ptr": "*fp32",
             "argmax_ptr": "*i64",
+            "bad_ptr": "*i32",
             "n_rows": "i32",
             "n_cols": "i32",
             "stride_row": "i32",
             "ignore_index": "i32",
             "BLOCK_ROWS": "constexpr",
             "BLOCK_COLS": "constexpr",
+            "WANT_ARGMAX": "constexpr",
         }
         se_sig = {
             "pred_ptr": f"*{dtype}",
@@ -55,8 +77,25 @@ def _variants(cases: Iterable[tuple[str, int]]):
             "BLOCK_ROWS": "constexpr",
             "BLOCK_COLS": "constexpr",
         }
-        yield "cross_entropy_rows", _cross_entropy_rows_kernel, ce_sig, consts, cfg, dtype
-        yield "squared_error_rows", _squared_error_rows_kernel, se_sig, consts, cfg, dtype
+        # the aligned variant only where a launch can have it (row length a multiple of 16)
+        alignments = ("", "aligned") if n_cols % 16 == 0 else ("",)
+        for align in alignments:
+            tag = f" {align}" if align else ""
+            ce_attrs = _aligned(_cross_entropy_rows_kernel, _ALIGNED_CE) if align else {}
+            se_attrs = _aligned(_squared_error_rows_kernel, _ALIGNED_SE) if align else {}
+            for want in (True, False):
+                name = "cross_entropy_rows" + ("" if want else "_loss_only") + tag
+                ce_consts = {**consts, "WANT_ARGMAX": want}
+                yield name, _cross_entropy_rows_kernel, ce_sig, ce_consts, ce_attrs, cfg, dtype
+            yield (
+                "squared_error_rows" + tag,
+                _squared_error_rows_kernel,
+                se_sig,
+                consts,
+                se_attrs,
+                cfg,
+                dtype,
+            )
 
 
 def compile_all(
@@ -78,9 +117,9 @@ def compile_all(
     lines = []
     for cap in capabilities:
         target = GPUTarget("cuda", int(cap), 32)
-        for name, kernel, sig, consts, cfg, dtype in _variants(cases):
+        for name, kernel, sig, consts, attrs, cfg, dtype in _variants(cases):
             t0 = time.perf_counter()
-            src = ASTSource(fn=kernel, signature=sig, constexprs=consts)
+            src = ASTSource(fn=kernel, signature=sig, constexprs=consts, attrs=attrs)
             compiled = triton.compile(src, target=target, options={"num_warps": cfg.num_warps})
             assert compiled.asm.get("cubin"), f"{name}: no cubin produced"
             lines.append(

@@ -1,10 +1,17 @@
 """Fused per-row cross-entropy + argmax over large vocabularies.
 
-One Triton program owns a block of rows and walks the vocabulary in chunks, keeping per row
-a running max ``m``, a running sum ``s`` of ``exp(x - m)`` (rescaled whenever ``m`` grows),
-the first index of the maximum and a NaN flag; the target logit is gathered with one masked
-load. Probabilities are never materialised, each logit is read once, every reduction runs in
-a fixed order (no atomics), so results are bit-for-bit reproducible on one platform.
+One Triton program owns a block of rows and walks the vocabulary in chunks, keeping *per
+lane* (each element of the tile) a running max ``m``, a running sum ``s`` of ``exp(x - m)``
+(rescaled whenever ``m`` grows), the first column of its maximum (only in the argmax
+variant, which ``error_rate`` needs), and counts of NaN and non-finite logits; after the
+loop each row reduces its lanes once (max, rescaled sum, first index of the maximum, the
+counts). No block-wide reduction, hence no barrier, runs inside the chunk loop. The target
+logit is gathered with one masked load. Probabilities are never materialised, each logit is
+read once, every reduction runs in a fixed order (no atomics), and the tile depends on the
+row length only, so results are bit-for-bit reproducible on one platform and a row's bits do
+not depend on its batch. Vocabularies up to 262,144 (Gemma 3) are tested; past 65,536
+columns the GPU tile takes 8,192 columns per step. With ``count_nonfinite`` the launcher
+also returns each row's count of NaN/±inf logits, counted in the same pass.
 
     loss[i]   = (m_i - x[i, target_i]) + log(s_i)      (0 where target_i == ignore_index)
     argmax[i] = first j with x[i, j] == max_j x[i, j]
@@ -50,13 +57,15 @@ def _cross_entropy_rows_kernel(
     logits_ptr,  # [n_rows, n_cols], any float dtype, column stride 1
     target_ptr,  # [n_rows] int64, contiguous
     loss_ptr,  # [n_rows] float32 out
-    argmax_ptr,  # [n_rows] int64 out
+    argmax_ptr,  # [n_rows] int64 out (-1 everywhere when WANT_ARGMAX is off)
+    bad_ptr,  # [n_rows] int32 out: how many of the row's logits are not finite
     n_rows,
     n_cols,
     stride_row,
     ignore_index,
     BLOCK_ROWS: tl.constexpr,
     BLOCK_COLS: tl.constexpr,
+    WANT_ARGMAX: tl.constexpr,
 ):
     pid = tl.program_id(0)
     rows = pid * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
@@ -67,10 +76,16 @@ def _cross_entropy_rows_kernel(
     row_off = safe_rows.to(tl.int64) * stride_row  # int64: N * C can exceed 2**31
     cols0 = tl.arange(0, BLOCK_COLS)
 
-    m = tl.full([BLOCK_ROWS], float("-inf"), tl.float32)
-    s = tl.zeros([BLOCK_ROWS], dtype=tl.float32)
-    best = tl.zeros([BLOCK_ROWS], dtype=tl.int32)
-    n_nan = tl.zeros([BLOCK_ROWS], dtype=tl.int32)
+    # One running max / rescaled sum / first-max index / non-finite count per lane (element
+    # of the tile), updated element-wise in the chunk loop, reduced once after it: no
+    # block-wide reduction (and no barrier) inside the loop. Every lane sees its columns in
+    # the same order and the final reductions are fixed trees, so results stay bit-for-bit
+    # reproducible, and depend on the number of columns only, not on the batch.
+    m = tl.full([BLOCK_ROWS, BLOCK_COLS], float("-inf"), tl.float32)
+    s = tl.zeros([BLOCK_ROWS, BLOCK_COLS], dtype=tl.float32)
+    arg = tl.zeros([BLOCK_ROWS, BLOCK_COLS], dtype=tl.int32)
+    bad = tl.zeros([BLOCK_ROWS, BLOCK_COLS], dtype=tl.int32)
+    nan = tl.zeros([BLOCK_ROWS, BLOCK_COLS], dtype=tl.int32)
 
     for start in range(0, n_cols, BLOCK_COLS):
         cols = start + cols0
@@ -80,16 +95,22 @@ def _cross_entropy_rows_kernel(
             mask=col_mask[None, :],
             other=float("-inf"),
         ).to(tl.float32)
-        n_nan += tl.sum((x != x).to(tl.int32), axis=1)
-        chunk_max = tl.max(x, axis=1)
-        # first index of the chunk maximum; strict '>' below keeps the earliest chunk on ties
-        chunk_arg = tl.min(tl.where(x == chunk_max[:, None], cols[None, :], n_cols), axis=1)
-        best = tl.where(chunk_max > m, chunk_arg, best)
-        m_new = tl.maximum(m, chunk_max)
-        # all--inf-so-far rows: subtract 0 instead of -inf so exp() gives 0, not NaN
+        is_nan = x != x
+        nan += is_nan.to(tl.int32)
+        bad += (col_mask[None, :] & (is_nan | (tl.abs(x) == float("inf")))).to(tl.int32)
+        if WANT_ARGMAX:
+            # strict '>' keeps the lane's earliest column on ties
+            arg = tl.where(x > m, cols[None, :], arg)
+        m_new = tl.maximum(m, x)
+        # all--inf-so-far lanes: subtract 0 instead of -inf so exp() gives 0, not NaN
         m_sub = tl.where(m_new == float("-inf"), 0.0, m_new)
-        s = s * tl.exp(m - m_sub) + tl.sum(tl.exp(x - m_sub[:, None]), axis=1)
+        s = s * tl.exp(m - m_sub) + tl.exp(x - m_sub)
         m = m_new
+
+    row_max = tl.max(m, axis=1)
+    r_sub = tl.where(row_max == float("-inf"), 0.0, row_max)
+    total = tl.sum(s * tl.exp(m - r_sub[:, None]), axis=1)
+    n_bad = tl.sum(bad, axis=1)
 
     tgt = tl.load(target_ptr + safe_rows)
     keep = row_mask & (tgt != ignore_index)
@@ -97,13 +118,21 @@ def _cross_entropy_rows_kernel(
     tgt_safe = tl.where(tgt_ok, tgt, 0)
     t = tl.load(logits_ptr + row_off + tgt_safe, mask=tgt_ok, other=0.0).to(tl.float32)
 
-    has_nan = n_nan > 0
-    loss = (m - t) + tl.log(s)
+    # a NaN anywhere in the row: loss NaN, argmax -1; a +inf logit: loss NaN (its sum is
+    # NaN), argmax its first index (as every backend)
+    has_nan = tl.sum(nan, axis=1) > 0
+    loss = (row_max - t) + tl.log(total)
     loss = tl.where(has_nan, float("nan"), loss)
     loss = tl.where(keep, loss, 0.0)
-    arg = tl.where(has_nan, -1, best).to(tl.int64)
+    if WANT_ARGMAX:
+        # the first column among the lanes that hold the row's maximum
+        best = tl.min(tl.where(m == row_max[:, None], arg, n_cols), axis=1)
+        best = tl.where(has_nan, -1, best).to(tl.int64)
+    else:
+        best = tl.full([BLOCK_ROWS], -1, tl.int64)
     tl.store(loss_ptr + rows, loss, mask=row_mask)
-    tl.store(argmax_ptr + rows, arg, mask=row_mask)
+    tl.store(argmax_ptr + rows, best, mask=row_mask)
+    tl.store(bad_ptr + rows, n_bad, mask=row_mask)
 
 
 def cross_entropy_rows_triton(
@@ -113,41 +142,49 @@ def cross_entropy_rows_triton(
     *,
     block_rows: int | None = None,
     block_cols: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Launch the fused kernel on validated inputs; returns (loss fp32 [N], argmax int64 [N]).
+    argmax: bool = True,
+    count_nonfinite: bool = False,
+):
+    """Launch the fused kernel on validated inputs; returns (loss fp32 [N], argmax int64
+    [N]), plus each row's count of non-finite logits (int32 [N]) with ``count_nonfinite``
+    (the engine's finiteness check, counted in the same pass over the logits).
 
-    ``block_rows`` / ``block_cols`` (powers of two) override the tile heuristics; tests use
-    them to run GPU-sized tiles and many-chunk loops under the interpreter.
+    ``argmax=False`` compiles the variant without the argmax (then all -1): the loss-only
+    metrics need none. ``block_rows`` / ``block_cols`` (powers of two) override the tile
+    heuristics; tests use them to run GPU-sized tiles and many-chunk loops under the
+    interpreter.
     """
     n_rows, n_cols = logits.shape
     if logits.stride(1) != 1:
         logits = logits.contiguous()
     target = target.contiguous()
     loss = torch.empty(n_rows, dtype=torch.float32, device=logits.device)
-    argmax = torch.empty(n_rows, dtype=torch.int64, device=logits.device)
-    if n_rows == 0:
-        return loss, argmax
-    cfg = row_tile_config(
-        n_rows,
-        n_cols,
-        is_interpreted(_cross_entropy_rows_kernel),
-        block_rows=block_rows,
-        block_cols=block_cols,
-    )
-    _cross_entropy_rows_kernel[(cfg.grid,)](
-        logits,
-        target,
-        loss,
-        argmax,
-        n_rows,
-        n_cols,
-        logits.stride(0),
-        int(ignore_index),
-        BLOCK_ROWS=cfg.block_rows,
-        BLOCK_COLS=cfg.block_cols,
-        num_warps=cfg.num_warps,
-    )
-    return loss, argmax
+    best = torch.empty(n_rows, dtype=torch.int64, device=logits.device)
+    bad = torch.empty(n_rows, dtype=torch.int32, device=logits.device)
+    if n_rows:
+        cfg = row_tile_config(
+            n_rows,
+            n_cols,
+            is_interpreted(_cross_entropy_rows_kernel),
+            block_rows=block_rows,
+            block_cols=block_cols,
+        )
+        _cross_entropy_rows_kernel[(cfg.grid,)](
+            logits,
+            target,
+            loss,
+            best,
+            bad,
+            n_rows,
+            n_cols,
+            logits.stride(0),
+            int(ignore_index),
+            BLOCK_ROWS=cfg.block_rows,
+            BLOCK_COLS=cfg.block_cols,
+            WANT_ARGMAX=bool(argmax),
+            num_warps=cfg.num_warps,
+        )
+    return (loss, best, bad) if count_nonfinite else (loss, best)
 
 
 #: float64 elements per chunk of the torch reference (8 MiB); the column chunk is fixed,
@@ -372,7 +409,7 @@ def cross_entropy_rows_any(
     logits, target = validate_cross_entropy_inputs(logits, target, ignore_index)
     used = resolve_backend(backend, logits.device, _cross_entropy_rows_kernel)
     if used == "triton":
-        loss, best = cross_entropy_rows_triton(logits, target, ignore_index)
+        loss, best = cross_entropy_rows_triton(logits, target, ignore_index, argmax=argmax)
     elif used == "cpu":
         loss, best = cross_entropy_rows_cpu(logits, target, ignore_index, argmax=argmax)
     else:

@@ -22,7 +22,7 @@ def test_kernels_compile_to_cubin_without_gpu(tmp_path):
     env["TRITON_CACHE_DIR"] = str(tmp_path / "triton-cache")  # a real compile every run
     proc = subprocess.run(
         [sys.executable, "-m", "arena_kernels.compile_check", "--capability", "80"]
-        + ["--case", "bf16:10", "fp16:65536"],
+        + ["--case", "bf16:10", "fp16:65536", "fp32:262144"],
         env=env,
         capture_output=True,
         text=True,
@@ -30,4 +30,8 @@ def test_kernels_compile_to_cubin_without_gpu(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 4 and all(" ok (" in line for line in lines), proc.stdout
+    # per case: cross-entropy with and without argmax and squared error, plus their aligned
+    # (vectorised) variants where the row length is a multiple of 16
+    assert len(lines) == 3 + 6 + 6 and all(" ok (" in line for line in lines), proc.stdout
+    assert sum(" aligned " in line for line in lines) == 6
+    assert sum("tile=1x8192" in line for line in lines) == 6, proc.stdout  # 262,144 columns
