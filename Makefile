@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Silence one known-harmless pydantic-settings warning that ape-vyper's config triggers.
 export PYTHONWARNINGS := ignore:Field 'import_remapping' has an incomplete definition
 
-.PHONY: all setup setup-gpu demo test test-fast gas bench lint format clean compile fuzz-long shell chain
+.PHONY: all setup setup-gpu gpu-check demo test test-fast gas bench lint format clean compile fuzz-long shell chain
 
 all: test
 
@@ -105,6 +105,12 @@ shell: setup
 MNEMONIC := test test test test test test test test test test test junk
 chain: setup
 	anvil --chain-id 1337 --accounts 20 --mnemonic "$(MNEMONIC)" --host 127.0.0.1 --port 8545
+
+# The GPU check (kernels, metrics, bandwidth, engine): needs only Python, a CUDA torch and
+# triton (the engine checks also the plugin and onnxruntime-gpu); SKIP lines without a GPU.
+# Exit code = failures; results in gpu-check.json.
+gpu-check:
+	PYTHONPATH=$(CURDIR)/kernels:$(CURDIR)/plugins python3 -m arena_kernels.gpu_check --json gpu-check.json $(ARGS)
 
 gas: setup $(BUILD_STAMP)
 	ape run gas --network ethereum:local:foundry
