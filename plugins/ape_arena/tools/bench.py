@@ -248,6 +248,7 @@ def time_engine_and_floor(
     cpus: int,
     repeats: int,
     say,
+    device: str = "cpu",
 ) -> tuple[float, float, list[Any], tuple[float, list[float]], float, tuple[int, int]]:
     """Engine rounds, bare-onnxruntime passes in the engine's layout and one-session
     passes, alternated ``repeats`` times on one warm engine; the fastest of each (load from
@@ -273,22 +274,29 @@ def time_engine_and_floor(
             seconds = time.perf_counter() - t1
             if seconds < best_engine:
                 best_engine, results = seconds, round_results
-            say(f"  bare onnxruntime pass {rep + 1}/{repeats}, same layout")
-            floor = time_floor(spec, arrays, subs, used[1], used[0])
+            say(f"  bare onnxruntime pass {rep + 1}/{repeats}, same layout ({device})")
+            floor = time_floor(spec, arrays, subs, used[1], used[0], device)
             if floor[0] < best_floor[0]:
                 best_floor = floor
             say(f"  bare onnxruntime pass {rep + 1}/{repeats}, one session x {cpus} threads")
-            best_one = min(best_one, time_floor(spec, arrays, subs, cpus, 1)[0])
+            best_one = min(best_one, time_floor(spec, arrays, subs, cpus, 1, device)[0])
     return startup, best_engine, results, best_floor, best_one, used
 
 
 def time_floor(
-    spec: Any, arrays: dict, subs: list[Submission], threads: int, workers: int = 1
+    spec: Any,
+    arrays: dict,
+    subs: list[Submission],
+    threads: int,
+    workers: int = 1,
+    device: str = "cpu",
 ) -> tuple[float, list[float]]:
     """Bare onnxruntime: session + run over the whole shard, no checks, no metric.
 
     ``workers`` Python threads each take the next model (largest file first; onnxruntime
-    releases the GIL while it runs), with ``threads`` onnxruntime threads per session.
+    releases the GIL while it runs), with ``threads`` onnxruntime threads per session. On
+    ``device="cuda"`` the session runs on the CUDA provider with IOBinding, outputs left on
+    the device (as the engine's GPU path keeps them).
     Returns (wall seconds for all models, seconds per model in ``subs`` order).
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -304,9 +312,16 @@ def time_floor(
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(s.path, so, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(s.path, so, providers=ort_providers(device))
         for start in range(0, rows, batch):
-            sess.run(None, {n: a[start : start + batch] for n, a in feeds})
+            if device == "cuda":  # pragma: no cover - needs a GPU
+                binding = sess.io_binding()
+                for n, a in feeds:
+                    binding.bind_cpu_input(n, a[start : start + batch])
+                binding.bind_output(spec.output.name, "cuda")
+                sess.run_with_iobinding(binding)
+            else:
+                sess.run(None, {n: a[start : start + batch] for n, a in feeds})
         return time.perf_counter() - t0
 
     order = sorted(range(len(subs)), key=lambda i: -os.path.getsize(subs[i].path))
@@ -315,6 +330,28 @@ def time_floor(
         seconds = dict(zip(order, pool.map(one, [subs[i] for i in order]), strict=True))
     wall = time.perf_counter() - t0
     return wall, [seconds[i] for i in range(len(subs))]
+
+
+def baseline_device() -> str:
+    """Where the baselines run: ``"cuda"`` when onnxruntime offers its CUDA provider and
+    torch sees a GPU (the engine then scores on the GPU too, so its ratios compare GPU with
+    GPU), else ``"cpu"``."""
+    import onnxruntime as ort
+    import torch
+
+    from ..evaluation.pool import gpu_present
+
+    cuda_ep = "CUDAExecutionProvider" in ort.get_available_providers()
+    return "cuda" if cuda_ep and gpu_present() and torch.cuda.is_available() else "cpu"
+
+
+def ort_providers(device: str) -> list:
+    """The bare onnxruntime baseline's providers for ``device`` (the engine's CUDA options)."""
+    from ..evaluation.worker import CPU_EP, CUDA_EP, CUDA_PROVIDER_OPTIONS
+
+    if device == "cuda":
+        return [(CUDA_EP, dict(CUDA_PROVIDER_OPTIONS)), CPU_EP]
+    return [CPU_EP]
 
 
 def _torch_loss(task: str, logits, target):
@@ -335,18 +372,21 @@ def time_torch(
     batch: int,
     max_rows: int,
     repeats: int = 1,
+    device: str = "cpu",
 ) -> list[float]:
     """Torch eager rows/s per model: ``batch`` rows per forward (+ loss) over ``max_rows``;
-    the best of ``repeats`` passes (short timings on a busy machine are mostly noise)."""
+    the best of ``repeats`` passes (short timings on a busy machine are mostly noise). On
+    ``device="cuda"`` the model and the rows sit on the GPU (the loss is read back per
+    batch, as a caller of the model would)."""
     import torch
 
     key = spec.inputs[0].data_key
-    x_all = torch.from_numpy(arrays[key][:max_rows])
-    y_all = torch.from_numpy(arrays[spec.data.target_key][:max_rows])
+    x_all = torch.from_numpy(arrays[key][:max_rows]).to(device)
+    y_all = torch.from_numpy(arrays[spec.data.target_key][:max_rows]).to(device)
     rates = []
     with torch.no_grad():
         for s in subs:
-            net = s.module.eval()
+            net = s.module.eval().to(device)
             net(x_all[:batch])  # warm-up
             best = float("inf")
             for _ in range(repeats):
@@ -357,6 +397,7 @@ def time_torch(
                     total += float(_torch_loss(task, logits, y_all[i : i + batch]))
                 best = min(best, time.perf_counter() - t0)
             rates.append(len(x_all) / best)
+            s.module.to("cpu")
     return rates
 
 
@@ -373,6 +414,7 @@ def bench_task(
     layout: tuple[int | None, int | None],
     threads: int,
     say,
+    device: str = "cpu",
 ) -> TaskBench:
     import torch
 
@@ -385,7 +427,9 @@ def bench_task(
 
     say(f"[{task}] engine vs bare onnxruntime: {len(subs)} models x {rows} rows")
     tb.engine_startup_s, tb.engine_s, results, (tb.floor_s, floor), tb.ort_one_session_s, used = (
-        time_engine_and_floor(spec, path, sha, arrays, subs, layout, threads, sizes.repeats, say)
+        time_engine_and_floor(
+            spec, path, sha, arrays, subs, layout, threads, sizes.repeats, say, device
+        )
     )
     tb.workers, tb.worker_threads = used
     tb.invalid = sum(1 for r in results if not r.ok)
@@ -393,13 +437,15 @@ def bench_task(
     tb.engine_metric_s = sum(r.metric_seconds for r in results)
     bs1_rows = sizes.bs1_rows_digits if task == "digits" else sizes.bs1_rows_lm
     say(f"[{task}] torch eager bs1 on {bs1_rows} rows per model")
-    bs1 = time_torch(task, spec, arrays, subs, 1, bs1_rows, repeats=3)
+    bs1 = time_torch(task, spec, arrays, subs, 1, bs1_rows, repeats=3, device=device)
     tb.torch_bs1_rows_per_s = _harmonic(bs1)
     batched_rows = min(
         rows, sizes.batched_rows_digits if task == "digits" else sizes.batched_rows_lm
     )
     say(f"[{task}] torch eager batched on {batched_rows} rows per model")
-    batched = time_torch(task, spec, arrays, subs, spec.limits.max_batch_rows, batched_rows)
+    batched = time_torch(
+        task, spec, arrays, subs, spec.limits.max_batch_rows, batched_rows, device=device
+    )
     tb.torch_batched_rows_per_s = _harmonic(batched)
     for s, r, f, b1, bb in zip(subs, results, floor, bs1, batched, strict=True):
         tb.per_model.append(
@@ -551,8 +597,10 @@ def main(argv: list[str] | None = None) -> int:
             "bytes_lm": build_submissions(folder, "bytes_lm", n_lm, sizes),
         }
         setup_s = time.perf_counter() - t_start
+        device = baseline_device()
+        say(f"baselines (bare onnxruntime, torch eager) run on the {device}")
         benches = [
-            bench_task(task, shards[task], subs[task], sizes, layout, threads, say)
+            bench_task(task, shards[task], subs[task], sizes, layout, threads, say, device)
             for task in ("digits", "bytes_lm")
         ]
     totals = _totals(benches)
@@ -560,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
-        "machine": machine_info(threads),
+        "machine": {**machine_info(threads), "baseline_device": device},
         "sizes": asdict(sizes),
         "setup_seconds": setup_s,
         "total_seconds": time.perf_counter() - t_start,

@@ -31,6 +31,8 @@ def test_bench_quick_writes_results(tmp_path):
 
     for key in ("cpu_model", "cpu_count", "threads", "python", "torch", "onnxruntime", "numpy"):
         assert key in record["machine"], key
+    assert record["machine"]["baseline_device"] == "cpu"  # this machine has no GPU
+    assert "baselines (bare onnxruntime, torch eager) run on the cpu" in proc.stderr
     assert record["quick"] is True and record["timestamp"].endswith("+00:00")
     tasks = {t["task"]: t for t in record["tasks"]}
     assert set(tasks) == {"digits", "bytes_lm"}
@@ -56,3 +58,27 @@ def test_bench_quick_writes_results(tmp_path):
     for column in ("engine/floor", "engine/torch-bs1", "floor samples/s", "torch bs1 samples/s"):
         assert column in proc.stdout
     assert str(files[0]) in proc.stdout
+
+
+def test_baselines_follow_the_engine_onto_the_gpu(monkeypatch):
+    """On a GPU machine (CUDA onnxruntime, a GPU, CUDA torch) the baselines run there too,
+    bare onnxruntime with the engine's reproducible CUDA options; else on the CPU."""
+    import onnxruntime
+    import torch
+    from ape_arena.evaluation import pool
+    from ape_arena.evaluation.worker import CUDA_PROVIDER_OPTIONS
+    from ape_arena.tools import bench
+
+    assert bench.baseline_device() == "cpu"
+    assert bench.ort_providers("cpu") == ["CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])  # fmt: skip
+    monkeypatch.setattr(pool, "gpu_present", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert bench.baseline_device() == "cuda"
+    assert bench.ort_providers("cuda") == [
+        ("CUDAExecutionProvider", CUDA_PROVIDER_OPTIONS),
+        "CPUExecutionProvider",
+    ]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bench.baseline_device() == "cpu"  # onnxruntime-gpu but a CPU torch
