@@ -95,3 +95,42 @@ def test_non_finite_logits_are_counted_in_the_same_pass(tiles):
     # a clean batch counts nothing
     _, _, none = cross_entropy_rows_triton(logits[4:], target[4:], count_nonfinite=True, **tiles)
     assert none.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize(
+    "metric", ["cross_entropy", "error_rate", "token_cross_entropy", "bits_per_byte", "mse"]
+)
+def test_metric_rows_checked_counts_every_non_finite_output_value(gen, metric):
+    """What the engine's CUDA path uses instead of a separate isfinite pass: the same rows
+    as ``metric_rows`` and the count of NaN/inf values anywhere in the output, masked or
+    ignored positions included (a model's whole output must be finite, as on the CPU)."""
+    from arena_kernels.metrics import metric_rows, metric_rows_checked
+
+    if metric in ("cross_entropy", "error_rate"):
+        out, tgt = make_case(gen, 9, 10, torch.float32)
+        mask = torch.ones(9, dtype=torch.bool)
+        mask[4] = False
+        spots = [(2, 3), (4, 0)]  # the second sits in a masked row
+    elif metric == "mse":
+        out, tgt = torch.randn(9, 3, generator=gen), torch.randn(9, 3, generator=gen)
+        mask = None
+        spots = [(1, 2), (5, 0)]
+    else:
+        vocab = 256 if metric == "bits_per_byte" else 40
+        out = torch.randn(3, 5, vocab, generator=gen)
+        tgt = torch.randint(0, vocab, (3, 5), generator=gen)
+        tgt[0, 0] = -100
+        mask = torch.ones(3, 5, dtype=torch.bool)
+        mask[2, 4] = False
+        spots = [(0, 0, 1), (2, 4, 7)]  # an ignored and a masked position
+    clean_rows, clean_bad = metric_rows_checked(metric, out, tgt, mask, backend="triton")
+    ref = metric_rows(metric, out, tgt, mask, backend="triton")
+    assert clean_bad == 0 and clean_rows.count == ref.count
+    assert (clean_rows.values == ref.values).all()
+    bad_out = out.clone()
+    bad_out[spots[0]] = float("nan")
+    bad_out[spots[1]] = float("inf")
+    _, n = metric_rows_checked(metric, bad_out, tgt, mask, backend="triton")
+    assert n == 2
+    _, n_cpu = metric_rows_checked(metric, bad_out, tgt, mask, backend="cpu")
+    assert n_cpu == 2

@@ -663,6 +663,17 @@ class Scorer:
                 OUTPUT_DTYPE, f"output dtype is {dtype}; the spec requires {self.spec.output.dtype}"
             )
 
+    def _metric_checked(self, out, target, mask):
+        """``(MetricRows, non-finite count)`` of a batch on the device (CUDA path)."""
+        from arena_kernels.metrics import metric_rows_checked
+
+        try:
+            return metric_rows_checked(
+                self.spec.metric, out, target, mask=mask, ignore_index=self.spec.data.ignore_index
+            )
+        except ValueError as exc:
+            raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
+
     def _metric(self, out, target, mask):
         try:
             return self.metric_rows(
@@ -879,12 +890,13 @@ class Scorer:
             except (AttributeError, TypeError, RuntimeError):  # build without DLPack
                 out = torch.from_numpy(ort_out.numpy()).to("cuda")
             self._check_output(tuple(out.shape), str(out.dtype).removeprefix("torch."), e - s)
-            if out.numel() and not bool(torch.isfinite(out).all()):
-                raise ModelInvalid(NON_FINITE, f"non-finite output (rows {s}..{e - 1})")
             self._keep_probe(out, s, e)
             target = g[self.spec.data.target_key][s:e]
             mask = g[self.spec.data.mask_key][s:e] if self.spec.data.mask_key else None
-            rows = self._metric(out, target, mask)
+            # the output's finiteness is counted in the metric kernel's own pass
+            rows, non_finite = self._metric_checked(out, target, mask)
+            if non_finite:
+                raise ModelInvalid(NON_FINITE, f"non-finite output (rows {s}..{e - 1})")
             values.append(rows.values)
             count += rows.count
             del out, ort_out, io_binding
