@@ -253,12 +253,14 @@ def metric_rows_checked(
                 logits, tokens, ignore_index, argmax=metric == "error_rate", count_nonfinite=True
             )
             keep = tokens != ignore_index
-            n_bad = int(bad.sum())
+            per_row = ((argmax != tokens) & keep) if metric == "error_rate" else loss
+            # one device-to-host copy (one sync) per batch: values, kept rows, bad counts
+            host = torch.stack([per_row.double(), keep.double(), bad.double()]).cpu().numpy()
+            n_bad = int(host[2].sum())
+            kept = host[1] != 0
             if metric == "error_rate":
-                values = _to_host_f64((argmax != tokens) & keep)
-                return MetricRows(metric, values, int(keep.sum()), "triton"), n_bad
-            rows = _loss_rows(metric, _to_host_f64(loss), keep.detach().cpu().numpy(), "triton")
-            return rows, n_bad
+                return MetricRows(metric, host[0], int(kept.sum()), "triton"), n_bad
+            return _loss_rows(metric, host[0], kept, "triton"), n_bad
     rows = metric_rows(metric, output, target, mask, backend, ignore_index=ignore_index)
     out = as_tensor(output, "output")
     return rows, int((~torch.isfinite(out)).sum()) if out.is_floating_point() else 0
