@@ -173,6 +173,8 @@ def check_arrays(arrays: Mapping[str, np.ndarray], spec: TaskSpec) -> int:
     want = [t.data_key for t in spec.inputs] + [data.target_key]
     if data.mask_key:
         want.append(data.mask_key)
+    if spec.chat is not None:
+        want.append(spec.chat.bytes_key)
     if sorted(arrays) != sorted(want):
         raise ShardFormatError(f"shard arrays are {sorted(arrays)}; the spec needs {sorted(want)}")
 
@@ -224,6 +226,19 @@ def check_arrays(arrays: Mapping[str, np.ndarray], spec: TaskSpec) -> int:
             )
     elif not np.isfinite(target).all():
         raise ShardFormatError(f"target {data.target_key!r} holds NaN or infinite values")
+
+    if spec.chat is not None:
+        key = spec.chat.bytes_key
+        counts = arrays[key]
+        if counts.dtype != np.int64:
+            raise ShardFormatError(
+                f"array {key!r} has dtype {counts.dtype}; byte counts need int64"
+            )
+        shape_ok(key, counts, [spec.batch_symbol])
+        if (counts < 0).any():
+            raise ShardFormatError(f"array {key!r} holds negative byte counts")
+        if spec.counts_bytes and int(counts.sum()) <= 0:
+            raise ShardFormatError(f"array {key!r}: the shard counts no bytes")
 
     if data.mask_key:
         mask = arrays[data.mask_key]

@@ -135,6 +135,43 @@ class DataSpec(_Frozen):
     ignore_index: int = IGNORE_INDEX
 
 
+MAX_VOCAB = 262_144
+"""Largest vocabulary a token metric accepts (Gemma 3's tokenizer)."""
+MAX_CONTEXT = 131_072
+
+
+class ChatSpec(_Frozen):
+    """A language-model task on chat data (``evaluation/chat.py``): the tokenizer the eval
+    shards were cut with, the chat template, the context length, and where each shard row's
+    byte count lives. With ``metric = "bits_per_byte"`` the score is the token losses in bits
+    over the answers' UTF-8 bytes (any vocabulary), so models with different tokenizers
+    compare; with ``token_cross_entropy`` it is the mean loss per answer token."""
+
+    tokenizer_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """sha256 of the ``tokenizer.json`` (``tokenizers`` library) the shards were cut with."""
+    tokenizer_uri: str = Field(default="", max_length=256)
+    """Where nodes fetch it (verified against ``tokenizer_sha256``)."""
+    template: dict[str, str]
+    """Each role's text (``system``, ``user``, ``assistant``) with one ``{content}`` slot."""
+    context_length: int = Field(ge=1, le=MAX_CONTEXT)
+    bytes_key: str = Field(default="bytes", pattern=_KEY.pattern, max_length=128)
+    """Shard array (int64 [batch]) with the UTF-8 bytes of each row's counted answers."""
+
+    @model_validator(mode="after")
+    def _template(self) -> ChatSpec:
+        from .chat import ROLES, ChatError, ChatTemplate
+
+        if sorted(self.template) != sorted(ROLES):
+            raise ValueError(
+                f"chat.template needs exactly the roles {list(ROLES)}, got {sorted(self.template)}"
+            )
+        try:
+            ChatTemplate(**self.template)
+        except ChatError as exc:
+            raise ValueError(f"chat.template: {exc}") from None
+        return self
+
+
 class TaskSpec(_Frozen):
     """A whole task spec. Load with ``load``/``from_json``; publish with ``write``."""
 
@@ -145,6 +182,8 @@ class TaskSpec(_Frozen):
     limits: Limits
     data: DataSpec = DataSpec()
     metric: Metric
+    chat: ChatSpec | None = None
+    """Set for language-model tasks on chat data (see ``ChatSpec``)."""
     version: int = Field(default=1, ge=1)
 
     # ------------------------------------------------------------------ validation
@@ -159,6 +198,10 @@ class TaskSpec(_Frozen):
         if len(set(keys)) != len(keys):
             raise ValueError(f"inputs: data_key values must be unique, got {keys}")
         reserved = {self.data.target_key} | ({self.data.mask_key} if self.data.mask_key else set())
+        if self.chat is not None:
+            if self.chat.bytes_key in reserved:
+                raise ValueError("chat.bytes_key must differ from data.target_key/mask_key")
+            reserved.add(self.chat.bytes_key)
         if self.data.mask_key == self.data.target_key:
             raise ValueError("data.mask_key must differ from data.target_key")
         clash = reserved.intersection(keys)
@@ -195,10 +238,22 @@ class TaskSpec(_Frozen):
                     f"output.shape: metric {self.metric} needs [batch, seq, vocab] with a "
                     f"fixed vocab >= 2, got {out.shape}"
                 )
-            if self.metric == "bits_per_byte" and out.shape[2] != 256:
+            if out.shape[2] > MAX_VOCAB:
+                raise ValueError(f"output.shape: vocab {out.shape[2]} is over {MAX_VOCAB}")
+            if self.metric == "bits_per_byte" and out.shape[2] != 256 and self.chat is None:
                 raise ValueError(
                     f"output.shape: bits_per_byte needs a byte vocabulary (last dim 256), "
-                    f"got {out.shape[2]}"
+                    f"got {out.shape[2]} (or a chat section whose shards count bytes)"
+                )
+        if self.chat is not None:
+            if self.metric not in TOKEN_METRICS:
+                raise ValueError(
+                    f"chat: metric must be one of {sorted(TOKEN_METRICS)}, got {self.metric}"
+                )
+            if out.shape[1] != self.chat.context_length:
+                raise ValueError(
+                    f"output.shape: seq dim {out.shape[1]!r} must be chat.context_length "
+                    f"({self.chat.context_length})"
                 )
         if self.metric != "mse" and out.dtype not in ("float32", "float16"):
             raise ValueError(f"output.dtype: metric {self.metric} needs float logits")
@@ -211,6 +266,17 @@ class TaskSpec(_Frozen):
     def batch_symbol(self) -> str:
         """Name of the symbolic batch dim shared by every tensor (e.g. ``"batch"``)."""
         return str(self.inputs[0].shape[0])
+
+    @property
+    def counts_bytes(self) -> bool:
+        """Whether the score divides by the shard's byte counts (chat ``bits_per_byte``)."""
+        return self.chat is not None and self.metric == "bits_per_byte"
+
+    @property
+    def row_metric(self) -> str:
+        """The metric of the per-row values: a chat ``bits_per_byte`` task sums token
+        losses (``token_cross_entropy``, nats) and converts the total to bits per byte."""
+        return "token_cross_entropy" if self.counts_bytes else self.metric
 
     @property
     def target_dtype(self) -> str:
@@ -264,8 +330,13 @@ class TaskSpec(_Frozen):
             raise SpecError(f"{p}: {exc}") from None
 
     def to_json(self) -> bytes:
-        """Canonical bytes: all fields, sorted keys, indent 2, ASCII, trailing newline."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2, ensure_ascii=True)
+        """Canonical bytes: all fields, sorted keys, indent 2, ASCII, trailing newline. A spec
+        without a ``chat`` section leaves the key out, so specs written before it existed
+        keep their bytes and their on-chain hash."""
+        raw = self.model_dump(mode="json")
+        if raw.get("chat") is None:
+            raw.pop("chat", None)
+        text = json.dumps(raw, sort_keys=True, indent=2, ensure_ascii=True)
         return (text + "\n").encode("ascii")
 
     def sha256(self) -> bytes:

@@ -307,6 +307,10 @@ class Scorer:
         self.max_model_bytes = self.spec.limits.max_bytes
         self.arrays = load_shard_arrays(init["shard_path"], self.spec, init["shard_sha256"])
         self.rows = next(iter(self.arrays.values())).shape[0]
+        # chat bits per byte: the shard's UTF-8 byte count is the score's denominator
+        self.byte_count = (
+            int(self.arrays[self.spec.chat.bytes_key].sum()) if self.spec.chat is not None else 0
+        )
         self.bound = bind_symbols(self.spec, self.arrays)
         self.batch_rows = self.spec.limits.max_batch_rows
         self.probe = probe_rows(init["shard_sha256"], self.rows) if init.get("probe", True) else []
@@ -435,6 +439,8 @@ class Scorer:
             if count <= 0:
                 raise ModelInvalid(NO_ROWS, "the shard has no scored rows (all masked)")
             total = self.exact_total(self.np.concatenate(values))
+            if self.spec.counts_bytes:  # chat bits per byte: nats -> bits, over the bytes
+                total, count = total / math.log(2.0), self.byte_count
             if not math.isfinite(total):
                 raise ModelInvalid(NON_FINITE, "non-finite loss total")
             return {
@@ -621,7 +627,7 @@ class Scorer:
         if hasattr(out, "clone") and out.is_cuda:  # pragma: no cover - needs a GPU
             target = self.torch.from_numpy(target).to("cuda")
             mask = None if mask is None else self.torch.from_numpy(mask).to("cuda")
-        metric = "cross_entropy" if self.spec.metric == "error_rate" else self.spec.metric
+        metric = "cross_entropy" if self.spec.metric == "error_rate" else self.spec.row_metric
         try:
             values = self.metric_rows(
                 metric, out, target, mask=mask, ignore_index=data.ignore_index
@@ -669,7 +675,11 @@ class Scorer:
 
         try:
             return metric_rows_checked(
-                self.spec.metric, out, target, mask=mask, ignore_index=self.spec.data.ignore_index
+                self.spec.row_metric,
+                out,
+                target,
+                mask=mask,
+                ignore_index=self.spec.data.ignore_index,
             )
         except ValueError as exc:
             raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
@@ -677,7 +687,11 @@ class Scorer:
     def _metric(self, out, target, mask):
         try:
             return self.metric_rows(
-                self.spec.metric, out, target, mask=mask, ignore_index=self.spec.data.ignore_index
+                self.spec.row_metric,
+                out,
+                target,
+                mask=mask,
+                ignore_index=self.spec.data.ignore_index,
             )
         except ValueError as exc:
             raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
@@ -791,7 +805,7 @@ class Scorer:
                 return None
             self._keep_probe(picked, s, e)
             rows = self.nll_metric_rows(
-                self.spec.metric,
+                self.spec.row_metric,
                 -picked[..., 0],
                 target,
                 mask,
@@ -823,7 +837,7 @@ class Scorer:
             data = self.spec.data
             mask = self._take(data.mask_key, rows) if data.mask_key else None
             nll = self.nll_metric_rows(
-                self.spec.metric,
+                self.spec.row_metric,
                 -picked[..., 0],
                 self._take(data.target_key, rows),
                 mask,
