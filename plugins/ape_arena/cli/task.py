@@ -224,9 +224,10 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
 @click.argument("data", type=click.Path(exists=True))
 @click.option(
     "--kind",
-    type=click.Choice(["classification", "regression", "bytes-lm"]),
+    type=click.Choice(["classification", "regression", "bytes-lm", "chat-lm"]),
     required=True,
-    help="classification: class ids; regression: numbers (mse); bytes-lm: text files.",
+    help="classification: class ids; regression: numbers (mse); bytes-lm: text files; "
+    "chat-lm: a JSONL of dialogues with --tokenizer.",
 )
 @click.option(
     "--rounds",
@@ -251,25 +252,37 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
     type=click.IntRange(min=1, max=65536),
     default=128,
     show_default=True,
-    help="bytes-lm: bytes per row.",
+    help="bytes-lm: bytes per row; chat-lm: tokens of context.",
 )
-def init(data, kind, rounds, out, name, seed, seq):
+@click.option(
+    "--tokenizer",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="chat-lm: the tokenizer.json (Hugging Face tokenizers) the shards are cut with.",
+)
+def init(data, kind, rounds, out, name, seed, seq, tokenizer):
     """Make a task's spec, eval shards and manifest from DATA, without writing Python.
 
     DATA for classification/regression: an .npz with `features` and `target` (or `X` and
     `y`), a folder with features.npy and target.npy, or a .csv of numbers (an optional
     header row; the last column is the target). For bytes-lm: a text file or a folder of
-    them. The spec and eval formats are in the README ("Task files").
+    them. For chat-lm: a JSONL of dialogues and --tokenizer tokenizer.json (copied to the
+    output folder: publish it with `ape arena store put`). The spec and eval formats are in
+    the README ("Task files").
 
     \b
     Example:
         ape arena task init iris.csv --kind classification --rounds 3 -o iris-task
+        ape arena task init chats.jsonl --kind chat-lm --tokenizer tokenizer.json --seq 256 -o chat-task
     """
     from ..roles.task_init import TaskInitError, init_task
 
     try:
         with errors():
-            made = init_task(data, kind, rounds=rounds, out=out, name=name, seed=seed, seq=seq)
+            made = init_task(
+                data, kind, rounds=rounds, out=out, name=name, seed=seed, seq=seq,
+                tokenizer=tokenizer,
+            )  # fmt: skip
     except TaskInitError as err:
         raise click.ClickException(str(err)) from None
     spec = made.spec
@@ -278,6 +291,12 @@ def init(data, kind, rounds, out, name, seed, seq):
         f"output {spec.output.shape}, metric {spec.metric}) and {rounds} shards of "
         f"{made.rows} rows in all to {made.shard_dir}"
     )
+    if spec.chat is not None:
+        click.echo(
+            f"tokenizer: {made.spec_path.parent / 'tokenizer.json'} (sha256 "
+            f"{spec.chat.tokenizer_sha256}); nodes need it: publish it with "
+            "`ape arena store put` and tell them its URI"
+        )
     click.echo(
         f"next: ape arena task create {made.spec_path} {made.shard_dir} --bounty N "
         "--network ethereum:local:node --account NAME"

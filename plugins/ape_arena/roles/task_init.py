@@ -12,6 +12,11 @@ kind                DATA
 ``regression``      the same, the target being numbers ([N] or [N, D]); metric ``mse``
 ``bytes-lm``        a text file, or a folder of them (read in name order); next-byte
                     prediction over windows of ``--seq`` bytes, metric ``bits_per_byte``
+``chat-lm``         a JSONL file of dialogues (ShareGPT ``conversations`` or ``messages``)
+                    and ``--tokenizer tokenizer.json``: a causal LM scored on the assistant
+                    answers, ``--seq`` tokens of context, metric ``bits_per_byte`` over the
+                    answers' bytes (``evaluation/chat.py``); the tokenizer is copied to
+                    ``out/tokenizer.json`` for publishing
 ==================  ======================================================================
 
 The rows are split at random (``--seed``) into one shard per round; the spec takes its
@@ -36,7 +41,7 @@ import numpy as np
 from ..evaluation.shards import ShardManifest, build_shards, lm_arrays
 from ..evaluation.spec import TaskSpec, example
 
-KINDS = ("classification", "regression", "bytes-lm")
+KINDS = ("classification", "regression", "bytes-lm", "chat-lm")
 
 
 class TaskInitError(ValueError):
@@ -61,6 +66,7 @@ def init_task(
     name: str | None = None,
     seed: int = 0,
     seq: int = 128,
+    tokenizer: str | os.PathLike[str] | None = None,
 ) -> InitTask:
     """Write ``out/spec.json`` and ``out/shards`` (one shard per round + manifest.json)."""
     if kind not in KINDS:
@@ -71,7 +77,14 @@ def init_task(
     if not src.exists():
         raise TaskInitError(f"{src}: no such file or folder")
     task_name = _name(name or src.stem)
-    if kind == "bytes-lm":
+    if (kind == "chat-lm") != (tokenizer is not None):
+        raise TaskInitError(
+            "--tokenizer tokenizer.json goes with --kind chat-lm (and only with it)"
+        )
+    tokenizer_bytes = b""
+    if kind == "chat-lm":
+        arrays, raw, tokenizer_bytes = _chat_task(src, Path(tokenizer), seq)
+    elif kind == "bytes-lm":
         arrays = lm_arrays(_read_text_bytes(src), seq=seq)
         raw = example("bytes_lm").model_dump(mode="json")
         raw["inputs"][0]["shape"] = ["batch", seq]
@@ -106,11 +119,52 @@ def init_task(
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = spec.write(folder / "spec.json")
+    if tokenizer_bytes:
+        (folder / "tokenizer.json").write_bytes(tokenizer_bytes)
     manifest = build_shards(arrays, rounds, folder / "shards", spec=spec, seed=seed)
     return InitTask(spec, spec_path, manifest, folder / "shards", n)
 
 
 # ----------------------------------------------------------------------------- readers
+def _chat_task(src: Path, tokenizer_path: Path, seq: int) -> tuple[dict, dict, bytes]:
+    """Arrays, spec fields and tokenizer bytes of a chat-lm task."""
+    import hashlib
+
+    from ..evaluation.chat import ChatError, ChatTemplate, chat_arrays, read_dialogues
+    from ..evaluation.spec import MAX_VOCAB
+
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:  # pragma: no cover - a dependency of the plugin
+        raise TaskInitError(f"chat-lm needs the tokenizers library: {exc}") from None
+    try:
+        data = tokenizer_path.read_bytes()
+        tok = Tokenizer.from_str(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, Exception) as exc:  # noqa: BLE001 - named below
+        raise TaskInitError(f"{tokenizer_path}: not a tokenizers tokenizer.json ({exc})") from None
+    vocab = tok.get_vocab_size()
+    if not 2 <= vocab <= MAX_VOCAB:
+        raise TaskInitError(f"{tokenizer_path}: vocabulary {vocab}; allowed 2..{MAX_VOCAB}")
+    template = ChatTemplate()
+    try:
+        arrays = chat_arrays(read_dialogues(src), tok, template, seq)
+    except ChatError as exc:
+        raise TaskInitError(str(exc)) from None
+    raw = example("bytes_lm").model_dump(mode="json")
+    raw["inputs"][0]["shape"] = ["batch", seq]
+    raw["output"]["shape"] = ["batch", seq, vocab]
+    raw["chat"] = {
+        "tokenizer_sha256": hashlib.sha256(data).hexdigest(),
+        "template": template.to_dict(),
+        "context_length": seq,
+    }
+    raw["description"] = (
+        f"Chat language model on the dialogues of {src.name}: {seq} tokens of context with "
+        f"the task's tokenizer ({vocab} tokens); loss: the assistant answers' bits per byte."
+    )
+    return arrays, raw, data
+
+
 def _name(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".-") or "task"
     return ("t_" + cleaned if not re.match(r"[A-Za-z_]", cleaned) else cleaned)[:128]

@@ -117,3 +117,73 @@ def test_task_init_command(tmp_path):
         ],
     )
     assert res.exit_code != 0 and "Error: " in res.output and "30 rows cannot make 31" in res.output
+
+
+def _chat_files(tmp_path, n: int = 12):
+    import json
+
+    from ape_arena.evaluation.chat import ChatTemplate, render
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    dialogues = [
+        {"conversations": [{"from": "human", "value": f"{i} km in m?"},
+                           {"from": "gpt", "value": f"{i * 1000} m"}]}
+        for i in range(n)
+    ]  # fmt: skip
+    data = tmp_path / "chats.jsonl"
+    data.write_text("".join(json.dumps(d) + "\n" for d in dialogues))
+    t = ChatTemplate()
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["[PAD]", *t.markers()],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # fmt: skip
+    from ape_arena.evaluation.chat import normalise_dialogue
+
+    tok.train_from_iterator([render(normalise_dialogue(d), t)[0] for d in dialogues], trainer)
+    tok_path = tmp_path / "tokenizer.json"
+    tok.save(str(tok_path))
+    return data, tok_path, tok
+
+
+def test_chat_lm_from_a_jsonl_and_a_tokenizer(tmp_path):
+    import hashlib
+
+    data, tok_path, tok = _chat_files(tmp_path)
+    made = init_task(data, "chat-lm", rounds=3, out=tmp_path / "t", seq=24, tokenizer=tok_path)
+    spec = made.spec
+    assert spec.metric == "bits_per_byte" and spec.counts_bytes
+    assert spec.chat.tokenizer_sha256 == hashlib.sha256(tok_path.read_bytes()).hexdigest()
+    assert spec.output.shape == ["batch", 24, tok.get_vocab_size()]
+    assert (tmp_path / "t" / "tokenizer.json").read_bytes() == tok_path.read_bytes()
+    shards = _shards_fit(made, 3)
+    assert made.rows == 12 and all(s["bytes"].min() > 0 for s in shards)
+    assert all((s["target"] != -100).any(axis=1).all() for s in shards)
+
+
+def test_chat_lm_errors_name_the_problem(tmp_path):
+    data, tok_path, _ = _chat_files(tmp_path)
+    with pytest.raises(TaskInitError, match="--tokenizer tokenizer.json goes with --kind chat-lm"):
+        init_task(data, "chat-lm", rounds=2, out=tmp_path / "t")
+    with pytest.raises(TaskInitError, match="--tokenizer tokenizer.json goes with --kind chat-lm"):
+        init_task(data, "bytes-lm", rounds=2, out=tmp_path / "t", tokenizer=tok_path)
+    bad_tok = tmp_path / "bad.json"
+    bad_tok.write_text("{}")
+    with pytest.raises(TaskInitError, match="not a tokenizers tokenizer.json"):
+        init_task(data, "chat-lm", rounds=2, out=tmp_path / "t", tokenizer=bad_tok)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"conversations": [{"from": "human", "value": "hi"}]}\n')
+    with pytest.raises(TaskInitError, match="bad.jsonl:1: no assistant turn"):
+        init_task(bad, "chat-lm", rounds=1, out=tmp_path / "t", tokenizer=tok_path)
+
+
+def test_chat_lm_command(tmp_path):
+    from ape_arena._cli import cli
+    from click.testing import CliRunner
+
+    data, tok_path, _ = _chat_files(tmp_path)
+    out = tmp_path / "task"
+    res = CliRunner().invoke(cli, ["task", "init", str(data), "--kind", "chat-lm", "--tokenizer",
+                                   str(tok_path), "--seq", "24", "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "metric bits_per_byte) and 3 shards of 12 rows" in res.output
+    assert f"tokenizer: {out / 'tokenizer.json'} (sha256 " in res.output
