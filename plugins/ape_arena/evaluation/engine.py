@@ -164,6 +164,8 @@ class Engine:
         on_event: callback for ``EngineEvent``s (CLI hooks, tests).
         fetch: ``fetch(uri, sha256) -> local path`` for http(s)/ipfs URIs (default: the
             configured ``store.ArtifactStore``, which verifies the hash).
+        base_model: the local file of the spec's ``chat.base`` model (its sha256 is checked
+            by every worker): submissions may then be LoRA adapters merged into it.
     """
 
     def __init__(
@@ -188,6 +190,7 @@ class Engine:
         progress: bool | None = None,
         on_event: Callable[[EngineEvent], None] | None = None,
         fetch: Callable[[str, str], str | os.PathLike[str]] | None = None,
+        base_model: str | os.PathLike[str] | None = None,
     ):
         from .spec import TaskSpec
 
@@ -242,6 +245,7 @@ class Engine:
                 "spinning": self.spinning,
                 "fuse": self.fuse,
                 "gpu_mem_limit": self.memory_limit,
+                "base_path": str(Path(base_model).resolve()) if base_model else None,
             },
             threads=self.threads,
             memory_limit=self.memory_limit,

@@ -140,6 +140,20 @@ MAX_VOCAB = 262_144
 MAX_CONTEXT = 131_072
 
 
+class BaseModelSpec(_Frozen):
+    """A task's committed base model: submissions may be LoRA adapters of its named weights
+    (``evaluation/adapter.py``), which the validator merges into the hash-verified base."""
+
+    model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """sha256 of the base ONNX file."""
+    model_uri: str = Field(default="", max_length=256)
+    """Where validators and nodes fetch it (verified against ``model_sha256``)."""
+    adaptable: list[str] = Field(min_length=1, max_length=4096)
+    """ONNX initializer names an adapter may change (2-D weights)."""
+    max_rank: int = Field(ge=1, le=256)
+    """Largest LoRA rank r an adapter may use."""
+
+
 class ChatSpec(_Frozen):
     """A language-model task on chat data (``evaluation/chat.py``): the tokenizer the eval
     shards were cut with, the chat template, the context length, and where each shard row's
@@ -156,6 +170,8 @@ class ChatSpec(_Frozen):
     context_length: int = Field(ge=1, le=MAX_CONTEXT)
     bytes_key: str = Field(default="bytes", pattern=_KEY.pattern, max_length=128)
     """Shard array (int64 [batch]) with the UTF-8 bytes of each row's counted answers."""
+    base: BaseModelSpec | None = None
+    """The base model LoRA adapters apply to (none: only whole models are submitted)."""
 
     @model_validator(mode="after")
     def _template(self) -> ChatSpec:

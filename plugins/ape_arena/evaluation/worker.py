@@ -180,6 +180,22 @@ def sha256_hex(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def read_verified_file(path: str, expected_sha256: str, what: str) -> bytes:
+    """A file read once, its sha256 checked on exactly those bytes (``ShardError``: this is
+    an input of the round, not a submission)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ShardError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+    digest = sha256_hex(data)
+    if digest != expected_sha256:
+        raise ShardError(
+            f"the {what} {path} has sha256 {digest}, the task commits to {expected_sha256}"
+        )
+    return data
+
+
 def read_verified(path: str, expected_sha256: str) -> bytes:
     """Read a file once and check its sha256 on exactly those bytes."""
     try:
@@ -306,6 +322,10 @@ class Scorer:
         self.pipeline = bool(init.get("pipeline", True))
         self.max_model_bytes = self.spec.limits.max_bytes
         self.arrays = load_shard_arrays(init["shard_path"], self.spec, init["shard_sha256"])
+        self.base = None  # the committed base model LoRA adapters merge into
+        self.base_shapes: dict[str, tuple[int, ...]] = {}
+        if self.spec.chat is not None and self.spec.chat.base is not None:
+            self._load_base(init.get("base_path"))
         self.rows = next(iter(self.arrays.values())).shape[0]
         # chat bits per byte: the shard's UTF-8 byte count is the score's denominator
         self.byte_count = (
@@ -373,6 +393,19 @@ class Scorer:
             self._gather_index = np.where(ignored, 0, target)[..., None]
         self._pool = None
         self._infer_s = self._metric_s = 0.0
+
+    def _load_base(self, path: str | None) -> None:
+        """Read the base model once, its sha256 checked on the bytes that are parsed."""
+        import onnx
+
+        from .adapter import base_shapes
+
+        want = self.spec.chat.base.model_sha256
+        if not path:
+            raise ShardError("the task has a base model but the engine was given none (base_path)")
+        data = read_verified_file(path, want, "base model")
+        self.base = onnx.load_model_from_string(data)
+        self.base_shapes = base_shapes(self.base)
 
     # -- onnxruntime
     def session_options(self, threads: int):
@@ -547,11 +580,44 @@ class Scorer:
                 f"model file is {max(size, len(model))} bytes; the task allows at most "
                 f"{self.max_model_bytes}",
             )
+        if self.base is not None:
+            from .adapter import is_adapter
+
+            if is_adapter(model):
+                return self._merged_adapter(model, expected_sha256)
         try:
             check_model_bytes(model, self.spec, expected_sha256)
         except CheckError as exc:
             raise ModelInvalid(exc.code, exc.reason) from None
         return model
+
+    def _merged_adapter(self, data: bytes, expected_sha256: str) -> bytes:
+        """A LoRA adapter (``adapter.py``): its hash checked on its own bytes, its rules
+        checked against the spec and the base, merged into the base, and the merged model
+        put through every static check."""
+        import hashlib
+
+        from .adapter import AdapterError, check_adapter, merge_adapter, read_adapter
+        from .checks import CheckError, check_model_bytes
+
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != expected_sha256.lower().removeprefix("0x"):
+            raise ModelInvalid(
+                "sha256_mismatch",
+                f"file sha256 is {digest} but the expected (on-chain) hash is {expected_sha256}",
+            )
+        base = self.spec.chat.base
+        try:
+            adapter = read_adapter(data)
+            check_adapter(adapter, self.base_shapes, base.adaptable, base.max_rank)
+            merged = merge_adapter(self.base, adapter)
+        except AdapterError as exc:
+            raise ModelInvalid(exc.code, exc.reason) from None
+        try:
+            check_model_bytes(merged, self.spec, None)
+        except CheckError as exc:
+            raise ModelInvalid(exc.code, f"the merged model: {exc.reason}") from None
+        return merged
 
     # -- row independence
     def _keep_probe(self, out: Any, s: int, e: int) -> None:

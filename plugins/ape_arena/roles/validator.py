@@ -439,6 +439,8 @@ class Validator(RoleLoop):
         todo = [(i, path, sha) for i, (path, sha, _) in enumerate(models) if path is not None]
         if todo:
             options = {"progress": None, **self.engine_options}
+            if getattr(self, "base_model", None) is not None:
+                options["base_model"] = self.base_model
             results = score_models(
                 spec,
                 shard_path,
@@ -495,6 +497,16 @@ class Validator(RoleLoop):
                 r, "shard", f"round {r}: cannot use the eval shard ({exc}); not scoring this round"
             )
             return None
+        base = spec.chat.base if spec.chat is not None else None
+        if base is not None:  # LoRA adapters merge into the task's committed base model
+            try:
+                self.base_model = Path(self.store.get(base.model_uri, base.model_sha256))
+            except (StoreError, ValueError) as exc:
+                self._once(
+                    r, "base", f"round {r}: cannot fetch the task's base model ({exc}); "
+                    "not scoring this round",
+                )  # fmt: skip
+                return None
         subs = self.client.submissions(self.task, r)
         self.log(f"round {r}: fetching {len(subs)} models (shard {shard_hex[:12]} verified)")
         models: list[tuple[Path | None, str, str]] = []

@@ -749,3 +749,32 @@ def test_an_account_that_is_not_a_validator_is_told_to_join(arena, make_validato
     v = make_validator()
     with pytest.raises(ValidatorError, match="ape arena validator join 1"):
         v.step()
+
+
+def test_the_tasks_base_model_goes_to_the_engine(arena, make_validator, monkeypatch, tmp_path):
+    """A task with a base model (LoRA adapters): the fetched, verified base is handed to the
+    engine, whose workers merge each adapter into it."""
+    import ape_arena.evaluation.engine as engine_mod
+
+    seen = {}
+
+    class FakeEngine:
+        def __init__(self, spec, shard_path, shard_sha256, **kw):
+            seen.update(kw)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def score_round(self, models):
+            return [engine_mod.ScoreResult(sha, 10**9, "ok") for _, sha in models]
+
+    monkeypatch.setattr(engine_mod, "Engine", FakeEngine)
+    v = make_validator(Validator, engine_options={"threads": 1})
+    v.base_model = tmp_path / "base.onnx"
+    scored = v.compute_scores(
+        0, None, tmp_path / "s.npz", "ab" * 32, [(tmp_path / "m", "cd" * 32, "")]
+    )
+    assert scored.scores == [10**9] and seen["base_model"] == tmp_path / "base.onnx"
