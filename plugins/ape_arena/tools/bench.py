@@ -1,9 +1,11 @@
 """Validator throughput benchmark (``make bench`` = ``python -m ape_arena.tools.bench``).
 
 Builds realistic eval shards (>= 50,000 augmented digits rows; >= 1,000,000 bytes of
-standard-library text for the byte LM), trains N small submissions briefly (digits MLPs and
+standard-library text for the byte LM; 256 rows of 64 Zipf-distributed tokens for a causal
+LM over a 32,000-token vocabulary), trains N small submissions briefly (digits MLPs and
 CNNs of a few sizes on different data splits; byte-level GRU / causal-conv / transformer
-LMs), exports them to ONNX, then measures in ONE process, per task:
+LMs) and builds two small Llama-style causal LMs (Hugging Face, exported with
+``evaluation/hf.py``), exports them to ONNX, then measures in ONE process, per task:
 
 * **engine**: ``Engine.score_round`` on warm workers in the engine's default layout (one
   single-threaded worker process per CPU, models scored that many at a time; static
@@ -67,10 +69,16 @@ class Sizes:
     batched_rows_digits: int
     batched_rows_lm: int
     repeats: int
+    chat_rows: int = 256
+    """Rows of the causal-LM task (``CHAT_CONTEXT`` tokens each, vocabulary ``CHAT_VOCAB``)."""
+    chat_models: int = 2
 
 
 FULL = Sizes(50_000, 1_000_000, 80, 12, 1000, 32, 16_384, 1024, 3)
-QUICK = Sizes(2_000, 20_000, 5, 2, 50, 2, 2_000, 64, 1)
+QUICK = Sizes(2_000, 20_000, 5, 2, 50, 2, 2_000, 64, 1, chat_rows=8, chat_models=1)
+CHAT_VOCAB = 32_000
+"""The causal-LM row's vocabulary (a Llama-2-sized tokenizer)."""
+CHAT_CONTEXT = 64
 TRAIN_SEQ = 32
 """LMs train on 32-byte windows (recurrent backward passes cost O(seq)); they score 128."""
 
@@ -185,9 +193,51 @@ def machine_info(threads: int) -> dict[str, Any]:
 
 
 def _spec(name: str):
-    from ..evaluation.spec import example
+    from ..evaluation.spec import TaskSpec, example
 
+    if name == "chat_lm":  # a causal LM over a 32,000-token vocabulary
+        raw = example("bytes_lm").model_dump(mode="json")
+        raw.update(name="chat_lm", metric="token_cross_entropy",
+                   description="Causal LM, 32,000-token vocabulary (bench).")  # fmt: skip
+        raw["inputs"][0]["shape"] = ["batch", CHAT_CONTEXT]
+        raw["output"]["shape"] = ["batch", CHAT_CONTEXT, CHAT_VOCAB]
+        raw["limits"].update(max_batch_rows=16, max_params=20_000_000, max_bytes=1 << 27)
+        return TaskSpec.model_validate(raw)
     return example(name)
+
+
+def chat_lm_arrays(rows: int, seed: int = 3) -> dict:
+    """Token rows drawn from a Zipf law over the vocabulary (as text's tokens are), target
+    the next token at every position."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ids = np.minimum(rng.zipf(1.2, (rows, CHAT_CONTEXT + 1)) - 1, CHAT_VOCAB - 1).astype(np.int64)
+    return {"tokens": ids[:, :-1].copy(), "target": ids[:, 1:].copy()}
+
+
+def chat_lm_submissions(folder: Path, count: int) -> list[Submission]:
+    """``count`` small Llama-style causal LMs (random weights, different seeds) exported
+    with the Hugging Face helper (``evaluation/hf.py``)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from ..evaluation.hf import _wrapper, export_causal_lm
+
+    spec = _spec("chat_lm")
+    subs = []
+    for i in range(count):
+        cfg = LlamaConfig(vocab_size=CHAT_VOCAB, hidden_size=64, intermediate_size=128,
+                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                          max_position_embeddings=CHAT_CONTEXT, attn_implementation="eager")  # fmt: skip
+        torch.manual_seed(i)
+        net = LlamaForCausalLM(cfg).eval()
+        path = folder / f"chat_lm-{i:02d}.onnx"
+        sha, _ = export_causal_lm(net, spec, path)
+        subs.append(
+            Submission(f"chat_lm-{i:02d}", "llama-2x64-v32000", str(path), sha, _wrapper(net))
+        )
+    return subs
 
 
 def build_shards(folder: Path, sizes: Sizes) -> dict[str, tuple[Any, Path, str, dict]]:
@@ -198,6 +248,7 @@ def build_shards(folder: Path, sizes: Sizes) -> dict[str, tuple[Any, Path, str, 
     for task, arrays in (
         ("digits", digits_eval_arrays(sizes.digits_rows, seed=7)),
         ("bytes_lm", lm_eval_arrays(sizes.lm_bytes)),
+        ("chat_lm", chat_lm_arrays(sizes.chat_rows)),
     ):
         path = folder / f"{task}-eval.npz"
         sha = write_shard(arrays, path)
@@ -421,7 +472,7 @@ def bench_task(
     spec, path, sha, arrays = shard
     rows = len(arrays[spec.data.target_key])
     target = arrays[spec.data.target_key]
-    tokens = int((target != -100).sum()) if task == "bytes_lm" else rows
+    tokens = int((target != -100).sum()) if task != "digits" else rows
     tb = TaskBench(task, len(subs), rows, tokens)
     torch.set_num_threads(threads)
 
@@ -596,12 +647,14 @@ def main(argv: list[str] | None = None) -> int:
             "digits": build_submissions(folder, "digits", n_digits, sizes),
             "bytes_lm": build_submissions(folder, "bytes_lm", n_lm, sizes),
         }
+        say(f"exporting {sizes.chat_models} causal LMs (vocabulary {CHAT_VOCAB:,})")
+        subs["chat_lm"] = chat_lm_submissions(folder, sizes.chat_models)
         setup_s = time.perf_counter() - t_start
         device = baseline_device()
         say(f"baselines (bare onnxruntime, torch eager) run on the {device}")
         benches = [
             bench_task(task, shards[task], subs[task], sizes, layout, threads, say, device)
-            for task in ("digits", "bytes_lm")
+            for task in ("digits", "bytes_lm", "chat_lm")
         ]
     totals = _totals(benches)
     text = _table(benches, totals)

@@ -35,8 +35,9 @@ def test_bench_quick_writes_results(tmp_path):
     assert "baselines (bare onnxruntime, torch eager) run on the cpu" in proc.stderr
     assert record["quick"] is True and record["timestamp"].endswith("+00:00")
     tasks = {t["task"]: t for t in record["tasks"]}
-    assert set(tasks) == {"digits", "bytes_lm"}
+    assert set(tasks) == {"digits", "bytes_lm", "chat_lm"}
     assert tasks["digits"]["models"] == 2 and tasks["bytes_lm"]["models"] == 1
+    assert tasks["chat_lm"]["models"] == 1 and tasks["chat_lm"]["tokens"] == 8 * 64
     for t in tasks.values():
         assert t["invalid"] == 0, t["per_model"]
         assert len(t["per_model"]) == t["models"]
