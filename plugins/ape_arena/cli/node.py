@@ -65,21 +65,30 @@ def join(network, account, arena_address, task_id, amount, commission):
     default=None,
     help="Your own data as an npz in the spec's eval format: scores the model locally.",
 )
+@click.option(
+    "--base",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The task's base model (ONNX): needed to check a LoRA adapter (.safetensors).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def check(model, spec_file, data, as_json):
-    """Check MODEL (ONNX) against a task spec before any money moves.
+def check(model, spec_file, data, base, as_json):
+    """Check MODEL (ONNX, or a LoRA adapter with --base) against a task spec before any
+    money moves.
 
-    Runs the validators' static checks (size, opset, ops, parameters, signature) and, with
-    --data, scores the model on your data with the validators' engine. No chain needed.
+    Runs the validators' static checks (size, opset, ops, parameters, signature; for an
+    adapter, its rules and then those of its merge into the base) and, with --data, scores
+    the model on your data with the validators' engine. No chain needed.
 
     \b
     Example:
         ape arena node check model.onnx --spec digits.json --data mine.npz
+        ape arena node check adapter.safetensors --spec chat.json --base base.onnx
     """
     from ..roles.node import check as do_check
 
     with errors(), status("checking the model"):
-        res = do_check(model, spec_file, data=data)
+        res = do_check(model, spec_file, data=data, base=base)
     if as_json:
         echo_json(res.__dict__)
     else:

@@ -207,3 +207,54 @@ def write_adapter(
     with open(path, "wb") as fh:
         fh.write(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def check_submission(
+    path: Any, spec: Any, base_path: Any = None, expected_sha256: str | None = None
+) -> Any:
+    """The static checks a validator runs on a submission file, for nodes before they
+    submit: an ONNX model is checked as it is; an adapter (the task has a ``chat.base``) is
+    checked against the base file at ``base_path`` (its sha256 verified), merged, and the
+    merged model checked. Returns ``checks.ModelInfo`` with the submitted file's sha256;
+    raises ``checks.CheckError`` (an ``AdapterError`` becomes one with its code)."""
+    import hashlib
+    import os
+
+    import onnx
+
+    from .checks import CheckError, check_model, check_model_bytes
+
+    base = spec.chat.base if getattr(spec, "chat", None) is not None else None
+    if base is None:
+        return check_model(path, spec, expected_sha256)
+    if os.path.getsize(path) > spec.limits.max_bytes:
+        raise CheckError("too_large", f"the file is over {spec.limits.max_bytes} bytes")
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if not is_adapter(data):
+        return check_model_bytes(data, spec, expected_sha256)
+    digest = hashlib.sha256(data).hexdigest()
+    if expected_sha256 is not None and digest != expected_sha256.lower().removeprefix("0x"):
+        raise CheckError("sha256_mismatch", f"file sha256 is {digest}, expected {expected_sha256}")
+    if base_path is None:
+        raise CheckError(
+            "no_base", "this is a LoRA adapter: checking it needs the task's base model (--base)"
+        )
+    with open(base_path, "rb") as fh:
+        base_bytes = fh.read()
+    if hashlib.sha256(base_bytes).hexdigest() != base.model_sha256:
+        raise CheckError(
+            "base_mismatch",
+            f"{base_path} is not the task's base model (sha256 {base.model_sha256})",
+        )
+    proto = onnx.load_model_from_string(base_bytes)
+    try:
+        adapter = read_adapter(data)
+        check_adapter(adapter, base_shapes(proto), base.adaptable, base.max_rank)
+        merged = merge_adapter(proto, adapter)
+    except AdapterError as exc:
+        raise CheckError(exc.code, exc.reason) from None
+    info = check_model_bytes(merged, spec, None)
+    from dataclasses import replace
+
+    return replace(info, sha256=digest, size_bytes=len(data))

@@ -94,6 +94,14 @@ CODES = (
     "too_many_params",
     "unbounded_loop",
     "signature_mismatch",
+    # LoRA adapters on a task's base model (adapter.py)
+    "adapter_format",
+    "adapter_name",
+    "adapter_rank",
+    "adapter_shape",
+    # a node checking an adapter locally without (the right) base model
+    "no_base",
+    "base_mismatch",
 )
 
 MAX_LOOP_TRIPS = 1 << 16

@@ -45,15 +45,17 @@ def check(
     *,
     data: str | os.PathLike[str] | None = None,
     time_limit: float = 600.0,
+    base: str | os.PathLike[str] | None = None,
 ) -> LocalCheck:
-    """Static checks (``checks.check_model``) and, with ``data`` (an npz in the spec's eval
-    format), a local score through the evaluation engine. Raises ``CheckError`` on a failed
-    static rule; a model that fails at run time returns ``score=None`` with the reason."""
-    from ..evaluation.checks import check_model
+    """Static checks (``checks.check_model``; for a LoRA adapter, on its merge into the
+    ``base`` model file) and, with ``data`` (an npz in the spec's eval format), a local score
+    through the evaluation engine. Raises ``CheckError`` on a failed static rule; a model
+    that fails at run time returns ``score=None`` with the reason."""
+    from ..evaluation.adapter import check_submission
     from ..evaluation.spec import TaskSpec
 
     spec = spec if isinstance(spec, TaskSpec) else TaskSpec.load(spec)
-    info = check_model(model, spec, None)
+    info = check_submission(model, spec, base)
     if data is None:
         return LocalCheck(info.sha256, info.num_params, info.size_bytes, info.opset)
     from ..evaluation.engine import file_sha256, score_models
@@ -62,7 +64,7 @@ def check(
     rows = len(next(iter(load_shard(data, spec).values())))
     (res,) = score_models(
         spec, data, file_sha256(data), [(str(model), info.sha256)], time_limit=time_limit,
-        progress=False,
+        progress=False, base_model=base,
     )  # fmt: skip
     return LocalCheck(
         info.sha256,
@@ -95,6 +97,11 @@ def output_warnings(
 
     if spec.metric not in CLASSIFICATION_METRICS | TOKEN_METRICS:
         return ()
+    from ..evaluation.adapter import is_adapter
+
+    with open(model, "rb") as fh:
+        if is_adapter(fh.read(1 << 16)):
+            return ()  # an adapter's outputs are its merge's: a LoRA update cannot change them
     arrays = load_shard(data, spec)
     feeds = {t.name: np.asarray(arrays[t.data_key][:PROBE_ROWS]) for t in spec.inputs}
     opts = ort.SessionOptions()
@@ -188,10 +195,13 @@ def submit(
             f"run `ape arena node join {task} --amount N` first"
         )
     if check_spec:
-        from ..evaluation.checks import check_model
+        from ..evaluation.adapter import check_submission
 
         spec = fetch_spec(client, task, store)
-        check_model(model, spec, None)
+        base = spec.chat.base if spec.chat is not None else None
+        # an adapter is checked on its merge into the task's base (fetched, hash-checked)
+        base_path = store.get(base.model_uri, base.model_sha256) if base is not None else None
+        check_submission(model, spec, base_path)
     sha, local_uri = store.put(model)
     uri = f"{uri_base.rstrip('/')}/{sha}" if uri_base else local_uri
     r = _commit_round(client, task, wait, on_wait)

@@ -154,3 +154,30 @@ def test_adapter_bytes_are_told_from_onnx_bytes(task):
     assert not is_adapter(base_path.read_bytes())
     with pytest.raises(AdapterError, match="adapter_format"):
         read_adapter(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+
+
+def test_node_check_takes_an_adapter_with_the_base(task):
+    """``ape arena node check adapter.safetensors --spec S --base B [--data D]``: the rules,
+    the merged model's checks and a local score; without (the right) base a clear error."""
+    from ape_arena._cli import cli
+    from click.testing import CliRunner
+
+    spec, shard, _, base_path, _, shapes, folder = task
+    spec_file = spec.write(folder / "spec.json")
+    adapter = folder / "node.safetensors"
+    write_adapter(adapter, lora(shapes, seed=4))
+    args = ["node", "check", str(adapter), "--spec", str(spec_file)]
+    res = CliRunner().invoke(cli, [*args, "--base", str(base_path), "--data", str(shard)])
+    assert res.exit_code == 0, res.output
+    assert "passes the static checks" in res.output and "local score on 24 rows" in res.output
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and "needs the task's base model (--base)" in res.output
+    wrong = folder / "wrong.onnx"
+    wrong.write_bytes(base_path.read_bytes() + b"\0")
+    res = CliRunner().invoke(cli, [*args, "--base", str(wrong)])
+    assert res.exit_code == 1 and "is not the task's base model" in res.output
+    big = folder / "big.safetensors"
+    write_adapter(big, lora(shapes, rank=6))
+    res = CliRunner().invoke(cli, ["node", "check", str(big), "--spec", str(spec_file),
+                                   "--base", str(base_path)])  # fmt: skip
+    assert res.exit_code == 1 and "adapter_rank" in res.output
