@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Silence one known-harmless pydantic-settings warning that ape-vyper's config triggers.
 export PYTHONWARNINGS := ignore:Field 'import_remapping' has an incomplete definition
 
-.PHONY: all setup setup-gpu gpu-check demo test test-fast gas bench lint format clean compile fuzz-long shell chain
+.PHONY: all setup setup-gpu gpu-check demo demo-llm test test-fast gas bench lint format clean compile fuzz-long shell chain
 
 all: test
 
@@ -85,6 +85,10 @@ compile: setup $(BUILD_STAMP)
 # make demo EXPLORE=1: at the end, leave the explorer running on http://127.0.0.1:8080/
 demo: setup $(BUILD_STAMP)
 	ape run demo --network ethereum:local:foundry $(if $(EXPLORE),--explore)
+
+# The language-model demo: a chat task, LoRA adapters on a committed base, one round.
+demo-llm: setup $(BUILD_STAMP)
+	ape run demo_llm --network ethereum:local:foundry
 
 test: lint $(BUILD_STAMP) $(CHROMIUM_STAMP)
 	ape test tests -p no:cacheprovider --network ethereum:local:foundry

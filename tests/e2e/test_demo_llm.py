@@ -1,0 +1,24 @@
+"""``make demo-llm`` on the session's anvil: the language-model demo's own checks (adapters
+ahead of the base's loss, totals balance, everyone withdrew) must pass."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.anvil, pytest.mark.slow]
+
+
+def test_the_language_model_demo_passes_its_checks(chain, tmp_path):
+    from ape.logging import logger
+    from ape_arena.tools.demo_llm import DemoLLM
+
+    lines: list[str] = []
+    demo = DemoLLM(log=lines.append, workdir=tmp_path / "demo-llm")
+    with logger.at_level("WARNING"):
+        assert demo.run(), "\n".join(lines[-30:])
+    text = "\n".join(lines)
+    assert "node-lora-0: LoRA fine-tuned" in text and "validators fetch the base once" in text
+    task = 1
+    client = demo.client
+    subs = client.submissions(task, 0)
+    assert len(subs) == 5 and all(s.consensus < 2**64 - 2 for s in subs)
