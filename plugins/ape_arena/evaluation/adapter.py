@@ -14,7 +14,8 @@ are the same on every machine), cast to W's dtype. The merged model then goes th
 static check and is scored like a whole submission.
 
 Rules (each a deterministic ``AdapterError`` code, so every validator marks the same adapter
-INVALID for the same reason): ``adapter_format`` (not safetensors, a tensor without its
+INVALID for the same reason): ``adapter_base`` (its metadata ``base_sha256`` names another
+base than the task's), ``adapter_format`` (not safetensors, a tensor without its
 pair, a name not ending in ``.lora_A``/``.lora_B``, a dtype or rank other than 2-D float,
 non-finite values, a bad alpha), ``adapter_name`` (a weight the spec does not let adapters
 change, or one the base does not have), ``adapter_rank`` (r over the spec's ``max_rank``, or
@@ -47,10 +48,12 @@ class AdapterError(ValueError):
 
 @dataclass(frozen=True)
 class Adapter:
-    """Parsed LoRA pairs: ``pairs[name] = (A [r, cols], B [rows, r])``, and alpha."""
+    """Parsed LoRA pairs: ``pairs[name] = (A [r, cols], B [rows, r])``, alpha, and the
+    sha256 of the base it was trained for (metadata ``base_sha256``, when given)."""
 
     pairs: dict[str, tuple[np.ndarray, np.ndarray]]
     alpha: float | None
+    base_sha256: str | None = None
 
     def rank(self, name: str) -> int:
         return int(self.pairs[name][0].shape[0])
@@ -124,7 +127,10 @@ def read_adapter(data: bytes) -> Adapter:
             alpha = math.nan
         if not math.isfinite(alpha) or alpha <= 0:
             raise AdapterError("adapter_format", f"metadata alpha {meta['alpha']!r} must be > 0")
-    return Adapter(pairs, alpha)
+    base = meta.get("base_sha256")
+    if base is not None and (not isinstance(base, str) or len(base) != 64):
+        raise AdapterError("adapter_format", f"metadata base_sha256 {base!r} is not a sha256")
+    return Adapter(pairs, alpha, base.lower() if base else None)
 
 
 def check_adapter(
@@ -132,9 +138,16 @@ def check_adapter(
     base_shapes: dict[str, tuple[int, ...]],
     adaptable: Iterable[str],
     max_rank: int,
+    base_sha256: str | None = None,
 ) -> None:
-    """Rules ``adapter_name``, ``adapter_rank``, ``adapter_shape`` against the base's
-    initializer shapes and the spec's allowed names and maximum rank."""
+    """Rules ``adapter_base`` (metadata naming another base than ``base_sha256``),
+    ``adapter_name``, ``adapter_rank``, ``adapter_shape`` against the base's initializer
+    shapes and the spec's allowed names and maximum rank."""
+    if base_sha256 is not None and adapter.base_sha256 not in (None, base_sha256):
+        raise AdapterError(
+            "adapter_base",
+            f"the adapter was made for base {adapter.base_sha256}, the task's is {base_sha256}",
+        )
     allowed = set(adaptable)
     for name in sorted(adapter.pairs):
         a, b = adapter.pairs[name]
@@ -192,9 +205,13 @@ def merge_adapter(base: Any, adapter: Adapter) -> bytes:
 
 
 def write_adapter(
-    path: Any, pairs: dict[str, tuple[np.ndarray, np.ndarray]], alpha: float | None = None
+    path: Any,
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    alpha: float | None = None,
+    base_sha256: str | None = None,
 ) -> str:
-    """Write ``pairs`` as an adapter file (what a node submits); return its sha256 (hex)."""
+    """Write ``pairs`` as an adapter file (what a node submits), naming the base it was
+    trained for when given; return its sha256 (hex)."""
     import hashlib
 
     from safetensors.numpy import save
@@ -203,7 +220,12 @@ def write_adapter(
     for name, (a, b) in pairs.items():
         tensors[f"{name}.lora_A"] = np.ascontiguousarray(a)
         tensors[f"{name}.lora_B"] = np.ascontiguousarray(b)
-    data = save(tensors, metadata={"alpha": repr(float(alpha))} if alpha is not None else None)
+    meta = {}
+    if alpha is not None:
+        meta["alpha"] = repr(float(alpha))
+    if base_sha256 is not None:
+        meta["base_sha256"] = base_sha256.lower().removeprefix("0x")
+    data = save(tensors, metadata=meta or None)
     with open(path, "wb") as fh:
         fh.write(data)
     return hashlib.sha256(data).hexdigest()
@@ -250,7 +272,7 @@ def check_submission(
     proto = onnx.load_model_from_string(base_bytes)
     try:
         adapter = read_adapter(data)
-        check_adapter(adapter, base_shapes(proto), base.adaptable, base.max_rank)
+        check_adapter(adapter, base_shapes(proto), base.adaptable, base.max_rank, base.model_sha256)
         merged = merge_adapter(proto, adapter)
     except AdapterError as exc:
         raise CheckError(exc.code, exc.reason) from None

@@ -95,6 +95,7 @@ CODES = (
     "unbounded_loop",
     "signature_mismatch",
     # LoRA adapters on a task's base model (adapter.py)
+    "adapter_base",
     "adapter_format",
     "adapter_name",
     "adapter_rank",

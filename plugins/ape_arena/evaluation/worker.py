@@ -609,7 +609,9 @@ class Scorer:
         base = self.spec.chat.base
         try:
             adapter = read_adapter(data)
-            check_adapter(adapter, self.base_shapes, base.adaptable, base.max_rank)
+            check_adapter(
+                adapter, self.base_shapes, base.adaptable, base.max_rank, base.model_sha256
+            )
             merged = merge_adapter(self.base, adapter)
         except AdapterError as exc:
             raise ModelInvalid(exc.code, exc.reason) from None

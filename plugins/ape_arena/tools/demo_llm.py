@@ -216,7 +216,7 @@ class DemoLLM:
             peft_model, loss = finetune_lora(base, part, steps=120, seed=10 + i)
             pairs, alpha = adapter_from_peft(peft_model, names)
             path = w / f"adapter-{i}.safetensors"
-            write_adapter(path, pairs, alpha)
+            write_adapter(path, pairs, alpha, base_sha256=base_sha)
             subs[f"node-lora-{i}"] = path
             self.say(
                 f"node-lora-{i}: LoRA fine-tuned on {len(idx)} dialogues (last loss {loss:.2f})"

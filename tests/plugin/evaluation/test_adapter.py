@@ -181,3 +181,28 @@ def test_node_check_takes_an_adapter_with_the_base(task):
     res = CliRunner().invoke(cli, ["node", "check", str(big), "--spec", str(spec_file),
                                    "--base", str(base_path)])  # fmt: skip
     assert res.exit_code == 1 and "adapter_rank" in res.output
+
+
+def test_an_adapter_for_another_base_is_invalid_and_scores_are_the_same_bytes_in_two_processes(
+    task,
+):
+    """An adapter whose metadata names another base is INVALID ``adapter_base`` (one naming
+    the task's base is scored); the same adapter scored by two engines (two worker
+    processes) gives identical score bytes."""
+    spec, shard, shard_sha, base_path, base, shapes, folder = task
+    mine = folder / "mine.safetensors"
+    mine_sha = write_adapter(
+        mine, lora(shapes, seed=7), 4.0, base_sha256=spec.chat.base.model_sha256
+    )
+    other = folder / "other-base.safetensors"
+    other_sha = write_adapter(other, lora(shapes, seed=7), 4.0, base_sha256="ab" * 32)
+    first = score(task, [(str(mine), mine_sha), (str(other), other_sha)])
+    assert first[0].ok and first[1].code == "adapter_base", first[1]
+    assert "made for base abab" in first[1].reason
+    (second,) = score(task, [(str(mine), mine_sha)])
+    assert (second.score, second.total, second.count) == (
+        first[0].score,
+        first[0].total,
+        first[0].count,
+    )
+    assert float(second.total).hex() == float(first[0].total).hex()
