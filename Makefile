@@ -1,5 +1,7 @@
 # AIArena — every entry point sets up what it needs, once, then runs.
-#   make demo   whole arena round on a local anvil
+#   make demo   whole arena round on a local anvil (make demo EXPLORE=1: then the explorer)
+#   make demo-llm  a language-model task: chat data, a base model, LoRA adapters
+#   make gpu-check  the GPU check (kernels, metrics, engine; SKIP lines without a GPU)
 #   make test   the full test suite (contracts, fuzz, plugin, kernels, e2e)
 #   make gas    gas per function at maximum sizes
 #   make bench  validator throughput against baselines (quick mode: make bench ARGS=--quick)
