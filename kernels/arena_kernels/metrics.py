@@ -141,6 +141,19 @@ def _token_inputs(output, target, mask, ignore_index: int):
     return output.reshape(-1, vocab), target.reshape(-1)
 
 
+def _logit_inputs(metric: str, output, target, mask, ignore_index: int):
+    """[rows, V] logits and [rows] int64 targets of a class or token metric (masked-out
+    positions set to ``ignore_index``); ``bits_per_byte`` needs the 256-byte vocabulary."""
+    if metric in ("cross_entropy", "error_rate"):
+        return _classification_inputs(output, target, mask, ignore_index)
+    logits, tokens = _token_inputs(output, target, mask, ignore_index)
+    if metric == "bits_per_byte" and logits.shape[1] != BYTE_VOCAB:
+        raise ValueError(
+            f"bits_per_byte needs a {BYTE_VOCAB}-entry byte vocabulary, got V = {logits.shape[1]}"
+        )
+    return logits, tokens
+
+
 def _mse_inputs(output, target, mask):
     """Returns (pred, target, keep) where ``keep`` is None or a bool tensor shaped like
     ``target``; a row mask [N] is broadcast over the trailing dimensions."""
@@ -197,15 +210,7 @@ def metric_rows(
         sse, used = squared_error_rows_any(pred2, tgt2, backend)
         return MetricRows(metric, _to_host_f64(sse), int(keep.sum()), used)
 
-    if metric in ("cross_entropy", "error_rate"):
-        logits, tokens = _classification_inputs(output, target, mask, ignore_index)
-    else:
-        logits, tokens = _token_inputs(output, target, mask, ignore_index)
-        if metric == "bits_per_byte" and logits.shape[1] != BYTE_VOCAB:
-            raise ValueError(
-                f"bits_per_byte needs a {BYTE_VOCAB}-entry byte vocabulary, "
-                f"got V = {logits.shape[1]}"
-            )
+    logits, tokens = _logit_inputs(metric, output, target, mask, ignore_index)
     loss, argmax, used = cross_entropy_rows_any(
         logits, tokens, ignore_index, backend, argmax=metric == "error_rate"
     )
@@ -238,16 +243,8 @@ def metric_rows_checked(
     )
 
     if metric in METRICS and metric != "mse":
-        if metric in ("cross_entropy", "error_rate"):
-            logits, tokens = _classification_inputs(output, target, mask, ignore_index)
-        else:
-            logits, tokens = _token_inputs(output, target, mask, ignore_index)
+        logits, tokens = _logit_inputs(metric, output, target, mask, ignore_index)
         if resolve_backend(backend, logits.device, _cross_entropy_rows_kernel) == "triton":
-            if metric == "bits_per_byte" and logits.shape[1] != BYTE_VOCAB:
-                raise ValueError(
-                    f"bits_per_byte needs a {BYTE_VOCAB}-entry byte vocabulary, "
-                    f"got V = {logits.shape[1]}"
-                )
             logits, tokens = validate_cross_entropy_inputs(logits, tokens, ignore_index)
             loss, argmax, bad = cross_entropy_rows_triton(
                 logits, tokens, ignore_index, argmax=metric == "error_rate", count_nonfinite=True

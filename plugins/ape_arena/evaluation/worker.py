@@ -180,36 +180,27 @@ def sha256_hex(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_verified_file(path: str, expected_sha256: str, what: str) -> bytes:
-    """A file read once, its sha256 checked on exactly those bytes (``ShardError``: this is
-    an input of the round, not a submission)."""
+def read_verified_file(path: str, expected_sha256: str, what: str, advice: str = "") -> bytes:
+    """A file read once, its sha256 checked on exactly those bytes (no check-then-use gap;
+    ``ShardError``: an input of the round, not a submission)."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise ShardError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+        raise ShardError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     digest = sha256_hex(data)
     if digest != expected_sha256:
         raise ShardError(
-            f"the {what} {path} has sha256 {digest}, the task commits to {expected_sha256}"
+            f"{what} {path} has sha256 {digest} but the task commits to {expected_sha256}{advice}"
         )
     return data
 
 
 def read_verified(path: str, expected_sha256: str) -> bytes:
-    """Read a file once and check its sha256 on exactly those bytes."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise ShardError(f"cannot read eval shard {path}: {exc.strerror or exc}") from None
-    digest = sha256_hex(data)
-    if digest != expected_sha256:
-        raise ShardError(
-            f"eval shard {path} has sha256 {digest} but the task commits to "
-            f"{expected_sha256}; refusing to score on it (re-fetch the shard)"
-        )
-    return data
+    """Read the eval shard once and check its sha256 on exactly those bytes."""
+    return read_verified_file(
+        path, expected_sha256, "eval shard", "; refusing to score on it (re-fetch the shard)"
+    )
 
 
 def load_shard_arrays(
@@ -403,7 +394,7 @@ class Scorer:
         want = self.spec.chat.base.model_sha256
         if not path:
             raise ShardError("the task has a base model but the engine was given none (base_path)")
-        data = read_verified_file(path, want, "base model")
+        data = read_verified_file(path, want, "the base model")
         self.base = onnx.load_model_from_string(data)
         self.base_shapes = base_shapes(self.base)
 

@@ -47,7 +47,7 @@ def round_files(tmp_path_factory):
     return engine_spec(), shard, shard_sha, models
 
 
-def scorer(round_files, device: str = "auto") -> Scorer:
+def scorer(round_files, device: str = "auto", **init) -> Scorer:
     spec, shard, shard_sha, _ = round_files
     return Scorer(
         {
@@ -57,8 +57,19 @@ def scorer(round_files, device: str = "auto") -> Scorer:
             "threads": 1,
             "device": device,
             "fuse": False,
+            **init,
         }
     )
+
+
+def on_a_cuda_provider(monkeypatch, torch_sees_a_gpu: bool) -> None:
+    """onnxruntime offering its CUDA provider; torch seeing a GPU or not."""
+    monkeypatch.setattr(
+        worker_mod,
+        "select_providers",
+        lambda d, a: [(CUDA_EP, dict(CUDA_PROVIDER_OPTIONS)), CPU_EP],
+    )
+    monkeypatch.setattr("torch.cuda.is_available", lambda: torch_sees_a_gpu)
 
 
 def on_cuda(monkeypatch, fault: BaseException, calls: list):
@@ -154,30 +165,15 @@ def test_cuda_provider_options_are_reproducible_and_capped(round_files, monkeypa
     assert CUDA_PROVIDER_OPTIONS["cudnn_conv_algo_search"] == "HEURISTIC"
     assert providers[0][1] is not CUDA_PROVIDER_OPTIONS  # a copy per worker
     # a worker's device memory is capped like its host memory
-    monkeypatch.setattr(
-        worker_mod,
-        "select_providers",
-        lambda d, a: [(CUDA_EP, dict(CUDA_PROVIDER_OPTIONS)), CPU_EP],
-    )
-    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
-    spec, shard, shard_sha, _ = round_files
-    s = Scorer({"spec_json": spec.to_json().decode(), "shard_path": str(shard),
-                "shard_sha256": shard_sha, "threads": 1, "device": "auto",
-                "gpu_mem_limit": 3 * 2**30})  # fmt: skip
+    on_a_cuda_provider(monkeypatch, torch_sees_a_gpu=True)
+    s = scorer(round_files, fuse=True, gpu_mem_limit=3 * 2**30)
     assert s.providers[0][1]["gpu_mem_limit"] == str(3 * 2**30)
     assert not s.fuse  # the in-graph metric is a CPU-path feature
 
 
 def test_auto_with_a_cuda_provider_but_no_gpu_scores_on_the_cpu_path(round_files, monkeypatch):
-    monkeypatch.setattr(
-        worker_mod,
-        "select_providers",
-        lambda d, a: [(CUDA_EP, dict(CUDA_PROVIDER_OPTIONS)), CPU_EP],
-    )
-    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
-    spec, shard, shard_sha, _ = round_files
-    s = Scorer({"spec_json": spec.to_json().decode(), "shard_path": str(shard),
-                "shard_sha256": shard_sha, "threads": 1, "device": "auto"})  # fmt: skip
+    on_a_cuda_provider(monkeypatch, torch_sees_a_gpu=False)
+    s = scorer(round_files, fuse=True)
     assert s.providers == [CPU_EP] and s.fuse
 
 
