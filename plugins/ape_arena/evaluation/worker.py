@@ -728,30 +728,17 @@ class Scorer:
                 OUTPUT_DTYPE, f"output dtype is {dtype}; the spec requires {self.spec.output.dtype}"
             )
 
-    def _metric_checked(self, out, target, mask):
-        """``(MetricRows, non-finite count)`` of a batch on the device (CUDA path)."""
+    def _metric(self, out, target, mask, checked: bool = False):
+        """The batch's ``MetricRows``; with ``checked`` (CUDA path) ``(MetricRows,
+        non-finite count)``, the count from the metric kernel's own pass."""
         from arena_kernels.metrics import metric_rows_checked
 
+        rows = metric_rows_checked if checked else self.metric_rows
         try:
-            return metric_rows_checked(
-                self.spec.row_metric,
-                out,
-                target,
-                mask=mask,
+            return rows(
+                self.spec.row_metric, out, target, mask=mask,
                 ignore_index=self.spec.data.ignore_index,
-            )
-        except ValueError as exc:
-            raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
-
-    def _metric(self, out, target, mask):
-        try:
-            return self.metric_rows(
-                self.spec.row_metric,
-                out,
-                target,
-                mask=mask,
-                ignore_index=self.spec.data.ignore_index,
-            )
+            )  # fmt: skip
         except ValueError as exc:
             raise ModelInvalid(OUTPUT_SHAPE, f"metric rejects the output: {exc}") from None
 
@@ -967,7 +954,7 @@ class Scorer:
             target = g[self.spec.data.target_key][s:e]
             mask = g[self.spec.data.mask_key][s:e] if self.spec.data.mask_key else None
             # the output's finiteness is counted in the metric kernel's own pass
-            rows, non_finite = self._metric_checked(out, target, mask)
+            rows, non_finite = self._metric(out, target, mask, checked=True)
             if non_finite:
                 raise ModelInvalid(NON_FINITE, f"non-finite output (rows {s}..{e - 1})")
             values.append(rows.values)
