@@ -600,9 +600,10 @@ def test_most_runs_finalize_a_paid_round():
     same process) must finalize a round that paid out, or it mostly tests void rounds.
 
     The share is random (hypothesis draws new runs each session): 200-run sessions gave 69%,
-    61%, 56%, 66% and 49% (mean 60%, binomial sd 3.5 points at n = 200), so the bound of
-    40% sits more than five sd below the mean, where a failure means the steering broke,
-    not an unlucky draw (half, the bound before, failed on the 49% session)."""
+    61%, 56%, 66% and 49% (mean 60%; their spread is wider than a binomial's 3.5 points), so
+    the bound of 40% sits 20 points below the mean and 9 below the lowest session seen,
+    where a failure means the steering broke rather than an unlucky draw (half, the bound
+    before, failed on the 49% session)."""
     paid, runs = paid_round_share()
     if runs < 50:
         import pytest
