@@ -204,6 +204,17 @@ def merge_adapter(base: Any, adapter: Adapter) -> bytes:
     return merged.SerializeToString()
 
 
+def apply_adapter(
+    data: bytes, base: Any, shapes: dict[str, tuple[int, ...]], spec_base: Any
+) -> bytes:
+    """An adapter's bytes read, checked against the spec's ``chat.base`` section
+    (``spec_base``) and the base's initializer ``shapes``, and merged into ``base``: the
+    merged model's bytes. Raises ``AdapterError``; the caller checks the merged model."""
+    adapter = read_adapter(data)
+    check_adapter(adapter, shapes, spec_base.adaptable, spec_base.max_rank, spec_base.model_sha256)
+    return merge_adapter(base, adapter)
+
+
 def write_adapter(
     path: Any,
     pairs: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -271,9 +282,7 @@ def check_submission(
         )
     proto = onnx.load_model_from_string(base_bytes)
     try:
-        adapter = read_adapter(data)
-        check_adapter(adapter, base_shapes(proto), base.adaptable, base.max_rank, base.model_sha256)
-        merged = merge_adapter(proto, adapter)
+        merged = apply_adapter(data, proto, base_shapes(proto), base)
     except AdapterError as exc:
         raise CheckError(exc.code, exc.reason) from None
     info = check_model_bytes(merged, spec, None)

@@ -588,7 +588,7 @@ class Scorer:
         put through every static check."""
         import hashlib
 
-        from .adapter import AdapterError, check_adapter, merge_adapter, read_adapter
+        from .adapter import AdapterError, apply_adapter
         from .checks import CheckError, check_model_bytes
 
         digest = hashlib.sha256(data).hexdigest()
@@ -597,13 +597,8 @@ class Scorer:
                 "sha256_mismatch",
                 f"file sha256 is {digest} but the expected (on-chain) hash is {expected_sha256}",
             )
-        base = self.spec.chat.base
         try:
-            adapter = read_adapter(data)
-            check_adapter(
-                adapter, self.base_shapes, base.adaptable, base.max_rank, base.model_sha256
-            )
-            merged = merge_adapter(self.base, adapter)
+            merged = apply_adapter(data, self.base, self.base_shapes, self.spec.chat.base)
         except AdapterError as exc:
             raise ModelInvalid(exc.code, exc.reason) from None
         try:
