@@ -19,7 +19,9 @@ base than the task's), ``adapter_format`` (not safetensors, a tensor without its
 pair, a name not ending in ``.lora_A``/``.lora_B``, a dtype or rank other than 2-D float,
 non-finite values, a bad alpha), ``adapter_name`` (a weight the spec does not let adapters
 change, or one the base does not have), ``adapter_rank`` (r over the spec's ``max_rank``, or
-A and B disagreeing on r), ``adapter_shape`` (A or B not matching W's shape).
+A and B disagreeing on r), ``adapter_shape`` (A or B not matching W's shape),
+``tokenizer_mismatch`` (its metadata ``tokenizer_sha256`` names another tokenizer than the
+task's).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class Adapter:
     pairs: dict[str, tuple[np.ndarray, np.ndarray]]
     alpha: float | None
     base_sha256: str | None = None
+    tokenizer_sha256: str | None = None
+    """The tokenizer it was trained with (metadata ``tokenizer_sha256``), when given."""
 
     def rank(self, name: str) -> int:
         return int(self.pairs[name][0].shape[0])
@@ -130,7 +134,10 @@ def read_adapter(data: bytes) -> Adapter:
     base = meta.get("base_sha256")
     if base is not None and (not isinstance(base, str) or len(base) != 64):
         raise AdapterError("adapter_format", f"metadata base_sha256 {base!r} is not a sha256")
-    return Adapter(pairs, alpha, base.lower() if base else None)
+    tok = meta.get("tokenizer_sha256")
+    if tok is not None and (not isinstance(tok, str) or len(tok) != 64):
+        raise AdapterError("adapter_format", f"metadata tokenizer_sha256 {tok!r} is not a sha256")
+    return Adapter(pairs, alpha, base.lower() if base else None, tok.lower() if tok else None)
 
 
 def check_adapter(
@@ -139,10 +146,18 @@ def check_adapter(
     adaptable: Iterable[str],
     max_rank: int,
     base_sha256: str | None = None,
+    tokenizer_sha256: str | None = None,
 ) -> None:
     """Rules ``adapter_base`` (metadata naming another base than ``base_sha256``),
+    ``tokenizer_mismatch`` (metadata naming another tokenizer than ``tokenizer_sha256``),
     ``adapter_name``, ``adapter_rank``, ``adapter_shape`` against the base's initializer
     shapes and the spec's allowed names and maximum rank."""
+    if tokenizer_sha256 is not None and adapter.tokenizer_sha256 not in (None, tokenizer_sha256):
+        raise AdapterError(
+            "tokenizer_mismatch",
+            f"the adapter was trained with tokenizer {adapter.tokenizer_sha256}; the task's "
+            f"shards are cut with {tokenizer_sha256}",
+        )
     if base_sha256 is not None and adapter.base_sha256 not in (None, base_sha256):
         raise AdapterError(
             "adapter_base",
@@ -204,14 +219,13 @@ def merge_adapter(base: Any, adapter: Adapter) -> bytes:
     return merged.SerializeToString()
 
 
-def apply_adapter(
-    data: bytes, base: Any, shapes: dict[str, tuple[int, ...]], spec_base: Any
-) -> bytes:
-    """An adapter's bytes read, checked against the spec's ``chat.base`` section
-    (``spec_base``) and the base's initializer ``shapes``, and merged into ``base``: the
+def apply_adapter(data: bytes, base: Any, shapes: dict[str, tuple[int, ...]], chat: Any) -> bytes:
+    """An adapter's bytes read, checked against the spec's ``chat`` section (its ``base``
+    and tokenizer) and the base's initializer ``shapes``, and merged into ``base``: the
     merged model's bytes. Raises ``AdapterError``; the caller checks the merged model."""
     adapter = read_adapter(data)
-    check_adapter(adapter, shapes, spec_base.adaptable, spec_base.max_rank, spec_base.model_sha256)
+    b = chat.base
+    check_adapter(adapter, shapes, b.adaptable, b.max_rank, b.model_sha256, chat.tokenizer_sha256)
     return merge_adapter(base, adapter)
 
 
@@ -220,9 +234,10 @@ def write_adapter(
     pairs: dict[str, tuple[np.ndarray, np.ndarray]],
     alpha: float | None = None,
     base_sha256: str | None = None,
+    tokenizer_sha256: str | None = None,
 ) -> str:
-    """Write ``pairs`` as an adapter file (what a node submits), naming the base it was
-    trained for when given; return its sha256 (hex)."""
+    """Write ``pairs`` as an adapter file (what a node submits), naming the base and the
+    tokenizer it was trained with when given; return its sha256 (hex)."""
     import hashlib
 
     from safetensors.numpy import save
@@ -236,6 +251,8 @@ def write_adapter(
         meta["alpha"] = repr(float(alpha))
     if base_sha256 is not None:
         meta["base_sha256"] = base_sha256.lower().removeprefix("0x")
+    if tokenizer_sha256 is not None:
+        meta["tokenizer_sha256"] = tokenizer_sha256.lower().removeprefix("0x")
     data = save(tensors, metadata=meta or None)
     with open(path, "wb") as fh:
         fh.write(data)
@@ -259,13 +276,13 @@ def check_submission(
 
     base = spec.chat.base if getattr(spec, "chat", None) is not None else None
     if base is None:
-        return check_model(path, spec, expected_sha256)
+        return _with_data(check_model(path, spec, expected_sha256), path, spec)
     if os.path.getsize(path) > spec.limits.max_bytes:
         raise CheckError("too_large", f"the file is over {spec.limits.max_bytes} bytes")
     with open(path, "rb") as fh:
         data = fh.read()
     if not is_adapter(data):
-        return check_model_bytes(data, spec, expected_sha256)
+        return _with_data(check_model_bytes(data, spec, expected_sha256), path, spec)
     digest = hashlib.sha256(data).hexdigest()
     if expected_sha256 is not None and digest != expected_sha256.lower().removeprefix("0x"):
         raise CheckError("sha256_mismatch", f"file sha256 is {digest}, expected {expected_sha256}")
@@ -282,10 +299,25 @@ def check_submission(
         )
     proto = onnx.load_model_from_string(base_bytes)
     try:
-        merged = apply_adapter(data, proto, base_shapes(proto), base)
+        merged = apply_adapter(data, proto, base_shapes(proto), spec.chat)
     except AdapterError as exc:
         raise CheckError(exc.code, exc.reason) from None
     info = check_model_bytes(merged, spec, None)
     from dataclasses import replace
 
     return replace(info, sha256=digest, size_bytes=len(data))
+
+
+def _with_data(info: Any, path: Any, spec: Any) -> Any:
+    """``info`` once the model's external-data file (if it declares one) is found in the
+    model's folder and verified (``external.py``); raises ``checks.CheckError``."""
+    if info.external is None:
+        return info
+    from .checks import CheckError
+    from .external import ExternalDataError, read_local
+
+    try:
+        read_local(path, info.external, spec.limits.max_bytes - info.size_bytes)
+    except ExternalDataError as exc:
+        raise CheckError(exc.code, exc.reason) from None
+    return info

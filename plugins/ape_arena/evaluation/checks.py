@@ -12,7 +12,11 @@ code                          rule
 ``sha256_mismatch``           sha256 of the bytes != the expected (on-chain) hash
 ``corrupt``                   the bytes do not parse as an ONNX ``ModelProto`` with a graph
 ``external_data``             any tensor (initializer, sparse, ``Constant`` attribute, in any
-                              subgraph or local function) stored outside the file
+                              subgraph or local function) stored outside the file, except
+                              in a language-model task (spec ``chat``), where the weights
+                              may sit in one declared, hash-committed external-data file
+                              under the rules of ``external.py`` (bare file name, exact
+                              offsets and lengths, sha256 in the model's metadata)
 ``custom_domain``             an opset import or node domain other than ``""``,
                               ``"ai.onnx"``, ``"ai.onnx.ml"``; model-local functions too
 ``opset_out_of_range``        default-domain opset outside ``[opset_min, opset_max]``, or an
@@ -35,6 +39,10 @@ code                          rule
                               work must follow from its graph and the spec
 ``signature_mismatch``        inputs/outputs differ from the spec (names, dtypes, ranks,
                               fixed dims, dynamic batch dim)
+``tokenizer_mismatch``        language-model tasks: the model declares (metadata
+                              ``arena.tokenizer_sha256``, which the export helper writes) a
+                              tokenizer other than the spec's; the shards' token ids would
+                              mean other text to it
 ============================  =============================================================
 
 Every rule walks the main graph, every subgraph (``If``/``Loop``/``Scan`` bodies) and the
@@ -63,6 +71,7 @@ from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .external import External, ExternalDataError, describe, is_external
 from .spec import TaskSpec, TensorSpec
 
 if TYPE_CHECKING:  # onnx is imported lazily inside the functions
@@ -94,6 +103,7 @@ CODES = (
     "too_many_params",
     "unbounded_loop",
     "signature_mismatch",
+    "tokenizer_mismatch",
     # LoRA adapters on a task's base model (adapter.py)
     "adapter_base",
     "adapter_format",
@@ -149,6 +159,8 @@ class ModelInfo:
     op_types: tuple[str, ...]
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
+    external: External | None = None
+    """The model's declared external-data file (``external.py``), checked by the engine."""
 
 
 def _normalise_hash(expected: bytes | str | None) -> str | None:
@@ -202,14 +214,18 @@ def check_model_bytes(
             "the file is not the submitted model",
         )
     model = _parse(data)
-    _check_external_data(model)
+    try:
+        external = describe(model, _all_tensors(model), allowed=spec.chat is not None)
+    except ExternalDataError as exc:
+        raise CheckError(exc.code, exc.reason) from None
     _check_domains(model)
     opset = _check_opset(model, spec)
     op_types = _check_ops(model)
-    _check_checker(model)
+    _check_checker(_without_external(model) if external is not None else model)
     num_params = _check_params(model, spec)
     _check_loops(model)
     inputs, outputs = _check_signature(model, spec)
+    _check_tokenizer(model, spec)
     return ModelInfo(
         sha256=digest,
         size_bytes=len(data),
@@ -222,6 +238,7 @@ def check_model_bytes(
         op_types=tuple(sorted(op_types)),
         inputs=inputs,
         outputs=outputs,
+        external=external,
     )
 
 
@@ -248,17 +265,37 @@ def _parse(data: bytes) -> onnx.ModelProto:
     return model
 
 
-def _check_external_data(model: onnx.ModelProto) -> None:
+TOKENIZER_KEY = "arena.tokenizer_sha256"
+"""Model metadata naming the tokenizer a language model was trained with."""
+
+
+def _check_tokenizer(model: onnx.ModelProto, spec: TaskSpec) -> None:
+    if spec.chat is None:
+        return
+    declared = next((p.value for p in model.metadata_props if p.key == TOKENIZER_KEY), None)
+    if declared is not None and declared.lower() != spec.chat.tokenizer_sha256:
+        raise CheckError(
+            "tokenizer_mismatch",
+            f"the model declares tokenizer {declared[:80]!r} ({TOKENIZER_KEY}); the task's "
+            f"shards are cut with tokenizer {spec.chat.tokenizer_sha256}",
+        )
+
+
+def _without_external(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy for ``onnx.checker`` (which would open the location as a file): each external
+    tensor becomes an empty in-file tensor of the same name and type. Its layout rules
+    are ``external.describe``'s; the shapes stay the graph's concern at load time."""
     import onnx
 
-    for where, tensor in _all_tensors(model):
-        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
-            location = next((e.value for e in tensor.external_data if e.key == "location"), "?")
-            raise CheckError(
-                "external_data",
-                f"tensor {tensor.name or '<unnamed>'!r} ({where}) refers to external data "
-                f"{location!r}; submit a single self-contained .onnx file",
-            )
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for _, t in _all_tensors(copy):
+        if is_external(t):
+            del t.external_data[:]
+            t.data_location = onnx.TensorProto.DEFAULT
+            del t.dims[:]
+            t.dims.append(0)
+    return copy
 
 
 def _check_domains(model: onnx.ModelProto) -> None:

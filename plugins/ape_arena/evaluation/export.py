@@ -151,6 +151,23 @@ def _export_bytes(module: torch.nn.Module, spec: TaskSpec, opset: int, dynamo: b
                     do_constant_folding=True,
                 )
                 return buf.getvalue()
+            return export_proto(module, spec, opset).SerializeToString()
+    except ExportError:
+        raise
+    except Exception as exc:  # the exporters raise many unrelated types
+        raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
+
+
+def export_proto(module: torch.nn.Module, spec: TaskSpec, opset: int) -> Any:
+    """The dynamo exporter's ``ModelProto`` of ``module`` with the spec's names and dynamic
+    dims, kept in memory (a proto over 2 GiB cannot be serialized as one message)."""
+    import torch
+
+    args = tuple(torch.from_numpy(a) for a in sample_inputs(spec, EXPORT_BATCH, seed=0))
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
             dims: dict[str, Any] = {}
             dynamic_shapes = tuple(
                 {
@@ -165,15 +182,13 @@ def _export_bytes(module: torch.nn.Module, spec: TaskSpec, opset: int, dynamo: b
                 args,
                 None,
                 dynamo=True,
-                input_names=in_names,
-                output_names=[out_name],
+                input_names=[t.name for t in spec.inputs],
+                output_names=[spec.output.name],
                 dynamic_shapes=dynamic_shapes,
                 opset_version=opset,
                 verbose=False,
             )
-            return program.model_proto.SerializeToString()
-    except ExportError:
-        raise
+            return program.model_proto
     except Exception as exc:  # the exporters raise many unrelated types
         raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
 
@@ -185,13 +200,20 @@ def _compare(
     expected: np.ndarray,
     rtol: float,
     atol: float,
+    external: tuple[Any, Any] | None = None,
 ) -> None:
+    """onnxruntime on ``data`` (its external data from memory: ``(External, bytes)``)
+    against torch's ``expected``."""
     import numpy as np
     import onnxruntime as ort
+
+    from .external import add_to_session
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
+    if external is not None:
+        add_to_session(opts, *external)
     session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
     (got,) = session.run(
         [spec.output.name], {t.name: a for t, a in zip(spec.inputs, feeds, strict=True)}

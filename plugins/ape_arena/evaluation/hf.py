@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .export import ExportError, export_model
+from .export import ExportError
 from .spec import TaskSpec
 
 
@@ -109,27 +109,67 @@ def _all_nodes(graph: Any):
 
 
 def export_causal_lm(
-    model: Any, spec: TaskSpec, path: str | os.PathLike[str]
+    model: Any,
+    spec: TaskSpec,
+    path: str | os.PathLike[str],
+    external_data: bool | None = None,
 ) -> tuple[str, dict[str, str]]:
     """Export ``model`` (a ``transformers`` causal LM) for ``spec``; returns (sha256 of the
-    file, torch weight name -> ONNX initializer name). See the module docstring."""
+    file, torch weight name -> ONNX initializer name). See the module docstring.
+
+    ``external_data``: keep the weights in one file ``<name>.data`` beside the model,
+    declared in the model (``external.seal``) so the model's hash commits to it; ``None``
+    (default) does so only when the weights pass 2 GiB (ONNX's single-file limit) and the
+    spec is a language-model task (the only tasks that accept external data)."""
     import hashlib
+    from pathlib import Path
 
     import onnx
+    import torch
+
+    from .checks import CheckError, check_model_bytes
+    from .export import CHECK_BATCH, _compare, choose_opset, export_proto, sample_inputs
+    from .external import ExternalDataError, read_local, seal
 
     model = model.eval()
-    export_model(_wrapper(model), spec, path, dynamo=True)
-    proto = onnx.load(str(path))
+    wrapper = _wrapper(model).eval()
+    proto = export_proto(wrapper, spec, choose_opset(spec, True))
     mapping = name_initializers(proto, linear_weights(model))
-    data = proto.SerializeToString()
-    from .checks import CheckError, check_model_bytes
+    if spec.chat is not None:  # the tokenizer it was trained with: checked by validators
+        from .checks import TOKENIZER_KEY
 
+        props = {p.key: p.value for p in proto.metadata_props}
+        onnx.helper.set_model_props(proto, {**props, TOKENIZER_KEY: spec.chat.tokenizer_sha256})
+    if external_data is None:
+        external_data = spec.chat is not None and proto.ByteSize() >= (2 << 30) - (1 << 20)
+    target = Path(path)
+    data_file = target.parent / f"{target.name}.data"
+    data_file.unlink(missing_ok=True)
+    if external_data:
+        onnx.save_model(
+            proto, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
+            location=data_file.name, size_threshold=1024,
+        )  # fmt: skip
+        try:
+            seal(target)
+        except ExternalDataError as exc:  # pragma: no cover - onnx wrote one bare file
+            raise ExportError(f"cannot seal the export's external data: {exc}") from exc
+    else:
+        target.write_bytes(proto.SerializeToString())
+    del proto
+    data = target.read_bytes()
+    external = None
     try:
-        check_model_bytes(data, spec, None)
-    except CheckError as exc:  # pragma: no cover - renaming changes no rule
-        raise ExportError(f"the renamed export fails a static check: {exc}") from exc
-    with open(path, "wb") as fh:
-        fh.write(data)
+        info = check_model_bytes(data, spec, None)
+        if info.external is not None:
+            room = spec.limits.max_bytes - len(data)
+            external = (info.external, read_local(target, info.external, room))
+    except (CheckError, ExternalDataError) as exc:
+        raise ExportError(f"the export fails a static check: {exc}") from exc
+    feeds = sample_inputs(spec, CHECK_BATCH, seed=1)
+    with torch.no_grad():
+        expected = wrapper(*[torch.from_numpy(a) for a in feeds]).numpy()
+    _compare(data, spec, feeds, expected, rtol=1e-3, atol=1e-4, external=external)
     return hashlib.sha256(data).hexdigest(), mapping
 
 

@@ -384,6 +384,7 @@ class Scorer:
             self._gather_index = np.where(ignored, 0, target)[..., None]
         self._pool = None
         self._infer_s = self._metric_s = 0.0
+        self._external: tuple[Any, Any] | None = None  # (External, its verified bytes)
 
     def _load_base(self, path: str | None) -> None:
         """Read the base model once, its sha256 checked on the bytes that are parsed."""
@@ -418,6 +419,10 @@ class Scorer:
             "session.intra_op.allow_spinning", "1" if self.spinning else "0"
         )
         so.log_severity_level = 3
+        if self._external is not None:  # weights from memory: onnxruntime opens no file
+            from .external import add_to_session
+
+            add_to_session(so, *self._external)
         return so
 
     def load_session(self, model: bytes, threads: int):
@@ -444,6 +449,7 @@ class Scorer:
     # -- one model
     def score(self, path: str, expected_sha256: str) -> dict[str, Any]:
         t0 = time.perf_counter()
+        self._external = None
         try:
             model = self._read_checked(path, expected_sha256)
             check_s = time.perf_counter() - t0
@@ -487,6 +493,8 @@ class Scorer:
         except Exception as exc:  # noqa: BLE001 - a model must never take the worker down
             err = _classify(exc, RUNTIME_ERROR, "onnxruntime failed while running the model")
             return _invalid(err.code, err.reason, t0)
+        finally:
+            self._external = None  # the data's mapping closes with its last reference
 
     def _score_plain(self, box: list[bytes], threads: int) -> tuple[list[Any], int, str]:
         """Score the model in ``box`` (emptied on the way) on the session's path, then
@@ -577,10 +585,27 @@ class Scorer:
             if is_adapter(model):
                 return self._merged_adapter(model, expected_sha256)
         try:
-            check_model_bytes(model, self.spec, expected_sha256)
+            info = check_model_bytes(model, self.spec, expected_sha256)
         except CheckError as exc:
             raise ModelInvalid(exc.code, exc.reason) from None
+        if info.external is not None:
+            self._read_external(os.path.dirname(os.path.abspath(path)), info.external, len(model))
         return model
+
+    def _read_external(self, folder: str, ext: Any, model_size: int) -> None:
+        """The model's external-data file, from the engine's own folder only (by sha256 or
+        by the bare location name; ``external.py``), verified, kept for ``session_options``
+        until the model is scored."""
+        from .external import ExternalDataError, local_data, open_data, verify
+
+        try:
+            data = open_data(local_data(folder, ext), self.max_model_bytes - model_size)
+            verify(ext, data, self.max_model_bytes - model_size)
+        except ExternalDataError as exc:
+            raise ModelInvalid(exc.code, exc.reason) from None
+        except OSError as exc:
+            raise ModelInvalid("external_data", f"external data missing: {exc}") from None
+        self._external = (ext, data)
 
     def _merged_adapter(self, data: bytes, expected_sha256: str) -> bytes:
         """A LoRA adapter (``adapter.py``): its hash checked on its own bytes, its rules
@@ -598,7 +623,7 @@ class Scorer:
                 f"file sha256 is {digest} but the expected (on-chain) hash is {expected_sha256}",
             )
         try:
-            merged = apply_adapter(data, self.base, self.base_shapes, self.spec.chat.base)
+            merged = apply_adapter(data, self.base, self.base_shapes, self.spec.chat)
         except AdapterError as exc:
             raise ModelInvalid(exc.code, exc.reason) from None
         try:

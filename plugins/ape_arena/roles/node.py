@@ -104,9 +104,17 @@ def output_warnings(
             return ()  # an adapter's outputs are its merge's: a LoRA update cannot change them
     arrays = load_shard(data, spec)
     feeds = {t.name: np.asarray(arrays[t.data_key][:PROBE_ROWS]) for t in spec.inputs}
+    from ..evaluation.checks import check_model
+    from ..evaluation.external import add_to_session, read_local
+
+    info = check_model(model, spec, None)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    if info.external is not None:  # weights from the verified data file, in memory
+        room = spec.limits.max_bytes - info.size_bytes
+        add_to_session(opts, info.external, read_local(model, info.external, room))
+    with open(model, "rb") as fh:
+        sess = ort.InferenceSession(fh.read(), opts, providers=["CPUExecutionProvider"])
     (out,) = sess.run([spec.output.name], feeds)
     out = np.asarray(out, dtype=np.float64)
     if out.size and (out >= 0).all() and np.allclose(out.sum(axis=-1), 1.0, atol=1e-3):
@@ -202,6 +210,7 @@ def submit(
         # an adapter is checked on its merge into the task's base (fetched, hash-checked)
         base_path = store.get(base.model_uri, base.model_sha256) if base is not None else None
         check_submission(model, spec, base_path)
+    _put_external(store, model)
     sha, local_uri = store.put(model)
     uri = f"{uri_base.rstrip('/')}/{sha}" if uri_base else local_uri
     r = _commit_round(client, task, wait, on_wait)
@@ -217,6 +226,27 @@ def submit(
     path = _save_state(state_dir, client.scope, task, who.address, state)
     client.commit_model(task, sha, sender=who, round_=r)
     return Submitted(task, r, sha, uri, hex32(c), str(path))
+
+
+def _put_external(store: Any, model: str | os.PathLike[str]) -> None:
+    """The model's external-data file (``evaluation/external.py``), from the model's folder,
+    into the store beside it: validators fetch it from the model's URI with the model's
+    sha256 replaced by the data's."""
+    from ..evaluation.external import ExternalDataError, declared, local_data
+
+    ext = declared(model)
+    if ext is None:
+        return
+    try:
+        data = local_data(Path(model).resolve().parent, ext)
+    except ExternalDataError as exc:
+        raise ArenaError(f"{model}: {exc.reason}") from None
+    got, _ = store.put(data)
+    if got != ext.sha256:
+        raise ArenaError(
+            f"{data} has sha256 {got} but {model} declares {ext.sha256}: seal the model again "
+            "(`ape arena node seal`)"
+        )
 
 
 def reveal(

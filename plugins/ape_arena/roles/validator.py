@@ -478,7 +478,21 @@ class Validator(RoleLoop):
             self._spec = TaskSpec.from_json(Path(path).read_bytes())
         return self._spec
 
+    def _fetch_external(self, path: Path, uri: str, sha: str, max_bytes: int) -> None:
+        """Fetch the external-data file a model declares (``evaluation/external.py``) into
+        the store, beside the model, where the engine looks for it by sha256. A store error
+        is raised as for the model itself (UNAVAILABLE); a model whose data has no place to
+        come from raises ``ExternalDataError`` (INVALID)."""
+        from ..evaluation.external import data_uri, declared
+
+        ext = declared(path)
+        if ext is None:
+            return
+        room = max_bytes - path.stat().st_size
+        self.store.get(data_uri(ext, uri, sha), ext.sha256, max_bytes=max(room, 0))
+
     def _score_round(self, r: int, info: Any) -> Scored | None:
+        from ..evaluation.external import ExternalDataError
         from ..evaluation.store import StoreError
 
         if self.score_failures.get(r, 0) >= MAX_SCORE_ATTEMPTS:
@@ -514,7 +528,12 @@ class Validator(RoleLoop):
             sha = bytes(s.model_sha256).hex()
             try:
                 path = self.store.get(s.uri, sha, max_bytes=spec.limits.max_bytes)
+                if spec.chat is not None:  # weights in an external-data file, fetched beside
+                    self._fetch_external(Path(path), s.uri, sha, spec.limits.max_bytes)
                 models.append((Path(path), sha, ""))
+            except ExternalDataError as exc:
+                self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> INVALID")
+                models.append((None, sha, f"{exc.code}: {exc.reason}"))
             except (StoreError, ValueError) as exc:
                 code = _fetch_failure(exc)
                 verdict = "UNAVAILABLE" if code == UNAVAILABLE_CODE else "INVALID"

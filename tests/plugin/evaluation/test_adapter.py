@@ -122,8 +122,26 @@ def test_rule_breaches_are_invalid_with_their_code_and_the_round_goes_on(task):
 
     add("unpaired", data=save({f"{names[0]}.lora_A": a}))
     add("alpha", lora(shapes), alpha=-1.0)
+    # trained with another tokenizer: an adapter and a whole model that say so
+    other_tok = "ab" * 32
+    path = folder / "tok.safetensors"
+    cases["tokenizer_mismatch"] = (str(path), write_adapter(path, lora(shapes), None, None,
+                                                            other_tok))  # fmt: skip
+    path = folder / "same_tok.safetensors"
+    cases["same_tokenizer"] = (str(path), write_adapter(path, lora(shapes), None, None,
+                                                        spec.chat.tokenizer_sha256))  # fmt: skip
+    whole = onnx.ModelProto()
+    whole.CopyFrom(base)
+    onnx.helper.set_model_props(whole, {"arena.tokenizer_sha256": other_tok})
+    (folder / "tok_whole.onnx").write_bytes(whole.SerializeToString())
+    cases["tokenizer_whole"] = (str(folder / "tok_whole.onnx"),
+                                hashlib.sha256(whole.SerializeToString()).hexdigest())  # fmt: skip
     results = dict(zip(cases, score(task, list(cases.values())), strict=True))
-    assert results["ok"].ok
+    assert results["ok"].ok and results["same_tokenizer"].ok
+    for label in ("tokenizer_mismatch", "tokenizer_whole"):
+        res = results[label]
+        assert res.code == "tokenizer_mismatch" and other_tok in res.reason, res
+        assert spec.chat.tokenizer_sha256 in res.reason
     for label in ("adapter_name", "adapter_rank", "adapter_shape", "adapter_format"):
         assert results[label].status == "invalid" and results[label].code == label, results[label]
     assert results["unpaired"].code == "adapter_format" and "lora_B" in results["unpaired"].reason
