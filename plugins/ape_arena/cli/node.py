@@ -257,5 +257,148 @@ def run(
             served.stop()
 
 
-for _cmd in (join, check, submit, reveal, run):
+@click.command(name="train-lora")
+@click.argument("chats", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--spec",
+    "spec_file",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="The task spec JSON (a chat task with a base model).",
+)
+@click.option(
+    "--base-hf",
+    type=click.Path(exists=True, file_okay=False),
+    required=True,
+    help="The base as a transformers checkpoint folder (config.json + weights), "
+    "as the creator publishes it beside the ONNX base.",
+)
+@click.option(
+    "--tokenizer",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="The task's tokenizer.json (its sha256 must be the spec's).",
+)
+@click.option(
+    "--base",
+    "base_onnx",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The task's ONNX base: checks the checkpoint holds the same weights.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False),
+    default="adapter.safetensors",
+    show_default=True,
+    help="Where to write the adapter.",
+)
+@click.option("--rank", type=int, default=None, help="LoRA rank (default: the task's maximum).")
+@click.option("--alpha", type=float, default=None, help="LoRA alpha (default: 2 x rank).")
+@click.option(
+    "--module",
+    "modules",
+    multiple=True,
+    help="Projections to adapt, e.g. --module q_proj (default: all the task allows).",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Optimizer steps (AdamW).",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(0, min_open=True),
+    default=1e-2,
+    show_default=True,
+    help="Learning rate.",
+)
+@click.option(
+    "--batch", type=click.IntRange(1), default=16, show_default=True, help="Dialogues per step."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the LoRA init and the batches (same seed, same adapter).",
+)
+def train_lora(chats, spec_file, base_hf, tokenizer, base_onnx, out, rank, alpha, modules, steps,
+               lr, batch, seed):  # fmt: skip
+    """Fine-tune a LoRA adapter of the task's base on your chat data (JSONL, ShareGPT-style)
+    with peft; write it in the task's adapter format.
+
+    The dialogues are cut with the task's tokenizer and template; the loss counts the
+    assistant answers only, as the validators' does. The adapter carries the base's and the
+    tokenizer's sha256, and names the base export's ONNX weights. Needs the `lm` extra
+    (transformers, peft).
+
+    \b
+    Example:
+        ape arena node train-lora mine.jsonl --spec chat.json --base-hf base-hf \\
+            --tokenizer tokenizer.json --base base.onnx -o adapter.safetensors
+        ape arena node check adapter.safetensors --spec chat.json --base base.onnx --data eval.npz
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ..evaluation.spec import TaskSpec
+    from ..roles.node_train import TrainError
+    from ..roles.node_train import train_lora as do_train
+    from .common import console
+
+    with errors():
+        spec = TaskSpec.load(spec_file)
+    with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]}"), console=console()) as bar:  # fmt: skip
+        job = bar.add_task("train", total=steps, loss="-")
+        try:
+            res = do_train(
+                spec, base_hf, tokenizer, chats, out, base_onnx=base_onnx, rank=rank,
+                alpha=alpha, modules=list(modules) or None, steps=steps, lr=lr, batch=batch,
+                seed=seed, on_step=lambda i, loss: bar.update(job, completed=i, loss=f"{loss:.3f}"),
+            )  # fmt: skip
+        except (TrainError, ImportError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"wrote {res.path} (sha256 {res.sha256}): rank {res.rank} on {len(res.modules)} "
+        f"weights, {res.dialogues} dialogues ({res.answer_tokens} answer tokens), loss "
+        f"{res.first_loss:.3f} -> {res.last_loss:.3f}"
+    )
+    base_hint = f" --base {base_onnx}" if base_onnx else " --base BASE.onnx"
+    click.echo(f"next: ape arena node check {res.path} --spec {spec_file}{base_hint} "
+               "--data EVAL.npz")  # fmt: skip
+
+
+@click.command(name="seal")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--uri", default="", help="Where validators fetch the data file (default: the "
+              "model's own store, the model's sha256 replaced by the data's).")  # fmt: skip
+def seal(model, uri):
+    """Declare MODEL's external-data file (weights over ONNX's 2 GiB limit): writes the data
+    file's sha256 into the model's metadata, so the model's hash commits to it.
+
+    The data must be one file with a bare name beside MODEL (onnx.save_model with
+    save_as_external_data=True, all_tensors_to_one_file=True). Language-model tasks only.
+
+    \b
+    Example:
+        ape arena node seal model.onnx && ape arena node check model.onnx --spec chat.json
+    """
+    from ..evaluation.external import ExternalDataError
+    from ..evaluation.external import seal as do_seal
+
+    try:
+        ext = do_seal(model, uri)
+    except (ExternalDataError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if ext is None:
+        click.echo(f"{model} keeps every weight in the file: nothing to seal")
+        return
+    click.echo(f"sealed {model}: {ext.tensors} tensors in {ext.location} (sha256 {ext.sha256})")
+
+
+for _cmd in (join, check, submit, reveal, run, train_lora, seal):
     node.add_command(_cmd)

@@ -9,8 +9,9 @@ local chain, offline and in minutes on 2 CPU cores.
   so "beats the base" means something. The base is exported to ONNX with readable weight
   names (``evaluation/hf.py``); the spec commits to it (``chat.base``: the attention
   projections may be adapted, rank <= 8); one held-out eval shard.
-* Nodes: three fine-tune LoRA adapters with ``peft`` on different slices of the training
-  dialogues (loss on the answers only) and submit the adapter files; one submits a whole
+* Nodes: three fine-tune LoRA adapters with ``node train-lora`` (``peft`` on the base's
+  ``transformers`` checkpoint) on different slices of the training dialogues (loss on the
+  answers only) and submit the adapter files; one submits a whole
   model (the base fine-tuned in full, exported whole); one submits the base unchanged.
 * Three validators run the real validator loop: they fetch the base once, merge each
   adapter into it and score every submission with the engine.
@@ -21,6 +22,7 @@ local chain, offline and in minutes on 2 CPU cores.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -81,27 +83,9 @@ def base_model(seed: int = 0):
 
 def _train(model, tokens, target, steps: int, lr: float, seed: int, batch: int = 16) -> float:
     """AdamW on next-token cross-entropy (``target`` -100 = not counted); last loss."""
-    import torch
-    import torch.nn.functional as F
+    from ..roles.node_train import train_steps
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr)
-    model.train()
-    loss = torch.tensor(0.0)
-    for _ in range(steps):
-        idx = rng.integers(0, len(tokens), batch)
-        x, y = torch.from_numpy(tokens[idx]), torch.from_numpy(target[idx])
-        logits = model(input_ids=x, use_cache=False).logits
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100
-        )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    return float(loss)
+    return train_steps(model, tokens, target, steps, lr, seed, batch)[1]
 
 
 def pretrain(model, tok, text: str, steps: int, seed: int = 0) -> float:
@@ -111,19 +95,6 @@ def pretrain(model, tok, text: str, steps: int, seed: int = 0) -> float:
     tokens = ids[: n * CONTEXT].reshape(n, CONTEXT)
     target = ids[1 : n * CONTEXT + 1].reshape(n, CONTEXT)
     return _train(model, tokens, target, steps, 3e-3, seed)
-
-
-def finetune_lora(base, arrays: dict, steps: int, seed: int):
-    """A peft LoRA (rank ``RANK`` on ``ADAPT``) of a copy of ``base`` trained on ``arrays``."""
-    import copy
-
-    from peft import LoraConfig, get_peft_model
-
-    model = get_peft_model(copy.deepcopy(base),
-                           LoraConfig(r=RANK, lora_alpha=2 * RANK, target_modules=list(ADAPT),
-                                      lora_dropout=0.0))  # fmt: skip
-    loss = _train(model, arrays["tokens"], arrays["target"], steps, 1e-2, seed)
-    return model, loss
 
 
 def finetune_whole(base, arrays: dict, steps: int, seed: int):
@@ -165,11 +136,11 @@ class DemoLLM:
     def build(self) -> dict:
         import torch
 
-        from ..evaluation.adapter import write_adapter
         from ..evaluation.chat import ChatTemplate, chat_arrays, render
-        from ..evaluation.hf import adapter_from_peft, export_causal_lm
+        from ..evaluation.hf import export_causal_lm
         from ..evaluation.shards import build_shards
         from ..evaluation.spec import TaskSpec, example
+        from ..roles.node_train import train_lora
 
         torch.set_num_threads(2)
         w = self.workdir
@@ -209,18 +180,20 @@ class DemoLLM:
         manifest = build_shards(eval_arrays, 1, w / "shards", spec=spec, seed=0)
         train_arrays = chat_arrays(train_d, tok, template, CONTEXT)
 
+        # the base as a transformers checkpoint too: what nodes fine-tune with peft
+        base.save_pretrained(w / "base-hf")
         subs = {}
         slices = np.array_split(np.random.default_rng(3).permutation(len(train_d)), 3)
         for i, idx in enumerate(slices):
-            part = {k: v[idx] for k, v in train_arrays.items()}
-            peft_model, loss = finetune_lora(base, part, steps=120, seed=10 + i)
-            pairs, alpha = adapter_from_peft(peft_model, names)
+            mine = w / f"node-lora-{i}.jsonl"
+            mine.write_text("".join(json.dumps({"conversations": train_d[j]}) + "\n" for j in idx))
             path = w / f"adapter-{i}.safetensors"
-            write_adapter(path, pairs, alpha, base_sha256=base_sha)
+            # = ape arena node train-lora mine.jsonl --spec … --base-hf base-hf --tokenizer …
+            res = train_lora(spec, w / "base-hf", tok_path, mine, path, base_onnx=base_path,
+                             steps=120, seed=10 + i)  # fmt: skip
             subs[f"node-lora-{i}"] = path
-            self.say(
-                f"node-lora-{i}: LoRA fine-tuned on {len(idx)} dialogues (last loss {loss:.2f})"
-            )
+            self.say(f"node-lora-{i}: `node train-lora` on {res.dialogues} dialogues (loss "
+                     f"{res.first_loss:.2f} -> {res.last_loss:.2f})")  # fmt: skip
         whole, loss = finetune_whole(base, train_arrays, steps=120, seed=20)
         path = w / "whole.onnx"
         export_causal_lm(whole, plain, path)

@@ -111,7 +111,7 @@ def create_task(run, task_files, *extra: str) -> int:
         ("delegator", "claim"), ("delegator", "withdraw"), ("claim",), ("withdraw",),
         ("store", "put"), ("store", "get"), ("store", "serve"), ("transfer",), ("balance",),
         ("status",), ("task", "run"), ("node", "run"), ("validator", "run"), ("task", "init"),
-        ("explorer",),
+        ("explorer",), ("node", "train-lora"), ("node", "seal"),
     ],
 )  # fmt: skip
 def test_every_command_has_help_with_example(path):

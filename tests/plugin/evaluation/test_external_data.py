@@ -196,10 +196,16 @@ def test_seal_declares_and_a_validator_fetches_the_data_beside_the_model(lm, tmp
     shutil.copy(ext.parent / "model.onnx.data", folder / "weights.bin")
     with pytest.raises(CheckError, match=SHA256_KEY):
         check_model(folder / "model.onnx", spec, None)
-    first = seal(folder / "model.onnx")
+    from ape_arena._cli import cli
+    from click.testing import CliRunner
+
+    res = CliRunner().invoke(cli, ["node", "seal", str(folder / "model.onnx")])
+    assert res.exit_code == 0 and "weights.bin (sha256 " in res.output, res.output
+    first = declared(folder / "model.onnx")
     again = seal(folder / "model.onnx")
     assert first == again and first.location == "weights.bin"
-    assert declared(folder / "model.onnx") == first
+    res = CliRunner().invoke(cli, ["node", "seal", str(one)])
+    assert res.exit_code == 0 and "nothing to seal" in res.output
     assert declared(one) is None  # no byte of the key in an ordinary model
     sealed_sha = hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
 
