@@ -143,7 +143,9 @@ class Engine:
         spec: a ``TaskSpec`` or the path of a spec file.
         shard_path: the eval shard (``.npz``) for this round.
         shard_sha256: its committed sha256 (hex or 32 bytes).
-        memory_limit: worker address-space cap in bytes (``RLIMIT_AS``; 0 = none).
+        memory_limit: worker address-space cap in bytes (``RLIMIT_AS``; 0 = none); by
+            default ``spec_memory_limit(spec)``: 4 GiB, more for specs that allow bigger
+            models or wider batches of logits, so no model the spec allows meets it.
         time_limit: wall seconds per model (load + run + metric) before the worker is killed.
         workers: worker processes scoring models at once (default: one per CPU of this
             process on CPU, 1 with CUDA). Scores do not depend on it.
@@ -175,7 +177,7 @@ class Engine:
         shard_path: str | os.PathLike[str],
         shard_sha256: str | bytes,
         *,
-        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        memory_limit: int | None = None,
         time_limit: float = DEFAULT_TIME_LIMIT,
         threads: int | None = None,
         workers: int | None = None,
@@ -204,6 +206,8 @@ class Engine:
             raise ValueError(f"graph_opt must be one of {GRAPH_OPT_LEVELS}, got {graph_opt!r}")
         if time_limit <= 0:
             raise ValueError(f"time_limit must be > 0 seconds, got {time_limit}")
+        if memory_limit is None:
+            memory_limit = spec_memory_limit(self.spec)
         if memory_limit < 0:
             raise ValueError(f"memory_limit must be >= 0 bytes, got {memory_limit}")
         self.memory_limit = int(memory_limit)
@@ -476,6 +480,18 @@ class Engine:
         if self.on_event is not None:
             with self._lock:  # callers need not be thread-safe
                 self.on_event(event)
+
+
+def spec_memory_limit(spec: Any) -> int:
+    """A worker's default memory cap for ``spec``: ``DEFAULT_MEMORY_LIMIT`` (4 GiB), or for
+    specs that allow more, three times the largest model (``max_bytes``: the file, the
+    parsed graph, onnxruntime's copy) plus three batches of outputs (the logits, their
+    log-softmax, one in flight) plus 1 GiB for the shard and the runtime."""
+    per_row = 1
+    for d in spec.output.shape[1:]:
+        per_row *= d if isinstance(d, int) else 1 << 10
+    logits = spec.limits.max_batch_rows * per_row * 4
+    return max(DEFAULT_MEMORY_LIMIT, 3 * spec.limits.max_bytes + 3 * logits + (1 << 30))
 
 
 def score_models(

@@ -249,3 +249,20 @@ def declared_of(model: onnx.ModelProto, folder: Path):
     path = folder / "declared.onnx"
     path.write_bytes(model.SerializeToString())
     return declared(path)
+
+
+def test_the_worker_memory_cap_grows_with_what_the_spec_allows(lm, tmp_path):
+    from ape_arena.evaluation.engine import spec_memory_limit
+    from ape_arena.evaluation.pool import DEFAULT_MEMORY_LIMIT
+
+    spec, _, _, shard = lm
+    assert spec_memory_limit(spec) == DEFAULT_MEMORY_LIMIT  # small specs keep 4 GiB
+    raw = spec.model_dump(mode="json")
+    raw["limits"].update(max_bytes=3 << 30, max_params=1 << 31)  # a 1.5B fp16 model
+    big = type(spec).model_validate(raw)
+    vocab = spec.output.shape[-1]
+    logits = spec.limits.max_batch_rows * CONTEXT * vocab * 4
+    assert spec_memory_limit(big) == 3 * (3 << 30) + 3 * logits + (1 << 30)
+    e = Engine(big, shard[0], shard[1], device="cpu", workers=1, progress=False)
+    assert e.memory_limit == spec_memory_limit(big)  # the engine's default
+    assert Engine(big, shard[0], shard[1], memory_limit=0, progress=False).memory_limit == 0
