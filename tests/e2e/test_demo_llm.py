@@ -1,5 +1,6 @@
 """``make demo-llm`` on the session's anvil: the language-model demo's own checks (adapters
-ahead of the base's loss, totals balance, everyone withdrew) must pass."""
+trained with ``node train-lora`` ahead of the base's loss, the whole model's external data
+fetched by every validator, totals balance, everyone withdrew) must pass."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def test_the_language_model_demo_passes_its_checks(chain, tmp_path):
     with logger.at_level("WARNING"):
         assert demo.run(), "\n".join(lines[-30:])
     text = "\n".join(lines)
-    assert "node-lora-0: LoRA fine-tuned" in text and "validators fetch the base once" in text
+    assert "node-lora-0: `node train-lora` on" in text and "validators fetch the base once" in text
+    assert "whole.onnx.data (sealed" in text  # the whole model's weights in external data
     task = 1
     client = demo.client
     subs = client.submissions(task, 0)

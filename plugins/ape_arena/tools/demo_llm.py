@@ -12,7 +12,9 @@ local chain, offline and in minutes on 2 CPU cores.
 * Nodes: three fine-tune LoRA adapters with ``node train-lora`` (``peft`` on the base's
   ``transformers`` checkpoint) on different slices of the training dialogues (loss on the
   answers only) and submit the adapter files; one submits a whole
-  model (the base fine-tuned in full, exported whole); one submits the base unchanged.
+  model (the base fine-tuned in full, exported whole, its weights in a sealed external-data
+  file as a model over 2 GiB must be: validators fetch it beside the model); one submits
+  the base unchanged.
 * Three validators run the real validator loop: they fetch the base once, merge each
   adapter into it and score every submission with the engine.
 * The leaderboard shows the fine-tuned submissions ahead of the base's own loss; everyone
@@ -196,9 +198,11 @@ class DemoLLM:
                      f"{res.first_loss:.2f} -> {res.last_loss:.2f})")  # fmt: skip
         whole, loss = finetune_whole(base, train_arrays, steps=120, seed=20)
         path = w / "whole.onnx"
-        export_causal_lm(whole, plain, path)
+        # exported as a model over 2 GiB must be: its weights in one sealed external-data file
+        export_causal_lm(whole, plain, path, external_data=True)
         subs["node-whole"] = path
-        self.say(f"node-whole: the base fine-tuned in full (last loss {loss:.2f}), exported whole")
+        self.say(f"node-whole: the base fine-tuned in full (last loss {loss:.2f}), exported "
+                 f"whole with its weights in {path.name}.data (sealed: its sha256 in the model)")  # fmt: skip
         subs["node-base"] = base_path
         self.say("node-base: submits the base unchanged (the loss to beat)")
         return {"spec": spec, "manifest": manifest, "base_path": base_path, "subs": subs,
@@ -279,8 +283,12 @@ class DemoLLM:
 
         self.header("round 0")
         client.wait_for_phase(task, 0, Phase.COMMIT)
+        from ..evaluation.external import declared
+        from ..roles.node import _put_external
+
         shas = {}
         for n, path in made["subs"].items():
+            _put_external(public, path)  # what `node submit` does: the data file beside
             shas[n], _ = public.put(path)
             client.commit_model(task, shas[n], sender=nodes[n])
         client.wait_for_phase(task, 0, Phase.EVAL)
@@ -338,6 +346,9 @@ class DemoLLM:
             failures.append(f"only {len(ahead)} adapter(s) ahead of the base's own loss")
         if any(by_node[a.address].consensus >= 2**64 - 2 for a in nodes.values()):
             failures.append("a submission was not scored")
+        ext = declared(made["subs"]["node-whole"])
+        if ext is None or not all(v.store.has(ext.sha256) for v in validators):
+            failures.append("the validators did not fetch the whole model's external data")
         for f in failures:
             self.console.print(f"[bold red]CHECK FAILED[/]: {f}")
         if not failures:
