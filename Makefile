@@ -25,7 +25,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Silence one known-harmless pydantic-settings warning that ape-vyper's config triggers.
 export PYTHONWARNINGS := ignore:Field 'import_remapping' has an incomplete definition
 
-.PHONY: all setup setup-gpu gpu-check demo demo-llm test test-fast gas bench lint format clean compile fuzz-long shell chain
+.PHONY: all setup setup-gpu gpu-check demo demo-llm big-lm-check test test-fast gas bench lint format clean compile fuzz-long shell chain
 
 all: test
 
@@ -123,6 +123,11 @@ gas: setup $(BUILD_STAMP)
 
 bench: setup
 	python -m ape_arena.tools.bench $(ARGS)
+
+# A causal LM over 2 GiB (weights in a sealed external-data file) through the engine; writes
+# 2.3 GB to a temporary folder, needs ~7 GiB of RAM; outside `make test`.
+big-lm-check: setup
+	python -m ape_arena.tools.big_lm_check $(ARGS)
 
 lint: setup
 	ruff check .
