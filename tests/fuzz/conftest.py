@@ -250,3 +250,30 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"stateful machine: {paid}/{runs} runs finalized a paid-out round ({paid / runs:.0%})"
         )
+
+
+class ModuleHarness:
+    """A harness contract (Vyper source exposing a stateless module's internal functions,
+    ``from contracts import <module>``), compiled once and deployed once per test: each
+    test runs in its own boa anchor, which drops the previous deployment."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self._contract = None
+
+    @functools.cached_property
+    def partial(self):
+        import os
+
+        cwd = os.getcwd()
+        os.chdir(ROOT)  # `from contracts import <module>` resolves from the repo root
+        try:
+            return boa.loads_partial(self.source)
+        finally:
+            os.chdir(cwd)
+
+    def __call__(self):
+        c = self._contract
+        if c is None or len(boa.env.get_code(c.address)) == 0:
+            c = self._contract = self.partial.deploy()
+        return c

@@ -4,14 +4,10 @@ deviation, agreement, slash rounding) against plain-Python definitions from PROT
 
 from __future__ import annotations
 
-import functools
-import os
-
-import boa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import ROOT
+from tests.fuzz.conftest import ModuleHarness
 
 WAD = 10**18
 INVALID = 2**64 - 1
@@ -50,26 +46,7 @@ def slash_amount(stake: uint256, fraction: uint256) -> uint256:
 """
 
 
-@functools.cache
-def _partial():
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # `from contracts import score_math` resolves from the repo root
-    try:
-        return boa.loads_partial(HARNESS)
-    finally:
-        os.chdir(cwd)
-
-
-_DEPLOYED: dict = {}
-
-
-def harness():
-    """Deployed once per test (each test runs in its own boa anchor, see conftest)."""
-    c = _DEPLOYED.get("c")
-    if c is None or len(boa.env.get_code(c.address)) == 0:
-        c = _partial().deploy()
-        _DEPLOYED["c"] = c
-    return c
+harness = ModuleHarness(HARNESS)
 
 
 def ref_consensus(xs, ws, tol):

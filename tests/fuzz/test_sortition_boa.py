@@ -7,16 +7,13 @@ its stake is split."""
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 
-import boa
 from ape_arena.protocol import sortition as py
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import ROOT
+from tests.fuzz.conftest import ModuleHarness
 
 HARNESS = """
 # pragma version ~=0.4.3
@@ -53,26 +50,7 @@ def count(seed: bytes32, n: uint256, j: uint256, eff: uint256, total: uint256, s
 """
 
 
-@functools.cache
-def _partial():
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        return boa.loads_partial(HARNESS)
-    finally:
-        os.chdir(cwd)
-
-
-_DEPLOYED: dict = {}
-
-
-def harness():
-    """Deployed once per test (each test runs in its own boa anchor, see conftest)."""
-    c = _DEPLOYED.get("c")
-    if c is None or len(boa.env.get_code(c.address)) == 0:
-        c = _partial().deploy()
-        _DEPLOYED["c"] = c
-    return c
+harness = ModuleHarness(HARNESS)
 
 
 stakes = st.integers(min_value=1, max_value=10**30)
