@@ -20,6 +20,8 @@ def test_the_language_model_demo_passes_its_checks(chain, tmp_path):
     text = "\n".join(lines)
     assert "node-lora-0: `node train-lora` on" in text and "validators fetch the base once" in text
     assert "whole.onnx.data (sealed" in text  # the whole model's weights in external data
+    # the nodes' hands-free loops (`node run --models DIR`) took the adapter files
+    assert "round 0: committed" in text and "adapter-0.safetensors" in text
     task = 1
     client = demo.client
     subs = client.submissions(task, 0)

@@ -171,7 +171,7 @@ def reveal(network, account, arena_address, task_id, round_, wait):
     "models_dir",
     type=click.Path(exists=True, file_okay=False),
     default=None,
-    help="Each round, submit the newest *.onnx in this folder.",
+    help="Each round, submit the newest *.onnx (or LoRA adapter *.safetensors) in this folder.",
 )
 @click.option(
     "--command",

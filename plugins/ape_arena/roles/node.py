@@ -203,13 +203,7 @@ def submit(
             f"run `ape arena node join {task} --amount N` first"
         )
     if check_spec:
-        from ..evaluation.adapter import check_submission
-
-        spec = fetch_spec(client, task, store)
-        base = spec.chat.base if spec.chat is not None else None
-        # an adapter is checked on its merge into the task's base (fetched, hash-checked)
-        base_path = store.get(base.model_uri, base.model_sha256) if base is not None else None
-        check_submission(model, spec, base_path)
+        check_for_task(client, task, store, model)
     _put_external(store, model)
     sha, local_uri = store.put(model)
     uri = f"{uri_base.rstrip('/')}/{sha}" if uri_base else local_uri
@@ -226,6 +220,19 @@ def submit(
     path = _save_state(state_dir, client.scope, task, who.address, state)
     client.commit_model(task, sha, sender=who, round_=r)
     return Submitted(task, r, sha, uri, hex32(c), str(path))
+
+
+def check_for_task(client: ArenaClient, task: int, store: Any, model: Any) -> Any:
+    """The validators' static checks of ``model`` against the task's spec, fetched and
+    hash-checked: an adapter on its merge into the task's base (fetched too), a model with
+    external data with its data file verified. Returns ``checks.ModelInfo``; raises
+    ``checks.CheckError`` (or a store error if the spec or base cannot be fetched)."""
+    from ..evaluation.adapter import check_submission
+
+    spec = fetch_spec(client, task, store)
+    base = spec.chat.base if spec.chat is not None else None
+    base_path = store.get(base.model_uri, base.model_sha256) if base is not None else None
+    return check_submission(model, spec, base_path)
 
 
 def _put_external(store: Any, model: str | os.PathLike[str]) -> None:

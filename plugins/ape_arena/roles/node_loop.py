@@ -128,15 +128,20 @@ class NodeLoop(RoleLoop):
         model = self._next_model(r)
         if model is None:
             return
-        from ..evaluation.checks import CheckError, check_model
-        from .node import fetch_spec
+        from ..evaluation.checks import CheckError
+        from ..evaluation.store import StoreError
+        from .node import check_for_task
 
-        try:
-            check_model(model, fetch_spec(self.client, self.task, self.store), None)
+        try:  # an adapter on its merge into the task's base; external data verified
+            check_for_task(self.client, self.task, self.store, model)
         except CheckError as err:
             self._once(
                 r, "check", f"round {r}: {model} fails the task's checks ({err}); not submitting it"
             )
+            return
+        except StoreError as err:
+            self._once(r, "fetch", f"round {r}: cannot fetch the task's spec or base ({err}); "
+                       "not submitting yet")  # fmt: skip
             return
         sub = self._send(
             f"round {r}: commit",
@@ -161,16 +166,19 @@ class NodeLoop(RoleLoop):
             self.log(f"round {r}: committed {model} (seen on-chain)")
 
     def _next_model(self, r: int) -> Path | None:
-        """This round's model: the newest ``*.onnx`` in the models folder, or the path the
-        command prints on its last line (``ARENA_TASK``/``ARENA_ROUND`` in its environment)."""
+        """This round's model: the newest ``*.onnx`` (or LoRA adapter ``*.safetensors``) in
+        the models folder, or the path the command prints on its last line
+        (``ARENA_TASK``/``ARENA_ROUND`` in its environment)."""
         if self.models_dir is not None:
             found = sorted(
-                self.models_dir.glob("*.onnx"), key=lambda p: (p.stat().st_mtime, p.name)
+                [*self.models_dir.glob("*.onnx"), *self.models_dir.glob("*.safetensors")],
+                key=lambda p: (p.stat().st_mtime, p.name),
             )
             if not found:
                 self._once(
-                    r, "nomodel", f"round {r}: no *.onnx in {self.models_dir}; not submitting"
-                )
+                    r, "nomodel",
+                    f"round {r}: no *.onnx or *.safetensors in {self.models_dir}; not submitting",
+                )  # fmt: skip
                 return None
             return found[-1]
         env = {**os.environ, "ARENA_TASK": str(self.task), "ARENA_ROUND": str(r)}

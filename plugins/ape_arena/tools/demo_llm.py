@@ -14,7 +14,8 @@ local chain, offline and in minutes on 2 CPU cores.
   answers only) and submit the adapter files; one submits a whole
   model (the base fine-tuned in full, exported whole, its weights in a sealed external-data
   file as a model over 2 GiB must be: validators fetch it beside the model); one submits
-  the base unchanged.
+  the base unchanged. Each node submits through the hands-free loop (``node run --models
+  DIR``), which checks an adapter on its merge into the base before it commits.
 * Three validators run the real validator loop: they fetch the base once, merge each
   adapter into it and score every submission with the engine.
 * The leaderboard shows the fine-tuned submissions ahead of the base's own loss; everyone
@@ -283,21 +284,35 @@ class DemoLLM:
 
         self.header("round 0")
         client.wait_for_phase(task, 0, Phase.COMMIT)
-        from ..evaluation.external import declared
-        from ..roles.node import _put_external
+        import shutil
 
-        shas = {}
+        from ..evaluation.external import declared
+        from ..roles.node_loop import NodeLoop
+
+        # each node runs the hands-free loop (`ape arena node run TASK --models DIR`) on a
+        # folder holding its submission: checks (an adapter on its merge into the base, the
+        # whole model with its external data), store, commit, and later reveal
+        loops = []
         for n, path in made["subs"].items():
-            _put_external(public, path)  # what `node submit` does: the data file beside
-            shas[n], _ = public.put(path)
-            client.commit_model(task, shas[n], sender=nodes[n])
+            folder = self.workdir / "models" / n
+            folder.mkdir(parents=True, exist_ok=True)
+            for f in (path, path.with_name(path.name + ".data")):
+                if f.is_file():
+                    shutil.copy(f, folder / f.name)
+            loops.append(NodeLoop(client, task, nodes[n], store=public, models_dir=folder,
+                                  state_dir=self.workdir / "node-state", uri_base=served.url,
+                                  log=self.say, name=n, claim=False, withdraw=False))  # fmt: skip
+        for loop in loops:
+            loop.step()
+        if not all(client.model_commit(task, 0, nodes[n].address).committed for n in nodes):
+            raise RuntimeError("a node loop did not commit its model")
         client.wait_for_phase(task, 0, Phase.EVAL)
         shard = manifest.shards[0]
         client.reveal_eval(task, 0, shard.sha256, served.uri_for(shard.sha256),
                            manifest.tree.proof(0), sender=creator)  # fmt: skip
         client.wait_for_phase(task, 0, Phase.REVEAL)
-        for n in made["subs"]:
-            client.reveal_model(task, shas[n], served.uri_for(shas[n]), sender=nodes[n])
+        for loop in loops:
+            loop.step()
         self.say("3 adapters, 1 whole model and the base revealed; validators fetch the base once")
         client.wait_for_phase(task, 0, Phase.SCORE_COMMIT)
         for v in validators:
