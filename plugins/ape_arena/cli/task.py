@@ -260,7 +260,31 @@ def create(network, account, arena_address, spec_file, shard_dir, bounty, rounds
     default=None,
     help="chat-lm: the tokenizer.json (Hugging Face tokenizers) the shards are cut with.",
 )
-def init(data, kind, rounds, out, name, seed, seq, tokenizer):
+@click.option(
+    "--tokenizer-uri",
+    default="",
+    help="chat-lm: where nodes fetch the tokenizer (after `ape arena store put`).",
+)
+@click.option("--base", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="chat-lm: a base model (ONNX, from export_causal_lm) nodes submit LoRA "
+                   "adapters of; copied to the output folder.")  # fmt: skip
+@click.option("--base-uri", default="", help="chat-lm: where validators and nodes fetch --base.")
+@click.option(
+    "--adapt",
+    multiple=True,
+    default=("q_proj", "v_proj"),
+    show_default=True,
+    help="chat-lm with --base: modules whose weights adapters may change.",
+)
+@click.option(
+    "--max-rank",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="chat-lm with --base: the largest LoRA rank.",
+)
+def init(data, kind, rounds, out, name, seed, seq, tokenizer, tokenizer_uri, base, base_uri,
+         adapt, max_rank):  # fmt: skip
     """Make a task's spec, eval shards and manifest from DATA, without writing Python.
 
     DATA for classification/regression: an .npz with `features` and `target` (or `X` and
@@ -274,6 +298,8 @@ def init(data, kind, rounds, out, name, seed, seq, tokenizer):
     Example:
         ape arena task init iris.csv --kind classification --rounds 3 -o iris-task
         ape arena task init chats.jsonl --kind chat-lm --tokenizer tokenizer.json --seq 256 -o chat-task
+        ape arena task init chats.jsonl --kind chat-lm --tokenizer tokenizer.json --base base.onnx \\
+            --base-uri http://host:8766/SHA256 --adapt q_proj --adapt v_proj --max-rank 8 -o chat-task
     """
     from ..roles.task_init import TaskInitError, init_task
 
@@ -281,7 +307,8 @@ def init(data, kind, rounds, out, name, seed, seq, tokenizer):
         with errors():
             made = init_task(
                 data, kind, rounds=rounds, out=out, name=name, seed=seed, seq=seq,
-                tokenizer=tokenizer,
+                tokenizer=tokenizer, tokenizer_uri=tokenizer_uri, base=base, base_uri=base_uri,
+                adapt=tuple(adapt), max_rank=max_rank,
             )  # fmt: skip
     except TaskInitError as err:
         raise click.ClickException(str(err)) from None
@@ -292,10 +319,17 @@ def init(data, kind, rounds, out, name, seed, seq, tokenizer):
         f"{made.rows} rows in all to {made.shard_dir}"
     )
     if spec.chat is not None:
+        where = spec.chat.tokenizer_uri or "publish it with `ape arena store put` (--tokenizer-uri)"
         click.echo(
             f"tokenizer: {made.spec_path.parent / 'tokenizer.json'} (sha256 "
-            f"{spec.chat.tokenizer_sha256}); nodes need it: publish it with "
-            "`ape arena store put` and tell them its URI"
+            f"{spec.chat.tokenizer_sha256}); nodes need it: {where}"
+        )
+    if spec.chat is not None and spec.chat.base is not None:
+        b = spec.chat.base
+        where = b.model_uri or "publish it with `ape arena store put` and give --base-uri"
+        click.echo(
+            f"base: {made.spec_path.parent / 'base.onnx'} (sha256 {b.model_sha256}); adapters "
+            f"may change {len(b.adaptable)} weights at rank <= {b.max_rank}; {where}"
         )
     click.echo(
         f"next: ape arena task create {made.spec_path} {made.shard_dir} --bounty N "

@@ -67,8 +67,19 @@ def init_task(
     seed: int = 0,
     seq: int = 128,
     tokenizer: str | os.PathLike[str] | None = None,
+    tokenizer_uri: str = "",
+    base: str | os.PathLike[str] | None = None,
+    base_uri: str = "",
+    adapt: tuple[str, ...] = ("q_proj", "v_proj"),
+    max_rank: int = 8,
 ) -> InitTask:
-    """Write ``out/spec.json`` and ``out/shards`` (one shard per round + manifest.json)."""
+    """Write ``out/spec.json`` and ``out/shards`` (one shard per round + manifest.json).
+
+    chat-lm only: ``tokenizer_uri`` (where nodes fetch the tokenizer) and a base model for
+    LoRA adapters: ``base`` (an ONNX causal LM exported with ``evaluation/hf.py``, checked
+    against the spec and copied to ``out/base.onnx``), ``base_uri`` (where validators and
+    nodes fetch it), ``adapt`` (the modules whose weights adapters may change: every 2-D
+    initializer named ``<...>.<module>.weight`` or ``.weight.T``) and ``max_rank``."""
     if kind not in KINDS:
         raise TaskInitError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if rounds < 1:
@@ -81,6 +92,10 @@ def init_task(
         raise TaskInitError(
             "--tokenizer tokenizer.json goes with --kind chat-lm (and only with it)"
         )
+    if kind != "chat-lm" and (base is not None or base_uri or tokenizer_uri):
+        raise TaskInitError("--base, --base-uri and --tokenizer-uri go with --kind chat-lm")
+    if base is None and base_uri:
+        raise TaskInitError("--base-uri names where --base is published: give --base too")
     tokenizer_bytes = b""
     if kind == "chat-lm":
         arrays, raw, tokenizer_bytes = _chat_task(src, Path(tokenizer), seq)
@@ -112,6 +127,11 @@ def init_task(
             )
         arrays = {"features": x, "target": y}
     raw["name"] = task_name
+    if kind == "chat-lm":
+        raw["chat"]["tokenizer_uri"] = tokenizer_uri
+    base_bytes = b""
+    if base is not None:
+        base_bytes = _chat_base(raw, Path(base), base_uri, adapt, max_rank)
     n = len(arrays["target"])
     if n < rounds:
         raise TaskInitError(f"{src}: {n} rows cannot make {rounds} shards (one per round)")
@@ -121,6 +141,8 @@ def init_task(
     spec_path = spec.write(folder / "spec.json")
     if tokenizer_bytes:
         (folder / "tokenizer.json").write_bytes(tokenizer_bytes)
+    if base_bytes:
+        (folder / "base.onnx").write_bytes(base_bytes)
     manifest = build_shards(arrays, rounds, folder / "shards", spec=spec, seed=seed)
     return InitTask(spec, spec_path, manifest, folder / "shards", n)
 
@@ -163,6 +185,41 @@ def _chat_task(src: Path, tokenizer_path: Path, seq: int) -> tuple[dict, dict, b
         f"the task's tokenizer ({vocab} tokens); loss: the assistant answers' bits per byte."
     )
     return arrays, raw, data
+
+
+def _chat_base(raw: dict, path: Path, uri: str, adapt: tuple[str, ...], max_rank: int) -> bytes:
+    """Add ``chat.base`` to ``raw`` for the base model at ``path``; return its bytes."""
+    import hashlib
+
+    import onnx
+
+    from ..evaluation.checks import CheckError, check_model_bytes
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TaskInitError(f"--base {path}: {exc.strerror or exc}") from None
+    plain = TaskSpec.model_validate(raw)
+    try:
+        check_model_bytes(data, plain, None)
+    except CheckError as exc:
+        raise TaskInitError(f"--base {path} does not fit the task's spec: {exc}") from None
+    names = [i.name for i in onnx.load_model_from_string(data).graph.initializer
+             if len(i.dims) == 2]  # fmt: skip
+    wanted = tuple(f".{m}.weight" for m in adapt)
+    adaptable = sorted(n for n in names if n.removesuffix(".T").endswith(wanted))
+    if not adaptable:
+        named = sorted(n for n in names if n.removesuffix(".T").endswith(".weight"))[:12]
+        raise TaskInitError(
+            f"--base {path}: no 2-D weight of the modules {list(adapt)} (named "
+            f"<...>.<module>.weight[.T]); its named weights start with {named} (export it with "
+            "ape_arena.evaluation.hf.export_causal_lm)"
+        )
+    if not 1 <= max_rank <= 256:
+        raise TaskInitError(f"--max-rank {max_rank}: allowed 1..256")
+    raw["chat"]["base"] = {"model_sha256": hashlib.sha256(data).hexdigest(), "model_uri": uri,
+                           "adaptable": adaptable, "max_rank": max_rank}  # fmt: skip
+    return data
 
 
 def _name(text: str) -> str:

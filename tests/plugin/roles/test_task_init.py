@@ -187,3 +187,50 @@ def test_chat_lm_command(tmp_path):
     assert res.exit_code == 0, res.output
     assert "metric bits_per_byte) and 3 shards of 12 rows" in res.output
     assert f"tokenizer: {out / 'tokenizer.json'} (sha256 " in res.output
+
+
+def test_chat_lm_with_a_base_for_lora_adapters(tmp_path):
+    """``--base`` commits a base model: its sha256 and URI, the weights of the ``--adapt``
+    modules as the adaptable names, ``--max-rank``; a base that does not fit the spec or
+    has no such module is refused with the reason."""
+    import hashlib
+
+    from ape_arena._cli import cli
+    from ape_arena.evaluation.hf import export_causal_lm
+    from click.testing import CliRunner
+
+    from tests.plugin.evaluation.test_hf_lora import tiny
+
+    data, tok_path, tok = _chat_files(tmp_path)
+    plain = init_task(data, "chat-lm", rounds=2, out=tmp_path / "plain", seq=24,
+                      tokenizer=tok_path).spec  # fmt: skip
+    base = tmp_path / "exported.onnx"
+    raw = plain.model_dump(mode="json")
+    raw["inputs"][0]["shape"] = ["batch", 24]
+    export_causal_lm(tiny("qwen", tok.get_vocab_size()), TaskSpec.model_validate(raw), base)
+    out = tmp_path / "t"
+    res = CliRunner().invoke(cli, ["task", "init", str(data), "--kind", "chat-lm", "--tokenizer",
+                                   str(tok_path), "--seq", "24", "-o", str(out), "--base",
+                                   str(base), "--base-uri", "http://host/b", "--adapt", "q_proj",
+                                   "--max-rank", "4", "--tokenizer-uri", "http://host/t"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    spec = TaskSpec.load(out / "spec.json")
+    b = spec.chat.base
+    assert b.model_sha256 == hashlib.sha256(base.read_bytes()).hexdigest() and b.max_rank == 4
+    assert b.model_uri == "http://host/b" and spec.chat.tokenizer_uri == "http://host/t"
+    assert b.adaptable == [f"model.layers.{i}.self_attn.q_proj.weight.T" for i in range(2)]
+    assert (out / "base.onnx").read_bytes() == base.read_bytes()
+    assert f"base: {out / 'base.onnx'} (sha256 {b.model_sha256}); adapters may change 2" in (
+        res.output
+    )
+    with pytest.raises(TaskInitError, match=r"no 2-D weight of the modules \['gate_nope'\]"):
+        init_task(data, "chat-lm", rounds=2, out=tmp_path / "x", seq=24, tokenizer=tok_path,
+                  base=base, adapt=("gate_nope",))  # fmt: skip
+    with pytest.raises(TaskInitError, match="does not fit the task's spec: signature_mismatch"):
+        init_task(data, "chat-lm", rounds=2, out=tmp_path / "x", seq=16, tokenizer=tok_path,
+                  base=base)  # fmt: skip
+    with pytest.raises(TaskInitError, match="--base-uri names where --base is published"):
+        init_task(data, "chat-lm", rounds=2, out=tmp_path / "x", tokenizer=tok_path,
+                  base_uri="http://host/b")  # fmt: skip
+    with pytest.raises(TaskInitError, match="go with --kind chat-lm"):
+        init_task(data, "bytes-lm", rounds=2, out=tmp_path / "x", base=base)
