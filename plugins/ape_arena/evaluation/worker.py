@@ -589,23 +589,19 @@ class Scorer:
         except CheckError as exc:
             raise ModelInvalid(exc.code, exc.reason) from None
         if info.external is not None:
-            self._read_external(os.path.dirname(os.path.abspath(path)), info.external, len(model))
+            self._read_external(path, info.external, len(model))
         return model
 
-    def _read_external(self, folder: str, ext: Any, model_size: int) -> None:
-        """The model's external-data file, from the engine's own folder only (by sha256 or
+    def _read_external(self, path: str, ext: Any, model_size: int) -> None:
+        """The model's external-data file, from the model's own folder only (by sha256 or
         by the bare location name; ``external.py``), verified, kept for ``session_options``
         until the model is scored."""
-        from .external import ExternalDataError, local_data, open_data, verify
+        from .external import ExternalDataError, read_local
 
         try:
-            data = open_data(local_data(folder, ext), self.max_model_bytes - model_size)
-            verify(ext, data, self.max_model_bytes - model_size)
+            self._external = (ext, read_local(path, ext, self.max_model_bytes - model_size))
         except ExternalDataError as exc:
             raise ModelInvalid(exc.code, exc.reason) from None
-        except OSError as exc:
-            raise ModelInvalid("external_data", f"external data missing: {exc}") from None
-        self._external = (ext, data)
 
     def _merged_adapter(self, data: bytes, expected_sha256: str) -> bytes:
         """A LoRA adapter (``adapter.py``): its hash checked on its own bytes, its rules
