@@ -100,60 +100,81 @@ def export_model(
         ExportError: the exporter failed, a static check failed (the ``CheckError`` is the
             cause), or onnxruntime and torch disagree beyond ``rtol``/``atol``.
     """
-    import torch
-
-    from .checks import CheckError, check_model_bytes
-
     opset = opset if opset is not None else choose_opset(spec, dynamo)
     was_training = module.training
     module.eval()
     try:
         data = _export_bytes(module, spec, opset, dynamo)
-        try:
-            check_model_bytes(data, spec, None)
-        except CheckError as exc:
-            raise ExportError(f"exported model fails the task's static checks: {exc}") from exc
-        feeds = inputs if inputs is not None else sample_inputs(spec, CHECK_BATCH, seed=1)
-        with torch.no_grad():
-            expected = module(*[torch.from_numpy(a) for a in feeds])
-        _compare(data, spec, feeds, expected.detach().cpu().numpy(), rtol, atol)
+        verify_export(module, spec, data, inputs=inputs, rtol=rtol, atol=atol)
     finally:
         module.train(was_training)
     atomic_write_bytes(Path(path), data)
     return hashlib.sha256(data).hexdigest()
 
 
+def verify_export(
+    module: torch.nn.Module,
+    spec: TaskSpec,
+    data: bytes,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    inputs: list[np.ndarray] | None = None,
+    rtol: float = 1e-3,
+    atol: float = 1e-4,
+) -> Any:
+    """Every static check on an export's bytes (its external-data file, if it declares one,
+    read beside ``path`` and verified), then onnxruntime against ``module`` on ``inputs``
+    (default: random ones at a batch size other than the export's). Returns the
+    ``checks.ModelInfo``; raises ``ExportError``."""
+    import torch
+
+    from .checks import CheckError, check_model_bytes
+    from .external import ExternalDataError, read_local
+
+    external = None
+    try:
+        info = check_model_bytes(data, spec, None)
+        if info.external is not None:
+            if path is None:
+                raise ExportError("the export keeps weights in external data but has no path")
+            room = spec.limits.max_bytes - len(data)
+            external = (info.external, read_local(path, info.external, room))
+    except (CheckError, ExternalDataError) as exc:
+        raise ExportError(f"exported model fails the task's static checks: {exc}") from exc
+    feeds = inputs if inputs is not None else sample_inputs(spec, CHECK_BATCH, seed=1)
+    with torch.no_grad():
+        expected = module(*[torch.from_numpy(a) for a in feeds])
+    _compare(data, spec, feeds, expected.detach().cpu().numpy(), rtol, atol, external)
+    return info
+
+
 def _export_bytes(module: torch.nn.Module, spec: TaskSpec, opset: int, dynamo: bool) -> bytes:
+    if dynamo:
+        return export_proto(module, spec, opset).SerializeToString()
     import torch
 
     args = tuple(torch.from_numpy(a) for a in sample_inputs(spec, EXPORT_BATCH, seed=0))
-    in_names = [t.name for t in spec.inputs]
-    out_name = spec.output.name
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)
-            if not dynamo:
-                buf = io.BytesIO()
-                dynamic_axes = {
-                    t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)}
-                    for t in [*spec.inputs, spec.output]
-                }
-                torch.onnx.export(
-                    module,
-                    args,
-                    buf,
-                    dynamo=False,
-                    input_names=in_names,
-                    output_names=[out_name],
-                    dynamic_axes=dynamic_axes,
-                    opset_version=opset,
-                    do_constant_folding=True,
-                )
-                return buf.getvalue()
-            return export_proto(module, spec, opset).SerializeToString()
-    except ExportError:
-        raise
+            buf = io.BytesIO()
+            dynamic_axes = {
+                t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)}
+                for t in [*spec.inputs, spec.output]
+            }
+            torch.onnx.export(
+                module,
+                args,
+                buf,
+                dynamo=False,
+                input_names=[t.name for t in spec.inputs],
+                output_names=[spec.output.name],
+                dynamic_axes=dynamic_axes,
+                opset_version=opset,
+                do_constant_folding=True,
+            )
+            return buf.getvalue()
     except Exception as exc:  # the exporters raise many unrelated types
         raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
 

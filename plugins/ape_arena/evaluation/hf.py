@@ -125,11 +125,9 @@ def export_causal_lm(
     from pathlib import Path
 
     import onnx
-    import torch
 
-    from .checks import CheckError, check_model_bytes
-    from .export import CHECK_BATCH, _compare, choose_opset, export_proto, sample_inputs
-    from .external import ExternalDataError, read_local, seal
+    from .export import choose_opset, export_proto, verify_export
+    from .external import ExternalDataError, seal
 
     model = model.eval()
     wrapper = _wrapper(model).eval()
@@ -158,18 +156,7 @@ def export_causal_lm(
         target.write_bytes(proto.SerializeToString())
     del proto
     data = target.read_bytes()
-    external = None
-    try:
-        info = check_model_bytes(data, spec, None)
-        if info.external is not None:
-            room = spec.limits.max_bytes - len(data)
-            external = (info.external, read_local(target, info.external, room))
-    except (CheckError, ExternalDataError) as exc:
-        raise ExportError(f"the export fails a static check: {exc}") from exc
-    feeds = sample_inputs(spec, CHECK_BATCH, seed=1)
-    with torch.no_grad():
-        expected = wrapper(*[torch.from_numpy(a) for a in feeds]).numpy()
-    _compare(data, spec, feeds, expected, rtol=1e-3, atol=1e-4, external=external)
+    verify_export(wrapper, spec, data, path=target)
     return hashlib.sha256(data).hexdigest(), mapping
 
 
