@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .external import ExternalDataError
+from .external import ExternalDataError, fetch_beside
 from .pool import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_STARTUP_TIMEOUT,
@@ -390,7 +390,7 @@ class Engine:
         try:
             path = self._local_path(src, want)
             if self.spec.chat is not None and "://" in src and not src.startswith("file://"):
-                self._fetch_external(path, src, want)
+                fetch_beside(path, src, want, self._local_path)
         except ExternalDataError as exc:
             return _Prepared(want, error=invalid(want, exc.code, exc.reason))
         except Exception as exc:  # noqa: BLE001 - a bad URI is that model's problem
@@ -404,15 +404,6 @@ class Engine:
         except OSError:
             size = 0
         return _Prepared(want, path=str(resolved), seconds=time.perf_counter() - t0, size=size)
-
-    def _fetch_external(self, path: str, src: str, sha: str) -> None:
-        """A fetched model's external-data file (``external.py``), fetched into the same
-        folder by its sha256, where the worker looks for it."""
-        from .external import data_uri, declared
-
-        ext = declared(path)
-        if ext is not None:
-            self._local_path(data_uri(ext, src, sha), ext.sha256)
 
     def _local_path(self, src: str, sha: str) -> str:
         if src.startswith("file://"):

@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
@@ -187,16 +188,10 @@ def _nbytes(t: onnx.TensorProto, name: str) -> int:
     return n * _ITEMSIZE[t.data_type]
 
 
-def verify(ext: External, data: Any, room: int) -> None:
-    """The data file's bytes (``bytes`` or ``mmap``) against the model's declaration;
-    ``room``: bytes the task still allows after the model file (``max_bytes - model``)."""
+def verify(ext: External, data: Any) -> None:
+    """The data file's bytes (``bytes`` or ``mmap``, already within the task's size limit:
+    ``open_data``) against the model's declaration."""
     size = len(data)
-    if size > room:
-        raise ExternalDataError(
-            f"model and external data together are over the task's limit (data {size} bytes, "
-            f"{room} left after the model file)",
-            code="too_large",
-        )
     digest = hashlib.sha256(data).hexdigest()
     if digest != ext.sha256:
         raise ExternalDataError(
@@ -246,7 +241,7 @@ def read_local(model_path: str | os.PathLike[str], ext: External, room: int) -> 
         data = open_data(path, room)
     except OSError as exc:
         raise ExternalDataError(f"external data missing: cannot read {path}: {exc}") from None
-    verify(ext, data, room)
+    verify(ext, data)
     return data
 
 
@@ -296,6 +291,21 @@ def data_uri(ext: External, model_uri: str, model_sha256: str) -> str:
             f"{model_uri!r} does not end in its sha256, so the data's place is unknown"
         )
     return f"{head}/{ext.sha256}"
+
+
+def fetch_beside(
+    model_path: str | os.PathLike[str],
+    model_uri: str,
+    model_sha256: str,
+    get: Callable[[str, str], Any],
+) -> None:
+    """Fetch the external-data file the model at ``model_path`` declares (nothing for a
+    model without one) with ``get(uri, sha256)``: a store that verifies the hash and keeps
+    the file by its sha256 beside the model, where the engine looks for it. Raises
+    ``ExternalDataError`` when the data has no place to come from (``data_uri``)."""
+    ext = declared(model_path)
+    if ext is not None:
+        get(data_uri(ext, model_uri, model_sha256), ext.sha256)
 
 
 def seal(path: str | os.PathLike[str], uri: str = "") -> External | None:

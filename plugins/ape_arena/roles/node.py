@@ -74,7 +74,7 @@ def check(
         score=res.score if res.ok else None,
         reason="" if res.ok else f"{res.code}: {res.reason}",
         rows=rows,
-        warnings=output_warnings(model, spec, data) if res.ok else (),
+        warnings=output_warnings(model, spec, data, info) if res.ok else (),
     )
 
 
@@ -82,13 +82,14 @@ PROBE_ROWS = 256
 
 
 def output_warnings(
-    model: str | os.PathLike[str], spec: Any, data: str | os.PathLike[str]
+    model: str | os.PathLike[str], spec: Any, data: str | os.PathLike[str], info: Any
 ) -> tuple[str, ...]:
     """Warnings about the model's outputs on the first ``PROBE_ROWS`` rows of ``data``: for
     a spec that wants logits (classification and token metrics), outputs that are all >= 0
     and sum to 1 over the class axis look like probabilities. The engine would apply
     log-softmax to them again, so the score is wrong (and can even look better than the
-    right log-probabilities on a badly calibrated model)."""
+    right log-probabilities on a badly calibrated model). ``info``: the model's
+    ``checks.ModelInfo`` from the static checks (its external data, if any)."""
     import numpy as np
     import onnxruntime as ort
 
@@ -104,10 +105,8 @@ def output_warnings(
             return ()  # an adapter's outputs are its merge's: a LoRA update cannot change them
     arrays = load_shard(data, spec)
     feeds = {t.name: np.asarray(arrays[t.data_key][:PROBE_ROWS]) for t in spec.inputs}
-    from ..evaluation.checks import check_model
     from ..evaluation.external import add_to_session, read_local
 
-    info = check_model(model, spec, None)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     if info.external is not None:  # weights from the verified data file, in memory

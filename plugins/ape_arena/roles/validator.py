@@ -174,6 +174,7 @@ class Validator(RoleLoop):
 
             store = ArtifactStore.from_config()
         self.store = store
+        self.base_model: Path | None = None  # the task's base (chat.base), fetched per round
         root = Path(state_dir) if state_dir is not None else state_dir_from_config()
         self.states = StateStore(
             root,
@@ -439,7 +440,7 @@ class Validator(RoleLoop):
         todo = [(i, path, sha) for i, (path, sha, _) in enumerate(models) if path is not None]
         if todo:
             options = {"progress": None, **self.engine_options}
-            if getattr(self, "base_model", None) is not None:
+            if self.base_model is not None:
                 options["base_model"] = self.base_model
             results = score_models(
                 spec,
@@ -478,21 +479,8 @@ class Validator(RoleLoop):
             self._spec = TaskSpec.from_json(Path(path).read_bytes())
         return self._spec
 
-    def _fetch_external(self, path: Path, uri: str, sha: str, max_bytes: int) -> None:
-        """Fetch the external-data file a model declares (``evaluation/external.py``) into
-        the store, beside the model, where the engine looks for it by sha256. A store error
-        is raised as for the model itself (UNAVAILABLE); a model whose data has no place to
-        come from raises ``ExternalDataError`` (INVALID)."""
-        from ..evaluation.external import data_uri, declared
-
-        ext = declared(path)
-        if ext is None:
-            return
-        room = max_bytes - path.stat().st_size
-        self.store.get(data_uri(ext, uri, sha), ext.sha256, max_bytes=max(room, 0))
-
     def _score_round(self, r: int, info: Any) -> Scored | None:
-        from ..evaluation.external import ExternalDataError
+        from ..evaluation.external import ExternalDataError, fetch_beside
         from ..evaluation.store import StoreError
 
         if self.score_failures.get(r, 0) >= MAX_SCORE_ATTEMPTS:
@@ -529,7 +517,10 @@ class Validator(RoleLoop):
             try:
                 path = self.store.get(s.uri, sha, max_bytes=spec.limits.max_bytes)
                 if spec.chat is not None:  # weights in an external-data file, fetched beside
-                    self._fetch_external(Path(path), s.uri, sha, spec.limits.max_bytes)
+                    # (a store error: UNAVAILABLE as for the model; no place: INVALID)
+                    room = max(spec.limits.max_bytes - Path(path).stat().st_size, 0)
+                    fetch_beside(path, s.uri, sha,
+                                 lambda u, h, room=room: self.store.get(u, h, max_bytes=room))  # fmt: skip
                 models.append((Path(path), sha, ""))
             except ExternalDataError as exc:
                 self.log(f"round {r}: model {sha[:12]} from {s.uri}: {exc} -> INVALID")
