@@ -23,6 +23,7 @@ from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 from snekmate.utils import pausable
 from . import arena_state as st
+from . import sortition
 
 initializes: st
 initializes: ownable
@@ -63,6 +64,8 @@ MAX_PHASE_DURATION: public(constant(uint256)) = 30 * 86400
 MAX_START_DELAY: public(constant(uint256)) = 365 * 86400
 MAX_TOLERANCE: public(constant(uint256)) = 1000 * 10**18
 MAX_FINALIZE_STEPS: public(constant(uint256)) = 320
+MAX_COMMITTEE_SIZE: public(constant(uint256)) = st.MAX_COMMITTEE_SIZE
+SEED_WINDOW: public(constant(uint256)) = st.SEED_WINDOW
 _SCORE_SLOTS: constant(uint256) = 32  # MAX_SUBMISSIONS // 4 packed uint64 per slot
 _MASK64: constant(uint256) = 2**64 - 1
 
@@ -256,6 +259,20 @@ event RefundClaimed:
     creator: indexed(address)
     amount: uint256
 
+event CommitteeDrawn:
+    task: indexed(uint256)
+    round: indexed(uint256)
+    target_block: uint256
+    weight: uint256
+    committee_size: uint256
+    submissions: uint256
+    digest: bytes32
+
+event RoundSeeded:
+    task: indexed(uint256)
+    round: indexed(uint256)
+    seed: bytes32
+
 
 # ---- constructor --------------------------------------------------------------------------
 @deploy
@@ -365,6 +382,7 @@ def create_task(params: st.TaskParams) -> uint256:
     assert params.slash_miss <= WAD and params.slash_dev <= WAD, "arena: parameter out of range"
     assert params.slash_node_miss <= WAD, "arena: parameter out of range"
     assert params.min_quorum >= 1 and params.min_quorum <= MAX_VALIDATORS, "arena: parameter out of range"
+    assert params.committee_size >= 1 and params.committee_size <= MAX_COMMITTEE_SIZE, "arena: parameter out of range"
 
     task: uint256 = st.task_count + 1
     st.task_count = task
@@ -400,15 +418,7 @@ def cancel_task(task: uint256):
     @dev Creator only; no participant and no finalized round. Emits `TaskCancelled`.
     @param task The task id.
     """
-    st._exists(task)
-    assert msg.sender == st._state[task].creator, "arena: not creator"
-    assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
-    assert st._state[task].participant_count == 0, "arena: has participants"
-    assert st._state[task].finalized_rounds == 0, "arena: rounds finalized"
-    st._state[task].status = STATUS_CANCELLED
-    refund: uint256 = st._params[task].bounty
-    log TaskCancelled(task=task, creator=msg.sender, refund=refund)
-    assert extcall token.transfer(msg.sender, refund, default_return_value=True)
+    self._forward()
 
 
 @external
@@ -419,16 +429,7 @@ def claim_refund(task: uint256) -> uint256:
     @param task The task id.
     @return uint256 The amount transferred.
     """
-    st._exists(task)
-    assert msg.sender == st._state[task].creator, "arena: not creator"
-    assert st._state[task].status == STATUS_ENDED, "arena: task not ended"
-    assert not st._state[task].refund_claimed, "arena: refund already claimed"
-    amount: uint256 = st._state[task].refund
-    st._state[task].refund_claimed = True
-    log RefundClaimed(task=task, creator=msg.sender, amount=amount)
-    if amount != 0:
-        assert extcall token.transfer(msg.sender, amount, default_return_value=True)
-    return amount
+    return abi_decode(raw_call(rounds, msg.data, max_outsize=32, is_delegate_call=True), uint256)
 
 
 # ---- stake and delegation -----------------------------------------------------------------
@@ -445,46 +446,7 @@ def join(task: uint256, role: uint256, amount: uint256, commission: uint256):
     @param commission The share sigma (WAD) of delegators' part kept by the owner.
     """
     self._not_paused()
-    st._exists(task)
-    assert amount != 0, "arena: zero amount"
-    assert role == NODE or role == VALIDATOR, "arena: bad role"
-    a: uint256 = self._activation(task)
-    current: uint256 = st._parts[task][msg.sender].role
-    if current == 0:
-        assert msg.sender != st._state[task].creator, "arena: creator cannot join"
-        if role == NODE:
-            assert amount >= st._params[task].min_node_stake, "arena: below minimum stake"
-        else:
-            assert amount >= st._params[task].min_validator_stake, "arena: below minimum stake"
-        assert commission <= WAD, "arena: commission out of range"
-        if role == VALIDATOR:
-            n: uint256 = st._state[task].validator_count
-            assert n < MAX_VALIDATORS, "arena: too many validators"
-            st._validators[task][n] = msg.sender
-            st._parts[task][msg.sender].validator_index = n
-            st._state[task].validator_count = n + 1
-        st._parts[task][msg.sender].role = role
-        st._parts[task][msg.sender].commission = commission
-        st._parts[task][msg.sender].del_index = ACC
-        st._state[task].participant_count += 1
-        log Joined(task=task, participant=msg.sender, role=role, commission=commission)
-    else:
-        assert current == role, "arena: role mismatch"
-        assert commission == st._parts[task][msg.sender].commission, "arena: commission is fixed"
-    if a != 0:
-        st._sync(task, msg.sender, a - 1)
-    st._parts[task][msg.sender].own_pending += amount
-    st._parts[task][msg.sender].pending_round = a
-    total: uint256 = st._state[task].total_own_stake + amount
-    st._state[task].total_own_stake = total
-    log Staked(
-        task=task,
-        participant=msg.sender,
-        amount=amount,
-        activation_round=a,
-        own_total=st._parts[task][msg.sender].own_active + st._parts[task][msg.sender].own_pending,
-    )
-    assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True)
+    self._forward()
 
 
 @external
@@ -498,20 +460,7 @@ def delegate(task: uint256, participant: address, amount: uint256):
     @param amount Tokens to delegate (pulled with transferFrom).
     """
     self._not_paused()
-    st._exists(task)
-    assert amount != 0, "arena: zero amount"
-    assert st._parts[task][participant].role != 0, "arena: not a participant"
-    assert participant != msg.sender, "arena: cannot delegate to self"
-    a: uint256 = self._activation(task)
-    if a != 0:
-        st._sync(task, participant, a - 1)
-    self._settle(task, participant, msg.sender)
-    st._dels[task][participant][msg.sender].pending += amount
-    st._dels[task][participant][msg.sender].pending_round = a
-    st._parts[task][participant].del_pending += amount
-    st._parts[task][participant].pending_round = a
-    log Delegated(task=task, participant=participant, delegator=msg.sender, amount=amount, activation_round=a)
-    assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True)
+    self._forward()
 
 
 # ---- submissions --------------------------------------------------------------------------
@@ -584,6 +533,22 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, MAX_SUBMISSIONS], salt
     """
     self._forward()
 
+# ---- committees ---------------------------------------------------------------------------
+@external
+def draw(task: uint256, round: uint256):
+    """
+    @notice Draw the committees of `round` (PROTOCOL.md §5a). Anyone may call, once the
+            round's model reveals closed and every earlier round is finalized.
+    @dev First call: freezes W (the validators' active stake), the committee size K, the
+         submission count and their digest, and commits to the hash of the next block
+         (`target_block`). A call after that block fixes the seed; one more than
+         SEED_WINDOW blocks after it picks a new target block instead. Emits
+         `CommitteeDrawn` (draw, redraw) or `RoundSeeded` (seed fixed).
+    @param task The task id.
+    @param round The first unfinalized round.
+    """
+    self._forward()
+
 # ---- finalize -----------------------------------------------------------------------------
 @external
 def finalize(task: uint256, max_steps: uint256, order: DynArray[uint256, MAX_SUBMISSIONS]) -> bool:
@@ -635,8 +600,8 @@ def claim(task: uint256, participant: address) -> uint256:
         assert amount != 0, "arena: nothing to claim"
         st._parts[task][participant].owner_claimed += amount
     else:
-        self._sync_finalized(task, participant)
-        self._settle(task, participant, msg.sender)
+        st._sync_finalized(task, participant)
+        st._settle(task, participant, msg.sender)
         amount = self._vested(task, st._dels[task][participant][msg.sender].earned) - st._dels[task][participant][msg.sender].claimed
         assert amount != 0, "arena: nothing to claim"
         st._dels[task][participant][msg.sender].claimed += amount
@@ -657,37 +622,7 @@ def withdraw(task: uint256, participant: address) -> uint256:
     @param participant The node or validator the stake belongs to / backs.
     @return uint256 The amount transferred.
     """
-    st._exists(task)
-    status: uint256 = st._state[task].status
-    ended: bool = status == STATUS_ENDED or status == STATUS_CANCELLED
-    leaving: bool = (
-        status == STATUS_ACTIVE and msg.sender != participant and st._parts[task][participant].slash_round != 0
-    )
-    assert ended or leaving, "arena: task not ended"
-    assert st._parts[task][participant].role != 0, "arena: not a participant"
-    amount: uint256 = 0
-    if msg.sender == participant:
-        amount = st._parts[task][participant].own_active + st._parts[task][participant].own_pending
-        st._parts[task][participant].own_active = 0
-        st._parts[task][participant].own_pending = 0
-    else:
-        if not ended:
-            f: uint256 = st._state[task].finalized_rounds
-            assert st._rounds[task][f].stage == STAGE_OPEN, "arena: round being finalized"
-        self._sync_finalized(task, participant)
-        self._settle(task, participant, msg.sender)
-        shares: uint256 = st._dels[task][participant][msg.sender].shares
-        pending: uint256 = st._dels[task][participant][msg.sender].pending
-        amount = shares * st._parts[task][participant].del_index // ACC + pending
-        st._parts[task][participant].del_shares -= shares
-        if pending != 0:  # still in the participant's pending bucket
-            st._parts[task][participant].del_pending -= pending
-        st._dels[task][participant][msg.sender].shares = 0
-        st._dels[task][participant][msg.sender].pending = 0
-    assert amount != 0, "arena: nothing to withdraw"
-    log Withdrawn(task=task, participant=participant, account=msg.sender, amount=amount)
-    assert extcall token.transfer(msg.sender, amount, default_return_value=True)
-    return amount
+    return abi_decode(raw_call(rounds, msg.data, max_outsize=32, is_delegate_call=True), uint256)
 
 
 # ---- views --------------------------------------------------------------------------------
@@ -931,6 +866,106 @@ def validators(task: uint256) -> DynArray[address, MAX_VALIDATORS]:
 
 @external
 @view
+def validator_weight(task: uint256) -> uint256:
+    """
+    @notice W the next `draw` freezes: the validators' own and delegated stake active in the
+            first unfinalized round.
+    @param task The task id.
+    @return uint256 The total stake (0 for an unknown task).
+    """
+    return st._weight(task, st._state[task].finalized_rounds)
+
+
+@external
+@view
+def committee(task: uint256, round: uint256) -> st.CommitteeDraw:
+    """
+    @notice A round's committee draw: target block, seed (computed from the target block's
+            hash while readable if not fixed yet; empty before), W, K, submissions, digest.
+    @param task The task id.
+    @param round The round index.
+    @return st.CommitteeDraw The draw (all zero before `draw`).
+    """
+    d: st.CommitteeDraw = st._draws[task][round]
+    d.seed = st._seed(task, round)
+    return d
+
+
+@internal
+@view
+def _member(task: uint256, round: uint256, validator: address) -> (bytes32, uint256, uint256, uint256, uint256):
+    seed: bytes32 = st._seed(task, round)
+    assert seed != empty(bytes32), "arena: no seed"
+    eff: uint256 = 0
+    if st._parts[task][validator].role == VALIDATOR:
+        eff = st._eff(task, validator, round)
+    return (
+        seed,
+        st._parts[task][validator].validator_index,
+        eff,
+        st._draws[task][round].weight,
+        st._draws[task][round].committee_size,
+    )
+
+
+@external
+@view
+def is_assigned(task: uint256, round: uint256, k: uint256, validator: address) -> bool:
+    """
+    @notice Whether `validator` sits on the committee of submission slot `k` (DESIGN §3.4):
+            keccak256(seed, k, j) < 2**256 * min(1, K * eff_j / W), in O(1).
+    @dev Reverts "arena: no seed" until the seed is readable (PROTOCOL.md §5a).
+    @param task The task id.
+    @param round The round index.
+    @param k The submission slot (< the draw's submissions).
+    @param validator The validator.
+    @return bool True when assigned.
+    """
+    seed: bytes32 = empty(bytes32)
+    j: uint256 = 0
+    eff: uint256 = 0
+    w: uint256 = 0
+    size: uint256 = 0
+    seed, j, eff, w, size = self._member(task, round, validator)
+    assert k < st._draws[task][round].submissions, "arena: no such slot"
+    return sortition._is_assigned(seed, k, j, eff, w, size)
+
+
+@external
+@view
+def assignments(
+    task: uint256, round: uint256, validator: address, start: uint256, count: uint256
+) -> DynArray[uint256, MAX_SUBMISSIONS]:
+    """
+    @notice The slots in [start, start + count) whose committee `validator` sits on, in
+            slot order (page through a large round).
+    @dev Reverts "arena: no seed" until the seed is readable.
+    @param task The task id.
+    @param round The round index.
+    @param validator The validator.
+    @param start The first slot of the page.
+    @param count The page length (at most MAX_SUBMISSIONS).
+    @return DynArray The assigned slots.
+    """
+    seed: bytes32 = empty(bytes32)
+    j: uint256 = 0
+    eff: uint256 = 0
+    w: uint256 = 0
+    size: uint256 = 0
+    seed, j, eff, w, size = self._member(task, round, validator)
+    assert count <= MAX_SUBMISSIONS, "arena: page too long"
+    n: uint256 = st._draws[task][round].submissions
+    out: DynArray[uint256, MAX_SUBMISSIONS] = []
+    for i: uint256 in range(MAX_SUBMISSIONS):
+        if i >= count or start + i >= n:
+            break
+        if sortition._is_assigned(seed, start + i, j, eff, w, size):
+            out.append(start + i)
+    return out
+
+
+@external
+@view
 def round_info(task: uint256, round: uint256) -> st.RoundInfo:
     """
     @notice A round's record: eval reveal, counts, finalize stage and totals.
@@ -1045,20 +1080,6 @@ def _not_paused():
 
 @internal
 @view
-def _activation(task: uint256) -> uint256:
-    assert st._state[task].status == STATUS_ACTIVE, "arena: task not active"
-    start: uint256 = st._params[task].start_time
-    if block.timestamp < start:
-        return 0
-    t: uint256 = (block.timestamp - start) // st._state[task].round_length
-    assert t + 1 < st._params[task].num_rounds, "arena: deposits closed"
-    if st._state[task].finalized_rounds < t:
-        raise concat("arena: finalize round ", uint2str(t - 1), " first")
-    return t + 1
-
-
-@internal
-@view
 def _vested(task: uint256, earned: uint256) -> uint256:
     if st._state[task].status == STATUS_ENDED:
         return earned
@@ -1075,13 +1096,6 @@ def _forward():
 
 
 # ---- internal: stake buckets and accumulators --------------------------------------------
-@internal
-def _sync_finalized(task: uint256, p: address):
-    f: uint256 = st._state[task].finalized_rounds
-    if f != 0:
-        st._sync(task, p, f - 1)
-
-
 @internal
 @view
 def _position_view(task: uint256, p: address, d: address) -> (uint256, uint256):
@@ -1115,26 +1129,3 @@ def _position_view(task: uint256, p: address, d: address) -> (uint256, uint256):
             gain: uint256 = (shares * (acc - ckpt) + new * (acc - snap_acc)) // ACC
             return earned + gain, (shares + new) * index // ACC
     return earned + shares * (acc - ckpt) // ACC, shares * index // ACC + pending
-
-
-@internal
-def _settle(task: uint256, p: address, d: address):
-    """
-    @dev Bring position (p, d) up to date with p's accumulator (caller synced p first);
-         a pending amount of a merged bucket becomes shares at that bucket's index.
-    """
-    acc: uint256 = st._parts[task][p].acc
-    pending: uint256 = st._dels[task][p][d].pending
-    shares: uint256 = st._dels[task][p][d].shares
-    ckpt: uint256 = st._dels[task][p][d].acc_checkpoint
-    gain: uint256 = 0
-    pr: uint256 = st._dels[task][p][d].pending_round
-    if pending != 0 and (st._parts[task][p].pending_round != pr or st._parts[task][p].del_pending == 0):
-        new: uint256 = pending * ACC // st._index_snap[task][p][pr]
-        gain = (shares * (acc - ckpt) + new * (acc - st._acc_snap[task][p][pr])) // ACC
-        st._dels[task][p][d].shares = shares + new
-        st._dels[task][p][d].pending = 0
-    else:
-        gain = shares * (acc - ckpt) // ACC
-    st._dels[task][p][d].earned += gain
-    st._dels[task][p][d].acc_checkpoint = acc

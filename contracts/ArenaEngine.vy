@@ -220,6 +220,7 @@ def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uin
     st._vrounds[task][r][j].burned = burned
     st._state[task].burned += burned
     st._state[task].total_own_stake -= cut
+    st._vstake[task] -= cut + burned
     log Slashed(task=task, round=r, participant=p, amount=cut, burned=burned, reason=reason)
     if burned != 0:
         extcall IBurnable(st._token).burn(burned)

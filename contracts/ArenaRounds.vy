@@ -4,8 +4,10 @@
 @title AIArena rounds
 @custom:contract-name ArenaRounds
 @license MIT
-@notice The commit-reveal entry points of `Arena` (PROTOCOL.md §5): model commits and
-        reveals, the creator's eval reveal, score commits and reveals. Split out of Arena
+@notice The entry points of `Arena` that need no finalize logic (PROTOCOL.md §4, §5,
+        §5a): stake, delegation and exits (`join`, `delegate`, `withdraw`), the task's
+        `cancel_task` and `claim_refund`, model commits and reveals, the creator's eval
+        reveal, score commits and reveals, and the committee `draw`. Split out of Arena
         only to keep each deployable under the 24,576-byte code limit with Vyper's default
         code generator. It has no entry point of its own: Arena's functions of the same
         name delegatecall it with their calldata, so it always works on Arena's storage
@@ -15,7 +17,9 @@
 @custom:kill Nothing to stop: calling it directly reverts.
 """
 
+from ethereum.ercs import IERC20
 from . import arena_state as st
+from . import sortition
 
 initializes: st
 
@@ -63,6 +67,57 @@ event ScoresRevealed:
     round: indexed(uint256)
     validator: indexed(address)
     scores: DynArray[uint64, st.MAX_SUBMISSIONS]
+
+
+event Joined:
+    task: indexed(uint256)
+    participant: indexed(address)
+    role: uint256
+    commission: uint256
+
+event Staked:
+    task: indexed(uint256)
+    participant: indexed(address)
+    amount: uint256
+    activation_round: uint256
+    own_total: uint256
+
+event Delegated:
+    task: indexed(uint256)
+    participant: indexed(address)
+    delegator: indexed(address)
+    amount: uint256
+    activation_round: uint256
+
+event Withdrawn:
+    task: indexed(uint256)
+    participant: indexed(address)
+    account: indexed(address)
+    amount: uint256
+
+event TaskCancelled:
+    task: indexed(uint256)
+    creator: indexed(address)
+    refund: uint256
+
+event RefundClaimed:
+    task: indexed(uint256)
+    creator: indexed(address)
+    amount: uint256
+
+event CommitteeDrawn:
+    task: indexed(uint256)
+    round: indexed(uint256)
+    target_block: uint256
+    weight: uint256
+    committee_size: uint256
+    submissions: uint256
+    digest: bytes32
+
+event RoundSeeded:
+    task: indexed(uint256)
+    round: indexed(uint256)
+    seed: bytes32
 
 
 @deploy
@@ -267,3 +322,245 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, st.MAX_SUBMISSIONS], s
     st._vrounds[task][r][j].revealed = True
     st._rounds[task][r].validator_reveals |= 1 << j
     log ScoresRevealed(task=task, round=r, validator=msg.sender, scores=scores)
+
+
+# ---- task lifecycle (Arena forwards these) -----------------------------------------------
+@external
+def cancel_task(task: uint256):
+    """
+    @notice Cancel a task nobody joined yet and take the bounty back.
+    @dev Creator only; no participant and no finalized round. Emits `TaskCancelled`.
+    @param task The task id.
+    """
+    self._delegated()
+    st._exists(task)
+    assert msg.sender == st._state[task].creator, "arena: not creator"
+    assert st._state[task].status == st.STATUS_ACTIVE, "arena: task not active"
+    assert st._state[task].participant_count == 0, "arena: has participants"
+    assert st._state[task].finalized_rounds == 0, "arena: rounds finalized"
+    st._state[task].status = st.STATUS_CANCELLED
+    refund: uint256 = st._params[task].bounty
+    log TaskCancelled(task=task, creator=msg.sender, refund=refund)
+    assert extcall IERC20(st._token).transfer(msg.sender, refund, default_return_value=True)
+
+
+@external
+def claim_refund(task: uint256) -> uint256:
+    """
+    @notice Creator takes what is left after the last round (rolled-over pots, slashes, dust).
+    @dev Creator only, once, after the task ENDED. Emits `RefundClaimed`.
+    @param task The task id.
+    @return uint256 The amount transferred.
+    """
+    self._delegated()
+    st._exists(task)
+    assert msg.sender == st._state[task].creator, "arena: not creator"
+    assert st._state[task].status == st.STATUS_ENDED, "arena: task not ended"
+    assert not st._state[task].refund_claimed, "arena: refund already claimed"
+    amount: uint256 = st._state[task].refund
+    st._state[task].refund_claimed = True
+    log RefundClaimed(task=task, creator=msg.sender, amount=amount)
+    if amount != 0:
+        assert extcall IERC20(st._token).transfer(msg.sender, amount, default_return_value=True)
+    return amount
+
+
+# ---- committees (PROTOCOL.md §5a) --------------------------------------------------------
+@external
+def draw(task: uint256, round: uint256):
+    """
+    @notice Draw the committees of `round`: anyone, once its model reveals closed and every
+            earlier round is finalized.
+    @dev First call freezes W, K, the submission count and digest and commits to the next
+         block's hash; a later call fixes the seed from it, or picks a new target block
+         when the old one's hash is no longer readable (more than SEED_WINDOW blocks).
+         Emits `CommitteeDrawn` or `RoundSeeded`.
+    @param task The task id.
+    @param round The first unfinalized round.
+    """
+    self._delegated()
+    st._exists(task)
+    assert st._state[task].status == st.STATUS_ACTIVE, "arena: task not active"
+    f: uint256 = st._state[task].finalized_rounds
+    assert round >= f, "arena: round finalized"
+    assert round == f, "arena: finalize earlier rounds first"
+    phase: uint256 = 0
+    current: uint256 = 0
+    phase, current = st._clock(task)
+    assert current > round or (current == round and phase >= st.PHASE_SCORE_COMMIT), "arena: reveals not closed"
+    target: uint256 = st._draws[task][round].target_block
+    if target != 0:
+        assert st._draws[task][round].seed == empty(bytes32), "arena: already drawn"
+        assert block.number > target, "arena: seed block not mined"
+        if block.number - target <= st.SEED_WINDOW:
+            seed: bytes32 = sortition._round_seed(blockhash(target), task, round, st._draws[task][round].digest)
+            st._draws[task][round].seed = seed
+            log RoundSeeded(task=task, round=round, seed=seed)
+            return
+        st._draws[task][round].target_block = block.number + 1
+    else:
+        n: uint256 = st._rounds[task][round].num_submissions
+        digest: bytes32 = empty(bytes32)
+        for k: uint256 in range(st.MAX_SUBMISSIONS):
+            if k >= n:
+                break
+            digest = sortition._next_digest(digest, st._subs[task][round][k].model_sha256)
+        st._draws[task][round] = st.CommitteeDraw(
+            target_block=block.number + 1,
+            seed=empty(bytes32),
+            weight=st._weight(task, round),
+            committee_size=st._params[task].committee_size,
+            submissions=n,
+            digest=digest,
+        )
+    d: st.CommitteeDraw = st._draws[task][round]
+    log CommitteeDrawn(
+        task=task,
+        round=round,
+        target_block=d.target_block,
+        weight=d.weight,
+        committee_size=d.committee_size,
+        submissions=d.submissions,
+        digest=d.digest,
+    )
+
+
+# ---- stake, delegation and exits (Arena forwards these) --------------------------------
+@external
+def join(task: uint256, role: uint256, amount: uint256, commission: uint256):
+    """
+    @notice Join a task as st.NODE (1) or st.VALIDATOR (2) with own stake, or top up.
+    @dev First call: amount >= the role minimum, commission <= st.WAD (fixed for the task).
+         Later calls with the same role and commission add stake. Stake activates
+         next round (PROTOCOL.md §4). Emits `Joined` (first call) and `Staked`.
+    @param task The task id.
+    @param role st.NODE = 1 or st.VALIDATOR = 2.
+    @param amount Tokens to stake (pulled with transferFrom).
+    @param commission The share sigma (st.WAD) of delegators' part kept by the owner.
+    """
+    self._delegated()
+    st._exists(task)
+    assert amount != 0, "arena: zero amount"
+    assert role == st.NODE or role == st.VALIDATOR, "arena: bad role"
+    a: uint256 = st._activation(task)
+    current: uint256 = st._parts[task][msg.sender].role
+    if current == 0:
+        assert msg.sender != st._state[task].creator, "arena: creator cannot join"
+        if role == st.NODE:
+            assert amount >= st._params[task].min_node_stake, "arena: below minimum stake"
+        else:
+            assert amount >= st._params[task].min_validator_stake, "arena: below minimum stake"
+        assert commission <= st.WAD, "arena: commission out of range"
+        if role == st.VALIDATOR:
+            n: uint256 = st._state[task].validator_count
+            assert n < st.MAX_VALIDATORS, "arena: too many validators"
+            st._validators[task][n] = msg.sender
+            st._parts[task][msg.sender].validator_index = n
+            st._state[task].validator_count = n + 1
+        st._parts[task][msg.sender].role = role
+        st._parts[task][msg.sender].commission = commission
+        st._parts[task][msg.sender].del_index = st.ACC
+        st._state[task].participant_count += 1
+        log Joined(task=task, participant=msg.sender, role=role, commission=commission)
+    else:
+        assert current == role, "arena: role mismatch"
+        assert commission == st._parts[task][msg.sender].commission, "arena: commission is fixed"
+    if a != 0:
+        st._sync(task, msg.sender, a - 1)
+    st._parts[task][msg.sender].own_pending += amount
+    st._parts[task][msg.sender].pending_round = a
+    if role == st.VALIDATOR:
+        st._vstake[task] += amount
+        st._vpend[task][a] += amount
+    total: uint256 = st._state[task].total_own_stake + amount
+    st._state[task].total_own_stake = total
+    log Staked(
+        task=task,
+        participant=msg.sender,
+        amount=amount,
+        activation_round=a,
+        own_total=st._parts[task][msg.sender].own_active + st._parts[task][msg.sender].own_pending,
+    )
+    assert extcall IERC20(st._token).transferFrom(msg.sender, self, amount, default_return_value=True)
+
+
+@external
+def delegate(task: uint256, participant: address, amount: uint256):
+    """
+    @notice Back a joined node or validator with `amount` tokens.
+    @dev Activates next round (PROTOCOL.md §4); O(1) in the number of delegators.
+         Settles the caller's accumulated rewards first. Emits `Delegated`.
+    @param task The task id.
+    @param participant The node or validator to back.
+    @param amount Tokens to delegate (pulled with transferFrom).
+    """
+    self._delegated()
+    st._exists(task)
+    assert amount != 0, "arena: zero amount"
+    assert st._parts[task][participant].role != 0, "arena: not a participant"
+    assert participant != msg.sender, "arena: cannot delegate to self"
+    a: uint256 = st._activation(task)
+    if a != 0:
+        st._sync(task, participant, a - 1)
+    st._settle(task, participant, msg.sender)
+    st._dels[task][participant][msg.sender].pending += amount
+    st._dels[task][participant][msg.sender].pending_round = a
+    st._parts[task][participant].del_pending += amount
+    st._parts[task][participant].pending_round = a
+    if st._parts[task][participant].role == st.VALIDATOR:
+        st._vstake[task] += amount
+        st._vpend[task][a] += amount
+    log Delegated(task=task, participant=participant, delegator=msg.sender, amount=amount, activation_round=a)
+    assert extcall IERC20(st._token).transferFrom(msg.sender, self, amount, default_return_value=True)
+
+
+@external
+def withdraw(task: uint256, participant: address) -> uint256:
+    """
+    @notice After the task ENDED (or was cancelled), take back own stake (msg.sender ==
+            participant) or the delegation to `participant`, minus slashing. A delegator of
+            a participant that was slashed may leave before the task ends, between two
+            finalizations (PROTOCOL.md §4).
+    @dev Settles delegator rewards first (claim them with `claim`). Emits `Withdrawn`.
+    @param task The task id.
+    @param participant The node or validator the stake belongs to / backs.
+    @return uint256 The amount transferred.
+    """
+    self._delegated()
+    st._exists(task)
+    status: uint256 = st._state[task].status
+    ended: bool = status == st.STATUS_ENDED or status == st.STATUS_CANCELLED
+    leaving: bool = (
+        status == st.STATUS_ACTIVE and msg.sender != participant and st._parts[task][participant].slash_round != 0
+    )
+    assert ended or leaving, "arena: task not ended"
+    assert st._parts[task][participant].role != 0, "arena: not a participant"
+    amount: uint256 = 0
+    if msg.sender == participant:
+        amount = st._parts[task][participant].own_active + st._parts[task][participant].own_pending
+        st._parts[task][participant].own_active = 0
+        st._parts[task][participant].own_pending = 0
+    else:
+        f: uint256 = st._state[task].finalized_rounds
+        if not ended:
+            assert st._rounds[task][f].stage == st.STAGE_OPEN, "arena: round being finalized"
+            assert st._draws[task][f].target_block == 0, "arena: committees drawn"
+        st._sync_finalized(task, participant)
+        st._settle(task, participant, msg.sender)
+        shares: uint256 = st._dels[task][participant][msg.sender].shares
+        pending: uint256 = st._dels[task][participant][msg.sender].pending
+        index: uint256 = st._parts[task][participant].del_index
+        total: uint256 = st._parts[task][participant].del_shares
+        amount = shares * index // st.ACC + pending
+        st._parts[task][participant].del_shares = total - shares
+        if pending != 0:  # still in the participant's pending bucket
+            st._parts[task][participant].del_pending -= pending
+        if not ended and st._parts[task][participant].role == st.VALIDATOR:
+            st._vstake[task] -= total * index // st.ACC - (total - shares) * index // st.ACC + pending
+            st._vpend[task][st._dels[task][participant][msg.sender].pending_round] -= pending
+        st._dels[task][participant][msg.sender].shares = 0
+        st._dels[task][participant][msg.sender].pending = 0
+    assert amount != 0, "arena: nothing to withdraw"
+    log Withdrawn(task=task, participant=participant, account=msg.sender, amount=amount)
+    assert extcall IERC20(st._token).transfer(msg.sender, amount, default_return_value=True)
+    return amount

@@ -12,6 +12,7 @@
 
 
 from ethereum.ercs import IERC20
+from . import sortition
 
 
 # ---- constants ----------------------------------------------------------------------------
@@ -34,6 +35,8 @@ MAX_PHASE_DURATION: constant(uint256) = 30 * 86400
 MAX_START_DELAY: constant(uint256) = 365 * 86400
 MAX_TOLERANCE: constant(uint256) = 1000 * 10**18
 MAX_FINALIZE_STEPS: constant(uint256) = 320
+MAX_COMMITTEE_SIZE: constant(uint256) = sortition.MAX_COMMITTEE_SIZE
+SEED_WINDOW: constant(uint256) = 256
 _SCORE_SLOTS: constant(uint256) = 32  # MAX_SUBMISSIONS // 4 packed uint64 per slot
 _MASK64: constant(uint256) = 2**64 - 1
 
@@ -92,6 +95,8 @@ struct TaskParams:
     slash_node_miss: uint256
     min_quorum: uint256
     baseline_score: uint64
+    # Protocol v2 committees (DESIGN §3.4): expected committee size K, 1..MAX_COMMITTEE_SIZE.
+    committee_size: uint256
 
 
 struct TaskState:
@@ -214,6 +219,17 @@ struct ValidatorRound:
     covered: uint256
 
 
+# A round's committee draw (PROTOCOL.md §5a): the future block whose hash seeds it and
+# what it froze. `seed` stays empty until a call after `target_block` reads that hash.
+struct CommitteeDraw:
+    target_block: uint256
+    seed: bytes32
+    weight: uint256
+    committee_size: uint256
+    submissions: uint256
+    digest: bytes32
+
+
 struct ModelOwner:
     node: address
     round: uint256
@@ -249,6 +265,12 @@ _vrounds: HashMap[uint256, HashMap[uint256, HashMap[uint256, ValidatorRound]]]
 _scores: HashMap[uint256, HashMap[uint256, HashMap[uint256, HashMap[uint256, uint256]]]]
 _owners: HashMap[uint256, HashMap[bytes32, ModelOwner]]
 _walks: HashMap[uint256, HashMap[uint256, RankWalk]]
+_draws: HashMap[uint256, HashMap[uint256, CommitteeDraw]]
+# Sum over the task's validators of own + delegated stake, pending buckets included, and
+# the part of it that activates at a given round: W of round r = _vstake - _vpend[r + 1]
+# (while round r is the first unfinalized one no bucket activates later than r + 1).
+_vstake: HashMap[uint256, uint256]
+_vpend: HashMap[uint256, HashMap[uint256, uint256]]
 
 
 @internal
@@ -303,7 +325,12 @@ def _sync(task: uint256, p: address, upto: uint256):
     self._acc_snap[task][p][pr] = self._parts[task][p].acc
     self._index_snap[task][p][pr] = index
     self._parts[task][p].own_active += op
-    self._parts[task][p].del_shares += dp * ACC // index
+    before: uint256 = self._parts[task][p].del_shares
+    after: uint256 = before + dp * ACC // index
+    self._parts[task][p].del_shares = after
+    if self._parts[task][p].role == VALIDATOR:
+        # pending tokens become shares: their value may round down by < 1 wei
+        self._vstake[task] -= before * index // ACC + dp - after * index // ACC
     self._parts[task][p].own_pending = 0
     self._parts[task][p].del_pending = 0
 
@@ -378,3 +405,74 @@ def _eval_depth(num_rounds: uint256) -> uint256:
             break
         d += 1
     return d
+
+
+@internal
+@view
+def _weight(task: uint256, r: uint256) -> uint256:
+    """
+    @dev W of round r while r is the first unfinalized round: the validators' own and
+         delegated stake that is active in r (PROTOCOL.md §5a).
+    """
+    return self._vstake[task] - self._vpend[task][r + 1]
+
+
+@internal
+@view
+def _seed(task: uint256, r: uint256) -> bytes32:
+    """
+    @dev The round's committee seed: the stored one, else computed from the target block's
+         hash while it is readable (after the block, at most SEED_WINDOW blocks back),
+         else empty.
+    """
+    seed: bytes32 = self._draws[task][r].seed
+    if seed != empty(bytes32):
+        return seed
+    t: uint256 = self._draws[task][r].target_block
+    if t == 0 or block.number <= t or block.number - t > SEED_WINDOW:
+        return empty(bytes32)
+    return sortition._round_seed(blockhash(t), task, r, self._draws[task][r].digest)
+
+
+@internal
+@view
+def _activation(task: uint256) -> uint256:
+    assert self._state[task].status == STATUS_ACTIVE, "arena: task not active"
+    start: uint256 = self._params[task].start_time
+    if block.timestamp < start:
+        return 0
+    t: uint256 = (block.timestamp - start) // self._state[task].round_length
+    assert t + 1 < self._params[task].num_rounds, "arena: deposits closed"
+    if self._state[task].finalized_rounds < t:
+        raise concat("arena: finalize round ", uint2str(t - 1), " first")
+    return t + 1
+
+
+@internal
+def _sync_finalized(task: uint256, p: address):
+    f: uint256 = self._state[task].finalized_rounds
+    if f != 0:
+        self._sync(task, p, f - 1)
+
+
+@internal
+def _settle(task: uint256, p: address, d: address):
+    """
+    @dev Bring position (p, d) up to date with p's accumulator (caller synced p first);
+         a pending amount of a merged bucket becomes shares at that bucket's index.
+    """
+    acc: uint256 = self._parts[task][p].acc
+    pending: uint256 = self._dels[task][p][d].pending
+    shares: uint256 = self._dels[task][p][d].shares
+    ckpt: uint256 = self._dels[task][p][d].acc_checkpoint
+    gain: uint256 = 0
+    pr: uint256 = self._dels[task][p][d].pending_round
+    if pending != 0 and (self._parts[task][p].pending_round != pr or self._parts[task][p].del_pending == 0):
+        new: uint256 = pending * ACC // self._index_snap[task][p][pr]
+        gain = (shares * (acc - ckpt) + new * (acc - self._acc_snap[task][p][pr])) // ACC
+        self._dels[task][p][d].shares = shares + new
+        self._dels[task][p][d].pending = 0
+    else:
+        gain = shares * (acc - ckpt) // ACC
+    self._dels[task][p][d].earned += gain
+    self._dels[task][p][d].acc_checkpoint = acc

@@ -72,6 +72,7 @@ PARAM_FIELDS = (
     "slash_node_miss",
     "min_quorum",
     "baseline_score",
+    "committee_size",
 )
 
 
@@ -117,6 +118,7 @@ def default_params(**overrides: Any) -> dict:
         slash_node_miss=WAD // 10,
         min_quorum=1,
         baseline_score=0,
+        committee_size=64,
     )
     unknown = set(overrides) - set(p)
     assert not unknown, f"unknown task parameters {unknown}"

@@ -160,6 +160,7 @@ class World:
             slash_node_miss=WAD // 10,
             min_quorum=2,
             baseline_score=0,
+            committee_size=64,
         )
         d.update(kw)
         return d
@@ -247,8 +248,10 @@ def pytest_terminal_summary(terminalreporter):
         return
     paid, runs = machine.paid_round_share()
     if runs:
+        seeded = machine.STATS["seeded"]
         terminalreporter.write_line(
-            f"stateful machine: {paid}/{runs} runs finalized a paid-out round ({paid / runs:.0%})"
+            f"stateful machine: {paid}/{runs} runs finalized a paid-out round ({paid / runs:.0%}); "
+            f"{seeded} fixed a committee seed"
         )
 
 

@@ -108,6 +108,14 @@ def _short_repr_class(cls):
     )
 
 
+_BLOCKS = """
+@external
+@view
+def block_hash(n: uint256) -> bytes32:
+    return blockhash(n)
+"""
+
+
 class Mismatch(AssertionError):
     pass
 
@@ -131,6 +139,7 @@ class Deployment:
             c.__class__ = _short_repr_class(type(c))
         self.model = ArenaModel(self.owner, self.arena.address)
         self.actors: set[str] = set()
+        self._blocks = boa.loads(_BLOCKS)  # reads block hashes for the model's draw seeds
 
     # -- accounts --
     def new_actor(self, name: str, funds: int) -> str:
@@ -291,6 +300,37 @@ class Deployment:
             lambda: self.model.claim_refund(sender, tid),
             lambda: self.arena.claim_refund(tid),
         )
+
+    def draw(self, sender, tid, rnd):
+        """draw on both (§5a); the model reads block hashes off the same chain."""
+        now, block = self.now(), boa.env.evm.patch.block_number
+        ok, got = self.both(
+            f"draw({rnd})",
+            sender,
+            lambda: self.model.draw(sender, tid, rnd, now, block, self.block_hash),
+            lambda: self.arena.draw(tid, rnd),
+        )
+        if ok:
+            self.check_committee(tid, rnd)
+        return ok, got
+
+    def block_hash(self, n: int) -> bytes:
+        return bytes(self._blocks.block_hash(n))
+
+    def check_committee(self, tid: int, rnd: int):
+        """The stored draw equals the model's (the seed once the model fixed it)."""
+        d = self.model.tasks[tid].round(rnd).draw
+        got = self.arena.committee(tid, rnd)
+        names = ("target_block", "seed", "weight", "committee_size", "submissions", "digest")
+        for i, name in enumerate(names):
+            want = d[name]
+            have = bytes(got[i]) if isinstance(want, bytes) else got[i]
+            if name == "seed" and want == b"\0" * 32:
+                continue  # the view computes a readable seed the model has not fixed yet
+            if have != want:
+                raise Mismatch(
+                    f"task {tid} round {rnd} committee {name}: contract {have!r}, model {want!r}"
+                )
 
     def pause(self, sender):
         return self.both("pause", sender, lambda: self.model.pause(sender), self.arena.pause)

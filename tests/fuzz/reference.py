@@ -42,6 +42,7 @@ MAX_FINALIZE_STEPS = 320
 
 PHASE_NOT_STARTED, PHASE_COMMIT, PHASE_EVAL, PHASE_REVEAL = 0, 1, 2, 3
 PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL, PHASE_ENDED = 4, 5, 6
+SEED_WINDOW = 256  # blocks a draw's target block hash stays readable (§5a)
 STATUS_ACTIVE, STATUS_CANCELLED, STATUS_ENDED = 1, 2, 3
 STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK = 0, 1, 2
 STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = 3, 4, 5
@@ -77,6 +78,7 @@ PARAM_FIELDS = (
     "slash_node_miss",
     "min_quorum",
     "baseline_score",
+    "committee_size",
 )
 
 
@@ -176,6 +178,7 @@ class Params:
     slash_node_miss: int
     min_quorum: int
     baseline_score: int
+    committee_size: int = 64
 
     def as_tuple(self):
         return tuple(getattr(self, f) for f in PARAM_FIELDS)
@@ -299,6 +302,8 @@ class Round:
     walk: dict = field(default_factory=dict)  # the RANK walk (best, last, bucket, winner)
     credits: list = field(default_factory=list)
     slashes: list = field(default_factory=list)  # (participant, amount, reason)
+    # the committee draw (§5a): target_block, seed, weight, committee_size, submissions, digest
+    draw: dict | None = None
 
 
 @dataclass
@@ -486,6 +491,7 @@ class ArenaModel:
             p.slash_tau <= MAX_TOLERANCE,
             p.slash_miss <= WAD and p.slash_dev <= WAD and p.slash_node_miss <= WAD,
             1 <= p.min_quorum <= MAX_VALIDATORS,
+            1 <= p.committee_size <= 64,
         ]
         if not all(checks):
             errs.append(rng)
@@ -1247,6 +1253,8 @@ class ArenaModel:
             raise Revert(arena("not a participant"))
         if not ended and self._mid_finalization(task):
             raise Revert(arena("round being finalized"))
+        if not ended and sender != participant and self._drawn(task):
+            raise Revert(arena("committees drawn"))
         if sender == participant:
             amount = pt.own_active + pt.own_pending
             if amount == 0:
@@ -1269,6 +1277,59 @@ class ArenaModel:
         self.withdrawn[key] = self.withdrawn.get(key, 0) + amount
         self._move(self.address, sender, amount)
         return amount
+
+    # -- committees (§5a) --
+    @staticmethod
+    def _drawn(task: Task) -> bool:
+        rd = task.rounds.get(task.finalized_rounds)
+        return rd is not None and rd.draw is not None
+
+    def weight(self, task: Task, r: int) -> int:
+        """W of round r: the validators' effective stake in r, summed (not a running sum)."""
+        return sum(self.eff(pt, r) for pt in task.participants.values() if pt.role == VALIDATOR)
+
+    def draw(self, sender: str, tid: int, rnd: int, now: int, block: int, block_hash) -> None:
+        """``draw`` at chain time ``now`` in block ``block``; ``block_hash(n)`` reads the
+        chain's hash of block ``n`` (only called for readable blocks)."""
+        task = self._task(tid)
+        if task.status != STATUS_ACTIVE:
+            raise Revert(arena("task not active"))
+        f = task.finalized_rounds
+        if rnd < f:
+            raise Revert(arena("round finalized"))
+        if rnd > f:
+            raise Revert(arena("finalize earlier rounds first"))
+        t, ph = self.time_round(task, now), self.phase(task, now)
+        if not (t > rnd or (t == rnd and ph >= PHASE_SCORE_COMMIT)):
+            raise Revert(arena("reveals not closed"))
+        rd = task.round(rnd)
+        d = rd.draw
+        if d is not None:
+            if d["seed"] != b"\0" * 32:
+                raise Revert(arena("already drawn"))
+            if block <= d["target_block"]:
+                raise Revert(arena("seed block not mined"))
+            if block - d["target_block"] <= SEED_WINDOW:
+                d["seed"] = keccak(
+                    encode(
+                        ["bytes32", "uint256", "uint256", "bytes32"],
+                        [block_hash(d["target_block"]), tid, rnd, d["digest"]],
+                    )
+                )
+                return
+            d["target_block"] = block + 1
+            return
+        digest = b"\0" * 32
+        for s in rd.subs:
+            digest = keccak(encode(["bytes32", "bytes32"], [digest, s.model]))
+        rd.draw = {
+            "target_block": block + 1,
+            "seed": b"\0" * 32,
+            "weight": self.weight(task, rnd),
+            "committee_size": task.params.committee_size,
+            "submissions": len(rd.subs),
+            "digest": digest,
+        }
 
     # -- accounting for invariants --
     def owed(self, tid: int) -> int:

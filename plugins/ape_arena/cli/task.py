@@ -163,6 +163,14 @@ def task():
     help="Revealing validators needed for a round to count.",
 )
 @click.option(
+    "--committee-size",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Expected validators per submission's committee (1..64). Committees are drawn "
+    "on-chain (`draw`); they do not yet decide who scores (protocol v2 part 2 in progress).",
+)
+@click.option(
     "--baseline",
     "baseline_score",
     type=SCORE,
@@ -519,6 +527,23 @@ def print_report(rep: dict) -> None:
             con.print(t)
         else:
             con.print(f"  no submissions ({rr['commits']} commits)")
+        com = rr.get("committee")
+        if com:
+            line = (
+                f"  committees: K {com['committee_size']}, W {fmt_tokens(com['weight'])}, "
+                f"{com['submissions']} submissions, target block {com['target_block']} "
+                "(drawn; scoring does not follow committees yet)"
+            )
+            if com["seed"] is None:
+                line += " (seed not readable yet: `draw` again after that block)"
+            else:
+                m = sorted(com["members"]) or [0]
+                line += (
+                    f"; members per submission min {m[0]} / median {m[len(m) // 2]} / max "
+                    f"{m[-1]}; assignments per validator "
+                    + ", ".join(f"{v[:10]}… {len(s)}" for v, s in com["assignments"].items())
+                )
+            con.print(line)
         if rr["validators"]:
             t = Table(title="validators (D = mean relative deviation, F = agreement)",
                       title_justify="left")  # fmt: skip

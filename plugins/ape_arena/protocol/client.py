@@ -168,6 +168,12 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
 
         return int(chain.blocks.head.timestamp)
 
+    def head_block(self) -> int:
+        """The number of the chain's latest block."""
+        from ape import chain
+
+        return int(chain.blocks.head.number)
+
     def enable_warp(self) -> ArenaClient:
         """Make ``wait_for_phase`` jump the clock (local dev chains only)."""
         if not self.is_local:

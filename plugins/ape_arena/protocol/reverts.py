@@ -39,6 +39,12 @@ STATIC_HINTS: dict[str, str] = {
     "zero amount": "amount must be greater than zero",
     "parameter out of range": "a task parameter is out of its allowed range (see contracts/PROTOCOL.md §2)",
     "commission out of range": "commission must be between 0 and 1",
+    "committees drawn": "this round's committees are drawn; leave after the round is finalized",
+    "round finalized": "that round is finalized already; its committees are final",
+    "finalize earlier rounds first": "draw the first unfinalized round; finalize the rounds before it first (`ape arena finalize`)",
+    "reveals not closed": "committees are drawn once the round's model reveals close (SCORE_COMMIT or later)",
+    "seed block not mined": "the draw's target block is not mined yet; send the call again in a later block",
+    "already drawn": "the committees of this round are drawn and their seed is fixed",
 }
 """Revert reasons whose explanation needs no chain state (the others are in ``_hint``)."""
 

@@ -188,6 +188,11 @@ class ArenaTransactions:
             to_bytes32(salt), sender=sender, phase=Phase.SCORE_REVEAL,
         )  # fmt: skip
 
+    def draw(self, task: int, round_: int, sender: Any | None = None) -> None:
+        """Send ``draw(task, round_)`` (PROTOCOL.md §5a): the first call freezes the round's
+        committees and commits to the next block; a later one fixes the seed."""
+        self._tx("draw", task, self.arena.draw, task, round_, sender=self._sender(sender))
+
     def finalize(
         self,
         task: int,

@@ -17,6 +17,8 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 __all__ = [
+    "SEED_WINDOW",
+    "CommitteeDraw",
     "ArenaError",
     "TransientTxError",
     "DEFAULT_FINALIZE_STEPS",
@@ -66,6 +68,8 @@ UNAVAILABLE_SCORE = 2**64 - 2
 against its deviation; a submission most of whose weight reports it is unscored)."""
 MAX_SUBMISSIONS = 128
 MAX_VALIDATORS = 32
+MAX_COMMITTEE_SIZE = 64
+SEED_WINDOW = 256  # blocks a committee draw's target block hash stays readable (PROTOCOL.md §5a)
 MAX_ROUNDS = 64
 PROTOCOL_VERSION = 2
 """The Arena protocol this client speaks (``Arena.PROTOCOL_VERSION()``, contracts/PROTOCOL.md)."""
@@ -212,6 +216,7 @@ def task_param_problems(p: TaskParams, now: int) -> list[str]:
     for name in ("slash_miss", "slash_dev", "slash_node_miss"):
         bound(name, getattr(p, name), 0, WAD, wad=True)
     bound("min_quorum", p.min_quorum, 1, MAX_VALIDATORS)
+    bound("committee_size", p.committee_size, 1, MAX_COMMITTEE_SIZE)
     return out
 
 
@@ -289,12 +294,13 @@ class TaskParams:
     slash_node_miss: int = WAD // 10
     min_quorum: int = 1
     baseline_score: int = 0
+    committee_size: int = 64
 
     ABI_ORDER = (
         "bounty spec_hash spec_uri eval_root num_rounds start_time commit_duration "
         "eval_duration reveal_duration score_commit_duration score_reveal_duration "
         "min_node_stake min_validator_stake gamma delta rank_ratio rank_epsilon tolerance slash_tau "
-        "slash_miss slash_dev slash_node_miss min_quorum baseline_score"
+        "slash_miss slash_dev slash_node_miss min_quorum baseline_score committee_size"
     ).split()
 
     def as_tuple(self) -> tuple:
@@ -391,6 +397,27 @@ class Delegation:
     acc_checkpoint: int
     earned: int
     claimed: int
+
+
+@dataclass(frozen=True)
+class CommitteeDraw:
+    """``committee(task, round)`` (PROTOCOL.md §5a): the draw's target block, its seed
+    (zero until readable), the frozen W and K, the submission count and their digest."""
+
+    target_block: int
+    seed: bytes
+    weight: int
+    committee_size: int
+    submissions: int
+    digest: bytes
+
+    @property
+    def drawn(self) -> bool:
+        return self.target_block != 0
+
+    @property
+    def seeded(self) -> bool:
+        return self.seed != b"\0" * 32
 
 
 @dataclass(frozen=True)

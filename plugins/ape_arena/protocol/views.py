@@ -12,7 +12,9 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from .types import (
+    MAX_SUBMISSIONS,
     ArenaError,
+    CommitteeDraw,
     Delegation,
     ModelCommit,
     Participant,
@@ -134,6 +136,31 @@ class ArenaViews:
 
     def validators(self, task: int) -> list[str]:
         return [to_checksum_address(str(v)) for v in self.arena.validators(task)]
+
+    def validator_weight(self, task: int) -> int:
+        """W the next ``draw`` freezes (PROTOCOL.md §5a)."""
+        return int(self.arena.validator_weight(task))
+
+    def committee(self, task: int, round_: int) -> CommitteeDraw:
+        """The round's committee draw (all zero before ``draw``)."""
+        return from_struct(CommitteeDraw, self.arena.committee(task, round_))
+
+    def assignments(self, task: int, round_: int, validator: Any) -> list[int]:
+        """The slots whose committee ``validator`` sits on, paging through the round; raises
+        ``ArenaError`` while the round has no readable seed."""
+        d = self.committee(task, round_)
+        if not d.seeded:
+            raise ArenaError(
+                f"round {round_} of task {task} has no committee seed yet"
+                + (" (call draw again after its target block)" if d.drawn else " (not drawn)")
+            )
+        who = address_of(validator)
+        out: list[int] = []
+        for start in range(0, d.submissions, MAX_SUBMISSIONS):
+            out += [
+                int(k) for k in self.arena.assignments(task, round_, who, start, MAX_SUBMISSIONS)
+            ]
+        return out
 
     def validator_round(self, task: int, round_: int, validator: Any) -> ValidatorRound:
         return from_struct(

@@ -276,7 +276,34 @@ def round_report(client: ArenaClient, task: int, r: int) -> dict:
         "commits": info.commit_count,
         "submissions": rows,
         "validators": vals,
+        "committee": committee_report(client, task, r),
     }
+
+
+def committee_report(client: ArenaClient, task: int, r: int) -> dict | None:
+    """The round's committee draw (PROTOCOL.md §5a), with each validator's assigned slots
+    and each slot's committee size once the seed is readable; None before ``draw``."""
+    d = client.committee(task, r)
+    if not d.drawn:
+        return None
+    out = {
+        "target_block": d.target_block,
+        "seed": hex32(d.seed) if d.seeded else None,
+        "weight": d.weight,
+        "committee_size": d.committee_size,
+        "submissions": d.submissions,
+        "assignments": {},
+        "members": [],
+    }
+    if d.seeded:
+        members = [0] * d.submissions
+        for v in client.validators(task):
+            slots = client.assignments(task, r, v)
+            out["assignments"][v] = slots
+            for k in slots:
+                members[k] += 1
+        out["members"] = members
+    return out
 
 
 def task_report(client: ArenaClient, task: int, round_: int | None = None) -> dict:

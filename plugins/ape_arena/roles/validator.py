@@ -54,6 +54,7 @@ from typing import Any
 from ..protocol import (
     DEFAULT_FINALIZE_STEPS,
     INVALID_SCORE,
+    SEED_WINDOW,
     UNAVAILABLE_SCORE,
     ArenaClient,
     ArenaError,
@@ -187,6 +188,7 @@ class Validator(RoleLoop):
         self.rounds_seen: set[int] = set()
         self.rounds_closed: set[int] = set()
         self.score_failures: dict[int, int] = {}
+        self._draw_waits: dict[int, int] = {}  # round -> checks waited before drawing
 
     # ------------------------------------------------------------------ one step
     def step(self) -> StepResult:
@@ -207,6 +209,8 @@ class Validator(RoleLoop):
             )
         if 0 <= r < self.params.num_rounds:
             self.rounds_seen.add(r)
+            if phase in (Phase.SCORE_COMMIT, Phase.SCORE_REVEAL):
+                self._ensure_drawn(r)
             if phase == Phase.SCORE_COMMIT:
                 self._ensure_committed(r, result)
             elif phase == Phase.SCORE_REVEAL:
@@ -224,6 +228,47 @@ class Validator(RoleLoop):
                 self._round_closed(seen)
                 self.rounds_closed.add(seen)
         return self._settle(result, now)
+
+    # ------------------------------------------------------------------ committees
+    def _ensure_drawn(self, r: int) -> None:
+        """Draw round ``r``'s committees if nobody did (PROTOCOL.md §5a; anyone may), and say
+        once how many of them this validator sits on. Scores do not follow committees yet
+        (issue #12): this validator still scores every submission, and a draw that fails
+        never stops it."""
+        if (r, "committee") in self._said:
+            return
+        if self.client.task_state(self.task).finalized_rounds != r:
+            return  # an earlier round is not finalized yet: a draw would revert
+        d = self.client.committee(self.task, r)
+        if d.seeded:
+            mine = self.client.assignments(self.task, r, self.address)
+            self._once(
+                r,
+                "committee",
+                f"round {r}: committees drawn (K {d.committee_size}, seed {hex32(d.seed)[:12]}…): "
+                f"on {len(mine)} of {d.submissions} committees; scoring all {d.submissions} "
+                "until scores follow committees",
+            )
+            return
+        redraw = d.drawn
+        if redraw and self.client.head_block() - d.target_block <= SEED_WINDOW:
+            return  # its target block is not mined yet; the views read the seed once it is
+        # Validators take turns by index (one more check each) so that they do not all send
+        # the same draw at once: the first draw makes the others' unnecessary.
+        waited = self._draw_waits.get(r, 0)
+        if waited < min(self.client.participant(self.task, self.address).validator_index, 8):
+            self._draw_waits[r] = waited + 1
+            return
+        try:
+            self.client.draw(self.task, r, sender=self.account)
+        except ArenaError as err:
+            self._once(r, f"draw {err}", f"round {r}: {err}")
+            return
+        d = self.client.committee(self.task, r)
+        why = " again (the last target block's hash is gone)" if redraw else ""
+        self.log(
+            f"round {r}: drew the committees{why}; their seed is the hash of block {d.target_block}"
+        )
 
     # ------------------------------------------------------------------ score + commit
     def _ensure_committed(self, r: int, result: StepResult) -> None:

@@ -209,6 +209,7 @@ class Demo:
             slash_node_miss=WAD // 10,
             min_quorum=3,
             baseline_score=int(math.log(10) * 10**9),  # chance level: worse earns nothing
+            committee_size=2,  # fewer than the 5 validators: committees differ (PROTOCOL.md §5a)
         )
         self.header("create the task, join, delegate")
         task = client.create_task(params, sender=creator)
@@ -385,6 +386,27 @@ class Demo:
         return sha
 
     # ------------------------------------------------------------------ tables
+    def _committees(self, r: int, subs) -> None:
+        """Who sits on which submission's committee (drawn on-chain, PROTOCOL.md §5a)."""
+        from ..roles.creator import committee_report
+
+        com = committee_report(self.client, self.task, r)
+        if com is None or com["seed"] is None:
+            self.say(f"round {r}: no committee seed readable (nobody drew it in time)")
+            return
+        models = {s.slot: self.names.get(s.node, s.node[:10]) for s in subs}
+        per_slot = {k: [] for k in range(com["submissions"])}
+        for v, slots in com["assignments"].items():
+            for k in slots:
+                per_slot[k].append(self.names.get(v, v[:10]))
+        self.say(
+            f"round {r}: committees drawn on-chain (K {com['committee_size']} of "
+            f"{len(com['assignments'])} validators; scores do not follow them yet, issue #12): "
+            + "; ".join(
+                f"{models.get(k, k)}: {', '.join(m) or 'nobody'}" for k, m in per_slot.items()
+            )
+        )
+
     def _round_tables(self, r: int, nodes, validators) -> None:
         from rich.table import Table
 
@@ -417,6 +439,7 @@ class Demo:
                 "-" if acc is None else f"{acc:.1%}", fmt_wad(s.weight), fmt_tokens(s.reward),
             )  # fmt: skip
         self.console.print(lb)
+        self._committees(r, subs)
 
         vt = Table(
             title=f"round {r}: validators (scores per slot, deviation D from consensus, agreement F)"

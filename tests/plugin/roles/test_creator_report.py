@@ -6,8 +6,14 @@ from __future__ import annotations
 from types import SimpleNamespace as NS
 
 from ape_arena.cli.task import _consensus_text
-from ape_arena.protocol import INVALID_SCORE, UNAVAILABLE_SCORE, Participant, Stage
-from ape_arena.roles.creator import round_report, stake_at_risk
+from ape_arena.protocol import (
+    INVALID_SCORE,
+    UNAVAILABLE_SCORE,
+    CommitteeDraw,
+    Participant,
+    Stage,
+)
+from ape_arena.roles.creator import committee_report, round_report, stake_at_risk
 
 WAD, ACC = 10**18, 10**36
 
@@ -19,9 +25,19 @@ def sub(slot, c, status, key, weight):
     )  # fmt: skip
 
 
+NO_DRAW = CommitteeDraw(0, b"\0" * 32, 0, 0, 0, b"\0" * 32)
+
+
 class FakeClient:
-    def __init__(self, subs, parts=None):
+    def __init__(self, subs, parts=None, draw=NO_DRAW, assigned=None):
         self.subs, self.parts = subs, parts or {}
+        self.draw, self.assigned = draw, assigned or {}
+
+    def committee(self, task, r):
+        return self.draw
+
+    def assignments(self, task, r, v):
+        return self.assigned[v]
 
     def round_info(self, task, r):
         return NS(stage=Stage.DONE, done=True, void_reason=0, eval_revealed=True,
@@ -91,3 +107,17 @@ def test_stake_at_risk_shows_what_a_delegated_token_is_worth_after_a_slash():
     assert (b["delegated"], b["delegations_burned"], b["kept"], b["delegators_may_leave"]) == (
         180 * WAD, 20 * WAD, 0.9, True,
     )  # fmt: skip
+
+
+def test_committee_report_counts_members_per_submission():
+    parts = {"0xA": None, "0xB": None, "0xC": None}
+    assert committee_report(FakeClient([], parts), 1, 0) is None  # not drawn
+    drawn = CommitteeDraw(41, b"\0" * 32, 300, 2, 3, b"\1" * 32)
+    rep = committee_report(FakeClient([], parts, draw=drawn), 1, 0)
+    assert rep["seed"] is None and rep["members"] == [] and rep["target_block"] == 41
+    seeded = CommitteeDraw(41, b"\7" * 32, 300, 2, 3, b"\1" * 32)
+    assigned = {"0xA": [0, 2], "0xB": [2], "0xC": []}
+    rep = committee_report(FakeClient([], parts, draw=seeded, assigned=assigned), 1, 0)
+    assert rep["seed"] == "0x" + "07" * 32
+    assert rep["members"] == [1, 0, 2]  # slot 1 has nobody on its committee
+    assert rep["assignments"] == assigned and (rep["weight"], rep["committee_size"]) == (300, 2)

@@ -92,6 +92,8 @@ def _play_round(
         ]
     )
     net.warp(start + 3 * PHASE + 1)
+    # the committee draw (PROTOCOL.md §5a): freeze W and the digest of the n submissions ...
+    net.send_one(Tx(creator, arena, "draw", (task, 0), lab(f"draw ({n} submissions)")))
     scores = {v: _scores(n, j, j == len(vals) - 1, len(vals)) for j, v in enumerate(vals)}
     salts = {v: label_sha(f"salt-{tag}-{v}") for v in vals}
     commits = []
@@ -102,6 +104,8 @@ def _play_round(
         )
         commits.append(Tx(v, arena, "commit_scores", (task, c), lab("commit_scores")))
     net.send(commits)
+    # ... and, blocks later, fix its seed from the target block's hash
+    net.send_one(Tx(creator, arena, "draw", (task, 0), lab("draw (fix the seed)")))
     net.warp(start + 4 * PHASE + 1)
     net.send(
         [
@@ -277,6 +281,7 @@ class GasRun:
             WAD // 10,  # slash_node_miss
             self.validators // 2,  # min_quorum
             0,  # baseline_score
+            64,  # committee_size
         )
         net.send_one(Tx(creator, arena, "create_task", (self.params,), "create_task"))
         self.task = arena.task_count()
