@@ -338,14 +338,19 @@ class ArenaMachine(RuleBasedStateMachine):
         rnd=st.integers(-1, 1),
         blocks=st.sampled_from([0, 1, 2, 2, 5, 300]),
         who=st.integers(0, 2),
+        again=st.booleans(),
     )
-    def draw(self, t, rnd, blocks, who):
+    def draw(self, t, rnd, blocks, who, again):
         """Anyone draws a round's committees (§5a), after `blocks` more blocks: the first
-        unfinalized round (rnd 0), the one before (-1) or after it (1)."""
+        unfinalized round (rnd 0), the one before (-1) or after it (1); `again`: two blocks
+        later once more (fixes the seed after a first draw)."""
         tid = self.task_of(t)
         boa.env.evm.patch.block_number += blocks
         r = max(self.m.tasks[tid].finalized_rounds + rnd, 0)
         self.run(self.dep.draw, self.pick("validator", who), tid, r)
+        if again:
+            boa.env.evm.patch.block_number += 2
+            self.run(self.dep.draw, self.pick("validator", who + 1), tid, r)
 
     # owner and creator actions
     @precondition(lambda self: self.m.tasks)

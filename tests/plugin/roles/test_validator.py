@@ -19,6 +19,7 @@ from ape_arena.evaluation.spec import example
 from ape_arena.fsutil import atomic_write_json
 from ape_arena.protocol import (
     ArenaError,
+    CommitteeDraw,
     Phase,
     RoundInfo,
     Status,
@@ -92,6 +93,26 @@ class FakeArena:
         self.sent: list[str] = []
         self.hooks: dict[str, list] = {}
         self.role, self.stake, self.pending = 2, 100, 0
+        self.block = 1000
+        self.targets: dict[int, int] = {}  # round -> the draw's target block
+        self.draws: list[int] = []  # rounds drawn by this validator
+
+    # -- committees (PROTOCOL.md §5a): the draw's seed is readable once its block is past
+    def committee(self, task, r):
+        t = self.targets.get(r, 0)
+        seed = bytes([r + 1]) * 32 if t and self.block > t else b"\0" * 32
+        return CommitteeDraw(t, seed, 100, 64, self.n, b"\3" * 32)
+
+    def assignments(self, task, r, who):
+        return list(range(self.n))
+
+    def head_block(self) -> int:
+        return self.block
+
+    def draw(self, task, r, sender=None):
+        self.draws.append(r)
+        self.targets[r] = self.block + 1
+        self.block += 1
 
     # -- clock
     def now(self) -> int:
@@ -116,7 +137,16 @@ class FakeArena:
         )()
 
     def participant(self, task, who):
-        return type("P", (), {"role": self.role, "pending_round": 1, "own_pending": self.pending})()
+        return type(
+            "P",
+            (),
+            {
+                "role": self.role,
+                "pending_round": 1,
+                "own_pending": self.pending,
+                "validator_index": 0,
+            },
+        )()
 
     def own_stake(self, task, who, r):
         return self.stake
@@ -302,6 +332,25 @@ def test_full_round_commits_reveals_finalizes_and_claims(arena, make_validator):
     res = v.step()
     assert res.actions == ["finalize 0", "claim"]
     assert arena.sent == ["commit 0", "reveal 0", "finalize 0", "claim"]
+
+
+def test_draws_the_committees_once_and_reports_its_assignments(arena, make_validator):
+    """PROTOCOL.md §5a: nobody drew round 0, so the validator does (once), then says how
+    many committees it sits on when the seed is readable; scoring goes on meanwhile."""
+    v = make_validator()
+    logs = v.lines
+    arena.at(0, Phase.SCORE_COMMIT)
+    assert v.step().actions == ["commit"]
+    assert arena.draws == [0]
+    assert any("drew the committees" in line and "block 1001" in line for line in logs)
+    v.step()  # the target block is not past yet: no second draw, nothing said
+    assert arena.draws == [0] and not any("committees drawn" in line for line in logs)
+    arena.block += 1
+    v.step()
+    v.step()
+    assert arena.draws == [0]
+    said = [line for line in logs if "committees drawn" in line]
+    assert len(said) == 1 and "on 3 of 3 committees" in said[0]
 
 
 def test_step_is_idempotent_within_a_phase(arena, make_validator):
