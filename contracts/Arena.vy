@@ -1022,7 +1022,8 @@ def validator_round(task: uint256, round: uint256, validator: address) -> st.Val
 @view
 def validator_scores(task: uint256, round: uint256, validator: address) -> DynArray[uint64, MAX_SUBMISSIONS]:
     """
-    @notice The scores `validator` revealed in `round` (empty if none).
+    @notice The scores `validator` revealed in `round` (empty if none): one per slot it
+            was assigned, in slot order (`validator_round().assigned` is their bitmap).
     @param task The task id.
     @param round The round index.
     @param validator The validator.
@@ -1035,10 +1036,12 @@ def validator_scores(task: uint256, round: uint256, validator: address) -> DynAr
     if not st._vrounds[task][round][j].revealed:
         return out
     n: uint256 = st._rounds[task][round].num_submissions
+    bits: uint256 = st._vrounds[task][round][j].assigned
     for k: uint256 in range(MAX_SUBMISSIONS):
         if k >= n:
             break
-        out.append(st._score(task, round, j, k))
+        if bits & (1 << k) != 0:
+            out.append(st._score(task, round, j, k))
     return out
 
 

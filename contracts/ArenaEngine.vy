@@ -18,6 +18,7 @@
 
 from . import arena_state as st
 from . import score_math
+from . import sortition
 
 initializes: st
 
@@ -228,6 +229,18 @@ def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uin
 
 
 @internal
+@view
+def _assigned(task: uint256, r: uint256, j: uint256) -> bool:
+    """
+    @dev Whether validator index j sat on at least one committee of round r.
+    """
+    bits: uint256 = 0
+    count: uint256 = 0
+    bits, count = st._assignment(task, r, j, st._eff(task, st._validators[task][j], r))
+    return count != 0
+
+
+@internal
 def _open(task: uint256, r: uint256):
     nr: uint256 = st._params[task].num_rounds
     bounty: uint256 = st._params[task].bounty
@@ -272,13 +285,12 @@ def _open(task: uint256, r: uint256):
     if void == st.VOID_NONE:
         st._rounds[task][r].stage = st.STAGE_CONSENSUS
         return
-    commits: uint256 = st._rounds[task][r].validator_commits
     slashed: uint256 = 0
     frac: uint256 = st._params[task].slash_miss
     for j: uint256 in range(st.MAX_VALIDATORS):
         if j >= vcount:
             break
-        if commits & (1 << j) != 0 and reveals & (1 << j) == 0:
+        if reveals & (1 << j) == 0 and self._assigned(task, r, j):
             slashed += self._slash(task, r, j, frac, st.SLASH_MISS)
     st._rounds[task][r].slashed = slashed
     if void != st.VOID_NO_EVAL and st._rounds[task][r].committer_count != 0:
@@ -302,17 +314,21 @@ def _consensus(task: uint256, r: uint256):
     ws: uint256[st.MAX_VALIDATORS] = empty(uint256[st.MAX_VALIDATORS])
     js: uint256[st.MAX_VALIDATORS] = empty(uint256[st.MAX_VALIDATORS])
     m: uint256 = 0
+    total: uint256 = st._draws[task][r].weight
+    size: uint256 = st._draws[task][r].committee_size
     for j: uint256 in range(st.MAX_VALIDATORS):
         if j >= vcount:
             break
-        if reveals & (1 << j) != 0:
+        if reveals & (1 << j) != 0 and st._vrounds[task][r][j].assigned & (1 << k) != 0:
             xs[m] = st._score(task, r, j, k)
-            ws[m] = st._vrounds[task][r][j].stake
+            # the committee vote weight eff / p = max(eff, W // K) (DESIGN §3.4)
+            ws[m] = sortition._vote_weight(st._vrounds[task][r][j].stake, total, size)
             js[m] = j
             m += 1
     c: uint64 = 0
-    status: uint256 = 0
-    c, status = score_math._consensus(xs, ws, m, st._params[task].tolerance)
+    status: uint256 = score_math.STATUS_UNSCORED
+    if m != 0:  # nobody of its committee revealed: unscored, nobody slashed over it
+        c, status = score_math._consensus(xs, ws, m, st._params[task].tolerance)
     st._subs[task][r][k].consensus = c
     st._subs[task][r][k].status = status
     st._subs[task][r][k].stake = st._eff(task, st._subs[task][r][k].node, r)
@@ -321,6 +337,7 @@ def _consensus(task: uint256, r: uint256):
         for i: uint256 in range(st.MAX_VALIDATORS):
             if i >= m:
                 break
+            st._vrounds[task][r][js[i]].assigned_available += 1
             if xs[i] == st.UNAVAILABLE:
                 continue
             st._vrounds[task][r][js[i]].covered += 1
@@ -420,7 +437,6 @@ def _finish_rank(task: uint256, r: uint256):
     vcount: uint256 = st._state[task].validator_count
     reveals: uint256 = st._rounds[task][r].validator_reveals
     tolerance: uint256 = st._params[task].tolerance
-    available: uint256 = st._rounds[task][r].available
     sf: uint256 = 0
     for j: uint256 in range(st.MAX_VALIDATORS):
         if j >= vcount:
@@ -431,8 +447,12 @@ def _finish_rank(task: uint256, r: uint256):
             f: uint256 = 0
             if n != 0:
                 dev = st._vrounds[task][r][j].deviation_sum // n
-                # agreement, scaled by the share of available submissions it scored
-                f = score_math._agreement(dev, tolerance) * st._vrounds[task][r][j].covered // available
+                # agreement, scaled by the share of its available assignments it scored
+                f = (
+                    score_math._agreement(dev, tolerance)
+                    * st._vrounds[task][r][j].covered
+                    // st._vrounds[task][r][j].assigned_available
+                )
             st._vrounds[task][r][j].deviation = dev
             st._vrounds[task][r][j].agreement = f
             sf += f * st._vrounds[task][r][j].stake
@@ -501,7 +521,7 @@ def _pay_validator(task: uint256, r: uint256):
         if st._vrounds[task][r][j].deviation > st._params[task].slash_tau:
             cut: uint256 = self._slash(task, r, j, st._params[task].slash_dev, st.SLASH_DEVIATION)
             st._rounds[task][r].slashed += cut
-    elif st._rounds[task][r].validator_commits & bit != 0:
+    elif self._assigned(task, r, j):
         miss: uint256 = self._slash(task, r, j, st._params[task].slash_miss, st.SLASH_MISS)
         st._rounds[task][r].slashed += miss
     j += 1

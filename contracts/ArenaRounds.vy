@@ -270,9 +270,12 @@ def reveal_eval(
 @external
 def commit_scores(task: uint256, c: bytes32):
     """
-    @notice Commit to this round's scores in the SCORE_COMMIT phase.
-    @dev c = score_commitment(task, round, msg.sender, scores, salt); re-commit overwrites.
-         Emits `ScoresCommitted`.
+    @notice Commit to this round's scores of the caller's committee assignments in the
+            SCORE_COMMIT phase (PROTOCOL.md §5, §5a).
+    @dev c = score_commitment(task, round, msg.sender, scores, salt), `scores` one per
+         assigned slot in slot order; re-commit overwrites. Needs the round's committee
+         seed (`draw`, then a later block); the first commit after the seed became readable
+         fixes it (`RoundSeeded`). Emits `ScoresCommitted`.
     @param task The task id.
     @param c The commitment.
     """
@@ -282,6 +285,11 @@ def commit_scores(task: uint256, c: bytes32):
     assert st._parts[task][msg.sender].role == st.VALIDATOR, "arena: not a validator"
     assert c != empty(bytes32), "arena: empty commitment"
     assert st._own(task, msg.sender, r) != 0, "arena: stake not active"
+    seed: bytes32 = st._seed(task, r)
+    assert seed != empty(bytes32), "arena: committees not drawn"
+    if st._draws[task][r].seed == empty(bytes32):
+        st._draws[task][r].seed = seed
+        log RoundSeeded(task=task, round=r, seed=seed)
     j: uint256 = st._parts[task][msg.sender].validator_index
     st._vrounds[task][r][j].commitment = c
     st._vrounds[task][r][j].committed = True
@@ -293,8 +301,9 @@ def commit_scores(task: uint256, c: bytes32):
 def reveal_scores(task: uint256, scores: DynArray[uint64, st.MAX_SUBMISSIONS], salt: bytes32):
     """
     @notice Reveal the committed scores in the SCORE_REVEAL phase.
-    @dev One score per revealed submission, in slot order; INVALID = 2**64-1.
-         Stored packed, 4 per storage slot. Emits `ScoresRevealed`.
+    @dev One score per assigned slot, in slot order (the contract enumerates the caller's
+         assignment itself: a list of another length reverts); INVALID = 2**64-1. Stored
+         packed, 4 per storage slot, at the assigned slots. Emits `ScoresRevealed`.
     @param task The task id.
     @param scores The scores (lower is better, scale 1e9).
     @param salt The salt used in the commitment.
@@ -306,19 +315,27 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, st.MAX_SUBMISSIONS], s
     j: uint256 = st._parts[task][msg.sender].validator_index
     assert st._vrounds[task][r][j].committed, "arena: no commitment"
     assert not st._vrounds[task][r][j].revealed, "arena: already revealed"
-    n: uint256 = len(scores)
-    assert n == st._rounds[task][r].num_submissions, "arena: wrong number of scores"
+    bits: uint256 = 0
+    count: uint256 = 0
+    bits, count = st._assignment(task, r, j, st._eff(task, msg.sender, r))
+    assert len(scores) == count, "arena: wrong number of scores"
     assert keccak256(abi_encode(task, r, msg.sender, scores, salt)) == st._vrounds[task][r][j].commitment, "arena: bad reveal"
+    n: uint256 = st._rounds[task][r].num_submissions
+    i: uint256 = 0
     for s: uint256 in range(st._SCORE_SLOTS):
         if s * 4 >= n:
             break
         word: uint256 = 0
-        for i: uint256 in range(4):
-            k: uint256 = s * 4 + i
+        for q: uint256 in range(4):
+            k: uint256 = s * 4 + q
             if k >= n:
                 break
-            word |= convert(scores[k], uint256) << (64 * i)
-        st._scores[task][r][j][s] = word
+            if bits & (1 << k) != 0:
+                word |= convert(scores[i], uint256) << (64 * q)
+                i += 1
+        if word != 0:
+            st._scores[task][r][j][s] = word
+    st._vrounds[task][r][j].assigned = bits
     st._vrounds[task][r][j].revealed = True
     st._rounds[task][r].validator_reveals |= 1 << j
     log ScoresRevealed(task=task, round=r, validator=msg.sender, scores=scores)

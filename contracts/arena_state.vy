@@ -217,6 +217,10 @@ struct ValidatorRound:
     burned: uint256
     scored: uint256
     covered: uint256
+    # committees (PROTOCOL.md §5a): bitmap of the slots it was assigned (set at its reveal)
+    # and how many of them were available (not UNAVAILABLE by consensus)
+    assigned: uint256
+    assigned_available: uint256
 
 
 # A round's committee draw (PROTOCOL.md §5a): the future block whose hash seeds it and
@@ -476,3 +480,37 @@ def _settle(task: uint256, p: address, d: address):
         gain = shares * (acc - ckpt) // ACC
     self._dels[task][p][d].earned += gain
     self._dels[task][p][d].acc_checkpoint = acc
+
+
+@internal
+@view
+def _is_member(task: uint256, r: uint256, seed: bytes32, k: uint256, j: uint256, eff: uint256) -> bool:
+    """
+    @dev Whether validator index j (effective stake eff) sits on slot k's committee.
+    """
+    return sortition._is_assigned(
+        seed, k, j, eff, self._draws[task][r].weight, self._draws[task][r].committee_size
+    )
+
+
+@internal
+@view
+def _assignment(task: uint256, r: uint256, j: uint256, eff: uint256) -> (uint256, uint256):
+    """
+    @dev Bitmap and count of the slots validator index j is assigned in round r: none
+         until a score commit fixed the seed (so finalize never depends on when it runs).
+         O(n) keccaks, n <= MAX_SUBMISSIONS.
+    """
+    seed: bytes32 = self._draws[task][r].seed
+    if seed == empty(bytes32):
+        return 0, 0
+    n: uint256 = self._draws[task][r].submissions
+    bits: uint256 = 0
+    count: uint256 = 0
+    for k: uint256 in range(MAX_SUBMISSIONS):
+        if k >= n:
+            break
+        if self._is_member(task, r, seed, k, j, eff):
+            bits |= 1 << k
+            count += 1
+    return bits, count

@@ -198,6 +198,8 @@ class Task:
         if target <= now < phase_end - 5:
             return  # already inside that phase (with a few seconds left): stay
         self.warp_to(target)
+        if phase == PHASE_SCORE_COMMIT and self.state().finalized_rounds == rnd:
+            self.draw(rnd)  # what validators' clients do first (PROTOCOL.md §5a)
 
     def open_reveals(self, rnd: int) -> None:
         """The creator reveals round `rnd`'s eval shard in EVAL (if not yet), then the clock
@@ -235,6 +237,17 @@ class Task:
             self.proofs[rnd],
             sender=sender or self.creator,
         )
+
+    def draw(self, rnd: int, sender=None):
+        """Draw round `rnd`'s committees unless drawn (PROTOCOL.md §5a) and mine two blocks,
+        so that the seed (the target block's hash) is readable for the score commits."""
+        if self.arena.committee(self.id, rnd).target_block == 0:
+            self.arena.draw(self.id, rnd, sender=sender or self.creator)
+        self.chain.mine(2)
+
+    def slots(self, who, rnd: int) -> list[int]:
+        """The slots of `who`'s committees in round `rnd` (the seed must be readable)."""
+        return list(self.arena.assignments(self.id, rnd, who, 0, 128))
 
     def commit_scores(self, who, scores: list[int], rnd: int, salt: bytes | None = None):
         salt = salt or sha(f"salt-{who.address}-{rnd}")
@@ -283,7 +296,7 @@ class Task:
             self.warp(rnd, PHASE_REVEAL)
             for who, model in models.items():
                 self.reveal_model(who, model)
-        self.warp(rnd, PHASE_SCORE_COMMIT)
+        self.warp(rnd, PHASE_SCORE_COMMIT)  # draws the committees
         for who, s in scores.items():
             self.commit_scores(who, s, rnd)
         self.warp(rnd, PHASE_SCORE_REVEAL)

@@ -677,8 +677,10 @@ def test_delegators_of_a_slashed_validator_may_leave_between_finalizations(
         arena.withdraw(t.id, validator, sender=delegator2)
     assert arena.withdrawable(t.id, validator, delegator2) == 0
 
-    # Round 1 played; while its finalize is paged, nobody leaves (weights are fixed at OPEN).
+    # Round 1 played (validator2 sits on the committee and misses again: slashed again);
+    # while its finalize is paged, nobody leaves (weights are fixed at OPEN).
     t.play_round(1, {node: MODEL_B}, {validator: [5]})
+    assert arena.is_assigned(t.id, 1, 0, validator2)
     t.warp(1, PHASE_ENDED)
     arena.finalize(t.id, 1, [], sender=creator)  # OPEN only: no order needed yet
     assert t.round(1).stage != STAGE_OPEN
@@ -686,10 +688,12 @@ def test_delegators_of_a_slashed_validator_may_leave_between_finalizations(
         arena.withdraw(t.id, validator2, sender=delegator)
     assert arena.withdrawable(t.id, validator2, delegator) == 0
     t.finalize(creator)
+    value = arena.delegation_value(t.id, validator2, delegator)
+    assert value == 32 * E18 * 4 // 5  # the second miss took a fifth again
     before = arena_token.balanceOf(delegator)
     tx = arena.withdraw(t.id, validator2, sender=delegator)
     assert log(tx, arena.Withdrawn)[0].amount == value
     assert arena_token.balanceOf(delegator) == before + value
-    assert arena.effective_stake(t.id, validator2, 2) == 40 * E18  # 50 - 10 own, 0 delegated
+    assert arena.effective_stake(t.id, validator2, 2) == 32 * E18  # 50 - 10 - 8 own, 0 delegated
     with ape.reverts("arena: nothing to withdraw"):
         arena.withdraw(t.id, validator2, sender=delegator)

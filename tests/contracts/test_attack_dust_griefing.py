@@ -65,6 +65,8 @@ def _play_side_by_side(tasks, node, node2, validator, validator2, creator):
         t.reveal_model(node2, sha(f"other-{t.id}"))
     a.warp(0, PHASE_SCORE_COMMIT)
     for t in tasks:
+        t.draw(0)  # each task's committees (PROTOCOL.md §5a)
+    for t in tasks:
         t.commit_scores(validator, [300_000_000, 600_000_000], 0)
         t.commit_scores(validator2, [310_000_000, 600_000_000], 0)
     a.warp(0, PHASE_SCORE_REVEAL)

@@ -67,6 +67,9 @@ def lockstep(tasks, rnd, plays):
     t0.warp(rnd, PHASE_SCORE_COMMIT)
     for t in tasks:
         if plays[t.id] and plays[t.id][2]:
+            t.draw(rnd)  # each task's committees (PROTOCOL.md §5a)
+    for t in tasks:
+        if plays[t.id] and plays[t.id][2]:
             t.commit_scores(plays[t.id][1], [400_000_000], rnd)
     t0.warp(rnd, PHASE_SCORE_REVEAL)
     for t in tasks:

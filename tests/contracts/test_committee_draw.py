@@ -24,7 +24,7 @@ def test_draw_seed_and_assignments_follow_the_chain(
     t.open_reveals(0)
     for who, m in models.items():
         t.reveal_model(who, m)
-    t.warp(0, PHASE_SCORE_COMMIT)
+    t.warp_to(t.phase_start(0, PHASE_SCORE_COMMIT) + 1)  # (t.warp would draw too)
 
     vals = [validator, validator2, validator3]
     w = sum(arena.effective_stake(t.id, v, 0) for v in vals)

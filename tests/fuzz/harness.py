@@ -248,11 +248,11 @@ class Deployment:
         )
 
     def commit_scores(self, sender, tid, c: bytes):
-        now = self.now()
+        now, block = self.now(), boa.env.evm.patch.block_number
         return self.both(
             "commit_scores",
             sender,
-            lambda: self.model.commit_scores(sender, tid, c, now),
+            lambda: self.model.commit_scores(sender, tid, c, now, block, self.block_hash),
             lambda: self.arena.commit_scores(tid, c),
         )
 
@@ -313,6 +313,27 @@ class Deployment:
         if ok:
             self.check_committee(tid, rnd)
         return ok, got
+
+    def prepare_committees(self, sender, tid, rnd):
+        """What a validator's client does before it commits: draw the round (if nobody did)
+        and let two blocks pass, so that the seed is readable (§5a)."""
+        if self.model.tasks[tid].round(rnd).draw is None:
+            self.draw(sender, tid, rnd)
+        boa.env.evm.patch.block_number += 2
+
+    def slots_for(self, tid, rnd, v) -> list[int]:
+        """The slots validator v would commit scores for now (its committees by the seed a
+        commit now reads or fixes); [] without a readable seed."""
+        task = self.model.tasks[tid]
+        rd = task.round(rnd)
+        seed = self.model._readable_seed(
+            tid, rnd, rd, boa.env.evm.patch.block_number, self.block_hash
+        )
+        pt = task.participants.get(v)
+        if seed is None or pt is None or pt.role != ref.VALIDATOR:
+            return []
+        bits = self.model.assignment_with(task, rnd, v, seed)
+        return [k for k in range(len(rd.subs)) if bits >> k & 1]
 
     def block_hash(self, n: int) -> bytes:
         return bytes(self._blocks.block_hash(n))
@@ -489,6 +510,8 @@ class Deployment:
                 eq(f"{who} burned", got[9], vr.burned)
                 eq(f"{who} scored", got[10], vr.scored)
                 eq(f"{who} covered", got[11], vr.covered)
+                eq(f"{who} assigned", got[12], vr.assigned)
+                eq(f"{who} assigned_available", got[13], vr.assigned_available)
         else:
             eq("paid", info["paid"], 0)
             for v, vr in rd.vals.items():

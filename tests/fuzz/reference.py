@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from ape_arena.protocol.sortition import is_assigned, vote_weight
 from eth_abi import encode
 from eth_utils import keccak
 
@@ -262,6 +263,8 @@ class ValidatorRound:
     burned: int = 0
     scored: int = 0  # reports counted in D (scored, non-split submissions)
     covered: int = 0  # reports that were not UNAVAILABLE, on available submissions
+    assigned: int = 0  # bitmap of its committee slots (set at its reveal, §5a)
+    assigned_available: int = 0  # of those, the available ones
 
 
 @dataclass
@@ -725,11 +728,18 @@ class ArenaModel:
         rd.shard_sha256 = shard
 
     # -- scores (§5) --
-    def commit_scores(self, sender: str, tid: int, c: bytes, now: int):
+    def commit_scores(
+        self, sender: str, tid: int, c: bytes, now: int, block: int = 0, block_hash=None
+    ):
         task, r = self._commit_guards(
             sender, tid, c, now, PHASE_SCORE_COMMIT, VALIDATOR, "not a validator"
         )
-        vr = task.round(r).vals.setdefault(sender, ValidatorRound())
+        rd = task.round(r)
+        seed = self._readable_seed(tid, r, rd, block, block_hash)
+        if seed is None:
+            raise Revert(arena("committees not drawn"))
+        rd.draw["seed"] = seed  # the first commit fixes it (§5a)
+        vr = rd.vals.setdefault(sender, ValidatorRound())
         vr.commitment = c
         vr.committed = True
 
@@ -752,14 +762,17 @@ class ArenaModel:
         elif vr.revealed:
             errs.append(arena("already revealed"))
         else:
-            if len(scores) != len(rd.subs):
+            bits = self.assignment(task, r, sender)
+            if len(scores) != bin(bits).count("1"):
                 errs.append(arena("wrong number of scores"))
-            if score_commitment(tid, r, sender, scores, salt) != vr.commitment:
+            elif score_commitment(tid, r, sender, scores, salt) != vr.commitment:
                 errs.append(arena("bad reveal"))
         if errs:
             raise Revert(errs)
         vr.revealed = True
-        vr.scores = list(scores)
+        vr.assigned = bits
+        mine = iter(scores)  # one score per assigned slot, in slot order
+        vr.scores = {k: next(mine) for k in range(len(rd.subs)) if bits >> k & 1}
 
     # -- finalize (§6) --
     def finalize(self, sender: str, tid: int, max_steps: int, now: int, order=()) -> bool:
@@ -908,7 +921,7 @@ class ArenaModel:
         if rd.void_reason != VOID_NONE:
             for v in task.validators:
                 vr = rd.vals.get(v)
-                if vr is not None and vr.committed and not vr.revealed:
+                if (vr is None or not vr.revealed) and self.assignment(task, r, v):
                     self._slash(task, r, rd, v, p.slash_miss, SLASH_MISS)
             if rd.void_reason != VOID_NO_EVAL and rd.committers:
                 # the shard was out: committed nodes that did not reveal still pay
@@ -954,15 +967,20 @@ class ArenaModel:
 
     def _consensus(self, task: Task, r: int, rd: Round, k: int):
         sub = rd.subs[k]
-        revealing = self.revealing(task, rd)
-        pairs = [(rd.vals[v].scores[k], rd.vals[v].stake) for v in revealing]
-        sub.consensus, sub.status = self.consensus(pairs, task.params.tolerance)
+        members = [v for v in self.revealing(task, rd) if k in rd.vals[v].scores]
+        w, size = rd.draw["weight"], rd.draw["committee_size"]
+        pairs = [(rd.vals[v].scores[k], vote_weight(rd.vals[v].stake, w, size)) for v in members]
+        if pairs:
+            sub.consensus, sub.status = self.consensus(pairs, task.params.tolerance)
+        else:  # nobody of its committee revealed: unscored, nobody slashed over it
+            sub.consensus, sub.status = 0, UNSCORED
         sub.stake = self.eff(task.participants[sub.node], r)
         if sub.status == UNAVAILABLE_STATUS:
             return
         rd.available += 1
-        for v in revealing:
+        for v in members:
             vr = rd.vals[v]
+            vr.assigned_available += 1
             x = vr.scores[k]
             if x == UNAVAILABLE:
                 continue
@@ -1044,7 +1062,7 @@ class ArenaModel:
                 vr.deviation = vr.dsum // vr.scored
                 ratio = vr.deviation * WAD // p.tolerance
                 agreement = 0 if ratio >= WAD else WAD - ratio
-                vr.agreement = agreement * vr.covered // rd.available
+                vr.agreement = agreement * vr.covered // vr.assigned_available
             else:  # nothing it reported was scored: neither paid nor slashed for deviation
                 vr.deviation = vr.agreement = 0
             sf += vr.agreement * vr.stake
@@ -1071,9 +1089,11 @@ class ArenaModel:
     def _pay_validator(self, task: Task, r: int, rd: Round, j: int):
         v = task.validators[j]
         vr = rd.vals.get(v)
-        if vr is None or not vr.committed:
-            return
         p = task.params
+        if vr is None or not vr.revealed:
+            if self.assignment(task, r, v):  # assigned, no reveal (§8)
+                self._slash(task, r, rd, v, p.slash_miss, SLASH_MISS)
+            return
         if vr.revealed:
             if rd.sum_f_stake > 0:
                 y = rd.validators_pot * (vr.agreement * vr.stake) // rd.sum_f_stake
@@ -1158,8 +1178,9 @@ class ArenaModel:
         task.total_own_stake -= cut
         task.burned += burned
         rd.slashed += cut
-        rd.vals[addr].slash += cut
-        rd.vals[addr].burned += burned
+        vr = rd.vals.setdefault(addr, ValidatorRound())  # an assigned non-committer too
+        vr.slash += cut
+        vr.burned += burned
         rd.slashes.append((addr, cut, burned, reason))
         if burned:
             self._move(self.address, BURNED, burned)
@@ -1279,6 +1300,43 @@ class ArenaModel:
         return amount
 
     # -- committees (§5a) --
+    def _readable_seed(self, tid: int, r: int, rd: Round, block: int, block_hash):
+        """The draw's seed as the contract reads it at block ``block``: the fixed one, else
+        the target block's hash while readable, else None."""
+        d = rd.draw
+        if d is None:
+            return None
+        if d["seed"] != b"\0" * 32:
+            return d["seed"]
+        t = d["target_block"]
+        if block_hash is None or block <= t or block - t > SEED_WINDOW:
+            return None
+        return keccak(
+            encode(
+                ["bytes32", "uint256", "uint256", "bytes32"], [block_hash(t), tid, r, d["digest"]]
+            )
+        )
+
+    def assignment(self, task: Task, r: int, v: str) -> int:
+        """Bitmap of the slots validator v sits on in round r (0 until a commit fixed the
+        seed): the rule of ape_arena.protocol.sortition with eff_v(r)."""
+        rd = task.rounds.get(r)
+        if rd is None or rd.draw is None or rd.draw["seed"] == b"\0" * 32:
+            return 0
+        return self.assignment_with(task, r, v, rd.draw["seed"])
+
+    def assignment_with(self, task: Task, r: int, v: str, seed: bytes) -> int:
+        """``assignment`` for a given seed (a client computes it before the seed is fixed)."""
+        d, j = task.rounds[r].draw, task.validators.index(v)
+        eff = self.eff(task.participants[v], r)
+        if eff == 0:  # no stake, no committee (and no division by W)
+            return 0
+        bits = 0
+        for k in range(d["submissions"]):
+            if is_assigned(seed, k, j, eff, d["weight"], d["committee_size"]):
+                bits |= 1 << k
+        return bits
+
     @staticmethod
     def _drawn(task: Task) -> bool:
         rd = task.rounds.get(task.finalized_rounds)

@@ -64,6 +64,8 @@ def test_max_round_gas(world, arena):
     # Reverse-sorted scores per submission: worst case for the insertion sort.
     scores = {v: [(32 - j) * 1_000_000 + 7 * k for k in range(128)] for j, v in enumerate(vals)}
     world.goto(task, 0, 4)  # SCORE_COMMIT
+    arena.draw(task, 0)  # committees (PROTOCOL.md §5a): equal stakes, K = 64 -> everyone on all
+    boa.env.evm.patch.block_number += 2  # the seed block's hash becomes readable
     for v in vals:
         with boa.env.prank(v):
             arena.commit_scores(task, score_commit(task, 0, v, scores[v], SALT))
@@ -137,6 +139,8 @@ def test_batched_finalize_fits(world, arena):
         v: [(j * 7919 + k * 104729) % 1_000_000_007 for k in range(128)] for j, v in enumerate(vals)
     }
     world.goto(task, 0, 4)  # SCORE_COMMIT
+    arena.draw(task, 0)  # committees (PROTOCOL.md §5a): equal stakes, K = 64 -> everyone on all
+    boa.env.evm.patch.block_number += 2  # the seed block's hash becomes readable
     for v in vals:
         with boa.env.prank(v):
             arena.commit_scores(task, score_commit(task, 0, v, scores[v], SALT))

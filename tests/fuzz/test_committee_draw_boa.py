@@ -148,7 +148,7 @@ def test_draw_reverts(world, arena, chain, node, validator, creator, delegator):
             arena.draw(task, 0)
     with boa.reverts("arena: finalize earlier rounds first"):
         arena.draw(task, 1)
-    play_round(world, task, 0, [(node, "a")], {validator: [5]})
+    play_round(world, task, 0, [(node, "a")], {})  # nobody scores, nobody draws
     arena.draw(task, 0)  # late (in round 1) but before finalize: allowed
     with boa.reverts("arena: finalize earlier rounds first"):
         arena.draw(task, 1)

@@ -531,16 +531,17 @@ def print_report(rep: dict) -> None:
         if com:
             line = (
                 f"  committees: K {com['committee_size']}, W {fmt_tokens(com['weight'])}, "
-                f"{com['submissions']} submissions, target block {com['target_block']} "
-                "(drawn; scoring does not follow committees yet)"
+                f"{com['submissions']} submissions, target block {com['target_block']}"
             )
             if com["seed"] is None:
                 line += " (seed not readable yet: `draw` again after that block)"
             else:
                 m = sorted(com["members"]) or [0]
+                c = sorted(com["revealed"]) or [0]
                 line += (
                     f"; members per submission min {m[0]} / median {m[len(m) // 2]} / max "
-                    f"{m[-1]}; assignments per validator "
+                    f"{m[-1]}, of them revealed min {c[0]} / median {c[len(c) // 2]} / max "
+                    f"{c[-1]}; assignments per validator "
                     + ", ".join(f"{v[:10]}… {len(s)}" for v, s in com["assignments"].items())
                 )
             con.print(line)

@@ -168,6 +168,17 @@ class ArenaClient(ArenaViews, ArenaTransactions, RevertExplainer):
 
         return int(chain.blocks.head.timestamp)
 
+    def mine_block(self) -> None:
+        """Mine one empty block (local dev chains only: there blocks come with transactions)."""
+        if not self.is_local:
+            raise ArenaError("mine_block only works on a local dev chain")
+        from ape import chain
+
+        try:
+            chain.mine()
+        except Exception:  # a provider without `mine` (a node reached by URL): ask it directly
+            chain.provider.make_request("evm_mine", [])
+
     def head_block(self) -> int:
         """The number of the chain's latest block."""
         from ape import chain

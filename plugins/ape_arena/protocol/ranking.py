@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .sortition import vote_weight
 from .types import INVALID_SCORE, WAD, Stage
 from .types import UNAVAILABLE_SCORE as UNAVAILABLE
 
@@ -116,15 +117,24 @@ class RankOrders:
         reveals = int(info.validator_reveals)
         revealing = [v for j, v in enumerate(arena.validators(task)) if reveals >> j & 1]
         if stage == Stage.OPEN:
-            weights = [int(arena.effective_stake(task, v, r)) for v in revealing]
+            stakes = [int(arena.effective_stake(task, v, r)) for v in revealing]
         else:
-            weights = [int(arena.validator_round(task, r, v).stake) for v in revealing]
-        scores = [list(arena.validator_scores(task, r, v)) for v in revealing]
+            stakes = [int(arena.validator_round(task, r, v).stake) for v in revealing]
+        draw = arena.committee(task, r)
+        total, size = int(draw[2]), int(draw[3])  # W and K (PROTOCOL.md §5a)
+        # each revealer's scores by slot: it revealed one per slot of its committees
+        by_slot: list[dict[int, int]] = []
+        for v in revealing:
+            bits = int(arena.validator_round(task, r, v).assigned)
+            slots = [k for k in range(n) if bits >> k & 1]
+            by_slot.append(dict(zip(slots, arena.validator_scores(task, r, v), strict=True)))
         entries = []
         for k, sub in enumerate(subs):
-            c, status = consensus(
-                ((int(s[k]), w) for s, w in zip(scores, weights, strict=True)),
-                int(params.tolerance),
-            )
+            reports = [
+                (int(s[k]), vote_weight(w, total, size))
+                for s, w in zip(by_slot, stakes, strict=True)
+                if k in s
+            ]
+            c, status = consensus(reports, int(params.tolerance)) if reports else (0, UNSCORED)
             entries.append((c, status, int(sub.key)))
         return sorted_eligible(entries, int(params.baseline_score))

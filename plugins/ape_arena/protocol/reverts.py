@@ -45,6 +45,7 @@ STATIC_HINTS: dict[str, str] = {
     "reveals not closed": "committees are drawn once the round's model reveals close (SCORE_COMMIT or later)",
     "seed block not mined": "the draw's target block is not mined yet; send the call again in a later block",
     "already drawn": "the committees of this round are drawn and their seed is fixed",
+    "committees not drawn": "this round's committees are not drawn yet, or their seed block is not past: `draw` the round (the validator loop does) and commit in a later block",
 }
 """Revert reasons whose explanation needs no chain state (the others are in ``_hint``)."""
 

@@ -16,7 +16,9 @@ from .ranking import RankOrders
 from .reverts import decode_rpc_revert, revert_text
 from .types import (
     DEFAULT_FINALIZE_STEPS,
+    SEED_WINDOW,
     ArenaError,
+    CommitteeDraw,
     FinalizeResult,
     Phase,
     Role,
@@ -192,6 +194,32 @@ class ArenaTransactions:
         """Send ``draw(task, round_)`` (PROTOCOL.md §5a): the first call freezes the round's
         committees and commits to the next block; a later one fixes the seed."""
         self._tx("draw", task, self.arena.draw, task, round_, sender=self._sender(sender))
+
+    def ensure_committees(
+        self, task: int, round_: int, sender: Any | None = None, timeout: float = 120.0
+    ) -> CommitteeDraw:
+        """Draw ``round_``'s committees unless drawn (or redraw an expired draw) and wait
+        until their seed is readable: on a local dev chain by mining blocks (blocks only come
+        with transactions there), elsewhere by polling the head block. Returns the draw."""
+        import time
+
+        d = self.committee(task, round_)
+        if not d.drawn or (not d.seeded and self.head_block() - d.target_block > SEED_WINDOW):
+            self.draw(task, round_, sender=sender)
+        deadline = time.monotonic() + timeout
+        while True:
+            d = self.committee(task, round_)
+            if d.seeded:
+                return d
+            if time.monotonic() > deadline:
+                raise ArenaError(
+                    f"round {round_} of task {task}: the committee seed block {d.target_block} "
+                    f"did not come within {timeout:.0f} s"
+                )
+            if self.is_local:
+                self.mine_block()
+            else:
+                time.sleep(1.0)
 
     def finalize(
         self,

@@ -496,6 +496,16 @@ class ValidatorRound:
     """Its reports counted in D (scored, non-split submissions, not UNAVAILABLE)."""
     covered: int = 0
     """Its reports that were not UNAVAILABLE, on submissions that were available."""
+    assigned: int = 0
+    """Bitmap of the slots of its committees (set when it revealed, PROTOCOL.md §5a)."""
+    assigned_available: int = 0
+    """How many of those were available (not UNAVAILABLE by consensus)."""
+
+    def by_slot(self, scores: list[int], n: int) -> list[int | None]:
+        """Its revealed ``scores`` (one per assigned slot) spread over all ``n`` slots, None
+        where it sat on no committee."""
+        it = iter(scores)
+        return [next(it) if self.assigned >> k & 1 else None for k in range(n)]
 
 
 @dataclass(frozen=True)

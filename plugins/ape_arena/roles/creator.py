@@ -253,8 +253,13 @@ def round_report(client: ArenaClient, task: int, r: int) -> dict:
                 "agreement": vr.agreement / WAD if finalized else None,
                 "reward": vr.reward,
                 "slash": vr.slash,
-                "scores": (
-                    [_score(x) for x in client.validator_scores(task, r, v)] if vr.revealed else []
+                "scores": (  # per slot; None where it sat on no committee
+                    [
+                        None if x is None else _score(x)
+                        for x in vr.by_slot(client.validator_scores(task, r, v), len(subs))
+                    ]
+                    if vr.revealed
+                    else []
                 ),
             }
         )
@@ -294,15 +299,20 @@ def committee_report(client: ArenaClient, task: int, r: int) -> dict | None:
         "submissions": d.submissions,
         "assignments": {},
         "members": [],
+        "revealed": [],
     }
     if d.seeded:
         members = [0] * d.submissions
+        revealed = [0] * d.submissions  # coverage: members that revealed their scores
         for v in client.validators(task):
             slots = client.assignments(task, r, v)
             out["assignments"][v] = slots
+            shown = client.validator_round(task, r, v).revealed
             for k in slots:
                 members[k] += 1
+                revealed[k] += shown
         out["members"] = members
+        out["revealed"] = revealed
     return out
 
 

@@ -3,7 +3,9 @@
 ``Validator.step()`` does whatever is due at the chain's current time and returns; ``run()``
 loops ``step()`` and waits for the next phase boundary in between. In each round ``r``:
 
-* SCORE_COMMIT: fetch the task spec, the round's eval shard and every revealed model through
+* SCORE_COMMIT: learn the round's committees (PROTOCOL.md §5a: draw them if nobody did, then
+  wait for the seed block; on a local dev chain mine it), then fetch the task spec, the
+  round's eval shard and the revealed models **of its committees** through
   the artifact store (each verified against its on-chain sha256; a model whose committed
   bytes cannot be fetched is reported UNAVAILABLE, one over the task's size limit INVALID,
   a bad shard skips the round), score them with the
@@ -128,6 +130,9 @@ def _fetch_failure(exc: Exception) -> str:
     return "bad_sha256"
 
 
+SEED_POLL_SECONDS = 2  # chain seconds between looks while a round's committees are not known
+
+
 class Validator(RoleLoop):
     """One validator account working one task.
 
@@ -209,8 +214,6 @@ class Validator(RoleLoop):
             )
         if 0 <= r < self.params.num_rounds:
             self.rounds_seen.add(r)
-            if phase in (Phase.SCORE_COMMIT, Phase.SCORE_REVEAL):
-                self._ensure_drawn(r)
             if phase == Phase.SCORE_COMMIT:
                 self._ensure_committed(r, result)
             elif phase == Phase.SCORE_REVEAL:
@@ -230,45 +233,59 @@ class Validator(RoleLoop):
         return self._settle(result, now)
 
     # ------------------------------------------------------------------ committees
-    def _ensure_drawn(self, r: int) -> None:
-        """Draw round ``r``'s committees if nobody did (PROTOCOL.md §5a; anyone may), and say
-        once how many of them this validator sits on. Scores do not follow committees yet
-        (issue #12): this validator still scores every submission, and a draw that fails
-        never stops it."""
-        if (r, "committee") in self._said:
-            return
-        if self.client.task_state(self.task).finalized_rounds != r:
-            return  # an earlier round is not finalized yet: a draw would revert
+    def _committee_slots(self, r: int) -> list[int] | None:
+        """The slots of round ``r`` whose committees this validator sits on (PROTOCOL.md
+        §5a), or None while they cannot be known yet: nobody drew the round (this call
+        draws, validators taking turns by index), or the seed block is not past yet (on a
+        local dev chain, where blocks only come with transactions, it mines one)."""
         d = self.client.committee(self.task, r)
         if d.seeded:
             mine = self.client.assignments(self.task, r, self.address)
             self._once(
                 r,
                 "committee",
-                f"round {r}: committees drawn (K {d.committee_size}, seed {hex32(d.seed)[:12]}…): "
-                f"on {len(mine)} of {d.submissions} committees; scoring all {d.submissions} "
-                "until scores follow committees",
+                f"round {r}: on {len(mine)} of {d.submissions} committees (K "
+                f"{d.committee_size}, seed {hex32(d.seed)[:12]}…)",
             )
-            return
+            return mine
+        if self.client.task_state(self.task).finalized_rounds != r:
+            self._once(
+                r,
+                "draw-wait",
+                f"round {r}: its committees are drawn once round {r - 1} is finalized",
+            )
+            return None
         redraw = d.drawn
         if redraw and self.client.head_block() - d.target_block <= SEED_WINDOW:
-            return  # its target block is not mined yet; the views read the seed once it is
+            return self._seed_slots(r)  # the seed is the target block's hash, readable after it
         # Validators take turns by index (one more check each) so that they do not all send
         # the same draw at once: the first draw makes the others' unnecessary.
         waited = self._draw_waits.get(r, 0)
         if waited < min(self.client.participant(self.task, self.address).validator_index, 8):
             self._draw_waits[r] = waited + 1
-            return
+            return None
         try:
             self.client.draw(self.task, r, sender=self.account)
         except ArenaError as err:
             self._once(r, f"draw {err}", f"round {r}: {err}")
-            return
+            return None
         d = self.client.committee(self.task, r)
         why = " again (the last target block's hash is gone)" if redraw else ""
         self.log(
             f"round {r}: drew the committees{why}; their seed is the hash of block {d.target_block}"
         )
+        return self._seed_slots(r)
+
+    def _seed_slots(self, r: int) -> list[int] | None:
+        """Once drawn: on a local dev chain (blocks only come with transactions) mine the
+        blocks that make the seed readable and go on; elsewhere wait for them (None)."""
+        if not self.client.is_local:
+            return None
+        for _ in range(3):
+            self.client.mine_block()
+            if self.client.committee(self.task, r).seeded:
+                return self._committee_slots(r)
+        return None
 
     # ------------------------------------------------------------------ score + commit
     def _ensure_committed(self, r: int, result: StepResult) -> None:
@@ -308,7 +325,15 @@ class Validator(RoleLoop):
                 self.log(
                     f"round {r}: a commitment is on-chain but no saved state; scoring again and re-committing (a new commitment overwrites)"
                 )
-            scored = self._score_round(r, info)
+            slots = self._committee_slots(r)
+            if slots is None:  # not known yet (draw, seed block): look again in a few seconds
+                soon = self.client.now() + SEED_POLL_SECONDS
+                result.next_time = soon if result.next_time is None else min(result.next_time, soon)
+                return
+            if not slots:
+                self._once(r, "nocommittee", f"round {r}: on no committee; nothing to score")
+                return
+            scored = self._score_round(r, info, slots)
             if scored is None:
                 return
             salt = new_salt()
@@ -322,6 +347,7 @@ class Validator(RoleLoop):
                 validator=self.address,
                 shard_sha256=bytes(info.shard_sha256).hex(),
                 models=[bytes(s.model_sha256).hex() for s in subs],
+                slots=list(slots),
                 scores=list(scored.scores),
                 reasons=list(scored.reasons),
                 salt=hex32(salt),
@@ -385,7 +411,9 @@ class Validator(RoleLoop):
             return False
         if state.shard_sha256 != bytes(info.shard_sha256).hex():
             return False
-        if len(state.models) != info.num_submissions or len(state.scores) != info.num_submissions:
+        if len(state.models) != info.num_submissions or len(state.scores) != len(state.slots):
+            return False
+        if any(not 0 <= k < info.num_submissions for k in state.slots):
             return False
         subs = self.client.submissions(self.task, r)
         return state.models == [bytes(s.model_sha256).hex() for s in subs]
@@ -524,7 +552,8 @@ class Validator(RoleLoop):
             self._spec = TaskSpec.from_json(Path(path).read_bytes())
         return self._spec
 
-    def _score_round(self, r: int, info: Any) -> Scored | None:
+    def _score_round(self, r: int, info: Any, slots: list[int]) -> Scored | None:
+        """Fetch and score the submissions of ``slots`` (its committees), in slot order."""
         from ..evaluation.external import ExternalDataError, fetch_beside
         from ..evaluation.store import StoreError
 
@@ -554,8 +583,12 @@ class Validator(RoleLoop):
                     "not scoring this round",
                 )  # fmt: skip
                 return None
-        subs = self.client.submissions(self.task, r)
-        self.log(f"round {r}: fetching {len(subs)} models (shard {shard_hex[:12]} verified)")
+        every = self.client.submissions(self.task, r)
+        subs = [every[k] for k in slots]
+        self.log(
+            f"round {r}: fetching the {len(subs)} models of its committees (of {len(every)}; "
+            f"shard {shard_hex[:12]} verified)"
+        )
         models: list[tuple[Path | None, str, str]] = []
         for s in subs:
             sha = bytes(s.model_sha256).hex()

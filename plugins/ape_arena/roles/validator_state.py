@@ -45,11 +45,14 @@ class RoundState:
     models: list[str]
     """sha256 (hex) of each revealed submission, in slot order (what was scored)."""
     scores: list[int]
+    """One per slot of ``slots``, in that order (what is committed and revealed)."""
     reasons: list[str]
     salt: str
     """0x-hex bytes32, drawn once per round and never replaced."""
     commitment: str
     status: str = SCORED
+    slots: list[int] = field(default_factory=list)
+    """The slots of its committees (PROTOCOL.md §5a), ascending."""
     log: list[str] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
     """What scored the round: library versions, GPUs, each model's engine path

@@ -12,7 +12,8 @@ What happens
 4. Five validators run the real validator code (``ape_arena.roles.validator.Validator``, as
    ``ape arena validator run`` does): three honest ones, one that reveals random scores
    (slashed for deviation, earns nothing) and one that commits but never reveals (slashed
-   for the missed reveal). Each fetches every artifact over HTTP and verifies its hash.
+   for the missed reveal). Committees of expected size K = 4 are drawn each round: each
+   validator fetches (over HTTP, hash verified) and scores only its committees' models.
 5. Three delegators back a node, an honest validator and the random-scoring one: the first
    two share their rewards; the third shares the liar's slash, losing the same fraction of
    its delegation as the liar of its own stake (that part is burned), and leaves early.
@@ -209,7 +210,7 @@ class Demo:
             slash_node_miss=WAD // 10,
             min_quorum=3,
             baseline_score=int(math.log(10) * 10**9),  # chance level: worse earns nothing
-            committee_size=2,  # fewer than the 5 validators: committees differ (PROTOCOL.md §5a)
+            committee_size=4,  # fewer than the 5 validators: committees differ (PROTOCOL.md §5a)
         )
         self.header("create the task, join, delegate")
         task = client.create_task(params, sender=creator)
@@ -286,8 +287,14 @@ class Demo:
                 )
             self.say("4 models revealed, now that the shard is out")
             client.wait_for_phase(task, r, Phase.SCORE_COMMIT)
+            d = client.ensure_committees(task, r, sender=creator)
             self.say(
-                "score-commit phase: every validator fetches, scores and commits (in parallel)"
+                f"committees drawn (anyone may; here the creator): K {d.committee_size} of 5 "
+                f"validators, seed = hash of block {d.target_block}"
+            )
+            self.say(
+                "score-commit phase: every validator fetches and scores the models of its "
+                "committees and commits (in parallel)"
             )
             self._step_all(validators, parallel=True)
             client.wait_for_phase(task, r, Phase.SCORE_REVEAL)
@@ -400,8 +407,8 @@ class Demo:
             for k in slots:
                 per_slot[k].append(self.names.get(v, v[:10]))
         self.say(
-            f"round {r}: committees drawn on-chain (K {com['committee_size']} of "
-            f"{len(com['assignments'])} validators; scores do not follow them yet, issue #12): "
+            f"round {r}: committees (K {com['committee_size']} of "
+            f"{len(com['assignments'])} validators; each scored only its own): "
             + "; ".join(
                 f"{models.get(k, k)}: {', '.join(m) or 'nobody'}" for k, m in per_slot.items()
             )
@@ -458,8 +465,9 @@ class Demo:
         for v in validators:
             vr = c.validator_round(task, r, v.address)
             scores = c.validator_scores(task, r, v.address) if vr.revealed else []
-            shown = (
-                " ".join(fmt_score(x)[:5] for x in scores)
+            per_slot = vr.by_slot(scores, len(subs)) if vr.revealed else []
+            shown = (  # "-": a slot whose committee it did not sit on
+                " ".join("  -  " if x is None else fmt_score(x)[:5] for x in per_slot)
                 if scores
                 else ("committed, no reveal" if vr.committed else "-")
             )
@@ -575,9 +583,17 @@ class Demo:
                 f"token totals do not balance: {total_end} != {supply0} + minted {minted} "
                 f"(burned {burned})"
             )
+        by_name = {v.name: v for v in validators}
+
+        def sat(nm: str) -> list[int]:
+            """Rounds in which validator `nm` sat on at least one committee."""
+            a = by_name[nm].address
+            return [r for r in range(NUM_ROUNDS) if c.assignments(task, r, a)]
+
         exit_ = getattr(self, "early_exit", None)
         if exit_ is None:
-            failures.append("the liar's delegator did not get to leave early")
+            if 0 in sat("val-random"):  # slashed in round 0, so its delegators may leave
+                failures.append("the liar's delegator did not get to leave early")
         else:
             lost = 1 - exit_["withdrawn"] / exit_["deposited"]
             if exit_["burned"] != burned or abs(lost - exit_["own_fraction"]) > 1e-9:
@@ -589,15 +605,17 @@ class Demo:
         for v in validators:
             if c.claimable(task, v.address) or c.withdrawable(task, v.address):
                 failures.append(f"{v.name} left tokens in the arena")
-        by_name = {v.name: v for v in validators}
+        # committees (K < validators): a validator is paid or slashed only for rounds in which
+        # it sat on a committee; with K = 4 each sits on one in almost every run
         for nm in ("val-random", "val-silent"):
-            slashed = sum(
-                c.validator_round(task, r, by_name[nm].address).slash for r in range(NUM_ROUNDS)
-            )
-            if slashed == 0:
-                failures.append(f"{nm} was not slashed")
+            for r in sat(nm):
+                if c.validator_round(task, r, by_name[nm].address).slash == 0:
+                    failures.append(f"{nm} sat on a committee of round {r} and was not slashed")
         for nm in ("val-honest-0", "val-honest-1", "val-honest-2"):
             v = by_name[nm]
+            if not sat(nm):
+                self.say(f"{nm} sat on no committee in any round: nothing to pay it")
+                continue
             paid = sum(c.validator_round(task, r, v.address).reward for r in range(NUM_ROUNDS))
             slashed = sum(c.validator_round(task, r, v.address).slash for r in range(NUM_ROUNDS))
             if paid == 0 or slashed:

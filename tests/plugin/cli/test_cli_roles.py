@@ -327,6 +327,7 @@ def test_whole_task_from_the_command_line(run, arena, actors, task_files):
     assert sha
 
     arena.wait_for_phase(task, 0, Phase.SCORE_COMMIT)
+    arena.ensure_committees(task, 0, sender=actors.validator)  # the only validator: all slots
     salt = b"\x05" * 32
     arena.commit_scores(task, [400_000_000], salt, sender=actors.validator)
     arena.wait_for_phase(task, 0, Phase.SCORE_REVEAL)

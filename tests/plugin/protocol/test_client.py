@@ -125,6 +125,11 @@ def test_whole_task_with_warp(arena, actors, joined_task, shards):
     assert arena.model_owner(task, MODEL) == actors.node.address
 
     arena.wait_for_phase(task, r, Phase.SCORE_COMMIT)
+    with pytest.raises(ArenaError, match="committees are not drawn yet"):
+        arena.commit_scores(task, [250_000_000], SALT, sender=actors.validator)
+    d = arena.ensure_committees(task, r, sender=actors.node)  # anyone may draw
+    assert d.seeded and d.submissions == 1 and d.committee_size == 64
+    assert arena.assignments(task, r, actors.validator) == [0]
     scores = [250_000_000]
     arena.commit_scores(task, scores, SALT, sender=actors.validator)
     arena.wait_for_phase(task, r, Phase.SCORE_REVEAL)

@@ -117,7 +117,10 @@ def test_committee_report_counts_members_per_submission():
     assert rep["seed"] is None and rep["members"] == [] and rep["target_block"] == 41
     seeded = CommitteeDraw(41, b"\7" * 32, 300, 2, 3, b"\1" * 32)
     assigned = {"0xA": [0, 2], "0xB": [2], "0xC": []}
-    rep = committee_report(FakeClient([], parts, draw=seeded, assigned=assigned), 1, 0)
+    fake = FakeClient([], parts, draw=seeded, assigned=assigned)
+    fake.validator_round = lambda task, r, v: NS(revealed=v == "0xB")
+    rep = committee_report(fake, 1, 0)
     assert rep["seed"] == "0x" + "07" * 32
     assert rep["members"] == [1, 0, 2]  # slot 1 has nobody on its committee
+    assert rep["revealed"] == [0, 0, 1]  # only 0xB revealed
     assert rep["assignments"] == assigned and (rep["weight"], rep["committee_size"]) == (300, 2)

@@ -94,8 +94,17 @@ class FakeArena:
         self.hooks: dict[str, list] = {}
         self.role, self.stake, self.pending = 2, 100, 0
         self.block = 1000
-        self.targets: dict[int, int] = {}  # round -> the draw's target block
+        # round -> the draw's target block: another validator drew every round long ago
+        self.targets: dict[int, int] = {r: 10 for r in range(num_rounds)}
         self.draws: list[int] = []  # rounds drawn by this validator
+        self.mined = 0
+        self.slots: list[int] | None = None  # its committees' slots (None: all)
+
+    is_local = True
+
+    def mine_block(self) -> None:
+        self.block += 1
+        self.mined += 1
 
     # -- committees (PROTOCOL.md §5a): the draw's seed is readable once its block is past
     def committee(self, task, r):
@@ -104,7 +113,7 @@ class FakeArena:
         return CommitteeDraw(t, seed, 100, 64, self.n, b"\3" * 32)
 
     def assignments(self, task, r, who):
-        return list(range(self.n))
+        return list(range(self.n)) if self.slots is None else list(self.slots)
 
     def head_block(self) -> int:
         return self.block
@@ -334,23 +343,47 @@ def test_full_round_commits_reveals_finalizes_and_claims(arena, make_validator):
     assert arena.sent == ["commit 0", "reveal 0", "finalize 0", "claim"]
 
 
-def test_draws_the_committees_once_and_reports_its_assignments(arena, make_validator):
-    """PROTOCOL.md §5a: nobody drew round 0, so the validator does (once), then says how
-    many committees it sits on when the seed is readable; scoring goes on meanwhile."""
+def test_draws_the_committees_then_scores_only_its_assignments(arena, make_validator):
+    """PROTOCOL.md §5a: nobody drew round 0, so the validator does (once); on a local chain
+    it mines the blocks that make the seed readable and goes on in the same step: it
+    fetches, scores, commits and reveals only the submissions of its committees."""
+    arena.targets = {}
+    arena.slots = [0, 2]
     v = make_validator()
-    logs = v.lines
     arena.at(0, Phase.SCORE_COMMIT)
     assert v.step().actions == ["commit"]
-    assert arena.draws == [0]
-    assert any("drew the committees" in line and "block 1001" in line for line in logs)
-    v.step()  # the target block is not past yet: no second draw, nothing said
-    assert arena.draws == [0] and not any("committees drawn" in line for line in logs)
-    arena.block += 1
+    assert arena.draws == [0] and arena.targets[0] == 1001 and arena.mined == 1
+    assert any("drew the committees" in line and "block 1001" in line for line in v.lines)
+    state = saved(v, 0)
+    assert state["slots"] == [0, 2] and len(state["scores"]) == 2
+    assert any("on 2 of 3 committees" in line for line in v.lines)
+    assert v.scored_rounds == [0]
     v.step()
-    v.step()
-    assert arena.draws == [0]
-    said = [line for line in logs if "committees drawn" in line]
-    assert len(said) == 1 and "on 3 of 3 committees" in said[0]
+    assert arena.draws == [0] and arena.mined == 1  # nothing more to draw or mine
+    arena.at(0, Phase.SCORE_REVEAL)
+    assert v.step().actions == ["reveal"]
+    assert arena.vr(0).scores == state["scores"]
+
+
+def test_on_a_live_chain_it_waits_for_the_seed_block(arena, make_validator):
+    arena.is_local = False
+    arena.targets = {0: 1000}  # drawn in the head block: its hash is not readable yet
+    v = make_validator()
+    arena.at(0, Phase.SCORE_COMMIT)
+    res = v.step()
+    assert res.actions == [] and arena.mined == 0 and arena.draws == []
+    assert res.next_time == arena.now() + 2  # looks again soon, not at the next phase
+    arena.block += 1  # the chain moved on
+    assert v.step().actions == ["commit"]
+
+
+def test_on_no_committee_scores_nothing(arena, make_validator):
+    arena.slots = []
+    v = make_validator()
+    arena.at(0, Phase.SCORE_COMMIT)
+    assert v.step().actions == [] and v.step().actions == []
+    assert arena.sent == [] and v.scored_rounds == []
+    assert sum("on no committee; nothing to score" in line for line in v.lines) == 1
 
 
 def test_step_is_idempotent_within_a_phase(arena, make_validator):

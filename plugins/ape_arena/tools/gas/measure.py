@@ -94,6 +94,8 @@ def _play_round(
     net.warp(start + 3 * PHASE + 1)
     # the committee draw (PROTOCOL.md §5a): freeze W and the digest of the n submissions ...
     net.send_one(Tx(creator, arena, "draw", (task, 0), lab(f"draw ({n} submissions)")))
+    for _ in range(2):  # past the target block: its hash seeds the committees
+        net.rpc.call("evm_mine")
     scores = {v: _scores(n, j, j == len(vals) - 1, len(vals)) for j, v in enumerate(vals)}
     salts = {v: label_sha(f"salt-{tag}-{v}") for v in vals}
     commits = []
@@ -103,9 +105,7 @@ def _play_round(
             [task, 0, v, scores[v], salts[v]],
         )
         commits.append(Tx(v, arena, "commit_scores", (task, c), lab("commit_scores")))
-    net.send(commits)
-    # ... and, blocks later, fix its seed from the target block's hash
-    net.send_one(Tx(creator, arena, "draw", (task, 0), lab("draw (fix the seed)")))
+    net.send(commits)  # the first one fixes the seed
     net.warp(start + 4 * PHASE + 1)
     net.send(
         [
