@@ -165,6 +165,14 @@ class World:
         d.update(kw)
         return d
 
+    def funded(self, name: str) -> str:
+        """A fresh account holding 1e6 tokens, the Arena approved to pull them."""
+        a = boa.env.generate_address(name)
+        self.token.mint(a, 10**24)
+        with boa.env.prank(a):
+            self.token.approve(self.arena.address, 2**256 - 1)
+        return a
+
     def make_task(self, creator=None, **kw) -> int:
         d = self.params(**kw)
         with boa.env.prank(creator or self.actors["creator"]):

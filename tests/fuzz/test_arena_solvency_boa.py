@@ -64,14 +64,6 @@ def _position_earned(arena, task, p, d):
     return pos.earned - pos.claimed + pos.shares * (acc - pos.acc_checkpoint) // 10**36
 
 
-def _fund(world, name):
-    a = boa.env.generate_address(name)
-    world.token.mint(a, 10**24)
-    with boa.env.prank(a):
-        world.token.approve(world.arena.address, 2**256 - 1)
-    return a
-
-
 @settings(
     max_examples=int(os.environ.get("ARENA_FUZZ_EXAMPLES", "30")),
     deadline=None,
@@ -99,8 +91,8 @@ def test_everyone_can_exit_and_nothing_is_created(world, sc):
             min_node_stake=1,
             min_validator_stake=1,
         )
-        nodes = [_fund(world, f"sn{i}") for i in range(len(sc["nodes"]))]
-        vals = [_fund(world, f"sv{i}") for i in range(len(sc["vals"]))]
+        nodes = [world.funded(f"sn{i}") for i in range(len(sc["nodes"]))]
+        vals = [world.funded(f"sv{i}") for i in range(len(sc["vals"]))]
         for who, (amt, sigma) in zip(nodes, sc["nodes"], strict=True):
             with boa.env.prank(who):
                 arena.join(task, NODE, amt, sigma)
@@ -110,7 +102,7 @@ def test_everyone_can_exit_and_nothing_is_created(world, sc):
         parts = nodes + vals
         positions = []
         for i, (target, amt) in enumerate(sc["dels"]):
-            d = _fund(world, f"sd{i}")
+            d = world.funded(f"sd{i}")
             p = parts[target % len(parts)]
             with boa.env.prank(d):
                 arena.delegate(task, p, amt)

@@ -26,14 +26,6 @@ from tests.fuzz.test_arena_boa import (
 UNSCORED = 2
 
 
-def _funded(world, name):
-    a = boa.env.generate_address(name)
-    world.token.mint(a, 10**24)
-    with boa.env.prank(a):
-        world.token.approve(world.arena.address, 2**256 - 1)
-    return a
-
-
 def _round_with_committees(world, task, nodes, truth):
     """Nodes commit and reveal; the round is drawn and its seed made readable."""
     arena = world.arena
@@ -52,8 +44,8 @@ def _round_with_committees(world, task, nodes, truth):
 
 def test_each_submission_is_scored_by_its_committee_only(world, arena):
     task = world.make_task(num_rounds=1, committee_size=1, min_quorum=1, slash_miss=WAD // 10)
-    nodes = [_funded(world, f"cn{i}") for i in range(6)]
-    vals = [_funded(world, f"cv{i}") for i in range(4)]
+    nodes = [world.funded(f"cn{i}") for i in range(6)]
+    vals = [world.funded(f"cv{i}") for i in range(4)]
     for n in nodes:
         join(arena, n, task, NODE, 10 * E18)
     for j, v in enumerate(vals):
@@ -109,9 +101,9 @@ def test_vote_weight_is_stake_over_probability(world, arena):
     honest members outvote the liar, one does not. Weighing by stake (10 each) the liar
     would decide every committee."""
     task = world.make_task(num_rounds=1, committee_size=2, min_quorum=1, slash_dev=0)
-    nodes = [_funded(world, f"wn{i}") for i in range(8)]
-    liar = _funded(world, "whale")
-    small = [_funded(world, f"ws{i}") for i in range(4)]
+    nodes = [world.funded(f"wn{i}") for i in range(8)]
+    liar = world.funded("whale")
+    small = [world.funded(f"ws{i}") for i in range(4)]
     for n in nodes:
         join(arena, n, task, NODE, 10 * E18)
     join(arena, liar, task, VALIDATOR, 60 * E18)
