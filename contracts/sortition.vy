@@ -13,8 +13,8 @@
         i.e. with probability p_j = min(1, K * eff_j / W). Its vote weight is
         eff_j / p_j = max(eff_j, W // K): selection already follows stake, so a vote is
         not weighted by stake a second time.
-        Arena's `draw`, `committee`, `is_assigned` and `assignments` use it (PROTOCOL.md
-        §5a); scores do not yet follow committees (protocol v2 part 2 in progress).
+        Arena's `draw` and membership views, `reveal_scores` (which enumerates the caller's
+        committee slots) and CONSENSUS (vote weights) use it (PROTOCOL.md §5a).
 """
 
 # @dev The largest committee size K a task may choose (DESIGN §3.4).

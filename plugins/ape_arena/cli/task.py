@@ -167,8 +167,9 @@ def task():
     type=int,
     default=64,
     show_default=True,
-    help="Expected validators per submission's committee (1..64). Committees are drawn "
-    "on-chain (`draw`); they do not yet decide who scores (protocol v2 part 2 in progress).",
+    help="Expected validators per submission's committee (1..64): each round a submission "
+    "is scored by its committee, drawn on-chain (`draw`); with few validators (K x stake >= "
+    "total stake) everyone scores everything.",
 )
 @click.option(
     "--baseline",
