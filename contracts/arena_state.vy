@@ -484,17 +484,6 @@ def _settle(task: uint256, p: address, d: address):
 
 @internal
 @view
-def _is_member(task: uint256, r: uint256, seed: bytes32, k: uint256, j: uint256, eff: uint256) -> bool:
-    """
-    @dev Whether validator index j (effective stake eff) sits on slot k's committee.
-    """
-    return sortition._is_assigned(
-        seed, k, j, eff, self._draws[task][r].weight, self._draws[task][r].committee_size
-    )
-
-
-@internal
-@view
 def _assignment(task: uint256, r: uint256, j: uint256, eff: uint256) -> (uint256, uint256):
     """
     @dev Bitmap and count of the slots validator index j is assigned in round r: none
@@ -505,12 +494,14 @@ def _assignment(task: uint256, r: uint256, j: uint256, eff: uint256) -> (uint256
     if seed == empty(bytes32):
         return 0, 0
     n: uint256 = self._draws[task][r].submissions
+    total: uint256 = self._draws[task][r].weight
+    size: uint256 = self._draws[task][r].committee_size
     bits: uint256 = 0
     count: uint256 = 0
     for k: uint256 in range(MAX_SUBMISSIONS):
         if k >= n:
             break
-        if self._is_member(task, r, seed, k, j, eff):
+        if sortition._is_assigned(seed, k, j, eff, total, size):
             bits |= 1 << k
             count += 1
     return bits, count
