@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -153,30 +154,24 @@ def _export_bytes(module: torch.nn.Module, spec: TaskSpec, opset: int, dynamo: b
         return export_proto(module, spec, opset).SerializeToString()
     import torch
 
-    args = tuple(torch.from_numpy(a) for a in sample_inputs(spec, EXPORT_BATCH, seed=0))
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            buf = io.BytesIO()
-            dynamic_axes = {
-                t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)}
-                for t in [*spec.inputs, spec.output]
-            }
-            torch.onnx.export(
-                module,
-                args,
-                buf,
-                dynamo=False,
-                input_names=[t.name for t in spec.inputs],
-                output_names=[spec.output.name],
-                dynamic_axes=dynamic_axes,
-                opset_version=opset,
-                do_constant_folding=True,
-            )
-            return buf.getvalue()
-    except Exception as exc:  # the exporters raise many unrelated types
-        raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
+    with _exporting(spec) as args:
+        buf = io.BytesIO()
+        dynamic_axes = {
+            t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)}
+            for t in [*spec.inputs, spec.output]
+        }
+        torch.onnx.export(
+            module,
+            args,
+            buf,
+            dynamo=False,
+            input_names=[t.name for t in spec.inputs],
+            output_names=[spec.output.name],
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            do_constant_folding=True,
+        )
+        return buf.getvalue()
 
 
 def export_proto(module: torch.nn.Module, spec: TaskSpec, opset: int) -> Any:
@@ -184,33 +179,44 @@ def export_proto(module: torch.nn.Module, spec: TaskSpec, opset: int) -> Any:
     dims, kept in memory (a proto over 2 GiB cannot be serialized as one message)."""
     import torch
 
+    with _exporting(spec) as args:
+        dims: dict[str, Any] = {}
+        dynamic_shapes = tuple(
+            {
+                i: dims.setdefault(d, torch.export.Dim(d))
+                for i, d in enumerate(t.shape)
+                if isinstance(d, str)
+            }
+            for t in spec.inputs
+        )
+        program = torch.onnx.export(
+            module,
+            args,
+            None,
+            dynamo=True,
+            input_names=[t.name for t in spec.inputs],
+            output_names=[spec.output.name],
+            dynamic_shapes=dynamic_shapes,
+            opset_version=opset,
+            verbose=False,
+        )
+        return program.model_proto
+
+
+@contextlib.contextmanager
+def _exporting(spec: TaskSpec):
+    """What both exporters run under: sample inputs at the export batch size (yielded), no
+    autograd, the exporters' deprecation warnings silenced, and any exporter error raised
+    as ``ExportError`` (the exporters raise many unrelated types)."""
+    import torch
+
     args = tuple(torch.from_numpy(a) for a in sample_inputs(spec, EXPORT_BATCH, seed=0))
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)
-            dims: dict[str, Any] = {}
-            dynamic_shapes = tuple(
-                {
-                    i: dims.setdefault(d, torch.export.Dim(d))
-                    for i, d in enumerate(t.shape)
-                    if isinstance(d, str)
-                }
-                for t in spec.inputs
-            )
-            program = torch.onnx.export(
-                module,
-                args,
-                None,
-                dynamo=True,
-                input_names=[t.name for t in spec.inputs],
-                output_names=[spec.output.name],
-                dynamic_shapes=dynamic_shapes,
-                opset_version=opset,
-                verbose=False,
-            )
-            return program.model_proto
-    except Exception as exc:  # the exporters raise many unrelated types
+            yield args
+    except Exception as exc:
         raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
 
 
