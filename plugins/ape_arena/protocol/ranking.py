@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .sortition import vote_weight
-from .types import INVALID_SCORE, WAD, Stage
+from .types import INVALID_SCORE, WAD, Stage, scores_by_slot
 from .types import UNAVAILABLE_SCORE as UNAVAILABLE
 
 SCORE_FLOOR = 10**6
@@ -123,17 +123,20 @@ class RankOrders:
         draw = arena.committee(task, r)
         total, size = int(draw[2]), int(draw[3])  # W and K (PROTOCOL.md §5a)
         # each revealer's scores by slot: it revealed one per slot of its committees
-        by_slot: list[dict[int, int]] = []
-        for v in revealing:
-            bits = int(arena.validator_round(task, r, v).assigned)
-            slots = [k for k in range(n) if bits >> k & 1]
-            by_slot.append(dict(zip(slots, arena.validator_scores(task, r, v), strict=True)))
+        by_slot = [
+            scores_by_slot(
+                int(arena.validator_round(task, r, v).assigned),
+                list(arena.validator_scores(task, r, v)),
+                n,
+            )
+            for v in revealing
+        ]
         entries = []
         for k, sub in enumerate(subs):
             reports = [
-                (int(s[k]), vote_weight(w, total, size))
+                (s[k], vote_weight(w, total, size))
                 for s, w in zip(by_slot, stakes, strict=True)
-                if k in s
+                if s[k] is not None
             ]
             c, status = consensus(reports, int(params.tolerance)) if reports else (0, UNSCORED)
             entries.append((c, status, int(sub.key)))

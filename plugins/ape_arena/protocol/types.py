@@ -18,6 +18,7 @@ from eth_utils import to_checksum_address
 
 __all__ = [
     "SEED_WINDOW",
+    "scores_by_slot",
     "CommitteeDraw",
     "ArenaError",
     "TransientTxError",
@@ -502,10 +503,18 @@ class ValidatorRound:
     """How many of those were available (not UNAVAILABLE by consensus)."""
 
     def by_slot(self, scores: list[int], n: int) -> list[int | None]:
-        """Its revealed ``scores`` (one per assigned slot) spread over all ``n`` slots, None
-        where it sat on no committee."""
-        it = iter(scores)
-        return [next(it) if self.assigned >> k & 1 else None for k in range(n)]
+        """Its revealed ``scores`` spread over all ``n`` slots (``scores_by_slot``)."""
+        return scores_by_slot(self.assigned, scores, n)
+
+
+def scores_by_slot(assigned: int, scores: list[int], n: int) -> list[int | None]:
+    """A validator's revealed ``scores`` (one per slot of bitmap ``assigned``, in slot order,
+    PROTOCOL.md §5a) spread over all ``n`` slots: None where it sat on no committee."""
+    slots = [k for k in range(n) if assigned >> k & 1]
+    out: list[int | None] = [None] * n
+    for k, x in zip(slots, scores, strict=True):
+        out[k] = int(x)
+    return out
 
 
 @dataclass(frozen=True)
