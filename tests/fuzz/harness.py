@@ -315,9 +315,14 @@ class Deployment:
         return ok, got
 
     def prepare_committees(self, sender, tid, rnd):
-        """What a validator's client does before it commits: draw the round (if nobody did)
-        and let two blocks pass, so that the seed is readable (§5a)."""
-        if self.model.tasks[tid].round(rnd).draw is None:
+        """What a validator's client does before it commits, unless the seed is readable
+        already: draw the round (if nobody did, or its target block's hash is gone) and let
+        two blocks pass, so that the seed is readable (§5a)."""
+        rd = self.model.tasks[tid].round(rnd)
+        block = boa.env.evm.patch.block_number
+        if self.model._readable_seed(tid, rnd, rd, block, self.block_hash) is not None:
+            return
+        if rd.draw is None or block - rd.draw["target_block"] > ref.SEED_WINDOW:
             self.draw(sender, tid, rnd)
         boa.env.evm.patch.block_number += 2
 

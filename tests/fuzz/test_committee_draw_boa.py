@@ -21,9 +21,11 @@ from tests.fuzz.test_arena_boa import (
     SCORE_COMMIT,
     VALIDATOR,
     _delegated_abis,  # noqa: F401  (autouse: decodes the delegatecalled events)
+    commit_reveal_model,
     events,
     finalize_all,
     join,
+    open_reveals,
     play_round,
 )
 
@@ -60,15 +62,12 @@ def seed_from_chain(arena, chain, task, r):
 
 def reveal_models(world, task, r, nodes):
     """Nodes commit and reveal (no scores); the clock stops at SCORE_COMMIT."""
-    play = world.arena
-    from tests.fuzz.test_arena_boa import commit_reveal_model, open_reveals
-
     for who, name in nodes:
         commit_reveal_model(world, task, r, who, name)
     open_reveals(world, task, r)
     for who, name in nodes:
         with boa.env.prank(who):
-            play.reveal_model(task, model_hash(name), f"file://{name}")
+            world.arena.reveal_model(task, model_hash(name), f"file://{name}")
     world.goto(task, r, SCORE_COMMIT)
 
 

@@ -8,38 +8,27 @@ from __future__ import annotations
 import boa
 from ape_arena.protocol import sortition
 
-from tests.fuzz.conftest import E18, WAD, model_commit, model_hash, score_commit
+from tests.fuzz.conftest import E18, WAD, score_commit
 from tests.fuzz.test_arena_boa import (
     AFTER,
-    COMMIT,
     NODE,
     SALT,
-    SCORE_COMMIT,
     SCORE_REVEAL,
     VALIDATOR,
     _delegated_abis,  # noqa: F401  (autouse: decodes the delegatecalled events)
+    draw,
     finalize_all,
     join,
-    open_reveals,
 )
+from tests.fuzz.test_committee_draw_boa import reveal_models
 
 UNSCORED = 2
 
 
-def _round_with_committees(world, task, nodes, truth):
+def _round_with_committees(world, task, nodes):
     """Nodes commit and reveal; the round is drawn and its seed made readable."""
-    arena = world.arena
-    world.goto(task, 0, COMMIT)
-    for i, n in enumerate(nodes):
-        with boa.env.prank(n):
-            arena.commit_model(task, model_commit(model_hash(f"c{i}"), n, task, 0))
-    open_reveals(world, task, 0)
-    for i, n in enumerate(nodes):
-        with boa.env.prank(n):
-            arena.reveal_model(task, model_hash(f"c{i}"), "u")
-    world.goto(task, 0, SCORE_COMMIT)
-    arena.draw(task, 0)
-    boa.env.evm.patch.block_number += 2
+    reveal_models(world, task, 0, [(n, f"c{i}") for i, n in enumerate(nodes)])
+    draw(world, task, 0)
 
 
 def test_each_submission_is_scored_by_its_committee_only(world, arena):
@@ -51,7 +40,7 @@ def test_each_submission_is_scored_by_its_committee_only(world, arena):
     for j, v in enumerate(vals):
         join(arena, v, task, VALIDATOR, (j + 1) * 10 * E18)  # W = 100: p_j = 0.1 .. 0.4
     truth = [(k + 1) * 100_000_000 for k in range(len(nodes))]
-    _round_with_committees(world, task, nodes, truth)
+    _round_with_committees(world, task, nodes)
     d = arena.committee(task, 0)
     assert d.weight == 100 * E18 and d.committee_size == 1 and d.seed != b"\0" * 32
     mine = {v: list(arena.assignments(task, 0, v, 0, 128)) for v in vals}
@@ -111,7 +100,7 @@ def test_vote_weight_is_stake_over_probability(world, arena):
         join(arena, v, task, VALIDATOR, 10 * E18)
     truth = [(k + 1) * 100_000_000 for k in range(len(nodes))]
     lie = 5_000_000_000
-    _round_with_committees(world, task, nodes, truth)
+    _round_with_committees(world, task, nodes)
     mine = {v: list(arena.assignments(task, 0, v, 0, 128)) for v in [liar, *small]}
     assert mine[liar] == list(range(8))  # p = 1
     plans = {liar: [lie] * 8, **{v: [truth[k] for k in mine[v]] for v in small}}
