@@ -403,6 +403,28 @@ class ArenaMachine(RuleBasedStateMachine):
     def commit_scores(self, t, i, data):
         self._commit_scores(self.task_of(t), self.pick("validator", i), data)
 
+    def _seed_for_commit(self, tid, r, v):
+        """Draw round r if nobody did and move blocks on until its seed is readable, as a
+        validator's client does (§5a); the seed a commit now would fix, or None."""
+        task = self.m.tasks[tid]
+        if (
+            task.finalized_rounds != r
+            or self.m.phase(task, self.dep.now()) != ref.PHASE_SCORE_COMMIT
+        ):
+            return None
+        rd = task.round(r)
+        for _ in range(2):
+            block = boa.env.evm.patch.block_number
+            seed = self.m._readable_seed(tid, r, rd, block, self.dep.block_hash)
+            if seed is not None:
+                return seed
+            if rd.draw is None or block - rd.draw["target_block"] > ref.SEED_WINDOW:
+                self.run(self.dep.draw, v, tid, r)
+            boa.env.evm.patch.block_number += 2
+        return self.m._readable_seed(
+            tid, r, rd, boa.env.evm.patch.block_number, self.dep.block_hash
+        )
+
     def _commit_scores(self, tid, v, data):
         task = self.m.tasks[tid]
         r = max(self.m.time_round(task, self.dep.now()), 0)
@@ -412,13 +434,15 @@ class ArenaMachine(RuleBasedStateMachine):
                 st.lists(SCORES, min_size=n, max_size=n), label="truth"
             )
         truth = self.truth[(tid, r)]
-        mine = []  # its committee slots, once the round is drawn as a client would (§5a)
+        seed = self._seed_for_commit(tid, r, v)
+        mine = []
         if (
-            task.finalized_rounds == r
-            and self.m.phase(task, self.dep.now()) == ref.PHASE_SCORE_COMMIT
+            seed is not None
+            and v in task.participants
+            and task.participants[v].role == ref.VALIDATOR
         ):
-            self.run(self.dep.prepare_committees, v, tid, r)
-            mine = self.dep.slots_for(tid, r, v)
+            bits = self.m.assignment_with(task, r, v, seed)
+            mine = [k for k in range(n) if bits >> k & 1]
         kind = data.draw(
             st.sampled_from(["honest"] * 6 + ["random"] * 3 + ["wrong_length"]), label="kind"
         )
