@@ -43,13 +43,22 @@ exports: (
 
 
 
+# A committee vote as the `votes` view returns it.
+struct Vote:
+    validator: address
+    score: uint64
+    weight: uint256
+    counted: bool
+
+
 # ---- constants ----------------------------------------------------------------------------
 PROTOCOL_VERSION: public(constant(uint256)) = 2  # contracts/PROTOCOL.md; clients check it
 NODE: public(constant(uint256)) = 1
 VALIDATOR: public(constant(uint256)) = 2
 
-MAX_SUBMISSIONS: public(constant(uint256)) = 128
-MAX_VALIDATORS: public(constant(uint256)) = 32
+MAX_SUBMISSIONS: public(constant(uint256)) = st.MAX_SUBMISSIONS
+MAX_VOTES: public(constant(uint256)) = st.MAX_VOTES
+MAX_PAGE: public(constant(uint256)) = 1024
 MAX_ROUNDS: public(constant(uint256)) = 64
 MAX_PROOF_LENGTH: public(constant(uint256)) = 16
 MAX_URI_LENGTH: public(constant(uint256)) = 256
@@ -66,7 +75,6 @@ MAX_TOLERANCE: public(constant(uint256)) = 1000 * 10**18
 MAX_FINALIZE_STEPS: public(constant(uint256)) = 320
 MAX_COMMITTEE_SIZE: public(constant(uint256)) = st.MAX_COMMITTEE_SIZE
 SEED_WINDOW: public(constant(uint256)) = st.SEED_WINDOW
-_SCORE_SLOTS: constant(uint256) = 32  # MAX_SUBMISSIONS // 4 packed uint64 per slot
 _MASK64: constant(uint256) = 2**64 - 1
 
 PHASE_NOT_STARTED: public(constant(uint256)) = 0
@@ -81,12 +89,13 @@ STATUS_ACTIVE: public(constant(uint256)) = 1
 STATUS_CANCELLED: public(constant(uint256)) = 2
 STATUS_ENDED: public(constant(uint256)) = 3
 
-STAGE_OPEN: public(constant(uint256)) = 0
-STAGE_CONSENSUS: public(constant(uint256)) = 1
-STAGE_RANK: public(constant(uint256)) = 2
-STAGE_PAY_NODES: public(constant(uint256)) = 3
-STAGE_PAY_VALIDATORS: public(constant(uint256)) = 4
-STAGE_DONE: public(constant(uint256)) = 5
+STAGE_OPEN: public(constant(uint256)) = st.STAGE_OPEN
+STAGE_CONSENSUS: public(constant(uint256)) = st.STAGE_CONSENSUS
+STAGE_RANK: public(constant(uint256)) = st.STAGE_RANK
+STAGE_AGREEMENT: public(constant(uint256)) = st.STAGE_AGREEMENT
+STAGE_PAY_NODES: public(constant(uint256)) = st.STAGE_PAY_NODES
+STAGE_PAY_VALIDATORS: public(constant(uint256)) = st.STAGE_PAY_VALIDATORS
+STAGE_DONE: public(constant(uint256)) = st.STAGE_DONE
 
 VOID_NONE: public(constant(uint256)) = 0
 VOID_NO_EVAL: public(constant(uint256)) = 1
@@ -180,7 +189,9 @@ event ScoresRevealed:
     task: indexed(uint256)
     round: indexed(uint256)
     validator: indexed(address)
+    first: uint256
     scores: DynArray[uint64, MAX_SUBMISSIONS]
+    complete: bool
 
 event RoundOpened:
     task: indexed(uint256)
@@ -343,14 +354,20 @@ def score_commitment(
 ) -> bytes32:
     """
     @notice The score commitment a validator submits with `commit_scores`.
+    @dev A running hash over the scores lets `reveal_scores` check them page by page:
+         h_0 = bytes32(0), h_(i+1) = keccak256(abi_encode(h_i, scores[i])); the
+         commitment is keccak256(abi_encode(task, round, validator, h_n, salt)).
     @param task The task id.
     @param round The round index.
     @param validator The committing validator.
-    @param scores One score per revealed submission, in slot order.
+    @param scores One score per assigned slot, in slot order.
     @param salt A secret random salt.
-    @return bytes32 keccak256(abi_encode(task, round, validator, scores, salt)).
+    @return bytes32 The commitment.
     """
-    return keccak256(abi_encode(task, round, validator, scores, salt))
+    h: bytes32 = empty(bytes32)
+    for x: uint64 in scores:
+        h = keccak256(abi_encode(h, x))
+    return keccak256(abi_encode(task, round, validator, h, salt))
 
 
 # ---- task lifecycle -----------------------------------------------------------------------
@@ -381,7 +398,7 @@ def create_task(params: st.TaskParams) -> uint256:
     assert params.slash_tau <= MAX_TOLERANCE, "arena: parameter out of range"
     assert params.slash_miss <= WAD and params.slash_dev <= WAD, "arena: parameter out of range"
     assert params.slash_node_miss <= WAD, "arena: parameter out of range"
-    assert params.min_quorum >= 1 and params.min_quorum <= MAX_VALIDATORS, "arena: parameter out of range"
+    assert params.min_quorum >= 1 and params.min_quorum <= MAX_VOTES, "arena: parameter out of range"
     assert params.committee_size >= 1 and params.committee_size <= MAX_COMMITTEE_SIZE, "arena: parameter out of range"
 
     task: uint256 = st.task_count + 1
@@ -849,16 +866,20 @@ def withdrawable(task: uint256, participant: address, account: address) -> uint2
 
 @external
 @view
-def validators(task: uint256) -> DynArray[address, MAX_VALIDATORS]:
+def validators(task: uint256, start: uint256, count: uint256) -> DynArray[address, MAX_PAGE]:
     """
-    @notice The task's validators in index order.
+    @notice A page of the task's validators in index (join) order; there is no cap on
+            their number (`task_state().validator_count`).
     @param task The task id.
+    @param start The first validator index.
+    @param count The page length (at most MAX_PAGE); the page ends early at the last one.
     @return DynArray The addresses.
     """
-    out: DynArray[address, MAX_VALIDATORS] = []
+    assert count <= MAX_PAGE, "arena: page too long"
+    out: DynArray[address, MAX_PAGE] = []
     n: uint256 = st._state[task].validator_count
-    for j: uint256 in range(MAX_VALIDATORS):
-        if j >= n:
+    for j: uint256 in range(start, start + MAX_PAGE, bound=MAX_PAGE):
+        if j >= n or len(out) == count:
             break
         out.append(st._validators[task][j])
     return out
@@ -966,6 +987,37 @@ def assignments(
 
 @external
 @view
+def votes(task: uint256, round: uint256, k: uint256) -> DynArray[Vote, MAX_VOTES]:
+    """
+    @notice The committee votes recorded for submission slot `k` in reveal order: each
+            voter, its score, and its vote weight max(eff, W // K) once its reveal
+            completed (0 and `counted` False while it is partial: CONSENSUS leaves it out).
+    @param task The task id.
+    @param round The round index.
+    @param k The submission slot.
+    @return DynArray The votes (at most MAX_VOTES).
+    """
+    out: DynArray[Vote, MAX_VOTES] = []
+    count: uint256 = st._vote_count[task][round][k]
+    w: uint256 = st._draws[task][round].weight
+    size: uint256 = st._draws[task][round].committee_size
+    for i: uint256 in range(MAX_VOTES):
+        if i >= count:
+            break
+        v: uint256 = st._votes[task][round][k][i]
+        j: uint256 = v >> 64
+        done: bool = st._vrounds[task][round][j].revealed
+        weight: uint256 = 0
+        if done:
+            weight = sortition._vote_weight(st._vrounds[task][round][j].stake, w, size)
+        out.append(
+            Vote(validator=st._validators[task][j], score=convert(v & _MASK64, uint64), weight=weight, counted=done)
+        )
+    return out
+
+
+@external
+@view
 def round_info(task: uint256, round: uint256) -> st.RoundInfo:
     """
     @notice A round's record: eval reveal, counts, finalize stage and totals.
@@ -1007,7 +1059,8 @@ def model_commit(task: uint256, round: uint256, node: address) -> st.ModelCommit
 @view
 def validator_round(task: uint256, round: uint256, validator: address) -> st.ValidatorRound:
     """
-    @notice A validator's record in `round`: commitment, stake w, D, F, reward, slash.
+    @notice A validator's record in `round`: commitment, stake w, D, F, reward, slash,
+            its CONSENSUS tally and how far its paged reveal got.
     @param task The task id.
     @param round The round index.
     @param validator The validator.
@@ -1015,15 +1068,18 @@ def validator_round(task: uint256, round: uint256, validator: address) -> st.Val
     """
     if st._parts[task][validator].role != VALIDATOR:
         return empty(st.ValidatorRound)
-    return st._vrounds[task][round][st._parts[task][validator].validator_index]
+    j: uint256 = st._parts[task][validator].validator_index
+    out: st.ValidatorRound = st._vrounds[task][round][j]
+    out.deviation_sum, out.scored, out.covered, out.assigned_available = st._unpack_tally(st._tally[task][round][j])
+    return out
 
 
 @external
 @view
 def validator_scores(task: uint256, round: uint256, validator: address) -> DynArray[uint64, MAX_SUBMISSIONS]:
     """
-    @notice The scores `validator` revealed in `round` (empty if none): one per slot it
-            was assigned, in slot order (`validator_round().assigned` is their bitmap).
+    @notice The scores `validator` revealed so far in `round` (empty if none): one per
+            slot it was assigned, in slot order (`assignments` lists those slots).
     @param task The task id.
     @param round The round index.
     @param validator The validator.
@@ -1033,15 +1089,11 @@ def validator_scores(task: uint256, round: uint256, validator: address) -> DynAr
     if st._parts[task][validator].role != VALIDATOR:
         return out
     j: uint256 = st._parts[task][validator].validator_index
-    if not st._vrounds[task][round][j].revealed:
-        return out
-    n: uint256 = st._rounds[task][round].num_submissions
-    bits: uint256 = st._vrounds[task][round][j].assigned
-    for k: uint256 in range(MAX_SUBMISSIONS):
-        if k >= n:
+    n: uint256 = st._vrounds[task][round][j].assignments
+    for i: uint256 in range(MAX_SUBMISSIONS):
+        if i >= n:
             break
-        if bits & (1 << k) != 0:
-            out.append(st._score(task, round, j, k))
+        out.append(convert((st._scores[task][round][j][i // 4] >> (64 * (i % 4))) & _MASK64, uint64))
     return out
 
 

@@ -133,6 +133,8 @@ def run(task: uint256, max_steps: uint256, order: DynArray[uint256, st.MAX_SUBMI
                     break
                 self._rank_step(task, r, order[used])
                 used += 1
+        elif stage == st.STAGE_AGREEMENT:
+            self._agreement(task, r)
         elif stage == st.STAGE_PAY_NODES:
             self._pay_node(task, r)
         else:
@@ -232,12 +234,11 @@ def _slash(task: uint256, r: uint256, j: uint256, fraction: uint256, reason: uin
 @view
 def _assigned(task: uint256, r: uint256, j: uint256) -> bool:
     """
-    @dev Whether validator index j sat on at least one committee of round r.
+    @dev Whether validator index j sat on at least one committee of round r (stops at the
+         first assigned slot).
     """
-    bits: uint256 = 0
-    count: uint256 = 0
-    bits, count = st._assignment(task, r, j, st._eff(task, st._validators[task][j], r))
-    return count != 0
+    eff: uint256 = st._eff(task, st._validators[task][j], r)
+    return st._next_assigned(task, r, j, eff, 0) < st._draws[task][r].submissions
 
 
 @internal
@@ -258,44 +259,37 @@ def _open(task: uint256, r: uint256):
     pot += st._state[task].carry + em
     st._state[task].carry = 0
     st._state[task].emission_carry += em
-    vcount: uint256 = st._state[task].validator_count
-    reveals: uint256 = st._rounds[task][r].validator_reveals
-    s_total: uint256 = 0
-    nrev: uint256 = 0
-    for j: uint256 in range(st.MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if reveals & (1 << j) != 0:
-            w: uint256 = st._eff(task, st._validators[task][j], r)
-            st._vrounds[task][r][j].stake = w
-            s_total += w
-            nrev += 1
     void: uint256 = st.VOID_NONE
     if not st._rounds[task][r].eval_revealed:
         void = st.VOID_NO_EVAL
     elif st._rounds[task][r].num_submissions == 0:
         void = st.VOID_NO_SUBMISSIONS
-    elif nrev < st._params[task].min_quorum:
+    elif st._rounds[task][r].validator_reveal_count < st._params[task].min_quorum:
         void = st.VOID_NO_QUORUM
     st._rounds[task][r].pot = pot
     st._rounds[task][r].emission_amount = em
-    st._rounds[task][r].validator_stake = s_total
     st._rounds[task][r].void_reason = void
     log RoundOpened(task=task, round=r, pot=pot, emission_amount=em, void_reason=void)
     if void == st.VOID_NONE:
         st._rounds[task][r].stage = st.STAGE_CONSENSUS
         return
-    slashed: uint256 = 0
-    frac: uint256 = st._params[task].slash_miss
-    for j: uint256 in range(st.MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if reveals & (1 << j) == 0 and self._assigned(task, r, j):
-            slashed += self._slash(task, r, j, frac, st.SLASH_MISS)
-    st._rounds[task][r].slashed = slashed
     if void != st.VOID_NO_EVAL and st._rounds[task][r].committer_count != 0:
         # The shard was out: committed nodes that did not reveal still pay (node pass).
         st._rounds[task][r].stage = st.STAGE_PAY_NODES
+        return
+    self._void_validators(task, r)
+
+
+@internal
+def _void_validators(task: uint256, r: uint256):
+    """
+    @dev After a void round's node pass (or none): the validator pass slashes the assigned
+         validators that did not reveal, when there were committees (a fixed seed and
+         submissions: only VOID_NO_QUORUM), else the round closes.
+    """
+    if st._draws[task][r].seed != empty(bytes32) and st._draws[task][r].submissions != 0:
+        st._rounds[task][r].stage = st.STAGE_PAY_VALIDATORS
+        st._rounds[task][r].cursor = 0
         return
     self._close(task, r)
 
@@ -303,28 +297,32 @@ def _open(task: uint256, r: uint256):
 @internal
 def _consensus(task: uint256, r: uint256):
     """
-    @dev Submission k: its consensus and status over the revealing validators' reports;
-         each validator's deviation (scored, non-split submissions, its non-UNAVAILABLE
+    @dev Submission k: its consensus and status over the votes its committee recorded at
+         reveal (votes of validators whose reveal did not complete are left out); each
+         voter's tally: deviation (scored, non-split submissions, its non-UNAVAILABLE
          reports) and coverage (its non-UNAVAILABLE reports on available submissions).
+         O(committee size), at most MAX_VOTES.
     """
     k: uint256 = st._rounds[task][r].cursor
-    vcount: uint256 = st._state[task].validator_count
-    reveals: uint256 = st._rounds[task][r].validator_reveals
-    xs: uint64[st.MAX_VALIDATORS] = empty(uint64[st.MAX_VALIDATORS])
-    ws: uint256[st.MAX_VALIDATORS] = empty(uint256[st.MAX_VALIDATORS])
-    js: uint256[st.MAX_VALIDATORS] = empty(uint256[st.MAX_VALIDATORS])
+    count: uint256 = st._vote_count[task][r][k]
+    xs: uint64[st.MAX_VOTES] = empty(uint64[st.MAX_VOTES])
+    ws: uint256[st.MAX_VOTES] = empty(uint256[st.MAX_VOTES])
+    js: uint256[st.MAX_VOTES] = empty(uint256[st.MAX_VOTES])
     m: uint256 = 0
     total: uint256 = st._draws[task][r].weight
     size: uint256 = st._draws[task][r].committee_size
-    for j: uint256 in range(st.MAX_VALIDATORS):
-        if j >= vcount:
+    for i: uint256 in range(st.MAX_VOTES):
+        if i >= count:
             break
-        if reveals & (1 << j) != 0 and st._vrounds[task][r][j].assigned & (1 << k) != 0:
-            xs[m] = st._score(task, r, j, k)
-            # the committee vote weight eff / p = max(eff, W // K) (DESIGN §3.4)
-            ws[m] = sortition._vote_weight(st._vrounds[task][r][j].stake, total, size)
-            js[m] = j
-            m += 1
+        v: uint256 = st._votes[task][r][k][i]
+        j: uint256 = v >> 64
+        if not st._vrounds[task][r][j].revealed:
+            continue
+        xs[m] = convert(v & (2**64 - 1), uint64)
+        # the committee vote weight eff / p = max(eff, W // K) (DESIGN §3.4)
+        ws[m] = sortition._vote_weight(st._vrounds[task][r][j].stake, total, size)
+        js[m] = j
+        m += 1
     c: uint64 = 0
     status: uint256 = score_math.STATUS_UNSCORED
     if m != 0:  # nobody of its committee revealed: unscored, nobody slashed over it
@@ -334,16 +332,16 @@ def _consensus(task: uint256, r: uint256):
     st._subs[task][r][k].stake = st._eff(task, st._subs[task][r][k].node, r)
     if status != score_math.STATUS_UNAVAILABLE:
         st._rounds[task][r].available += 1
-        for i: uint256 in range(st.MAX_VALIDATORS):
+        for i: uint256 in range(st.MAX_VOTES):
             if i >= m:
                 break
-            st._vrounds[task][r][js[i]].assigned_available += 1
-            if xs[i] == st.UNAVAILABLE:
-                continue
-            st._vrounds[task][r][js[i]].covered += 1
-            if status == score_math.STATUS_SCORED:
-                st._vrounds[task][r][js[i]].deviation_sum += score_math._deviation(xs[i], c)
-                st._vrounds[task][r][js[i]].scored += 1
+            # tally: deviation_sum | scored << 128 | covered << 160 | assigned_available << 192
+            add: uint256 = 1 << 192
+            if xs[i] != st.UNAVAILABLE:
+                add |= 1 << 160
+                if status == score_math.STATUS_SCORED:
+                    add += (1 << 128) + score_math._deviation(xs[i], c)
+            st._tally[task][r][js[i]] += add
         if status <= score_math.STATUS_SPLIT and self._eligible(task, c):
             st._rounds[task][r].eligible += 1
     log ConsensusComputed(task=task, round=r, slot=k, consensus=c, status=status)
@@ -423,7 +421,7 @@ def _close_bucket(task: uint256, r: uint256, w: st.RankWalk) -> uint64:
 @internal
 def _finish_rank(task: uint256, r: uint256):
     """
-    @dev The pots (PROTOCOL.md §6) and each revealing validator's D_j and F_j.
+    @dev The pots (PROTOCOL.md §6); AGREEMENT follows.
     """
     pot: uint256 = st._rounds[task][r].pot
     gamma: uint256 = st._params[task].gamma
@@ -434,35 +432,41 @@ def _finish_rank(task: uint256, r: uint256):
         nodes_pot += (pot * (st.WAD - 2 * gamma) // st.WAD) * t_stake // (t_stake + s_stake)
     st._rounds[task][r].nodes_pot = nodes_pot
     st._rounds[task][r].validators_pot = pot - nodes_pot
-    vcount: uint256 = st._state[task].validator_count
-    reveals: uint256 = st._rounds[task][r].validator_reveals
-    tolerance: uint256 = st._params[task].tolerance
-    sf: uint256 = 0
-    for j: uint256 in range(st.MAX_VALIDATORS):
-        if j >= vcount:
-            break
-        if reveals & (1 << j) != 0:
-            n: uint256 = st._vrounds[task][r][j].scored
-            dev: uint256 = 0
-            f: uint256 = 0
-            if n != 0:
-                dev = st._vrounds[task][r][j].deviation_sum // n
-                # agreement, scaled by the share of its available assignments it scored
-                f = (
-                    score_math._agreement(dev, tolerance)
-                    * st._vrounds[task][r][j].covered
-                    // st._vrounds[task][r][j].assigned_available
-                )
-            st._vrounds[task][r][j].deviation = dev
-            st._vrounds[task][r][j].agreement = f
-            sf += f * st._vrounds[task][r][j].stake
-            log ValidatorScored(task=task, round=r, validator=st._validators[task][j], deviation=dev, agreement=f)
-    st._rounds[task][r].sum_f_stake = sf
-    st._rounds[task][r].stage = st.STAGE_PAY_NODES
+    st._rounds[task][r].stage = st.STAGE_AGREEMENT
     st._rounds[task][r].cursor = 0
     log RoundRanked(
         task=task, round=r, nodes_pot=nodes_pot, validators_pot=pot - nodes_pot, node_stake=t_stake, validator_stake=s_stake
     )
+
+
+@internal
+def _agreement(task: uint256, r: uint256):
+    """
+    @dev Validator index `cursor`: if its reveal completed, D_j and F_j from its tally,
+         and F_j * w_j added to the round's sum (PROTOCOL.md §6 AGREEMENT).
+    """
+    j: uint256 = st._rounds[task][r].cursor
+    if st._vrounds[task][r][j].revealed:
+        dsum: uint256 = 0
+        n: uint256 = 0
+        covered: uint256 = 0
+        available: uint256 = 0
+        dsum, n, covered, available = st._unpack_tally(st._tally[task][r][j])
+        dev: uint256 = 0
+        f: uint256 = 0
+        if n != 0:
+            dev = dsum // n
+            # agreement, scaled by the share of its available assignments it scored
+            f = score_math._agreement(dev, st._params[task].tolerance) * covered // available
+        st._vrounds[task][r][j].deviation = dev
+        st._vrounds[task][r][j].agreement = f
+        st._rounds[task][r].sum_f_stake += f * st._vrounds[task][r][j].stake
+        log ValidatorScored(task=task, round=r, validator=st._validators[task][j], deviation=dev, agreement=f)
+    j += 1
+    st._rounds[task][r].cursor = j
+    if j >= st._state[task].validator_count:
+        st._rounds[task][r].stage = st.STAGE_PAY_NODES
+        st._rounds[task][r].cursor = 0
 
 
 @internal
@@ -498,7 +502,7 @@ def _pay_node(task: uint256, r: uint256):
     st._rounds[task][r].cursor = i
     if i == st._rounds[task][r].committer_count:
         if void:
-            self._close(task, r)
+            self._void_validators(task, r)
         else:
             st._rounds[task][r].stage = st.STAGE_PAY_VALIDATORS
             st._rounds[task][r].cursor = 0
@@ -506,9 +510,13 @@ def _pay_node(task: uint256, r: uint256):
 
 @internal
 def _pay_validator(task: uint256, r: uint256):
+    """
+    @dev Validator index `cursor`: a completed reveal is paid by F_j * w_j and slashed
+         `slash_dev` above `slash_tau`; an assigned validator without one pays
+         `slash_miss` (PROTOCOL.md §6 PAY_VALIDATORS, §8).
+    """
     j: uint256 = st._rounds[task][r].cursor
-    bit: uint256 = 1 << j
-    if st._rounds[task][r].validator_reveals & bit != 0:
+    if st._vrounds[task][r][j].revealed:
         sf: uint256 = st._rounds[task][r].sum_f_stake
         if sf != 0:
             y: uint256 = st._rounds[task][r].validators_pot * (
@@ -533,7 +541,7 @@ def _pay_validator(task: uint256, r: uint256):
 @internal
 def _close(task: uint256, r: uint256):
     """
-    @dev Roll the round over (PROTOCOL.md §6 step 6, §10): a paid round spends its pot's
+    @dev Roll the round over (PROTOCOL.md §6 step 7, §10): a paid round spends its pot's
          emission; a void round rolls it on with the carry. Emission then follows the stake
          that worked in the round (T + S), 0 after a void round or at the task's end; at the
          end, emission still in the carry is burned, never refunded to the creator.

@@ -66,7 +66,11 @@ event ScoresRevealed:
     task: indexed(uint256)
     round: indexed(uint256)
     validator: indexed(address)
+    # index of the first score of this page among the validator's assignments
+    first: uint256
     scores: DynArray[uint64, st.MAX_SUBMISSIONS]
+    # True on the page that completed the reveal (commitment checked)
+    complete: bool
 
 
 event Joined:
@@ -291,21 +295,26 @@ def commit_scores(task: uint256, c: bytes32):
         st._draws[task][r].seed = seed
         log RoundSeeded(task=task, round=r, seed=seed)
     j: uint256 = st._parts[task][msg.sender].validator_index
+    if not st._vrounds[task][r][j].committed:
+        st._rounds[task][r].validator_commit_count += 1
     st._vrounds[task][r][j].commitment = c
     st._vrounds[task][r][j].committed = True
-    st._rounds[task][r].validator_commits |= 1 << j
     log ScoresCommitted(task=task, round=r, validator=msg.sender, commitment=c)
 
 
 @external
 def reveal_scores(task: uint256, scores: DynArray[uint64, st.MAX_SUBMISSIONS], salt: bytes32):
     """
-    @notice Reveal the committed scores in the SCORE_REVEAL phase.
-    @dev One score per assigned slot, in slot order (the contract enumerates the caller's
-         assignment itself: a list of another length reverts); INVALID = 2**64-1. Stored
-         packed, 4 per storage slot, at the assigned slots. Emits `ScoresRevealed`.
+    @notice Reveal the committed scores in the SCORE_REVEAL phase, in one call or in pages.
+    @dev The scores of the caller's assigned slots in slot order, continuing where its last
+         page stopped (the contract enumerates the assignment itself, so no slot can be
+         skipped or added); INVALID = 2**64-1. The page that reveals the last assigned score
+         checks the commitment over all of them (`salt` matters only there) and completes
+         the reveal; only a completed reveal counts (PROTOCOL.md §5, §5a). Each score is
+         recorded as a vote of its slot's committee (at most MAX_VOTES per slot) and kept
+         packed, 4 per storage slot, in assignment order. Emits `ScoresRevealed`.
     @param task The task id.
-    @param scores The scores (lower is better, scale 1e9).
+    @param scores The next scores (lower is better, scale 1e9).
     @param salt The salt used in the commitment.
     """
     self._delegated()
@@ -315,30 +324,44 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, st.MAX_SUBMISSIONS], s
     j: uint256 = st._parts[task][msg.sender].validator_index
     assert st._vrounds[task][r][j].committed, "arena: no commitment"
     assert not st._vrounds[task][r][j].revealed, "arena: already revealed"
-    bits: uint256 = 0
-    count: uint256 = 0
-    bits, count = st._assignment(task, r, j, st._eff(task, msg.sender, r))
-    assert len(scores) == count, "arena: wrong number of scores"
-    assert keccak256(abi_encode(task, r, msg.sender, scores, salt)) == st._vrounds[task][r][j].commitment, "arena: bad reveal"
-    n: uint256 = st._rounds[task][r].num_submissions
-    i: uint256 = 0
-    for s: uint256 in range(st._SCORE_SLOTS):
-        if s * 4 >= n:
-            break
-        word: uint256 = 0
-        for q: uint256 in range(4):
-            k: uint256 = s * 4 + q
-            if k >= n:
-                break
-            if bits & (1 << k) != 0:
-                word |= convert(scores[i], uint256) << (64 * q)
-                i += 1
-        if word != 0:
-            st._scores[task][r][j][s] = word
-    st._vrounds[task][r][j].assigned = bits
-    st._vrounds[task][r][j].revealed = True
-    st._rounds[task][r].validator_reveals |= 1 << j
-    log ScoresRevealed(task=task, round=r, validator=msg.sender, scores=scores)
+    eff: uint256 = st._eff(task, msg.sender, r)
+    first: uint256 = st._vrounds[task][r][j].assignments
+    i: uint256 = first
+    h: bytes32 = st._vrounds[task][r][j].reveal_hash
+    word: uint256 = 0
+    if i % 4 != 0:
+        word = st._scores[task][r][j][i // 4]
+    k: uint256 = st._vrounds[task][r][j].next_slot
+    for x: uint64 in scores:
+        k = st._next_assigned(task, r, j, eff, k)
+        assert k < st._draws[task][r].submissions, "arena: too many scores"
+        h = keccak256(abi_encode(h, x))
+        m: uint256 = st._vote_count[task][r][k]
+        if m < st.MAX_VOTES:
+            st._votes[task][r][k][m] = (j << 64) | convert(x, uint256)
+            st._vote_count[task][r][k] = m + 1
+        word |= convert(x, uint256) << (64 * (i % 4))
+        i += 1
+        if i % 4 == 0:
+            st._scores[task][r][j][i // 4 - 1] = word
+            word = 0
+        k += 1
+    if i % 4 != 0:
+        st._scores[task][r][j][i // 4] = word
+    k = st._next_assigned(task, r, j, eff, k)
+    complete: bool = k >= st._draws[task][r].submissions
+    assert complete or len(scores) != 0, "arena: empty page"
+    st._vrounds[task][r][j].assignments = i
+    if complete:
+        assert keccak256(abi_encode(task, r, msg.sender, h, salt)) == st._vrounds[task][r][j].commitment, "arena: bad reveal"
+        st._vrounds[task][r][j].revealed = True
+        st._vrounds[task][r][j].stake = eff
+        st._rounds[task][r].validator_reveal_count += 1
+        st._rounds[task][r].validator_stake += eff
+    else:
+        st._vrounds[task][r][j].next_slot = k
+        st._vrounds[task][r][j].reveal_hash = h
+    log ScoresRevealed(task=task, round=r, validator=msg.sender, first=first, scores=scores, complete=complete)
 
 
 # ---- task lifecycle (Arena forwards these) -----------------------------------------------
@@ -470,7 +493,6 @@ def join(task: uint256, role: uint256, amount: uint256, commission: uint256):
         assert commission <= st.WAD, "arena: commission out of range"
         if role == st.VALIDATOR:
             n: uint256 = st._state[task].validator_count
-            assert n < st.MAX_VALIDATORS, "arena: too many validators"
             st._validators[task][n] = msg.sender
             st._parts[task][msg.sender].validator_index = n
             st._state[task].validator_count = n + 1

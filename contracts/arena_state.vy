@@ -19,8 +19,11 @@ from . import sortition
 NODE: constant(uint256) = 1
 VALIDATOR: constant(uint256) = 2
 
-MAX_SUBMISSIONS: constant(uint256) = 128
-MAX_VALIDATORS: constant(uint256) = 32
+# Revealed submissions per round (DESIGN §3.3: bounded only by what finalize pages through).
+MAX_SUBMISSIONS: constant(uint256) = 1024
+# Committee members whose votes one submission records (DESIGN §3.4: the committee size has
+# mean <= K <= 64; 256 is never reached in practice, and a vote past it is not recorded).
+MAX_VOTES: constant(uint256) = 256
 MAX_ROUNDS: constant(uint256) = 64
 MAX_PROOF_LENGTH: constant(uint256) = 16
 MAX_URI_LENGTH: constant(uint256) = 256
@@ -37,7 +40,6 @@ MAX_TOLERANCE: constant(uint256) = 1000 * 10**18
 MAX_FINALIZE_STEPS: constant(uint256) = 320
 MAX_COMMITTEE_SIZE: constant(uint256) = sortition.MAX_COMMITTEE_SIZE
 SEED_WINDOW: constant(uint256) = 256
-_SCORE_SLOTS: constant(uint256) = 32  # MAX_SUBMISSIONS // 4 packed uint64 per slot
 _MASK64: constant(uint256) = 2**64 - 1
 
 PHASE_NOT_STARTED: constant(uint256) = 0
@@ -55,9 +57,10 @@ STATUS_ENDED: constant(uint256) = 3
 STAGE_OPEN: constant(uint256) = 0
 STAGE_CONSENSUS: constant(uint256) = 1
 STAGE_RANK: constant(uint256) = 2
-STAGE_PAY_NODES: constant(uint256) = 3
-STAGE_PAY_VALIDATORS: constant(uint256) = 4
-STAGE_DONE: constant(uint256) = 5
+STAGE_AGREEMENT: constant(uint256) = 3
+STAGE_PAY_NODES: constant(uint256) = 4
+STAGE_PAY_VALIDATORS: constant(uint256) = 5
+STAGE_DONE: constant(uint256) = 6
 
 VOID_NONE: constant(uint256) = 0
 VOID_NO_EVAL: constant(uint256) = 1
@@ -151,8 +154,8 @@ struct RoundInfo:
     num_submissions: uint256
     commit_count: uint256
     committer_count: uint256
-    validator_commits: uint256
-    validator_reveals: uint256
+    validator_commit_count: uint256
+    validator_reveal_count: uint256
     stage: uint256
     cursor: uint256
     void_reason: uint256
@@ -217,10 +220,15 @@ struct ValidatorRound:
     burned: uint256
     scored: uint256
     covered: uint256
-    # committees (PROTOCOL.md §5a): bitmap of the slots it was assigned (set at its reveal)
-    # and how many of them were available (not UNAVAILABLE by consensus)
-    assigned: uint256
+    # how many of its assigned slots were available (not UNAVAILABLE by consensus).
+    # deviation_sum, scored, covered and assigned_available are kept packed in `_tally`
+    # (one write per vote); the `validator_round` view fills them in from it.
     assigned_available: uint256
+    # the paged reveal: scores revealed so far (all its assignments once `revealed`), the
+    # slot the next page starts at, and the running hash of the revealed scores
+    assignments: uint256
+    next_slot: uint256
+    reveal_hash: bytes32
 
 
 # A round's committee draw (PROTOCOL.md §5a): the future block whose hash seeds it and
@@ -257,7 +265,8 @@ _dels: HashMap[uint256, HashMap[address, HashMap[address, DelegationInfo]]]
 _acc_snap: HashMap[uint256, HashMap[address, HashMap[uint256, uint256]]]
 # task -> participant -> pending_round -> del_index when that bucket merged (its share price)
 _index_snap: HashMap[uint256, HashMap[address, HashMap[uint256, uint256]]]
-_validators: HashMap[uint256, address[MAX_VALIDATORS]]
+# task -> validator index (join order) -> address; no cap on their number
+_validators: HashMap[uint256, HashMap[uint256, address]]
 _rounds: HashMap[uint256, HashMap[uint256, RoundInfo]]
 _subs: HashMap[uint256, HashMap[uint256, HashMap[uint256, SubmissionInfo]]]
 _mcommits: HashMap[uint256, HashMap[uint256, HashMap[address, ModelCommit]]]
@@ -265,8 +274,14 @@ _mcommits: HashMap[uint256, HashMap[uint256, HashMap[address, ModelCommit]]]
 _committers: HashMap[uint256, HashMap[uint256, HashMap[uint256, address]]]
 # task -> round -> validator index -> record
 _vrounds: HashMap[uint256, HashMap[uint256, HashMap[uint256, ValidatorRound]]]
-# task -> round -> validator index -> slot -> 4 packed uint64 scores
+# task -> round -> validator index -> i -> its scores 4i..4i+3 (assignment order), packed
 _scores: HashMap[uint256, HashMap[uint256, HashMap[uint256, HashMap[uint256, uint256]]]]
+# task -> round -> slot -> i -> the i-th committee vote recorded for it: (j << 64) | score
+_votes: HashMap[uint256, HashMap[uint256, HashMap[uint256, HashMap[uint256, uint256]]]]
+_vote_count: HashMap[uint256, HashMap[uint256, HashMap[uint256, uint256]]]
+# task -> round -> validator index -> its CONSENSUS tally, one word: deviation_sum (bits
+# 0-127) | scored << 128 | covered << 160 | assigned_available << 192
+_tally: HashMap[uint256, HashMap[uint256, HashMap[uint256, uint256]]]
 _owners: HashMap[uint256, HashMap[bytes32, ModelOwner]]
 _walks: HashMap[uint256, HashMap[uint256, RankWalk]]
 _draws: HashMap[uint256, HashMap[uint256, CommitteeDraw]]
@@ -302,13 +317,6 @@ def _del_value(task: uint256, p: address) -> uint256:
     @dev Tokens the active delegations to p are worth: del_shares * del_index // ACC.
     """
     return self._parts[task][p].del_shares * self._parts[task][p].del_index // ACC
-
-
-@internal
-@view
-def _score(task: uint256, r: uint256, j: uint256, k: uint256) -> uint64:
-    word: uint256 = self._scores[task][r][j][k // 4]
-    return convert((word >> (64 * (k % 4))) & _MASK64, uint64)
 
 
 @internal
@@ -484,24 +492,31 @@ def _settle(task: uint256, p: address, d: address):
 
 @internal
 @view
-def _assignment(task: uint256, r: uint256, j: uint256, eff: uint256) -> (uint256, uint256):
+def _next_assigned(task: uint256, r: uint256, j: uint256, eff: uint256, start: uint256) -> uint256:
     """
-    @dev Bitmap and count of the slots validator index j is assigned in round r: none
-         until a score commit fixed the seed (so finalize never depends on when it runs).
-         O(n) keccaks, n <= MAX_SUBMISSIONS.
+    @dev The first slot >= `start` that validator index j (effective stake `eff`) is
+         assigned in round r, or the round's submission count when there is none (also
+         before a score commit fixed the seed: finalize never depends on when it runs).
+         O(n) keccaks at most, n <= MAX_SUBMISSIONS.
     """
-    seed: bytes32 = self._draws[task][r].seed
-    if seed == empty(bytes32):
-        return 0, 0
     n: uint256 = self._draws[task][r].submissions
+    seed: bytes32 = self._draws[task][r].seed
+    if seed == empty(bytes32) or start >= n:
+        return n
     total: uint256 = self._draws[task][r].weight
     size: uint256 = self._draws[task][r].committee_size
-    bits: uint256 = 0
-    count: uint256 = 0
-    for k: uint256 in range(MAX_SUBMISSIONS):
+    for k: uint256 in range(start, start + MAX_SUBMISSIONS, bound=MAX_SUBMISSIONS):
         if k >= n:
-            break
+            return n
         if sortition._is_assigned(seed, k, j, eff, total, size):
-            bits |= 1 << k
-            count += 1
-    return bits, count
+            return k
+    return n
+
+
+@internal
+@pure
+def _unpack_tally(t: uint256) -> (uint256, uint256, uint256, uint256):
+    """
+    @dev (deviation_sum, scored, covered, assigned_available) of a `_tally` word.
+    """
+    return t & (2**128 - 1), (t >> 128) & (2**32 - 1), (t >> 160) & (2**32 - 1), t >> 192

@@ -24,8 +24,8 @@ STATUS_UNSCORED: constant(uint256) = 2
 STATUS_UNAVAILABLE: constant(uint256) = 3
 # @dev Denominator floor of the relative deviation (0.001 in 1e9 score units).
 SCORE_FLOOR: constant(uint256) = 10**6
-# @dev Bound of the per-submission validator arrays (= Arena's MAX_VALIDATORS).
-MAX_VOTES: constant(uint256) = 32
+# @dev Bound of the per-submission vote arrays (= arena_state.MAX_VOTES).
+MAX_VOTES: constant(uint256) = 256
 
 
 @internal

@@ -53,7 +53,7 @@ def test_deployment_state(arena, arena_token, owner):
     assert arena.pending_owner() == ZERO_ADDRESS
     assert not arena.paused()
     assert arena.task_count() == 0
-    assert (arena.MAX_SUBMISSIONS(), arena.MAX_VALIDATORS(), arena.MAX_ROUNDS()) == (128, 32, 64)
+    assert (arena.MAX_SUBMISSIONS(), arena.MAX_VOTES(), arena.MAX_ROUNDS()) == (1024, 256, 64)
     assert arena.INVALID() == INVALID
     assert arena.MAX_FINALIZE_STEPS() == 320
     assert arena.PROTOCOL_VERSION() == 2  # what clients check (contracts/PROTOCOL.md)
@@ -152,7 +152,7 @@ def test_join_first_time_and_top_up(arena, arena_token, node, validator, make_ta
 
     tx = t.join(validator, VALIDATOR, MIN_STAKE)
     assert log(tx, arena.Joined)[0].role == VALIDATOR
-    assert arena.validators(t.id) == [validator.address]
+    assert arena.validators(t.id, 0, 10) == [validator.address]
     assert t.part(validator).validator_index == 0
 
     # Top-up during round 0: no Joined, activates in round 1.
@@ -267,7 +267,7 @@ def test_commit_and_reveal_scores(arena, node, validator, make_task):
     ]
     vr = arena.validator_round(t.id, 0, validator)
     assert (vr.commitment, vr.committed, vr.revealed) == (c, True, False)
-    assert t.round(0).validator_commits == 1
+    assert t.round(0).validator_commit_count == 1
     t.warp(0, PHASE_SCORE_REVEAL)
     tx = arena.reveal_scores(t.id, scores, salt, sender=validator)
     assert log(tx, arena.ScoresRevealed) == [
@@ -275,7 +275,7 @@ def test_commit_and_reveal_scores(arena, node, validator, make_task):
     ]
     assert arena.validator_scores(t.id, 0, validator) == scores
     assert arena.validator_round(t.id, 0, validator).revealed
-    assert t.round(0).validator_reveals == 1
+    assert t.round(0).validator_reveal_count == 1
 
 
 def test_scores_pack_round_trip_with_invalid(arena, node, node2, node3, validator, make_task):
@@ -422,8 +422,9 @@ def test_finalize_paginated_gives_same_result(arena, scored_round, attacker):
         results.append(tx.return_value)
         if tx.return_value:
             break
-    # OPEN 1 + CONSENSUS 2 + RANK 2 (one per eligible) + PAY_NODES 2 + PAY_VALIDATORS 2 = 9.
-    assert results == [False] * 8 + [True]
+    # OPEN 1 + CONSENSUS 2 + RANK 2 (one per eligible) + AGREEMENT 2 + PAY_NODES 2
+    # + PAY_VALIDATORS 2 = 11.
+    assert results == [False] * 10 + [True]
     assert t.state().status == STATUS_ENDED
     assert [arena.submission(t.id, 0, k).reward for k in range(2)] == exp["x"]
     assert t.round(0).cursor == 2 and t.round(0).stage == STAGE_DONE

@@ -53,7 +53,7 @@ OUT_OF_RANGE = [
     ("slash_miss", WAD + 1),
     ("slash_dev", WAD + 1),
     ("min_quorum", 0),
-    ("min_quorum", 33),
+    ("min_quorum", 257),
 ]
 
 
@@ -417,15 +417,28 @@ def test_reveal_scores_reverts(arena, revealed, node, validator, validator2):
         arena.reveal_scores(t.id, [1, 2], ZERO32, sender=node)
     with ape.reverts("arena: no commitment"):
         arena.reveal_scores(t.id, [1, 2], ZERO32, sender=validator2)
-    with ape.reverts("arena: wrong number of scores"):
-        t.reveal_scores(validator, 0, scores=[1])
-    with ape.reverts("arena: wrong number of scores"):
+    # it sits on both committees (p = 1): a third score has no slot, an empty page reveals nothing
+    with ape.reverts("arena: too many scores"):
         t.reveal_scores(validator, 0, scores=[1, 2, 3])
+    with ape.reverts("arena: empty page"):
+        t.reveal_scores(validator, 0, scores=[])
     with ape.reverts("arena: bad reveal"):
         t.reveal_scores(validator, 0, scores=[2, 1])
     with ape.reverts("arena: bad reveal"):
         t.reveal_scores(validator, 0, salt=sha("wrong salt"))
-    t.reveal_scores(validator, 0)
+    # paged: the first page is kept, the commitment is checked on the page that completes it
+    t.reveal_scores(validator, 0, scores=[1])
+    assert not arena.validator_round(t.id, 0, validator).revealed
+    assert arena.validator_round(t.id, 0, validator).assignments == 1
+    with ape.reverts("arena: too many scores"):
+        t.reveal_scores(validator, 0, scores=[2, 3])
+    with ape.reverts("arena: bad reveal"):
+        t.reveal_scores(validator, 0, scores=[3])
+    with ape.reverts("arena: bad reveal"):
+        t.reveal_scores(validator, 0, scores=[2], salt=sha("wrong salt"))
+    t.reveal_scores(validator, 0, scores=[2])
+    assert arena.validator_round(t.id, 0, validator).revealed
+    assert list(arena.validator_scores(t.id, 0, validator)) == [1, 2]
     with ape.reverts("arena: already revealed"):
         t.reveal_scores(validator, 0)
     t.warp(0, PHASE_ENDED)

@@ -78,7 +78,7 @@ def test_copier_cannot_open_a_copied_commitment_or_copied_scores(
         node2.address,
         validator.address,
     ]
-    assert t.round(0).validator_reveals == 1  # only the honest validator counted
+    assert t.round(0).validator_reveal_count == 1  # only the honest validator counted
     assert arena.validator_round(t.id, 0, attacker).reward == 0
 
 

@@ -24,8 +24,7 @@ from eth_utils import keccak
 # ---- constants (§1) ---------------------------------------------------------------------
 NODE = 1
 VALIDATOR = 2
-MAX_SUBMISSIONS = 128
-MAX_VALIDATORS = 32
+MAX_SUBMISSIONS = 1024
 MAX_ROUNDS = 64
 MAX_PROOF_LENGTH = 16
 SCORE_SCALE = 10**9
@@ -45,8 +44,9 @@ PHASE_NOT_STARTED, PHASE_COMMIT, PHASE_EVAL, PHASE_REVEAL = 0, 1, 2, 3
 PHASE_SCORE_COMMIT, PHASE_SCORE_REVEAL, PHASE_ENDED = 4, 5, 6
 SEED_WINDOW = 256  # blocks a draw's target block hash stays readable (§5a)
 STATUS_ACTIVE, STATUS_CANCELLED, STATUS_ENDED = 1, 2, 3
-STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK = 0, 1, 2
-STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = 3, 4, 5
+STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK, STAGE_AGREEMENT = 0, 1, 2, 3
+STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = 4, 5, 6
+MAX_VOTES = 256  # committee votes one slot records (§5a)
 VOID_NONE, VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM = 0, 1, 2, 3
 SLASH_MISS, SLASH_DEV, SLASH_NODE_MISS = 1, 2, 3
 
@@ -108,11 +108,18 @@ def model_commitment(model_sha256: bytes, node: str, task: int, rnd: int) -> byt
     )
 
 
+def score_chain(scores, h: bytes = b"\x00" * 32) -> bytes:
+    """h_(i+1) = keccak256(abi_encode(h_i, score_i)) over the scores (§5)."""
+    for x in scores:
+        h = keccak(encode(["bytes32", "uint64"], [h, x]))
+    return h
+
+
 def score_commitment(task: int, rnd: int, validator: str, scores, salt: bytes) -> bytes:
     return keccak(
         encode(
-            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
-            [task, rnd, validator, list(scores), salt],
+            ["uint256", "uint256", "address", "bytes32", "bytes32"],
+            [task, rnd, validator, score_chain(scores), salt],
         )
     )
 
@@ -253,7 +260,7 @@ class ValidatorRound:
     commitment: bytes = b""
     committed: bool = False
     revealed: bool = False
-    scores: list = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # slot -> score, as revealed so far
     stake: int = 0
     dsum: int = 0
     deviation: int = 0
@@ -263,8 +270,10 @@ class ValidatorRound:
     burned: int = 0
     scored: int = 0  # reports counted in D (scored, non-split submissions)
     covered: int = 0  # reports that were not UNAVAILABLE, on available submissions
-    assigned: int = 0  # bitmap of its committee slots (set at its reveal, §5a)
-    assigned_available: int = 0  # of those, the available ones
+    assigned_available: int = 0  # of its committee slots, the available ones
+    assignments: int = 0  # scores revealed so far (paged reveal, §5)
+    next_slot: int = 0  # the slot its next page starts at
+    reveal_hash: bytes = b"\x00" * 32  # running hash of the scores revealed so far
 
 
 @dataclass
@@ -307,6 +316,8 @@ class Round:
     slashes: list = field(default_factory=list)  # (participant, amount, reason)
     # the committee draw (§5a): target_block, seed, weight, committee_size, submissions, digest
     draw: dict | None = None
+    votes: dict = field(default_factory=dict)  # slot -> [(validator, score)] in reveal order
+    validator_reveals: int = 0  # completed reveals
 
 
 @dataclass
@@ -493,7 +504,7 @@ class ArenaModel:
             1 <= p.tolerance <= MAX_TOLERANCE,
             p.slash_tau <= MAX_TOLERANCE,
             p.slash_miss <= WAD and p.slash_dev <= WAD and p.slash_node_miss <= WAD,
-            1 <= p.min_quorum <= MAX_VALIDATORS,
+            1 <= p.min_quorum <= MAX_VOTES,
             1 <= p.committee_size <= 64,
         ]
         if not all(checks):
@@ -570,8 +581,6 @@ class ArenaModel:
                 errs.append(arena("below minimum stake"))
             if commission > WAD:
                 errs.append(arena("commission out of range"))
-            if role == VALIDATOR and len(task.validators) >= MAX_VALIDATORS:
-                errs.append(arena("too many validators"))
         t, a = self._activation(task, now, errs)
         if errs:
             raise Revert(errs)
@@ -744,6 +753,8 @@ class ArenaModel:
         vr.committed = True
 
     def reveal_scores(self, sender: str, tid: int, scores, salt: bytes, now: int):
+        """One page: the next scores of the sender's assigned slots in slot order; the page
+        that reveals the last one checks the commitment and completes the reveal (§5)."""
         errs = []
         task = self._task(tid)
         if task.status != STATUS_ACTIVE:
@@ -757,22 +768,49 @@ class ArenaModel:
         r = self.time_round(task, now)
         rd = task.rounds.get(r) if phase_ok else None
         vr = rd.vals.get(sender) if rd is not None else None
+        slots: list = []
+        complete = False
         if vr is None or not vr.committed:
             errs.append(arena("no commitment"))
         elif vr.revealed:
             errs.append(arena("already revealed"))
         else:
             bits = self.assignment(task, r, sender)
-            if len(scores) != bin(bits).count("1"):
-                errs.append(arena("wrong number of scores"))
-            elif score_commitment(tid, r, sender, scores, salt) != vr.commitment:
+            left = [k for k in range(vr.next_slot, len(rd.subs)) if bits >> k & 1]
+            slots = left[: len(scores)]
+            complete = len(scores) >= len(left)
+            h = score_chain(scores, vr.reveal_hash)
+            if len(scores) > len(left):
+                errs.append(arena("too many scores"))
+            elif not scores and not complete:
+                errs.append(arena("empty page"))
+            elif (
+                complete
+                and keccak(
+                    encode(
+                        ["uint256", "uint256", "address", "bytes32", "bytes32"],
+                        [tid, r, sender, h, salt],
+                    )
+                )
+                != vr.commitment
+            ):
                 errs.append(arena("bad reveal"))
         if errs:
             raise Revert(errs)
-        vr.revealed = True
-        vr.assigned = bits
-        mine = iter(scores)  # one score per assigned slot, in slot order
-        vr.scores = {k: next(mine) for k in range(len(rd.subs)) if bits >> k & 1}
+        for k, x in zip(slots, scores, strict=True):
+            vr.scores[k] = x
+            votes = rd.votes.setdefault(k, [])
+            if len(votes) < MAX_VOTES:
+                votes.append((sender, x))
+        vr.assignments += len(scores)
+        if complete:
+            vr.revealed = True
+            vr.stake = self.eff(pt, r)
+            rd.validator_reveals += 1
+            rd.validator_stake += vr.stake
+        else:
+            vr.next_slot = slots[-1] + 1
+            vr.reveal_hash = h
 
     # -- finalize (§6) --
     def finalize(self, sender: str, tid: int, max_steps: int, now: int, order=()) -> bool:
@@ -815,12 +853,17 @@ class ArenaModel:
                     break
                 else:
                     self._rank_step(task, rd, order.pop(0))
+            elif rd.stage == STAGE_AGREEMENT:
+                self._agreement(task, rd, rd.cursor)
+                rd.cursor += 1
+                if rd.cursor >= len(task.validators):
+                    rd.stage, rd.cursor = STAGE_PAY_NODES, 0
             elif rd.stage == STAGE_PAY_NODES:
                 self._node_unit(task, r, rd, rd.cursor)
                 rd.cursor += 1
                 if rd.cursor == len(rd.committers):
                     if rd.void_reason != VOID_NONE:
-                        self._close(task, r, rd)
+                        self._void_validators(task, r, rd)
                     else:
                         rd.stage, rd.cursor = STAGE_PAY_VALIDATORS, 0
             elif rd.stage == STAGE_PAY_VALIDATORS:
@@ -838,18 +881,28 @@ class ArenaModel:
         void = self._void_reason(task, rd) if rd.stage == STAGE_OPEN else rd.void_reason
         if void != VOID_NONE:
             node_pass = m if void != VOID_NO_EVAL else 0
+            val_pass = v if self._committees(rd) else 0
             if rd.stage == STAGE_OPEN:
-                return 1 + node_pass
-            return m - rd.cursor if rd.stage == STAGE_PAY_NODES else 0
+                return 1 + node_pass + val_pass
+            return {
+                STAGE_PAY_NODES: m - rd.cursor + val_pass,
+                STAGE_PAY_VALIDATORS: v - rd.cursor,
+            }.get(rd.stage, 0)
         ranks = max(self.expected_eligible(tid), 1)
         if rd.stage == STAGE_OPEN:
-            return 1 + n + ranks + m + v
+            return 1 + n + ranks + v + m + v
         return {
-            STAGE_CONSENSUS: n - rd.cursor + ranks + m + v,
-            STAGE_RANK: ranks - rd.cursor + m + v,
+            STAGE_CONSENSUS: n - rd.cursor + ranks + v + m + v,
+            STAGE_RANK: ranks - rd.cursor + v + m + v,
+            STAGE_AGREEMENT: v - rd.cursor + m + v,
             STAGE_PAY_NODES: m - rd.cursor + v,
             STAGE_PAY_VALIDATORS: v - rd.cursor,
         }.get(rd.stage, 0)
+
+    @staticmethod
+    def _committees(rd: Round) -> bool:
+        """Whether the round had committees: a fixed seed and submissions (§5a)."""
+        return bool(rd.draw and rd.draw.get("seed") and rd.draw["submissions"])
 
     def _at_rank(self, tid: int) -> tuple[Task, Round] | None:
         """The round being finalized as it stands at its first RANK unit: itself when it is
@@ -895,7 +948,7 @@ class ArenaModel:
             return VOID_NO_EVAL
         if not rd.subs:
             return VOID_NO_SUBMISSIONS
-        if sum(1 for v in rd.vals.values() if v.revealed) < task.params.min_quorum:
+        if rd.validator_reveals < task.params.min_quorum:
             return VOID_NO_QUORUM
         return VOID_NONE
 
@@ -911,25 +964,23 @@ class ArenaModel:
         task.bounty_paid_out += base
         rd.pot = base + task.carry
         task.carry = 0
-        s = 0
-        for v in self.revealing(task, rd):
-            vr = rd.vals[v]
-            vr.stake = self.eff(task.participants[v], r)
-            s += vr.stake
-        rd.validator_stake = s
         rd.void_reason = self._void_reason(task, rd)
         if rd.void_reason != VOID_NONE:
-            for v in task.validators:
-                vr = rd.vals.get(v)
-                if (vr is None or not vr.revealed) and self.assignment(task, r, v):
-                    self._slash(task, r, rd, v, p.slash_miss, SLASH_MISS)
             if rd.void_reason != VOID_NO_EVAL and rd.committers:
                 # the shard was out: committed nodes that did not reveal still pay
                 rd.stage, rd.cursor = STAGE_PAY_NODES, 0
             else:
-                self._close(task, r, rd)
+                self._void_validators(task, r, rd)
         else:
             rd.stage, rd.cursor = STAGE_CONSENSUS, 0
+
+    def _void_validators(self, task: Task, r: int, rd: Round):
+        """A void round with committees slashes its assigned non-revealers in a validator
+        pass; any other void round closes."""
+        if self._committees(rd):
+            rd.stage, rd.cursor = STAGE_PAY_VALIDATORS, 0
+        else:
+            self._close(task, r, rd)
 
     @staticmethod
     def consensus(pairs, tolerance: int) -> tuple[int, int]:
@@ -967,9 +1018,10 @@ class ArenaModel:
 
     def _consensus(self, task: Task, r: int, rd: Round, k: int):
         sub = rd.subs[k]
-        members = [v for v in self.revealing(task, rd) if k in rd.vals[v].scores]
+        votes = [(v, x) for v, x in rd.votes.get(k, []) if rd.vals[v].revealed]
+        members = [v for v, _ in votes]
         w, size = rd.draw["weight"], rd.draw["committee_size"]
-        pairs = [(rd.vals[v].scores[k], vote_weight(rd.vals[v].stake, w, size)) for v in members]
+        pairs = [(x, vote_weight(rd.vals[v].stake, w, size)) for v, x in votes]
         if pairs:
             sub.consensus, sub.status = self.consensus(pairs, task.params.tolerance)
         else:  # nobody of its committee revealed: unscored, nobody slashed over it
@@ -978,10 +1030,9 @@ class ArenaModel:
         if sub.status == UNAVAILABLE_STATUS:
             return
         rd.available += 1
-        for v in members:
+        for v, x in votes:
             vr = rd.vals[v]
             vr.assigned_available += 1
-            x = vr.scores[k]
             if x == UNAVAILABLE:
                 continue
             vr.covered += 1
@@ -1055,19 +1106,22 @@ class ArenaModel:
             r_nodes += (pot * (WAD - 2 * p.gamma) // WAD) * t_stake // (t_stake + s)
         rd.nodes_pot = r_nodes
         rd.validators_pot = pot - r_nodes
-        sf = 0
-        for v in self.revealing(task, rd):
-            vr = rd.vals[v]
-            if vr.scored:
-                vr.deviation = vr.dsum // vr.scored
-                ratio = vr.deviation * WAD // p.tolerance
-                agreement = 0 if ratio >= WAD else WAD - ratio
-                vr.agreement = agreement * vr.covered // vr.assigned_available
-            else:  # nothing it reported was scored: neither paid nor slashed for deviation
-                vr.deviation = vr.agreement = 0
-            sf += vr.agreement * vr.stake
-        rd.sum_f_stake = sf
-        rd.stage, rd.cursor = STAGE_PAY_NODES, 0
+        rd.stage, rd.cursor = STAGE_AGREEMENT, 0
+
+    def _agreement(self, task: Task, rd: Round, j: int):
+        """Validator j (§6 AGREEMENT): D_j and F_j of a completed reveal, F_j * w_j summed."""
+        vr = rd.vals.get(task.validators[j])
+        if vr is None or not vr.revealed:
+            return
+        p = task.params
+        if vr.scored:
+            vr.deviation = vr.dsum // vr.scored
+            ratio = vr.deviation * WAD // p.tolerance
+            agreement = 0 if ratio >= WAD else WAD - ratio
+            vr.agreement = agreement * vr.covered // vr.assigned_available
+        else:  # nothing it reported was scored: neither paid nor slashed for deviation
+            vr.deviation = vr.agreement = 0
+        rd.sum_f_stake += vr.agreement * vr.stake
 
     def _node_unit(self, task: Task, r: int, rd: Round, i: int):
         """Committer i (first-commit order): pay its submission, or slash an unrevealed

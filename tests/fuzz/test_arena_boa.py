@@ -139,7 +139,7 @@ def test_create_task_start_zero_means_now(world, arena):
         dict(slash_miss=WAD + 1),
         dict(slash_dev=WAD + 1),
         dict(min_quorum=0),
-        dict(min_quorum=33),
+        dict(min_quorum=257),
         dict(start_time=1),
         dict(start_time=10**12),
     ],
@@ -265,19 +265,22 @@ def test_join_reverts(world, arena, node, creator, validator):
         arena.join(task, NODE, 10 * E18, 0)
 
 
-def test_join_too_many_validators(world, arena):
+def test_join_has_no_validator_cap(world, arena):
+    """v1 admitted 32 validators per task; 100 join now and the paged view lists them."""
     task = world.make_task()
-    addrs = [boa.env.generate_address(f"v{i}") for i in range(33)]
+    addrs = [boa.env.generate_address(f"v{i}") for i in range(100)]
     for a in addrs:
         world.token.mint(a, 100 * E18)
         with boa.env.prank(a):
             world.token.approve(arena.address, 2**256 - 1)
-    for a in addrs[:32]:
+    for a in addrs:
         join(arena, a, task, VALIDATOR, 10 * E18)
-    assert list(arena.validators(task)) == addrs[:32]
-    assert arena.participant(task, addrs[31]).validator_index == 31
-    with boa.env.prank(addrs[32]), boa.reverts("arena: too many validators"):
-        arena.join(task, VALIDATOR, 10 * E18, 0)
+    assert arena.task_state(task).validator_count == 100
+    assert list(arena.validators(task, 0, 1024)) == addrs
+    assert list(arena.validators(task, 90, 20)) == addrs[90:]
+    assert arena.participant(task, addrs[99]).validator_index == 99
+    with boa.reverts("arena: page too long"):
+        arena.validators(task, 0, 1025)
 
 
 def test_activation_next_round_and_finalize_gate(world, arena, node, validator):
@@ -482,7 +485,9 @@ def test_duplicate_across_rounds_and_own_resubmission(world, arena, node, node2)
 
 def test_round_full(world, arena):
     task = world.make_task()
-    nodes = [boa.env.generate_address(f"n{i}") for i in range(129)]
+    cap = arena.MAX_SUBMISSIONS()
+    assert cap == 1024  # DESIGN §3.3: the one per-round bound, what finalize pages through
+    nodes = [boa.env.generate_address(f"n{i}") for i in range(cap + 1)]
     for n in nodes:
         world.token.mint(n, 100 * E18)
         with boa.env.prank(n):
@@ -493,11 +498,12 @@ def test_round_full(world, arena):
         with boa.env.prank(n):
             arena.commit_model(task, model_commit(model_hash(str(i)), n, task, 0))
     open_reveals(world, task, 0)
-    for i, n in enumerate(nodes[:128]):
+    for i, n in enumerate(nodes[:cap]):
         with boa.env.prank(n):
             arena.reveal_model(task, model_hash(str(i)), "u")
-    with boa.env.prank(nodes[128]), boa.reverts("arena: round full"):
-        arena.reveal_model(task, model_hash("128"), "u")
+    assert arena.round_info(task, 0).num_submissions == cap
+    with boa.env.prank(nodes[cap]), boa.reverts("arena: round full"):
+        arena.reveal_model(task, model_hash(str(cap)), "u")
 
 
 def test_reveal_eval(world, arena, creator, attacker):
@@ -553,12 +559,12 @@ def test_scores_commit_reveal(world, arena, node, validator, node2, attacker):
         arena.commit_scores(task, c)
         ev = events(arena, "ScoresCommitted")[0]
         assert (ev.round, ev.validator, ev.commitment) == (0, validator, c)
-    assert arena.round_info(task, 0).validator_commits == 1
+    assert arena.round_info(task, 0).validator_commit_count == 1
     world.goto(task, 0, SCORE_REVEAL)
     with boa.env.prank(attacker), boa.reverts("arena: not a validator"):
         arena.reveal_scores(task, scores, SALT)
     with boa.env.prank(validator):
-        with boa.reverts("arena: wrong number of scores"):
+        with boa.reverts("arena: too many scores"):
             arena.reveal_scores(task, [1, 2], SALT)
         with boa.reverts("arena: bad reveal"):
             arena.reveal_scores(task, [123_456_788], SALT)
@@ -567,12 +573,13 @@ def test_scores_commit_reveal(world, arena, node, validator, node2, attacker):
         arena.reveal_scores(task, scores, SALT)
         ev = events(arena, "ScoresRevealed")[0]
         assert list(ev.scores) == scores and ev.validator == validator
+        assert ev.first == 0 and ev.complete
         with boa.reverts("arena: already revealed"):
             arena.reveal_scores(task, scores, SALT)
     assert list(arena.validator_scores(task, 0, validator)) == scores
     vr = arena.validator_round(task, 0, validator)
     assert vr.committed and vr.revealed and vr.commitment == c
-    assert arena.round_info(task, 0).validator_reveals == 1
+    assert arena.round_info(task, 0).validator_reveal_count == 1
 
 
 def test_reveal_scores_without_commit(world, arena, validator):
@@ -738,10 +745,10 @@ def test_full_task_three_rounds_by_hand(
         no_reveal=[validator4],
     )
 
-    # Paginated: 1 open + 3 consensus + 3 rank (one per eligible slot) + 3 node payouts +
-    # 4 validator slots.
-    results = [finalize(arena, task, 1) for _ in range(14)]
-    assert results == [False] * 13 + [True]
+    # Paginated: 1 open + 3 consensus + 3 rank (one per eligible slot) + 4 validator
+    # agreements + 3 node payouts + 4 validator slots.
+    results = [finalize(arena, task, 1) for _ in range(18)]
+    assert results == [False] * 17 + [True]
     with boa.reverts("arena: round not over"):
         finalize(arena, task, 1)
 
@@ -781,7 +788,7 @@ def test_full_task_three_rounds_by_hand(
     carry0 = pot - paid + slash4
 
     ri = arena.round_info(task, 0)
-    assert (ri.stage, ri.void_reason, ri.pot) == (5, 0, pot)
+    assert (ri.stage, ri.void_reason, ri.pot) == (6, 0, pot)
     assert (ri.nodes_pot, ri.validators_pot, ri.node_stake, ri.validator_stake) == (
         r_nodes,
         r_val,
@@ -1146,6 +1153,8 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
     assert events(arena, "RoundRanked") == []
     finalize(arena, task, 1)
     (rk,) = events(arena, "RoundRanked")
+    assert events(arena, "ValidatorScored") == []
+    finalize(arena, task, 3)  # AGREEMENT: one unit per validator index
     scored = {e.validator: (e.deviation, e.agreement) for e in events(arena, "ValidatorScored")}
     ri = arena.round_info(task, 0)
     assert (rk.nodes_pot, rk.validators_pot, rk.node_stake, rk.validator_stake) == (
@@ -1173,7 +1182,7 @@ def test_finalize_events(world, arena, node, node2, validator, validator2, valid
         ceil_div(100 * E18 * (WAD // 20), WAD),
     )
     ri = arena.round_info(task, 0)
-    assert ri.stage == 5
+    assert ri.stage == 6
     assert (fin.pot, fin.paid, fin.slashed, fin.carry) == (
         ri.pot,
         ri.paid,

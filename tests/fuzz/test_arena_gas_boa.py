@@ -106,7 +106,7 @@ def test_max_round_gas(world, arena):
     for name, g in worst.items():
         assert g < LIMIT, (name, g)
     ri = arena.round_info(task, 0)
-    assert ri.stage == 5 and ri.void_reason == 0 and ri.paid > 0
+    assert ri.stage == 6 and ri.void_reason == 0 and ri.paid > 0
     # Lower weighted median: validator j scores (32 - j) * 1e6 + 7k, so ascending order is
     # j = 31, 30, ...; each weighs 10e18 + 1 except vals[0] (30e18 + 1 with delegations);
     # total 340e18 + 32 needs 17 validators from the bottom: j = 15.

@@ -48,7 +48,7 @@ def mine(n: int = 1):
 
 
 def validators_of(arena, task):
-    return list(arena.validators(task))
+    return list(arena.validators(task, 0, 1024))
 
 
 def expected_weight(arena, task, r):
@@ -132,7 +132,7 @@ def test_draw_freezes_weight_digest_and_seed(
     with pytest.raises(boa.BoaError, match="arena: no such slot"):
         arena.is_assigned(task, 0, 3, validator)
     with pytest.raises(boa.BoaError, match="arena: page too long"):
-        arena.assignments(task, 0, validator, 0, 129)
+        arena.assignments(task, 0, validator, 0, 1025)
 
 
 def test_draw_reverts(world, arena, chain, node, validator, creator, delegator):

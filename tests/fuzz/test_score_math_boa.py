@@ -21,7 +21,7 @@ from contracts import score_math
 
 @external
 @pure
-def consensus(xs: uint64[32], ws: uint256[32], n: uint256, tol: uint256) -> (uint64, uint256):
+def consensus(xs: uint64[256], ws: uint256[256], n: uint256, tol: uint256) -> (uint64, uint256):
     return score_math._consensus(xs, ws, n, tol)
 
 @external
@@ -103,7 +103,7 @@ tolerances = st.one_of(st.integers(1, 2 * WAD), st.just(WAD // 2))
 
 
 def _consensus(xs, ws, tol):
-    pad = 32 - len(xs)
+    pad = 256 - len(xs)
     return tuple(harness().consensus(list(xs) + [0] * pad, list(ws) + [0] * pad, len(xs), tol))
 
 

@@ -21,19 +21,28 @@ def model_commitment(model_sha256: bytes | str, node: str, task: int, round_: in
     )
 
 
+def score_chain(scores: Sequence[int], start: bytes = b"\0" * 32) -> bytes:
+    """The running hash over scores that ``reveal_scores`` checks page by page:
+    ``h_0 = bytes32(0)``, ``h_(i+1) = keccak256(abi_encode(bytes32 h_i, uint64 score_i))``."""
+    h = start
+    for s in scores:
+        h = keccak(abi_encode(["bytes32", "uint64"], [h, int(s)]))
+    return h
+
+
 def score_commitment(
     task: int, round_: int, validator: str, scores: Sequence[int], salt: bytes | str
 ) -> bytes:
-    """``keccak256(abi_encode(uint256 task, uint256 round, address validator, uint64[] scores,
-    bytes32 salt))`` with the standard encoding of a dynamic ``uint64[]``."""
+    """``keccak256(abi_encode(uint256 task, uint256 round, address validator, bytes32 h,
+    bytes32 salt))`` with ``h = score_chain(scores)`` (PROTOCOL.md §5)."""
     return keccak(
         abi_encode(
-            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
+            ["uint256", "uint256", "address", "bytes32", "bytes32"],
             [
                 int(task),
                 int(round_),
                 to_checksum_address(str(validator)),
-                [int(s) for s in scores],
+                score_chain(scores),
                 to_bytes32(salt),
             ],
         )

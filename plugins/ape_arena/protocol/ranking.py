@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .sortition import vote_weight
-from .types import INVALID_SCORE, WAD, Stage, scores_by_slot
+from .types import INVALID_SCORE, WAD, Stage
 from .types import UNAVAILABLE_SCORE as UNAVAILABLE
 
 SCORE_FLOOR = 10**6
@@ -114,30 +113,10 @@ class RankOrders:
         if stage == Stage.RANK:
             entries = [(int(s.consensus), int(s.status), int(s.key)) for s in subs]
             return sorted_eligible(entries, int(params.baseline_score))
-        reveals = int(info.validator_reveals)
-        revealing = [v for j, v in enumerate(arena.validators(task)) if reveals >> j & 1]
-        if stage == Stage.OPEN:
-            stakes = [int(arena.effective_stake(task, v, r)) for v in revealing]
-        else:
-            stakes = [int(arena.validator_round(task, r, v).stake) for v in revealing]
-        draw = arena.committee(task, r)
-        total, size = int(draw[2]), int(draw[3])  # W and K (PROTOCOL.md §5a)
-        # each revealer's scores by slot: it revealed one per slot of its committees
-        by_slot = [
-            scores_by_slot(
-                int(arena.validator_round(task, r, v).assigned),
-                list(arena.validator_scores(task, r, v)),
-                n,
-            )
-            for v in revealing
-        ]
+        # each slot's committee votes, as CONSENSUS reads them (completed reveals only)
         entries = []
         for k, sub in enumerate(subs):
-            reports = [
-                (s[k], vote_weight(w, total, size))
-                for s, w in zip(by_slot, stakes, strict=True)
-                if s[k] is not None
-            ]
+            reports = [(int(v.score), int(v.weight)) for v in arena.votes(task, r, k) if v.counted]
             c, status = consensus(reports, int(params.tolerance)) if reports else (0, UNSCORED)
             entries.append((c, status, int(sub.key)))
         return sorted_eligible(entries, int(params.baseline_score))

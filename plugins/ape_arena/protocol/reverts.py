@@ -11,7 +11,6 @@ from typing import Any
 
 from .types import (
     MAX_SUBMISSIONS,
-    MAX_VALIDATORS,
     Phase,
     Role,
     Status,
@@ -141,11 +140,13 @@ class RevertExplainer:
             )
         if reason == "round full":
             return f"round already has the maximum of {MAX_SUBMISSIONS} submissions"
-        if reason == "wrong number of scores":
-            n = self.round_info(task, max(self.current_round(task), 0)).num_submissions
-            return f"the round has {n} revealed submissions; give exactly one score per submission"
-        if reason == "too many validators":
-            return f"task {task} already has {MAX_VALIDATORS} validators"
+        if reason == "too many scores":
+            return (
+                f"more scores than {who} has committee slots left to reveal in round "
+                f"{max(self.current_round(task), 0)}; give one score per assigned slot, in slot order"
+            )
+        if reason == "empty page":
+            return f"{who} still has committee slots to reveal; an empty page reveals nothing"
         if "insufficient" in reason or "exceeds balance" in reason:
             return f"not enough ARENA: {who} holds {fmt_tokens(self.balance(who))}"
         return None

@@ -16,6 +16,7 @@ from .ranking import RankOrders
 from .reverts import decode_rpc_revert, revert_text
 from .types import (
     DEFAULT_FINALIZE_STEPS,
+    REVEAL_PAGE,
     SEED_WINDOW,
     ArenaError,
     CommitteeDraw,
@@ -183,12 +184,29 @@ class ArenaTransactions:
         return c
 
     def reveal_scores(
-        self, task: int, scores: Sequence[int], salt: bytes | str, sender: Any | None = None
+        self,
+        task: int,
+        scores: Sequence[int],
+        salt: bytes | str,
+        sender: Any | None = None,
+        page: int = REVEAL_PAGE,
     ):
-        return self._tx(
-            "reveal_scores", task, self.arena.reveal_scores, task, [int(s) for s in scores],
-            to_bytes32(salt), sender=sender, phase=Phase.SCORE_REVEAL,
-        )  # fmt: skip
+        """Reveal ``scores`` (one per assigned slot, in slot order) in pages of ``page``
+        scores, continuing after the pages already on chain (a reveal interrupted by a
+        crash resumes where it stopped); the last page completes it (PROTOCOL.md §5)."""
+        who = self._sender(sender)
+        scores = [int(s) for s in scores]
+        r = max(self.round_at(task, self.now()), 0)
+        start = self.validator_round(task, r, who).assignments
+        receipt = None
+        while receipt is None or start < len(scores):
+            chunk = scores[start : start + page]
+            receipt = self._tx(
+                "reveal_scores", task, self.arena.reveal_scores, task, chunk, to_bytes32(salt),
+                sender=who, phase=Phase.SCORE_REVEAL,
+            )  # fmt: skip
+            start += len(chunk)
+        return receipt
 
     def draw(self, task: int, round_: int, sender: Any | None = None) -> None:
         """Send ``draw(task, round_)`` (PROTOCOL.md §5a): the first call freezes the round's

@@ -32,7 +32,9 @@ __all__ = [
     "MAX_ROUNDS",
     "PROTOCOL_VERSION",
     "MAX_SUBMISSIONS",
-    "MAX_VALIDATORS",
+    "MAX_PAGE",
+    "REVEAL_PAGE",
+    "MAX_VOTES",
     "ModelCommit",
     "Participant",
     "Phase",
@@ -46,6 +48,7 @@ __all__ = [
     "TaskParams",
     "TaskState",
     "ValidatorRound",
+    "Vote",
     "VoidReason",
     "WAD",
     "ZERO_ADDRESS",
@@ -67,8 +70,16 @@ INVALID_SCORE = 2**64 - 1
 UNAVAILABLE_SCORE = 2**64 - 2
 """What a validator reports for a model it could not fetch or verify (counts neither for nor
 against its deviation; a submission most of whose weight reports it is unscored)."""
-MAX_SUBMISSIONS = 128
-MAX_VALIDATORS = 32
+MAX_SUBMISSIONS = 1024
+"""Revealed submissions per round (the only per-round cap; validators, nodes and delegators
+have none)."""
+MAX_VOTES = 256
+"""Committee votes one submission records (committee sizes have mean <= K <= 64)."""
+MAX_PAGE = 1024
+"""Longest page of the paged list views (``validators``)."""
+REVEAL_PAGE = 256
+"""Scores per ``reveal_scores`` transaction: a validator with more assignments (one on every
+committee) reveals in pages under its one commitment, each page < 15M gas (README Gas)."""
 MAX_COMMITTEE_SIZE = 64
 SEED_WINDOW = 256  # blocks a committee draw's target block hash stays readable (PROTOCOL.md §5a)
 MAX_ROUNDS = 64
@@ -112,9 +123,10 @@ class Stage(IntEnum):
     OPEN = 0
     CONSENSUS = 1
     RANK = 2
-    PAY_NODES = 3
-    PAY_VALIDATORS = 4
-    DONE = 5
+    AGREEMENT = 3
+    PAY_NODES = 4
+    PAY_VALIDATORS = 5
+    DONE = 6
 
 
 class VoidReason(IntEnum):
@@ -216,7 +228,7 @@ def task_param_problems(p: TaskParams, now: int) -> list[str]:
     bound("slash_tau", p.slash_tau, 0, MAX_TOLERANCE, wad=True)
     for name in ("slash_miss", "slash_dev", "slash_node_miss"):
         bound(name, getattr(p, name), 0, WAD, wad=True)
-    bound("min_quorum", p.min_quorum, 1, MAX_VALIDATORS)
+    bound("min_quorum", p.min_quorum, 1, MAX_VOTES)
     bound("committee_size", p.committee_size, 1, MAX_COMMITTEE_SIZE)
     return out
 
@@ -429,8 +441,8 @@ class RoundInfo:
     num_submissions: int
     commit_count: int
     committer_count: int
-    validator_commits: int
-    validator_reveals: int
+    validator_commit_count: int
+    validator_reveal_count: int
     stage: int
     cursor: int
     void_reason: int
@@ -497,22 +509,34 @@ class ValidatorRound:
     """Its reports counted in D (scored, non-split submissions, not UNAVAILABLE)."""
     covered: int = 0
     """Its reports that were not UNAVAILABLE, on submissions that were available."""
-    assigned: int = 0
-    """Bitmap of the slots of its committees (set when it revealed, PROTOCOL.md §5a)."""
     assigned_available: int = 0
-    """How many of those were available (not UNAVAILABLE by consensus)."""
+    """How many of its assigned slots were available (not UNAVAILABLE by consensus)."""
+    assignments: int = 0
+    """Scores revealed so far (all of its assignments once ``revealed``)."""
+    next_slot: int = 0
+    """The slot its next reveal page starts at (paged reveal, PROTOCOL.md §5)."""
+    reveal_hash: bytes = b"\0" * 32
+    """The running hash of the scores revealed so far."""
 
-    def by_slot(self, scores: list[int], n: int) -> list[int | None]:
-        """Its revealed ``scores`` spread over all ``n`` slots (``scores_by_slot``)."""
-        return scores_by_slot(self.assigned, scores, n)
+
+@dataclass(frozen=True)
+class Vote:
+    """One committee vote of ``votes(task, round, k)`` (PROTOCOL.md §5a)."""
+
+    validator: str
+    score: int
+    weight: int
+    """Its vote weight max(eff, W // K), 0 while its reveal is incomplete."""
+    counted: bool
+    """Whether its reveal completed (CONSENSUS counts only those)."""
 
 
-def scores_by_slot(assigned: int, scores: list[int], n: int) -> list[int | None]:
-    """A validator's revealed ``scores`` (one per slot of bitmap ``assigned``, in slot order,
-    PROTOCOL.md §5a) spread over all ``n`` slots: None where it sat on no committee."""
-    slots = [k for k in range(n) if assigned >> k & 1]
+def scores_by_slot(slots: list[int], scores: list[int], n: int) -> list[int | None]:
+    """A validator's revealed ``scores`` (one per slot of ``slots``, its assignment in slot
+    order, PROTOCOL.md §5a) spread over all ``n`` slots: None where it sat on no committee
+    (or has not revealed that far yet)."""
     out: list[int | None] = [None] * n
-    for k, x in zip(slots, scores, strict=True):
+    for k, x in zip(slots, scores, strict=False):
         out[k] = int(x)
     return out
 

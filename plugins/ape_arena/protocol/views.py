@@ -12,6 +12,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from .types import (
+    MAX_PAGE,
     MAX_SUBMISSIONS,
     ArenaError,
     CommitteeDraw,
@@ -25,9 +26,11 @@ from .types import (
     TaskParams,
     TaskState,
     ValidatorRound,
+    Vote,
     address_of,
     from_struct,
     plain,
+    scores_by_slot,
     to_bytes32,
 )
 
@@ -135,7 +138,26 @@ class ArenaViews:
         return [to_checksum_address(str(self.arena.committer(task, round_, i))) for i in range(n)]
 
     def validators(self, task: int) -> list[str]:
-        return [to_checksum_address(str(v)) for v in self.arena.validators(task)]
+        """All of the task's validators in index order, paging through the list view."""
+        n = self.task_state(task).validator_count
+        out: list[str] = []
+        for start in range(0, n, MAX_PAGE):
+            out += [
+                to_checksum_address(str(v)) for v in self.arena.validators(task, start, MAX_PAGE)
+            ]
+        return out
+
+    def votes(self, task: int, round_: int, k: int) -> list[Vote]:
+        """The committee votes recorded for slot ``k`` (PROTOCOL.md §5a), in reveal order."""
+        return [from_struct(Vote, v) for v in self.arena.votes(task, round_, k)]
+
+    def scores_by_slot(self, task: int, round_: int, validator: Any, n: int) -> list[int | None]:
+        """``validator``'s revealed scores of round ``round_`` spread over its ``n`` slots
+        (None where it sat on no committee); all None before the round's seed."""
+        if not self.committee(task, round_).seeded:
+            return [None] * n
+        slots = self.assignments(task, round_, validator)
+        return scores_by_slot(slots, self.validator_scores(task, round_, validator), n)
 
     def validator_weight(self, task: int) -> int:
         """W the next ``draw`` freezes (PROTOCOL.md §5a)."""

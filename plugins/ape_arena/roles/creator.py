@@ -256,7 +256,7 @@ def round_report(client: ArenaClient, task: int, r: int) -> dict:
                 "scores": (  # per slot; None where it sat on no committee
                     [
                         None if x is None else _score(x)
-                        for x in vr.by_slot(client.validator_scores(task, r, v), len(subs))
+                        for x in client.scores_by_slot(task, r, v, len(subs))
                     ]
                     if vr.revealed
                     else []

@@ -465,7 +465,7 @@ class Demo:
         for v in validators:
             vr = c.validator_round(task, r, v.address)
             scores = c.validator_scores(task, r, v.address) if vr.revealed else []
-            per_slot = vr.by_slot(scores, len(subs)) if vr.revealed else []
+            per_slot = c.scores_by_slot(task, r, v.address, len(subs)) if vr.revealed else []
             shown = (  # "-": a slot whose committee it did not sit on
                 " ".join("  -  " if x is None else fmt_score(x)[:5] for x in per_slot)
                 if scores

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ...protocol.commitments import score_commitment
 from ...protocol.ranking import RankOrders
 from ...protocol.types import Stage
 from .net import BLOCK_GAS, Chain, Rpc, Tx, keccak_abi, label_address, label_sha
@@ -100,10 +101,7 @@ def _play_round(
     salts = {v: label_sha(f"salt-{tag}-{v}") for v in vals}
     commits = []
     for v in vals:
-        c = keccak_abi(
-            ["uint256", "uint256", "address", "uint64[]", "bytes32"],
-            [task, 0, v, scores[v], salts[v]],
-        )
+        c = score_commitment(task, 0, v, scores[v], salts[v])
         commits.append(Tx(v, arena, "commit_scores", (task, c), lab("commit_scores")))
     net.send(commits)  # the first one fixes the seed
     net.warp(start + 4 * PHASE + 1)
@@ -144,8 +142,10 @@ def _page(
 
 
 def _units(submissions: int, validators: int) -> int:
-    """Finalize units of a round where every node revealed and every submission is eligible."""
-    return 1 + 3 * submissions + validators
+    """Finalize units of a round where every node revealed and every submission is eligible:
+    OPEN, CONSENSUS and RANK per submission, AGREEMENT per validator, PAY_NODES per committer,
+    PAY_VALIDATORS per validator."""
+    return 1 + 3 * submissions + 2 * validators
 
 
 class GasRun:
