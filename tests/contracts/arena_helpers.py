@@ -253,7 +253,7 @@ class Task:
 
     def slots(self, who, rnd: int) -> list[int]:
         """The slots of `who`'s committees in round `rnd` (the seed must be readable)."""
-        return list(self.arena.assignments(self.id, rnd, who, 0, 128))
+        return list(self.arena.assignments(self.id, rnd, who, 0, 1024))
 
     def commit_scores(self, who, scores: list[int], rnd: int, salt: bytes | None = None):
         salt = salt or sha(f"salt-{who.address}-{rnd}")
@@ -580,3 +580,10 @@ class Bulk:
 
     def close(self) -> None:
         self.provider.make_request("anvil_autoImpersonateAccount", [False])
+
+
+def fund_bulk(bulk: Bulk, arena, arena_token, owner, who: str, amount: int) -> None:
+    """Give impersonated address `who` gas money and `amount` tokens approved to the Arena."""
+    bulk.fund_eth(who)
+    bulk.send(owner.address, arena_token, "transfer", who, amount)
+    bulk.send(who, arena_token, "approve", arena.address, 2**256 - 1)

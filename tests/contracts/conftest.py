@@ -187,3 +187,13 @@ def make_task(arena, chain, creator):
         return new_task(arena, chain, sender or creator, shards, **overrides)
 
     return factory
+
+
+@pytest.fixture
+def bulk(chain):
+    """Many set-up transactions from impersonated addresses (arena_helpers.Bulk)."""
+    from .arena_helpers import Bulk
+
+    b = Bulk(chain)
+    yield b
+    b.close()

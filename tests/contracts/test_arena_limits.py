@@ -10,7 +10,7 @@ from .arena_helpers import (
     NODE,
     PHASE_ENDED,
     VALIDATOR,
-    Bulk,
+    fund_bulk,
 )
 from .conftest import EIP170_LIMIT
 
@@ -24,19 +24,6 @@ def test_deployables_fit_eip170(project, name):
     )
 
 
-@pytest.fixture
-def bulk(chain):
-    b = Bulk(chain)
-    yield b
-    b.close()
-
-
-def _fund(bulk, arena, arena_token, owner, who: str, amount: int):
-    bulk.fund_eth(who)
-    bulk.send(owner.address, arena_token, "transfer", who, amount)
-    bulk.send(who, arena_token, "approve", arena.address, 2**256 - 1)
-
-
 def test_no_validator_cap(arena, arena_token, make_task, bulk, owner, validator, node, creator):
     """v1 admitted 32 validators per task, first come first served: 32 minimum-stake joins
     locked every later validator out. Now 40 join and one more still can; the paged view
@@ -44,7 +31,7 @@ def test_no_validator_cap(arena, arena_token, make_task, bulk, owner, validator,
     t = make_task()
     vals = [bulk.address(f"limits-validator-{i}") for i in range(40)]
     for v in vals:
-        _fund(bulk, arena, arena_token, owner, v, MIN_STAKE)
+        fund_bulk(bulk, arena, arena_token, owner, v, MIN_STAKE)
         bulk.send(v, arena, "join", t.id, VALIDATOR, MIN_STAKE, 0)
     t.join(validator, VALIDATOR)
     assert arena.task_state(t.id).validator_count == 41

@@ -1019,7 +1019,6 @@ class ArenaModel:
     def _consensus(self, task: Task, r: int, rd: Round, k: int):
         sub = rd.subs[k]
         votes = [(v, x) for v, x in rd.votes.get(k, []) if rd.vals[v].revealed]
-        members = [v for v, _ in votes]
         w, size = rd.draw["weight"], rd.draw["committee_size"]
         pairs = [(x, vote_weight(rd.vals[v].stake, w, size)) for v, x in votes]
         if pairs:

@@ -84,8 +84,9 @@ def test_max_round_gas(world, arena):
         steps += 1
         if done:
             break
-    # OPEN, CONSENSUS x 128, RANK x 128 (every submission eligible), PAY_NODES x 128, PAY_VAL x 32
-    assert steps == 1 + 128 + 128 + 128 + 32
+    # OPEN, CONSENSUS x 128, RANK x 128 (every submission eligible), AGREEMENT x 32,
+    # PAY_NODES x 128, PAY_VAL x 32
+    assert steps == 1 + 128 + 128 + 32 + 128 + 32
     worst["finalize(1 step)"] = max(step_gas)
     print(
         "gas:",
@@ -98,8 +99,10 @@ def test_max_round_gas(world, arena):
         step_gas[129],
         "last rank",
         step_gas[256],
-        "pay node",
+        "agreement",
         step_gas[257],
+        "pay node",
+        step_gas[289],
         "pay validator",
         step_gas[-1],
     )

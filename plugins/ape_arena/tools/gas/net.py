@@ -24,7 +24,7 @@ GAS = {
     "reveal_model": 800_000,
     "reveal_eval": 500_000,
     "commit_scores": 300_000,
-    "reveal_scores": 4_000_000,
+    "reveal_scores": 12_000_000,
     "claim": 400_000,
     "withdraw": 400_000,
     "claim_refund": 300_000,
