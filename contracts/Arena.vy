@@ -75,6 +75,7 @@ MAX_TOLERANCE: public(constant(uint256)) = 1000 * 10**18
 MAX_FINALIZE_STEPS: public(constant(uint256)) = 320
 MAX_COMMITTEE_SIZE: public(constant(uint256)) = st.MAX_COMMITTEE_SIZE
 SEED_WINDOW: public(constant(uint256)) = st.SEED_WINDOW
+KEEPER_SHARE_DIVISOR: public(constant(uint256)) = st.KEEPER_SHARE_DIVISOR
 _MASK64: constant(uint256) = 2**64 - 1
 
 PHASE_NOT_STARTED: public(constant(uint256)) = 0
@@ -284,6 +285,13 @@ event RoundSeeded:
     round: indexed(uint256)
     seed: bytes32
 
+event KeeperTipped:
+    task: indexed(uint256)
+    round: indexed(uint256)
+    keeper: indexed(address)
+    units: uint256
+    amount: uint256
+
 
 # ---- constructor --------------------------------------------------------------------------
 @deploy
@@ -400,6 +408,7 @@ def create_task(params: st.TaskParams) -> uint256:
     assert params.slash_node_miss <= WAD, "arena: parameter out of range"
     assert params.min_quorum >= 1 and params.min_quorum <= MAX_VOTES, "arena: parameter out of range"
     assert params.committee_size >= 1 and params.committee_size <= MAX_COMMITTEE_SIZE, "arena: parameter out of range"
+    assert params.keeper_tip <= params.bounty // params.num_rounds // KEEPER_SHARE_DIVISOR, "arena: parameter out of range"
 
     task: uint256 = st.task_count + 1
     st.task_count = task

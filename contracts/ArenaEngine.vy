@@ -86,6 +86,14 @@ event RoundFinalized:
     carry: uint256
     void_reason: uint256
 
+event KeeperTipped:
+    task: indexed(uint256)
+    round: indexed(uint256)
+    keeper: indexed(address)
+    # finalize units of the page (or 1 for a draw call)
+    units: uint256
+    amount: uint256
+
 event TaskEnded:
     task: indexed(uint256)
     refund: uint256
@@ -117,20 +125,25 @@ def run(task: uint256, max_steps: uint256, order: DynArray[uint256, st.MAX_SUBMI
     r: uint256 = st._state[task].finalized_rounds
     steps: uint256 = 0
     used: uint256 = 0
+    tips: uint256 = 0
+    done: bool = False
     for _: uint256 in range(st.MAX_FINALIZE_STEPS):
         if steps >= max_steps:
             break
         stage: uint256 = st._rounds[task][r].stage
+        ranking: bool = stage == st.STAGE_RANK and st._rounds[task][r].eligible != 0
+        if ranking and used >= len(order):
+            break
+        # the keeper tip of this unit, booked before the unit (whose close reads `paid`)
+        tips += st._tip(task, r, 1)
         if stage == st.STAGE_OPEN:
             self._open(task, r)
         elif stage == st.STAGE_CONSENSUS:
             self._consensus(task, r)
         elif stage == st.STAGE_RANK:
-            if st._rounds[task][r].eligible == 0:
+            if not ranking:
                 self._finish_rank(task, r)
             else:
-                if used >= len(order):
-                    break
                 self._rank_step(task, r, order[used])
                 used += 1
         elif stage == st.STAGE_AGREEMENT:
@@ -141,8 +154,12 @@ def run(task: uint256, max_steps: uint256, order: DynArray[uint256, st.MAX_SUBMI
             self._pay_validator(task, r)
         steps += 1
         if st._rounds[task][r].stage == st.STAGE_DONE:
-            return True
-    return False
+            done = True
+            break
+    if tips != 0:
+        log KeeperTipped(task=task, round=r, keeper=msg.sender, units=steps, amount=tips)
+        assert extcall st.IERC20(st._token).transfer(msg.sender, tips, default_return_value=True)
+    return done
 
 
 @internal
@@ -423,7 +440,8 @@ def _finish_rank(task: uint256, r: uint256):
     """
     @dev The pots (PROTOCOL.md §6); AGREEMENT follows.
     """
-    pot: uint256 = st._rounds[task][r].pot
+    # the keeper cap is reserved: tips (counted in `paid`) never take from what is split
+    pot: uint256 = st._rounds[task][r].pot - st._keeper_cap(task)
     gamma: uint256 = st._params[task].gamma
     t_stake: uint256 = st._rounds[task][r].node_stake
     s_stake: uint256 = st._rounds[task][r].validator_stake

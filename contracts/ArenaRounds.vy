@@ -118,6 +118,13 @@ event CommitteeDrawn:
     submissions: uint256
     digest: bytes32
 
+event KeeperTipped:
+    task: indexed(uint256)
+    round: indexed(uint256)
+    keeper: indexed(address)
+    units: uint256
+    amount: uint256
+
 event RoundSeeded:
     task: indexed(uint256)
     round: indexed(uint256)
@@ -414,7 +421,8 @@ def draw(task: uint256, round: uint256):
     @dev First call freezes W, K, the submission count and digest and commits to the next
          block's hash; a later call fixes the seed from it, or picks a new target block
          when the old one's hash is no longer readable (more than SEED_WINDOW blocks).
-         Emits `CommitteeDrawn` or `RoundSeeded`.
+         Each such call earns the task's keeper tip (if any, PROTOCOL.md §6a). Emits
+         `CommitteeDrawn` or `RoundSeeded`, and `KeeperTipped` when a tip is paid.
     @param task The task id.
     @param round The first unfinalized round.
     """
@@ -436,6 +444,7 @@ def draw(task: uint256, round: uint256):
             seed: bytes32 = sortition._round_seed(blockhash(target), task, round, st._draws[task][round].digest)
             st._draws[task][round].seed = seed
             log RoundSeeded(task=task, round=round, seed=seed)
+            self._tip_keeper(task, round)
             return
         st._draws[task][round].target_block = block.number + 1
     else:
@@ -463,6 +472,19 @@ def draw(task: uint256, round: uint256):
         submissions=d.submissions,
         digest=d.digest,
     )
+    self._tip_keeper(task, round)
+
+
+@internal
+def _tip_keeper(task: uint256, round: uint256):
+    """
+    @dev Pay the task's keeper tip (one unit, within the round's keeper cap) to the sender
+         of a `draw` call that changed the draw.
+    """
+    amount: uint256 = st._tip(task, round, 1)
+    if amount != 0:
+        log KeeperTipped(task=task, round=round, keeper=msg.sender, units=1, amount=amount)
+        assert extcall IERC20(st._token).transfer(msg.sender, amount, default_return_value=True)
 
 
 # ---- stake, delegation and exits (Arena forwards these) --------------------------------

@@ -40,6 +40,7 @@ MAX_TOLERANCE: constant(uint256) = 1000 * 10**18
 MAX_FINALIZE_STEPS: constant(uint256) = 320
 MAX_COMMITTEE_SIZE: constant(uint256) = sortition.MAX_COMMITTEE_SIZE
 SEED_WINDOW: constant(uint256) = 256
+KEEPER_SHARE_DIVISOR: constant(uint256) = 10
 _MASK64: constant(uint256) = 2**64 - 1
 
 PHASE_NOT_STARTED: constant(uint256) = 0
@@ -100,6 +101,10 @@ struct TaskParams:
     baseline_score: uint64
     # Protocol v2 committees (DESIGN §3.4): expected committee size K, 1..MAX_COMMITTEE_SIZE.
     committee_size: uint256
+    # Tokens paid to whoever sends `draw` (per call that changes the draw) and finalize (per
+    # unit of work), from the round's pot; 0 = none (DESIGN §3.5). At most a
+    # KEEPER_SHARE_DIVISOR-th of the round's bounty share goes to keepers per round.
+    keeper_tip: uint256
 
 
 struct TaskState:
@@ -171,6 +176,8 @@ struct RoundInfo:
     slashed: uint256
     available: uint256
     eligible: uint256
+    # keeper tips paid for this round (draw and finalize), part of `paid`
+    keeper_tips: uint256
 
 
 struct SubmissionInfo:
@@ -488,6 +495,36 @@ def _settle(task: uint256, p: address, d: address):
         gain = shares * (acc - ckpt) // ACC
     self._dels[task][p][d].earned += gain
     self._dels[task][p][d].acc_checkpoint = acc
+
+
+@internal
+@view
+def _keeper_cap(task: uint256) -> uint256:
+    """
+    @dev The most a round pays keepers: bounty // num_rounds // KEEPER_SHARE_DIVISOR, 0
+         without a tip. Finalize reserves it from the pot before splitting it.
+    """
+    if self._params[task].keeper_tip == 0:
+        return 0
+    return self._params[task].bounty // self._params[task].num_rounds // KEEPER_SHARE_DIVISOR
+
+
+@internal
+def _tip(task: uint256, r: uint256, units: uint256) -> uint256:
+    """
+    @dev Book `units` keeper tips for round r, up to the round's keeper cap: they count as
+         paid (out of the reserve). The caller transfers the amount to msg.sender.
+    @return The amount to transfer.
+    """
+    tip: uint256 = self._params[task].keeper_tip
+    if tip == 0:
+        return 0
+    paid: uint256 = self._rounds[task][r].keeper_tips
+    amount: uint256 = min(tip * units, self._keeper_cap(task) - paid)
+    if amount != 0:
+        self._rounds[task][r].keeper_tips = paid + amount
+        self._rounds[task][r].paid += amount
+    return amount
 
 
 @internal

@@ -22,8 +22,31 @@ disable_anvil_steps_tracing()
     default=None,
     help="Also check this finalize max_steps at its worst alignment; exit 2 if a page reaches 15M gas.",
 )
-def cli(network, out, check_steps):
-    """One round at MAX_SUBMISSIONS x MAX_VALIDATORS on anvil: gas table and finalize step size."""
+@click.option(
+    "--submissions",
+    type=click.IntRange(2, 1024),
+    default=1024,
+    show_default=True,
+    help="Nodes that each reveal one model (MAX_SUBMISSIONS = 1,024 is the largest round).",
+)
+@click.option(
+    "--validators",
+    type=click.IntRange(2, 1024),
+    default=128,
+    show_default=True,
+    help="Validators of equal stake; committees have K = 64 (128: each sits on half of them).",
+)
+def cli(network, out, check_steps, submissions, validators):
+    """One round at the largest sizes on anvil (1,024 submissions, K = 64): gas table and
+    finalize step size."""
     from ape_arena.tools.gas import main
 
-    sys.exit(main(out_dir=out, log=click.echo, check_steps=check_steps))
+    sys.exit(
+        main(
+            out_dir=out,
+            log=click.echo,
+            check_steps=check_steps,
+            submissions=submissions,
+            validators=validators,
+        )
+    )

@@ -79,6 +79,7 @@ PARAM_FIELDS = (
     "min_quorum",
     "baseline_score",
     "committee_size",
+    "keeper_tip",
 )
 
 
@@ -125,6 +126,7 @@ def default_params(**overrides: Any) -> dict:
         min_quorum=1,
         baseline_score=0,
         committee_size=64,
+        keeper_tip=0,
     )
     unknown = set(overrides) - set(p)
     assert not unknown, f"unknown task parameters {unknown}"

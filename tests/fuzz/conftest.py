@@ -161,6 +161,7 @@ class World:
             min_quorum=2,
             baseline_score=0,
             committee_size=64,
+            keeper_tip=0,
         )
         d.update(kw)
         return d

@@ -67,6 +67,7 @@ ROUND_FIELDS = (
     "slashed",
     "available",
     "eligible",
+    "keeper_tips",
 )
 
 
@@ -471,6 +472,7 @@ class Deployment:
         eq("pot", info["pot"], rd.pot)
         eq("emission_amount", info["emission_amount"], 0)
         eq("slashed", info["slashed"], rd.slashed)
+        eq("keeper_tips", info["keeper_tips"], rd.keeper_tips)
         commits = sum(1 for vr in rd.vals.values() if vr.committed)
         eq("validator_commit_count", info["validator_commit_count"], commits)
         eq("validator_reveal_count", info["validator_reveal_count"], rd.validator_reveals)
@@ -513,7 +515,7 @@ class Deployment:
                 eq(f"{who} assigned_available", got[12], vr.assigned_available)
                 eq(f"{who} assignments", got[13], vr.assignments)
         else:
-            eq("paid", info["paid"], 0)
+            eq("paid", info["paid"], rd.paid)  # keeper tips only
             for v, vr in rd.vals.items():
                 eq(f"validator {v} slash", self.arena.validator_round(tid, r, v)[8], vr.slash)
 

@@ -47,6 +47,7 @@ STATUS_ACTIVE, STATUS_CANCELLED, STATUS_ENDED = 1, 2, 3
 STAGE_OPEN, STAGE_CONSENSUS, STAGE_RANK, STAGE_AGREEMENT = 0, 1, 2, 3
 STAGE_PAY_NODES, STAGE_PAY_VALIDATORS, STAGE_DONE = 4, 5, 6
 MAX_VOTES = 256  # committee votes one slot records (§5a)
+KEEPER_SHARE_DIVISOR = 10  # keepers get at most bounty // num_rounds // 10 per round (§6a)
 VOID_NONE, VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM = 0, 1, 2, 3
 SLASH_MISS, SLASH_DEV, SLASH_NODE_MISS = 1, 2, 3
 
@@ -80,6 +81,7 @@ PARAM_FIELDS = (
     "min_quorum",
     "baseline_score",
     "committee_size",
+    "keeper_tip",
 )
 
 
@@ -187,6 +189,7 @@ class Params:
     min_quorum: int
     baseline_score: int
     committee_size: int = 64
+    keeper_tip: int = 0
 
     def as_tuple(self):
         return tuple(getattr(self, f) for f in PARAM_FIELDS)
@@ -317,6 +320,8 @@ class Round:
     # the committee draw (§5a): target_block, seed, weight, committee_size, submissions, digest
     draw: dict | None = None
     votes: dict = field(default_factory=dict)  # slot -> [(validator, score)] in reveal order
+    keeper_tips: int = 0  # tips paid for this round (draw and finalize), part of paid
+    tip_log: list = field(default_factory=list)  # (keeper, amount) per tipped call
     validator_reveals: int = 0  # completed reveals
 
 
@@ -506,6 +511,7 @@ class ArenaModel:
             p.slash_miss <= WAD and p.slash_dev <= WAD and p.slash_node_miss <= WAD,
             1 <= p.min_quorum <= MAX_VOTES,
             1 <= p.committee_size <= 64,
+            1 <= p.num_rounds and p.keeper_tip <= self.keeper_cap_of(p.bounty, p.num_rounds, 1),
         ]
         if not all(checks):
             errs.append(rng)
@@ -837,8 +843,12 @@ class ArenaModel:
             raise Revert(errs)
         rd = task.round(r)
         budget = max_steps
+        tips = 0
         while budget > 0 and rd.stage != STAGE_DONE:
+            if rd.stage == STAGE_RANK and rd.eligible != 0 and not order:
+                break  # RANK units take the caller's order; the call stops when it runs out
             budget -= 1
+            tips += self._tip(task, rd, 1)  # booked before the unit (its close reads paid)
             if rd.stage == STAGE_OPEN:
                 self._open(task, r, rd)
             elif rd.stage == STAGE_CONSENSUS:
@@ -849,8 +859,6 @@ class ArenaModel:
             elif rd.stage == STAGE_RANK:
                 if rd.eligible == 0:
                     self._finish_rank(task, r, rd)
-                elif not order:
-                    break
                 else:
                     self._rank_step(task, rd, order.pop(0))
             elif rd.stage == STAGE_AGREEMENT:
@@ -871,7 +879,23 @@ class ArenaModel:
                 rd.cursor += 1
             if rd.stage == STAGE_PAY_VALIDATORS and rd.cursor >= len(task.validators):
                 self._close(task, r, rd)
+        if tips:
+            self._move(self.address, sender, tips)
+            rd.tip_log.append((sender, tips))
         return rd.stage == STAGE_DONE
+
+    @staticmethod
+    def keeper_cap_of(bounty: int, num_rounds: int, tip: int) -> int:
+        """Keepers' most per round: bounty // num_rounds // 10, 0 without a tip (§6a)."""
+        return bounty // num_rounds // KEEPER_SHARE_DIVISOR if tip else 0
+
+    def _tip(self, task: Task, rd: Round, units: int) -> int:
+        p = task.params
+        cap = self.keeper_cap_of(p.bounty, p.num_rounds, p.keeper_tip)
+        amount = min(p.keeper_tip * units, cap - rd.keeper_tips)
+        rd.keeper_tips += amount
+        rd.paid += amount
+        return amount
 
     def steps_needed(self, tid: int) -> int:
         """Units of work left for the round being finalized (for pagination tests)."""
@@ -902,7 +926,7 @@ class ArenaModel:
     @staticmethod
     def _committees(rd: Round) -> bool:
         """Whether the round had committees: a fixed seed and submissions (§5a)."""
-        return bool(rd.draw and rd.draw.get("seed") and rd.draw["submissions"])
+        return bool(rd.draw and rd.draw["seed"] != b"\0" * 32 and rd.draw["submissions"])
 
     def _at_rank(self, tid: int) -> tuple[Task, Round] | None:
         """The round being finalized as it stands at its first RANK unit: itself when it is
@@ -1099,7 +1123,8 @@ class ArenaModel:
 
     def _finish_rank(self, task: Task, r: int, rd: Round):
         p = task.params
-        t_stake, s, pot = rd.node_stake, rd.validator_stake, rd.pot
+        cap = self.keeper_cap_of(p.bounty, p.num_rounds, p.keeper_tip)
+        t_stake, s, pot = rd.node_stake, rd.validator_stake, rd.pot - cap  # keepers' reserve
         r_nodes = pot * p.gamma // WAD
         if t_stake + s > 0:
             r_nodes += (pot * (WAD - 2 * p.gamma) // WAD) * t_stake // (t_stake + s)
@@ -1427,8 +1452,9 @@ class ArenaModel:
                         [block_hash(d["target_block"]), tid, rnd, d["digest"]],
                     )
                 )
-                return
-            d["target_block"] = block + 1
+            else:
+                d["target_block"] = block + 1
+            self._tip_draw(sender, task, rd)
             return
         digest = b"\0" * 32
         for s in rd.subs:
@@ -1441,6 +1467,14 @@ class ArenaModel:
             "submissions": len(rd.subs),
             "digest": digest,
         }
+        self._tip_draw(sender, task, rd)
+
+    def _tip_draw(self, sender: str, task: Task, rd: Round) -> None:
+        """A draw call that changed the draw earns one keeper tip (§6a)."""
+        amount = self._tip(task, rd, 1)
+        if amount:
+            self._move(self.address, sender, amount)
+            rd.tip_log.append((sender, amount))
 
     # -- accounting for invariants --
     def owed(self, tid: int) -> int:
@@ -1463,6 +1497,8 @@ class ArenaModel:
             if rd is not None and rd.stage not in (STAGE_OPEN, STAGE_DONE):
                 # pot opened but not closed: what is not yet credited is still owed
                 total += rd.pot - rd.paid + rd.slashed
+            elif rd is not None and rd.stage == STAGE_OPEN:
+                total -= rd.keeper_tips  # draw tips, paid out of the pot to come
         return total
 
     @staticmethod

@@ -1317,3 +1317,65 @@ def test_bucket_merged_by_a_later_deposit(world, arena, node, validator, delegat
         with boa.env.prank(d):
             arena.claim(task, node)
             assert arena.withdraw(task, node) == amt * E18
+
+
+def test_keeper_tip_pays_draw_and_finalize_senders_within_the_cap(
+    world, arena, node, node2, validator, validator2
+):
+    """DESIGN §3.5: the keeper tip pays whoever sends `draw` (per call that changes the draw)
+    and finalize (per unit of work) from the round's pot, at most bounty // num_rounds // 10
+    per round, which finalize reserves before it splits the pot."""
+    cap = 3_000 * E18 // 10  # the World's bounty, one round
+    with boa.reverts("arena: parameter out of range"):
+        world.make_task(num_rounds=1, keeper_tip=cap + 1)
+    for tip in (7 * E18, cap // 5):  # well under the cap; the cap binds after 5 units
+        task = world.make_task(num_rounds=1, keeper_tip=tip)
+        for n in (node, node2):
+            join(arena, n, task, NODE, 10 * E18)
+        for v in (validator, validator2):
+            join(arena, v, task, VALIDATOR, 10 * E18)
+        drawer, keeper = boa.env.generate_address("drawer"), boa.env.generate_address("keeper")
+        world.goto(task, 0, COMMIT)
+        for who, name in ((node, "a"), (node2, "b")):
+            with boa.env.prank(who):
+                arena.commit_model(task, model_commit(model_hash(name), who, task, 0))
+        open_reveals(world, task, 0)
+        for who, name in ((node, "a"), (node2, "b")):
+            with boa.env.prank(who):
+                arena.reveal_model(task, model_hash(name), f"file://{name}")
+        world.goto(task, 0, SCORE_COMMIT)
+        with boa.env.prank(drawer):
+            arena.draw(task, 0)
+        (tipped,) = events(arena, "KeeperTipped")
+        assert (tipped.keeper, tipped.units, tipped.amount) == (drawer, 1, tip)
+        assert world.token.balanceOf(drawer) == tip
+        boa.env.evm.patch.block_number += 2
+        scores = [200_000_000, 300_000_000]
+        for v in (validator, validator2):
+            with boa.env.prank(v):
+                arena.commit_scores(task, score_commit(task, 0, v, scores, SALT))
+        world.goto(task, 0, SCORE_REVEAL)
+        for v in (validator, validator2):
+            with boa.env.prank(v):
+                arena.reveal_scores(task, scores, SALT)
+        world.goto(task, 1, COMMIT)
+        units = 0
+        while True:  # pages of 3 units: each pays its sender 3 tips while the cap lasts
+            before = world.token.balanceOf(keeper)
+            paid_before = arena.round_info(task, 0).keeper_tips
+            with boa.env.prank(keeper):
+                done = finalize(arena, task, 3)
+            step = arena.round_info(task, 0).keeper_tips - paid_before
+            assert world.token.balanceOf(keeper) - before == step
+            assert step == min(3 * tip, cap - paid_before) or done
+            units += 3
+            if done:
+                break
+        ri = arena.round_info(task, 0)
+        # 1 OPEN + 2 CONSENSUS + 2 RANK + 2 AGREEMENT + 2 PAY_NODES + 2 PAY_VALIDATORS
+        assert ri.keeper_tips == min(tip * (1 + 11), cap)
+        assert world.token.balanceOf(drawer) + world.token.balanceOf(keeper) == ri.keeper_tips
+        assert ri.nodes_pot + ri.validators_pot == ri.pot - cap  # the reserve is not split
+        rewards = sum(arena.submission(task, 0, k).reward for k in range(2))
+        rewards += sum(arena.validator_round(task, 0, v).reward for v in (validator, validator2))
+        assert ri.paid == ri.keeper_tips + rewards and ri.paid <= ri.pot

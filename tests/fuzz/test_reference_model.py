@@ -24,6 +24,7 @@ WAD = ref.WAD
 CHUNKS = 8
 PARTIAL: dict[int, int] = {}  # chunk -> rounds with a validator on only some committees
 PAID: dict[int, tuple[int, int]] = {}  # chunk -> (rounds that paid out, rounds compared)
+TIPPED: dict[int, int] = {}  # chunk -> rounds that paid keeper tips
 ROUNDS_PER_CHUNK = 26  # 8 x 26 = 208 rounds compared in the default run
 MAX_DUST_PER_TASK = 100
 
@@ -88,6 +89,8 @@ def random_params(rng: random.Random, now: int) -> ref.Params:
         min_quorum=pick(1, 1, 2, 3),
         baseline_score=pick(0, 0, rng.randint(ref.SCORE_FLOOR, 3 * ref.SCORE_SCALE)),
         committee_size=pick(1, 2, 3, 64),  # small K: committees differ (PROTOCOL.md §5a)
+        # keeper tips (§6a): none, a few wei, or enough that the round's cap binds
+        keeper_tip=pick(0, 0, 1, bounty // num_rounds // 10 // 200, bounty // num_rounds // 10),
     )
 
 
@@ -105,6 +108,7 @@ class Scenario:
         self.m = dep.model
         self.rounds_compared = 0
         self.rounds_paid = 0  # rounds that paid someone
+        self.rounds_tipped = 0  # rounds that paid keeper tips
         self.rounds_partial = 0  # rounds where a revealing validator sat on some committees only
         # earlier tasks have fully exited: what the arena holds now is their dust
         self.held_before = dep.token.balanceOf(dep.arena.address)
@@ -221,6 +225,7 @@ class Scenario:
         self.rounds_compared += 1
         rd = self.task.round(r)
         self.rounds_paid += rd.void_reason == ref.VOID_NONE and rd.paid > 0
+        self.rounds_tipped += rd.keeper_tips > 0
         self.rounds_partial += any(0 < vr.assignments < len(rd.subs) for vr in rd.vals.values())
 
     def check_solvent(self):
@@ -364,7 +369,7 @@ class Scenario:
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_rounds_match_reference_model(chunk):
     rng = random.Random(0xA7E11A + chunk)
-    compared = paid = partial = 0
+    compared = paid = partial = tipped = 0
     tasks = 0
     with boa.env.anchor():
         dep = Deployment()
@@ -376,6 +381,7 @@ def test_rounds_match_reference_model(chunk):
                 raise AssertionError(f"chunk {chunk} task #{tasks} (id {sc.tid}): {exc}") from exc
             compared += sc.rounds_compared
             paid += sc.rounds_paid
+            tipped += sc.rounds_tipped
             partial += sc.rounds_partial
             tasks += 1
     assert compared >= ROUNDS_PER_CHUNK
@@ -384,6 +390,7 @@ def test_rounds_match_reference_model(chunk):
     # block hashes), and across chunks some had partial committees
     PARTIAL[chunk] = partial
     PAID[chunk] = (paid, compared)
+    TIPPED[chunk] = tipped
     assert paid >= 1, f"{paid} of {compared} rounds paid"
 
 
@@ -397,6 +404,7 @@ def test_some_rounds_had_partial_committees():
     paid = sum(p for p, _ in PAID.values())
     compared = sum(c for _, c in PAID.values())
     assert 5 * paid >= compared, PAID  # a fifth at least (about 30%: 15 of 52 in chunks 2-3)
+    assert sum(TIPPED.values()) > 0, TIPPED  # keeper tips were compared too
 
 
 def test_delegator_rounding_keeps_contract_solvent():

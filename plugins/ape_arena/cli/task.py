@@ -172,6 +172,15 @@ def task():
     "total stake) everyone scores everything.",
 )
 @click.option(
+    "--keeper-tip",
+    type=AMOUNT,
+    default="0",
+    show_default=True,
+    help="ARENA paid from each round's pot to whoever sends `draw` (per call) and finalize "
+    "(per unit of work), so large rounds get finalized; at most bounty / rounds / 10 per "
+    "round goes to keepers (0 = none).",
+)
+@click.option(
     "--baseline",
     "baseline_score",
     type=SCORE,

@@ -16,6 +16,7 @@ from .ranking import RankOrders
 from .reverts import decode_rpc_revert, revert_text
 from .types import (
     DEFAULT_FINALIZE_STEPS,
+    PAGE_GAS,
     REVEAL_PAGE,
     SEED_WINDOW,
     ArenaError,
@@ -260,9 +261,9 @@ class ArenaTransactions:
             r = st.finalized_rounds
             if st.status != Status.ACTIVE or (done and not self.can_finalize(task)):
                 break
-            order = orders(task, max_steps)
+            steps, order = self._finalize_page(task, max_steps, orders, who)
             self._tx(
-                "finalize", task, self.arena.finalize, task, max_steps, order, sender=who, round_=r
+                "finalize", task, self.arena.finalize, task, steps, order, sender=who, round_=r
             )
             txs += 1
             info = self.round_info(task, r)
@@ -274,6 +275,23 @@ class ArenaTransactions:
                     break
         ended = self.task_state(task).status == Status.ENDED
         return FinalizeResult(rounds=done, transactions=txs, task_ended=ended)
+
+    def _finalize_page(self, task: int, max_steps: int, orders: RankOrders, who: Any):
+        """``(steps, order)`` of the next finalize page: ``max_steps`` units, halved while
+        the node's gas estimate of the page exceeds PAGE_GAS (CONSENSUS units grow with the
+        committee: at 1,024 submissions and K = 64 a dozen of them pass 15M gas)."""
+        steps = max_steps
+        order = orders(task, steps)
+        while steps > 1:
+            try:
+                gas = int(self.arena.finalize.estimate_gas_cost(task, steps, order, sender=who))
+            except Exception:  # noqa: BLE001 (the transaction itself reports the revert)
+                break
+            if gas <= PAGE_GAS:
+                break
+            steps //= 2
+            order = orders(task, steps)
+        return steps, order
 
     def claim(self, task: int, participant: Any | None = None, sender: Any | None = None) -> int:
         """Claim the sender's vested rewards from ``participant`` (default: the sender's own

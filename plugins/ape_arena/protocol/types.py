@@ -33,6 +33,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "MAX_SUBMISSIONS",
     "MAX_PAGE",
+    "PAGE_GAS",
     "REVEAL_PAGE",
     "MAX_VOTES",
     "ModelCommit",
@@ -77,17 +78,23 @@ MAX_VOTES = 256
 """Committee votes one submission records (committee sizes have mean <= K <= 64)."""
 MAX_PAGE = 1024
 """Longest page of the paged list views (``validators``)."""
-REVEAL_PAGE = 256
+REVEAL_PAGE = 192
+PAGE_GAS = 14_000_000
+"""The client halves a finalize page's ``max_steps`` while its gas estimate is above this
+(DESIGN §3.6: every transaction < 15M gas)."""
 """Scores per ``reveal_scores`` transaction: a validator with more assignments (one on every
 committee) reveals in pages under its one commitment, each page < 15M gas (README Gas)."""
 MAX_COMMITTEE_SIZE = 64
+KEEPER_SHARE_DIVISOR = 10  # keepers get at most bounty / num_rounds / 10 of a round
 SEED_WINDOW = 256  # blocks a committee draw's target block hash stays readable (PROTOCOL.md §5a)
 MAX_ROUNDS = 64
 PROTOCOL_VERSION = 2
 """The Arena protocol this client speaks (``Arena.PROTOCOL_VERSION()``, contracts/PROTOCOL.md)."""
 MAX_FINALIZE_STEPS = 320
 DEFAULT_FINALIZE_STEPS = 12  # worst page at 128 x 32 stays < 15M gas (README Gas)
-"""Finalize units per transaction: keeps every finalize under 15M gas at 128 x 32 (README Gas)."""
+"""Finalize units per transaction: every page under 15M gas at 128 submissions x 32 validators
+(README Gas); larger committees make CONSENSUS units dearer, so the client also halves a page
+while its gas estimate is above PAGE_GAS."""
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 LOCAL_CHAIN_IDS = {31337, 1337}
 
@@ -230,6 +237,8 @@ def task_param_problems(p: TaskParams, now: int) -> list[str]:
         bound(name, getattr(p, name), 0, WAD, wad=True)
     bound("min_quorum", p.min_quorum, 1, MAX_VOTES)
     bound("committee_size", p.committee_size, 1, MAX_COMMITTEE_SIZE)
+    if p.num_rounds >= 1:
+        bound("keeper_tip", p.keeper_tip, 0, p.bounty // p.num_rounds // KEEPER_SHARE_DIVISOR)
     return out
 
 
@@ -308,12 +317,15 @@ class TaskParams:
     min_quorum: int = 1
     baseline_score: int = 0
     committee_size: int = 64
+    keeper_tip: int = 0
+    """Paid per finalize unit and per ``draw`` call that changes the draw, from the round's pot
+    (at most bounty / num_rounds / 10 per round; 0: none)."""
 
     ABI_ORDER = (
         "bounty spec_hash spec_uri eval_root num_rounds start_time commit_duration "
         "eval_duration reveal_duration score_commit_duration score_reveal_duration "
         "min_node_stake min_validator_stake gamma delta rank_ratio rank_epsilon tolerance slash_tau "
-        "slash_miss slash_dev slash_node_miss min_quorum baseline_score committee_size"
+        "slash_miss slash_dev slash_node_miss min_quorum baseline_score committee_size keeper_tip"
     ).split()
 
     def as_tuple(self) -> tuple:
@@ -458,6 +470,7 @@ class RoundInfo:
     slashed: int
     available: int = 0
     eligible: int = 0
+    keeper_tips: int = 0
 
     @property
     def done(self) -> bool:

@@ -1,8 +1,10 @@
 """Gas report at the maximum sizes of DESIGN §3.6 (the logic behind ``ape run gas``).
 
-One full round on a local anvil at ``MAX_SUBMISSIONS`` (128) nodes x ``MAX_VALIDATORS`` (32)
-validators, with a few delegators on every participant, plus one participant with 1
+One full round on a local anvil at ``MAX_SUBMISSIONS`` (1,024) nodes x 128 validators of equal
+stake with committees of K = 64 (each validator sits on half of them: about 512 slots and 64
+votes per slot), with a few delegators on every participant, plus one participant with 1
 delegator and one with 200 (claim / withdraw / delegate must not depend on that number).
+``--submissions`` / ``--validators`` measure other sizes.
 Every state-changing Arena function is measured from transaction receipts (``gasUsed``);
 ``finalize`` is paged with the largest ``max_steps`` whose every page stays under the
 15,000,000 gas rule. ``GasRun`` holds the run's steps in order; ``run`` plays them. The table
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from ...protocol.commitments import score_commitment
 from ...protocol.ranking import RankOrders
-from ...protocol.types import Stage
+from ...protocol.types import REVEAL_PAGE, Stage
 from .net import BLOCK_GAS, Chain, Rpc, Tx, keccak_abi, label_address, label_sha
 from .report import TX_LIMIT, Report, machine, markdown, write
 
@@ -36,7 +38,8 @@ MAX_FINALIZE_STEPS = 320  # Arena.MAX_FINALIZE_STEPS
 
 
 def _scores(n: int, j: int, liar: bool, validators: int = 32) -> list[int]:
-    """Validator j's scores: a common truth plus tiny per-validator noise that *decreases* with
+    """Validator j's scores of all n slots (it reveals those of its committees): a common
+    truth plus tiny per-validator noise that *decreases* with
     the validator index, so the consensus' insertion sort (validators in index order) meets
     its worst case, a reversed list; the liar reverses the ranking; the last submission is
     INVALID for everyone."""
@@ -97,7 +100,9 @@ def _play_round(
     net.send_one(Tx(creator, arena, "draw", (task, 0), lab(f"draw ({n} submissions)")))
     for _ in range(2):  # past the target block: its hash seeds the committees
         net.rpc.call("evm_mine")
-    scores = {v: _scores(n, j, j == len(vals) - 1, len(vals)) for j, v in enumerate(vals)}
+    full = {v: _scores(n, j, j == len(vals) - 1, len(vals)) for j, v in enumerate(vals)}
+    # each validator scores the slots of its committees only (PROTOCOL.md §5a)
+    scores = {v: [full[v][int(k)] for k in arena.assignments(task, 0, v, 0, n)] for v in vals}
     salts = {v: label_sha(f"salt-{tag}-{v}") for v in vals}
     commits = []
     for v in vals:
@@ -105,18 +110,22 @@ def _play_round(
         commits.append(Tx(v, arena, "commit_scores", (task, c), lab("commit_scores")))
     net.send(commits)  # the first one fixes the seed
     net.warp(start + 4 * PHASE + 1)
-    net.send(
-        [
-            Tx(
-                v,
-                arena,
-                "reveal_scores",
-                (task, scores[v], salts[v]),
-                lab(f"reveal_scores ({n} scores)"),
+    # paged reveals (REVEAL_PAGE scores per transaction), one validator's pages in order
+    reveals = []
+    for v in vals:
+        mine = scores[v]
+        for i in range(0, max(len(mine), 1), REVEAL_PAGE):
+            page = mine[i : i + REVEAL_PAGE]
+            reveals.append(
+                Tx(
+                    v,
+                    arena,
+                    "reveal_scores",
+                    (task, page, salts[v]),
+                    lab(f"reveal_scores ({len(page)} scores)"),
+                )
             )
-            for v in vals
-        ]
-    )
+    net.send(reveals, chunk=20)  # each carries up to REVEAL_PAGE scores: small batches
     net.warp(start + 5 * PHASE + 1)
 
 
@@ -282,6 +291,7 @@ class GasRun:
             self.validators // 2,  # min_quorum
             0,  # baseline_score
             64,  # committee_size
+            E18,  # keeper_tip: 1 ARENA per finalize unit and draw call (the rows include it)
         )
         net.send_one(Tx(creator, arena, "create_task", (self.params,), "create_task"))
         self.task = arena.task_count()
@@ -541,8 +551,8 @@ class GasRun:
 
 def run(
     *,
-    submissions: int = 128,
-    validators: int = 32,
+    submissions: int = 1024,
+    validators: int = 128,
     delegators_per_participant: int = 2,
     many_delegators: int = 200,
     out_dir: str | Path = ".",

@@ -25,6 +25,7 @@ GAS = {
     "reveal_eval": 500_000,
     "commit_scores": 300_000,
     "reveal_scores": 12_000_000,
+    "draw": 6_000_000,
     "claim": 400_000,
     "withdraw": 400_000,
     "claim_refund": 300_000,
