@@ -375,7 +375,8 @@ def reveal_scores(task: uint256, scores: DynArray[uint64, st.MAX_SUBMISSIONS], s
 @external
 def cancel_task(task: uint256):
     """
-    @notice Cancel a task nobody joined yet and take the bounty back.
+    @notice Cancel a task nobody joined yet and take the bounty back (less the keeper tips
+            that `draw` calls of round 0 were paid from it).
     @dev Creator only; no participant and no finalized round. Emits `TaskCancelled`.
     @param task The task id.
     """
@@ -386,7 +387,8 @@ def cancel_task(task: uint256):
     assert st._state[task].participant_count == 0, "arena: has participants"
     assert st._state[task].finalized_rounds == 0, "arena: rounds finalized"
     st._state[task].status = st.STATUS_CANCELLED
-    refund: uint256 = st._params[task].bounty
+    # less the keeper tips a `draw` of round 0 already paid out of the bounty (PROTOCOL.md §6a)
+    refund: uint256 = st._params[task].bounty - st._rounds[task][0].keeper_tips
     log TaskCancelled(task=task, creator=msg.sender, refund=refund)
     assert extcall IERC20(st._token).transfer(msg.sender, refund, default_return_value=True)
 

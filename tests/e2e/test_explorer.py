@@ -225,8 +225,7 @@ def test_every_page_matches_the_chain(played, explorer, browser):
         drawn = {d["validator"]: d for d in ch["datasets"] if d["validator"]}
         assert sorted(drawn) == sorted(revealed)
         for v in revealed:  # one score per slot of its committees; None (a gap) elsewhere
-            vr = client.validator_round(task, r, v)
-            per_slot = vr.by_slot(client.validator_scores(task, r, v), len(ordered))
+            per_slot = client.scores_by_slot(task, r, v, len(ordered))
             assert drawn[v]["data"] == [
                 None if per_slot[s.slot] is None else loss_value(per_slot[s.slot]) for s in ordered
             ]

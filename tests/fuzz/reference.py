@@ -538,7 +538,10 @@ class ArenaModel:
         if errs:
             raise Revert(errs)
         task.status = STATUS_CANCELLED
-        self._move(self.address, task.creator, task.params.bounty)
+        # less round 0's draw tips: they were paid out of the bounty (§6a)
+        rd = task.rounds.get(0)
+        tips = rd.keeper_tips if rd is not None else 0
+        self._move(self.address, task.creator, task.params.bounty - tips)
         task.bounty_paid_out = task.params.bounty
 
     def claim_refund(self, sender: str, tid: int) -> int:

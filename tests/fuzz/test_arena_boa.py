@@ -1379,3 +1379,21 @@ def test_keeper_tip_pays_draw_and_finalize_senders_within_the_cap(
         rewards = sum(arena.submission(task, 0, k).reward for k in range(2))
         rewards += sum(arena.validator_round(task, 0, v).reward for v in (validator, validator2))
         assert ri.paid == ri.keeper_tips + rewards and ri.paid <= ri.pot
+
+
+def test_cancel_refunds_the_bounty_less_draw_tips(world, arena, creator):
+    """A creator cannot draw its own empty task for tips and cancel it for the whole bounty:
+    the refund leaves out what `draw` paid (the tips came out of the task's bounty)."""
+    tip = 3_000 * E18 // 10 // 2
+    task = world.make_task(num_rounds=1, keeper_tip=tip)
+    world.goto(task, 0, SCORE_COMMIT)
+    before = world.token.balanceOf(creator)
+    with boa.env.prank(creator):
+        arena.draw(task, 0)  # freezes: one tip
+        boa.env.evm.patch.block_number += 2
+        arena.draw(task, 0)  # fixes the seed: one more
+        assert world.token.balanceOf(creator) - before == 2 * tip
+        arena.cancel_task(task)
+    (ev,) = events(arena, "TaskCancelled")
+    assert ev.refund == 3_000 * E18 - 2 * tip
+    assert world.token.balanceOf(creator) - before == 3_000 * E18
