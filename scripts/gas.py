@@ -36,11 +36,21 @@ disable_anvil_steps_tracing()
     show_default=True,
     help="Validators of equal stake; committees have K = 64 (128: each sits on half of them).",
 )
-def cli(network, out, check_steps, submissions, validators):
+@click.option(
+    "--client-paging/--profile",
+    default=True,
+    show_default=True,
+    help="Finalize as the client does (pages halved while eth_estimateGas exceeds 14M), or "
+    "profile every finalize unit alone and search the largest safe max_steps (slow and "
+    "disk-hungry at 1,024 submissions: use it with --submissions 128 --validators 32).",
+)
+def cli(network, out, check_steps, submissions, validators, client_paging):
     """One round at the largest sizes on anvil (1,024 submissions, K = 64): gas table and
     finalize step size."""
     from ape_arena.tools.gas import main
 
+    if check_steps and client_paging:
+        raise click.UsageError("--check-steps checks a fixed max_steps: add --profile")
     sys.exit(
         main(
             out_dir=out,
@@ -48,5 +58,6 @@ def cli(network, out, check_steps, submissions, validators):
             check_steps=check_steps,
             submissions=submissions,
             validators=validators,
+            client_paging=client_paging,
         )
     )

@@ -405,6 +405,42 @@ class GasRun:
             raise RuntimeError("no finalize step size keeps every page under 15M gas")
         report.chosen_steps = max(fitting)
 
+    def finalize_client_paging(self) -> None:
+        """Finalize as the client does at scale: each page starts at MAX_FINALIZE_STEPS units
+        and is halved while the node's gas estimate exceeds PAGE_GAS (``_finalize_page``)."""
+        from types import SimpleNamespace
+
+        from ...protocol.transactions import ArenaTransactions
+
+        net, arena, creator, task = self.net, self.arena, self.creator, self.task
+
+        def estimate(task_, steps, order, sender=None):
+            p = Tx(creator, arena, "finalize", (task_, steps, order)).as_rpc(net.gas_price)
+            p.pop("gas", None)
+            return int(net.rpc.call("eth_estimateGas", [p]), 16)
+
+        chain = SimpleNamespace(
+            arena=SimpleNamespace(finalize=SimpleNamespace(estimate_gas_cost=estimate))
+        )
+        orders = RankOrders(arena)
+        done = arena.task_state(task).finalized_rounds + 1
+        label = f"finalize (client paging, pages from {MAX_FINALIZE_STEPS} steps)"
+        steps_used, gas = [], []
+        while arena.task_state(task).finalized_rounds < done:
+            steps, order = ArenaTransactions._finalize_page(
+                chain, task, MAX_FINALIZE_STEPS, orders, creator
+            )
+            r = net.send_one(Tx(creator, arena, "finalize", (task, steps, order), label, BLOCK_GAS))
+            steps_used.append(steps)
+            gas.append(int(r["gasUsed"], 16))
+        self.report.meta["client_paging"] = {
+            "pages": len(gas),
+            "min_steps": min(steps_used),
+            "max_steps": max(steps_used),
+            "max_page_gas": max(gas),
+        }
+        self.log(f"finalized in {len(gas)} client pages, max {max(gas):,} gas ({self.elapsed()})")
+
     def finalize(self) -> None:
         steps = self.report.chosen_steps
         label = f"finalize (max_steps={steps})"
@@ -558,6 +594,7 @@ def run(
     out_dir: str | Path = ".",
     log=print,
     check_steps: int | None = None,
+    client_paging: bool = False,
 ) -> Report:
     """Deploy fresh contracts on the connected local chain, play one maximal round, measure.
 
@@ -575,11 +612,15 @@ def run(
     g.create_task()
     g.join_and_delegate()
     g.play_round()
-    g.profile_finalize()
-    g.search_step_size()
-    g.finalize()
-    g.exit_everyone()
-    g.check_worst_alignment(check_steps)
+    if client_paging:  # the client's own paging; no per-unit profile or step-size search
+        g.finalize_client_paging()
+        g.exit_everyone()
+    else:
+        g.profile_finalize()
+        g.search_step_size()
+        g.finalize()
+        g.exit_everyone()
+        g.check_worst_alignment(check_steps)
     g.delegator_independence()
     g.report.meta["seconds"] = round(time.time() - g.t_start)
     write(g.report, Path(out_dir))

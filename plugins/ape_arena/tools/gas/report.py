@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...protocol.types import MAX_FINALIZE_STEPS, PAGE_GAS
 from ..machine import cpu_model
 
 TX_LIMIT = 15_000_000  # DESIGN §3.6: every transaction stays below this
@@ -112,44 +113,54 @@ def markdown(report: Report) -> str:
         lines.append(
             f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |"
         )
-    lines += [
-        "",
-        f"`finalize` is paginated. Recommended `max_steps = {report.safe_steps or report.chosen_steps}`. "
-        f"At {m['submissions']} submissions the largest step size whose every page stays under "
-        f"{TX_LIMIT:,} gas is {report.chosen_steps} (tried from the top down; summing the per-unit "
-        f"profile below predicted {report.predicted_steps}); a larger `max_steps` only makes that "
-        f"call revert out of gas, nothing is lost:",
-        "",
-        "| max_steps | pages | largest page (gas) | under 15M |",
-        "|---:|---:|---:|:---:|",
-    ]
-    for s in report.steps:
-        lines.append(
-            f"| {s['max_steps']} | {s['pages']} | {s['max_page_gas']:,} | {'yes' if s['ok'] else 'no'} |"
-        )
-    lines += [
-        "",
-        "Pages cut the stages at other units for other round sizes; each step size is checked "
-        "again at n = max_steps - 2 (mod max_steps) submissions:",
-        "",
-        "| max_steps | submissions | pages | largest page (gas) | under 15M |",
-        "|---:|---:|---:|---:|:---:|",
-    ]
-    for w in report.worst_alignment:
-        lines.append(
-            f"| {w['max_steps']} | {w['submissions']} | {w['pages']} | {w['max_page_gas']:,} | {'yes' if w['ok'] else 'no'} |"
-        )
-    lines += [
-        "",
-        "Gas of one finalize unit (each sent alone, `max_steps = 1`):",
-        "",
-        "| unit | count | min | median | max |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for k, v in report.units.items():
-        lines.append(
-            f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |"
-        )
+    paging = m.get("client_paging")
+    if paging:
+        lines += [
+            "",
+            f"`finalize` paged as the client pages it: each page starts at {MAX_FINALIZE_STEPS} "
+            f"units and is halved while `eth_estimateGas` says more than {PAGE_GAS:,} gas: "
+            f"{paging['pages']} pages of {paging['min_steps']} to {paging['max_steps']} units, "
+            f"the largest {paging['max_page_gas']:,} gas.",
+        ]
+    else:
+        lines += [
+            "",
+            f"`finalize` is paginated. Recommended `max_steps = {report.safe_steps or report.chosen_steps}`. "
+            f"At {m['submissions']} submissions the largest step size whose every page stays under "
+            f"{TX_LIMIT:,} gas is {report.chosen_steps} (tried from the top down; summing the per-unit "
+            f"profile below predicted {report.predicted_steps}); a larger `max_steps` only makes that "
+            f"call revert out of gas, nothing is lost:",
+            "",
+            "| max_steps | pages | largest page (gas) | under 15M |",
+            "|---:|---:|---:|:---:|",
+        ]
+        for s in report.steps:
+            lines.append(
+                f"| {s['max_steps']} | {s['pages']} | {s['max_page_gas']:,} | {'yes' if s['ok'] else 'no'} |"
+            )
+        lines += [
+            "",
+            "Pages cut the stages at other units for other round sizes; each step size is checked "
+            "again at n = max_steps - 2 (mod max_steps) submissions:",
+            "",
+            "| max_steps | submissions | pages | largest page (gas) | under 15M |",
+            "|---:|---:|---:|---:|:---:|",
+        ]
+        for w in report.worst_alignment:
+            lines.append(
+                f"| {w['max_steps']} | {w['submissions']} | {w['pages']} | {w['max_page_gas']:,} | {'yes' if w['ok'] else 'no'} |"
+            )
+        lines += [
+            "",
+            "Gas of one finalize unit (each sent alone, `max_steps = 1`):",
+            "",
+            "| unit | count | min | median | max |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for k, v in report.units.items():
+            lines.append(
+                f"| {k} | {len(v)} | {min(v):,} | {int(statistics.median(v)):,} | {max(v):,} |"
+            )
     lines += [
         "",
         f"O(1) in the number of delegators (participant with 1 vs {m['many_delegators']} delegators):",
