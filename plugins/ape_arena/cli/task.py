@@ -581,7 +581,8 @@ def print_report(rep: dict) -> None:
     type=click.IntRange(1, 320),
     default=DEFAULT_FINALIZE_STEPS,
     show_default=True,
-    help="Work units per transaction (20 keeps each under 15M gas at 128 x 32, see README Gas).",
+    help="Most work units per transaction; a page whose gas estimate is above 14M is halved "
+    "until it fits (large committees make CONSENSUS units dear; see README Gas).",
 )
 @click.option("--next-only", is_flag=True, help="Finalize only the next round.")
 def finalize(network, account, arena_address, task_id, max_steps, next_only):

@@ -256,12 +256,16 @@ class ArenaTransactions:
         done: list[int] = []
         txs = 0
         orders = RankOrders(self.arena)  # the RANK units' sorted slots (§6), once per round
+        last: int | None = None
         while txs < max_txs:
             st = self.task_state(task)
             r = st.finalized_rounds
             if st.status != Status.ACTIVE or (done and not self.can_finalize(task)):
                 break
-            steps, order = self._finalize_page(task, max_steps, orders, who)
+            # a page starts at twice the last page's size (at most max_steps): few estimates
+            start = max_steps if last is None else min(max_steps, 2 * last)
+            steps, order = self._finalize_page(task, start, orders, who)
+            last = steps
             self._tx(
                 "finalize", task, self.arena.finalize, task, steps, order, sender=who, round_=r
             )
@@ -278,16 +282,18 @@ class ArenaTransactions:
 
     def _finalize_page(self, task: int, max_steps: int, orders: RankOrders, who: Any):
         """``(steps, order)`` of the next finalize page: ``max_steps`` units, halved while
-        the node's gas estimate of the page exceeds PAGE_GAS (CONSENSUS units grow with the
-        committee: at 1,024 submissions and K = 64 a dozen of them pass 15M gas)."""
+        the node's gas estimate of the page exceeds PAGE_GAS or fails (a page past the block
+        gas limit fails its estimate; CONSENSUS units grow with the committee: at 1,024
+        submissions and K = 64 a dozen of them pass 15M gas). A page that fails for another
+        reason goes out at 1 unit and reports its revert."""
         steps = max_steps
         order = orders(task, steps)
         while steps > 1:
             try:
                 gas = int(self.arena.finalize.estimate_gas_cost(task, steps, order, sender=who))
-            except Exception:  # noqa: BLE001 (the transaction itself reports the revert)
-                break
-            if gas <= PAGE_GAS:
+            except Exception:  # noqa: BLE001 (out of gas or a revert: smaller, then send)
+                gas = None
+            if gas is not None and gas <= PAGE_GAS:
                 break
             steps //= 2
             order = orders(task, steps)

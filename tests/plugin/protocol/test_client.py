@@ -101,7 +101,7 @@ def test_join_delegate_views(arena, actors, joined_task):
     d = arena.delegation(task, actors.node, actors.delegator)
     assert d.pending == 50 * TOKEN and d.pending_round == 0
     assert arena.effective_stake(task, actors.node, 0) == 150 * TOKEN
-    assert arena.validators(task, 0, 10) == [actors.validator.address]
+    assert arena.validators(task) == [actors.validator.address]
     assert arena.task_state(task).participant_count == 2
 
 

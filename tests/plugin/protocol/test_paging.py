@@ -73,10 +73,22 @@ def test_finalize_page_halves_while_the_estimate_is_over_page_gas():
     assert 4_000_000 * steps <= PAGE_GAS < 4_000_000 * 2 * steps
 
 
-def test_finalize_page_keeps_its_size_when_the_estimate_fails():
+def test_finalize_page_halves_when_the_estimate_fails():
+    """A page past the block gas limit fails its estimate (out of gas): halve it; a page that
+    reverts for another reason goes out at 1 unit and reports its revert."""
+
     def estimate(task, steps, order, sender=None):
-        raise RuntimeError("execution reverted: arena: round not over")
+        if steps > 5:
+            raise RuntimeError("execution reverted")  # out of gas at the block limit
+        return 2_000_000 * steps
 
     fake = NS(arena=NS(finalize=NS(estimate_gas_cost=estimate)))
+    steps, _ = ArenaTransactions._finalize_page(fake, 1, 40, lambda task, s: [], "0xabc")
+    assert steps == 5  # 40 -> 20 -> 10 -> 5
+
+    def reverts(task, steps, order, sender=None):
+        raise RuntimeError("execution reverted: arena: round not over")
+
+    fake = NS(arena=NS(finalize=NS(estimate_gas_cost=reverts)))
     steps, _ = ArenaTransactions._finalize_page(fake, 1, 12, lambda task, s: [], "0xabc")
-    assert steps == 12  # the transaction itself then reports the revert
+    assert steps == 1

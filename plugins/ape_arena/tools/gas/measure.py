@@ -122,7 +122,11 @@ def _play_round(
                     arena,
                     "reveal_scores",
                     (task, page, salts[v]),
-                    lab(f"reveal_scores ({len(page)} scores)"),
+                    lab(
+                        f"reveal_scores ({len(page)} scores)"
+                        if len(page) == REVEAL_PAGE
+                        else "reveal_scores (last page)"
+                    ),
                 )
             )
     net.send(reveals, chunk=20)  # each carries up to REVEAL_PAGE scores: small batches
@@ -406,8 +410,9 @@ class GasRun:
         report.chosen_steps = max(fitting)
 
     def finalize_client_paging(self) -> None:
-        """Finalize as the client does at scale: each page starts at MAX_FINALIZE_STEPS units
-        and is halved while the node's gas estimate exceeds PAGE_GAS (``_finalize_page``)."""
+        """Finalize as the client does at scale: each page starts at twice the last page's
+        size (MAX_FINALIZE_STEPS at first) and is halved while the node's gas estimate
+        exceeds PAGE_GAS (``_finalize_page``)."""
         from types import SimpleNamespace
 
         from ...protocol.transactions import ArenaTransactions
@@ -427,9 +432,11 @@ class GasRun:
         label = f"finalize (client paging, pages from {MAX_FINALIZE_STEPS} steps)"
         steps_used, gas = [], []
         while arena.task_state(task).finalized_rounds < done:
-            steps, order = ArenaTransactions._finalize_page(
-                chain, task, MAX_FINALIZE_STEPS, orders, creator
+            # as the client: a page starts at twice the last one's size
+            start = (
+                min(MAX_FINALIZE_STEPS, 2 * steps_used[-1]) if steps_used else MAX_FINALIZE_STEPS
             )
+            steps, order = ArenaTransactions._finalize_page(chain, task, start, orders, creator)
             r = net.send_one(Tx(creator, arena, "finalize", (task, steps, order), label, BLOCK_GAS))
             steps_used.append(steps)
             gas.append(int(r["gasUsed"], 16))

@@ -117,8 +117,9 @@ def markdown(report: Report) -> str:
     if paging:
         lines += [
             "",
-            f"`finalize` paged as the client pages it: each page starts at {MAX_FINALIZE_STEPS} "
-            f"units and is halved while `eth_estimateGas` says more than {PAGE_GAS:,} gas: "
+            f"`finalize` paged as the client pages it: each page starts at twice the last "
+            f"page's size (at most {MAX_FINALIZE_STEPS} units) and is halved while "
+            f"`eth_estimateGas` says more than {PAGE_GAS:,} gas: "
             f"{paging['pages']} pages of {paging['min_steps']} to {paging['max_steps']} units, "
             f"the largest {paging['max_page_gas']:,} gas.",
         ]
