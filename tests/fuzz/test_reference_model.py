@@ -25,6 +25,7 @@ CHUNKS = 8
 PARTIAL: dict[int, int] = {}  # chunk -> rounds with a validator on only some committees
 PAID: dict[int, tuple[int, int]] = {}  # chunk -> (rounds that paid out, rounds compared)
 TIPPED: dict[int, int] = {}  # chunk -> rounds that paid keeper tips
+PAGED: dict[int, tuple[int, int]] = {}  # chunk -> (paged score reveals, left incomplete)
 ROUNDS_PER_CHUNK = 26  # 8 x 26 = 208 rounds compared in the default run
 MAX_DUST_PER_TASK = 100
 
@@ -109,6 +110,7 @@ class Scenario:
         self.rounds_compared = 0
         self.rounds_paid = 0  # rounds that paid someone
         self.rounds_tipped = 0  # rounds that paid keeper tips
+        self.paged_reveals = self.incomplete_reveals = 0  # score reveals in pages (§5)
         self.rounds_partial = 0  # rounds where a revealing validator sat on some committees only
         # earlier tasks have fully exited: what the arena holds now is their dust
         self.held_before = dep.token.balanceOf(dep.arena.address)
@@ -330,8 +332,20 @@ class Scenario:
             if not reveal:
                 continue  # commits without reveal: slash_miss
             if rng.random() < 0.05:
-                dep.reveal_scores(v, tid, [*scores, 1], salt)  # wrong number of scores
-            dep.reveal_scores(v, tid, scores, salt)
+                dep.reveal_scores(v, tid, [*scores, 1], salt)  # too many scores
+            if len(scores) >= 2 and rng.random() < 0.3:  # paged (PROTOCOL.md §5)
+                cut = rng.randint(1, len(scores) - 1)
+                dep.reveal_scores(v, tid, scores[:cut], salt)
+                self.paged_reveals += 1
+                if rng.random() < 0.1:
+                    self.incomplete_reveals += 1
+                    continue  # never completed: its votes do not count, slash_miss
+                if rng.random() < 0.1:
+                    dep.reveal_scores(v, tid, [], salt)  # empty page while slots remain
+                    dep.reveal_scores(v, tid, scores[cut:], rng.randbytes(32))  # bad salt
+                dep.reveal_scores(v, tid, scores[cut:], salt)
+            else:
+                dep.reveal_scores(v, tid, scores, salt)
         self.claims(0.1)
 
     def play(self):
@@ -382,6 +396,10 @@ def test_rounds_match_reference_model(chunk):
             compared += sc.rounds_compared
             paid += sc.rounds_paid
             tipped += sc.rounds_tipped
+            PAGED[chunk] = (
+                PAGED.get(chunk, (0, 0))[0] + sc.paged_reveals,
+                PAGED.get(chunk, (0, 0))[1] + sc.incomplete_reveals,
+            )
             partial += sc.rounds_partial
             tasks += 1
     assert compared >= ROUNDS_PER_CHUNK
@@ -405,6 +423,8 @@ def test_some_rounds_had_partial_committees():
     compared = sum(c for _, c in PAID.values())
     assert 5 * paid >= compared, PAID  # a fifth at least (about 30%: 15 of 52 in chunks 2-3)
     assert sum(TIPPED.values()) > 0, TIPPED  # keeper tips were compared too
+    # paged reveals were compared, some left incomplete (their votes must not count)
+    assert sum(p for p, _ in PAGED.values()) > 0 and sum(i for _, i in PAGED.values()) > 0, PAGED
 
 
 def test_delegator_rounding_keeps_contract_solvent():
