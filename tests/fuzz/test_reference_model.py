@@ -64,6 +64,7 @@ def random_params(rng: random.Random, now: int) -> ref.Params:
 
     num_rounds = pick(1, 2, 2, 3, 3, 3)
     bounty = pick(rng.randint(1, 999), rng.randint(10**18, 10**22), 7 * 10**20 + 13)
+    tip_cap = bounty // num_rounds // ref.KEEPER_SHARE_DIVISOR
     return ref.Params(
         bounty=bounty,
         spec_hash=rng.randbytes(32),
@@ -90,8 +91,9 @@ def random_params(rng: random.Random, now: int) -> ref.Params:
         min_quorum=pick(1, 1, 2, 3),
         baseline_score=pick(0, 0, rng.randint(ref.SCORE_FLOOR, 3 * ref.SCORE_SCALE)),
         committee_size=pick(1, 2, 3, 64),  # small K: committees differ (PROTOCOL.md §5a)
-        # keeper tips (§6a): none, a few wei, or enough that the round's cap binds
-        keeper_tip=pick(0, 0, 1, bounty // num_rounds // 10 // 200, bounty // num_rounds // 10),
+        # keeper tips (§6a): none, a wei, or enough that the round's cap binds (a tip above
+        # the cap bounty // num_rounds // 10 is out of range: 0 when the bounty is tiny)
+        keeper_tip=pick(0, 0, min(1, tip_cap), tip_cap // 200, tip_cap),
     )
 
 
