@@ -117,13 +117,17 @@ def score_chain(scores, h: bytes = b"\x00" * 32) -> bytes:
     return h
 
 
-def score_commitment(task: int, rnd: int, validator: str, scores, salt: bytes) -> bytes:
+def chain_commitment(task: int, rnd: int, validator: str, h: bytes, salt: bytes) -> bytes:
+    """The score commitment over the running hash ``h`` of the scores (§5)."""
     return keccak(
         encode(
-            ["uint256", "uint256", "address", "bytes32", "bytes32"],
-            [task, rnd, validator, score_chain(scores), salt],
+            ["uint256", "uint256", "address", "bytes32", "bytes32"], [task, rnd, validator, h, salt]
         )
     )
+
+
+def score_commitment(task: int, rnd: int, validator: str, scores, salt: bytes) -> bytes:
+    return chain_commitment(task, rnd, validator, score_chain(scores), salt)
 
 
 def eval_leaf(rnd: int, shard_sha256: bytes) -> bytes:
@@ -793,16 +797,7 @@ class ArenaModel:
                 errs.append(arena("too many scores"))
             elif not scores and not complete:
                 errs.append(arena("empty page"))
-            elif (
-                complete
-                and keccak(
-                    encode(
-                        ["uint256", "uint256", "address", "bytes32", "bytes32"],
-                        [tid, r, sender, h, salt],
-                    )
-                )
-                != vr.commitment
-            ):
+            elif complete and chain_commitment(tid, r, sender, h, salt) != vr.commitment:
                 errs.append(arena("bad reveal"))
         if errs:
             raise Revert(errs)
@@ -978,10 +973,6 @@ class ArenaModel:
         if rd.validator_reveals < task.params.min_quorum:
             return VOID_NO_QUORUM
         return VOID_NONE
-
-    def revealing(self, task: Task, rd: Round) -> list[str]:
-        """Revealing validators in task validator-index order."""
-        return [v for v in task.validators if v in rd.vals and rd.vals[v].revealed]
 
     def _open(self, task: Task, r: int, rd: Round):
         p = task.params
