@@ -406,7 +406,7 @@ def create_task(params: st.TaskParams) -> uint256:
     assert params.slash_tau <= MAX_TOLERANCE, "arena: parameter out of range"
     assert params.slash_miss <= WAD and params.slash_dev <= WAD, "arena: parameter out of range"
     assert params.slash_node_miss <= WAD, "arena: parameter out of range"
-    assert params.min_quorum >= 1 and params.min_quorum <= MAX_VOTES, "arena: parameter out of range"
+    assert params.min_committee >= 1 and params.min_committee <= MAX_VOTES, "arena: parameter out of range"
     assert params.committee_size >= 1 and params.committee_size <= MAX_COMMITTEE_SIZE, "arena: parameter out of range"
     assert params.keeper_tip <= params.bounty // params.num_rounds // KEEPER_SHARE_DIVISOR, "arena: parameter out of range"
 

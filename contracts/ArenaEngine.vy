@@ -281,7 +281,7 @@ def _open(task: uint256, r: uint256):
         void = st.VOID_NO_EVAL
     elif st._rounds[task][r].num_submissions == 0:
         void = st.VOID_NO_SUBMISSIONS
-    elif st._rounds[task][r].validator_reveal_count < st._params[task].min_quorum:
+    elif st._rounds[task][r].validator_reveal_count == 0:
         void = st.VOID_NO_QUORUM
     st._rounds[task][r].pot = pot
     st._rounds[task][r].emission_amount = em
@@ -342,7 +342,8 @@ def _consensus(task: uint256, r: uint256):
         m += 1
     c: uint64 = 0
     status: uint256 = score_math.STATUS_UNSCORED
-    if m != 0:  # nobody of its committee revealed: unscored, nobody slashed over it
+    # fewer than min_committee of its committee revealed: unscored, nobody slashed over it
+    if m >= st._params[task].min_committee:
         c, status = score_math._consensus(xs, ws, m, st._params[task].tolerance)
     st._subs[task][r][k].consensus = c
     st._subs[task][r][k].status = status

@@ -97,7 +97,7 @@ struct TaskParams:
     slash_miss: uint256
     slash_dev: uint256
     slash_node_miss: uint256
-    min_quorum: uint256
+    min_committee: uint256
     baseline_score: uint64
     # Protocol v2 committees (DESIGN §3.4): expected committee size K, 1..MAX_COMMITTEE_SIZE.
     committee_size: uint256

@@ -76,7 +76,7 @@ PARAM_FIELDS = (
     "slash_miss",
     "slash_dev",
     "slash_node_miss",
-    "min_quorum",
+    "min_committee",
     "baseline_score",
     "committee_size",
     "keeper_tip",
@@ -123,7 +123,7 @@ def default_params(**overrides: Any) -> dict:
         slash_miss=WAD // 10,
         slash_dev=WAD // 2,
         slash_node_miss=WAD // 10,
-        min_quorum=1,
+        min_committee=1,
         baseline_score=0,
         committee_size=64,
         keeper_tip=0,
@@ -436,7 +436,12 @@ def expected_round(
     """
     n = len(node_eff)
     s_total = sum(w for w, _ in val)
-    cs = [consensus([(xs[k], w) for w, xs in val], params["tolerance"]) for k in range(n)]
+    # fewer reveals than min_committee: unscored (DESIGN §3.4); everyone here scores everything
+    short = len(val) < params["min_committee"]
+    cs = [
+        (0, UNSCORED) if short else consensus([(xs[k], w) for w, xs in val], params["tolerance"])
+        for k in range(n)
+    ]
     c = [x for x, _ in cs]
     status = [st for _, st in cs]
     base = params["baseline_score"]

@@ -20,11 +20,13 @@ from .arena_helpers import (
     PHASE_REVEAL,
     PHASE_SCORE_COMMIT,
     PHASE_SCORE_REVEAL,
+    SCORED,
     STAGE_DONE,
     STAGE_OPEN,
     STATUS_ACTIVE,
     STATUS_CANCELLED,
     STATUS_ENDED,
+    UNSCORED,
     VALIDATOR,
     VOID_NO_EVAL,
     VOID_NO_QUORUM,
@@ -518,7 +520,7 @@ def test_rewards_vest_delta_while_active(
 # ---- void rounds ----------------------------------------------------------------------------
 @pytest.mark.parametrize("why", [VOID_NO_EVAL, VOID_NO_SUBMISSIONS, VOID_NO_QUORUM])
 def test_void_round_rolls_pot_over(arena, make_task, node, validator, creator, why):
-    t = make_task(num_rounds=2, min_quorum=1)
+    t = make_task(num_rounds=2, min_committee=1)
     t.join(node, NODE)
     t.join(validator, VALIDATOR)
     models = {} if why == VOID_NO_SUBMISSIONS else {node: MODEL_A}
@@ -552,23 +554,68 @@ def test_void_round_rolls_pot_over(arena, make_task, node, validator, creator, w
 def test_void_round_still_slashes_missing_reveal(
     arena, make_task, node, validator, validator2, creator
 ):
-    t = make_task(min_quorum=2)
+    """No validator completed a score reveal: VOID_NO_QUORUM, and the assigned validators
+    that committed and did not reveal still pay slash_miss."""
+    t = make_task()
     t.join(node, NODE)
     t.join(validator, VALIDATOR, 40 * E18)
     t.join(validator2, VALIDATOR, 30 * E18)
-    t.play_round(0, {node: MODEL_A}, {validator: [5], validator2: [5]}, no_reveal=(validator2,))
+    t.play_round(
+        0, {node: MODEL_A}, {validator: [5], validator2: [5]}, no_reveal=(validator, validator2)
+    )
+    t.warp(0, PHASE_ENDED)
+    tx = t.finalize(creator)
+    cuts = [
+        slash_amount(40 * E18, t.params["slash_miss"]),
+        slash_amount(30 * E18, t.params["slash_miss"]),
+    ]
+    assert log(tx, arena.RoundOpened)[0].void_reason == VOID_NO_QUORUM
+    assert log(tx, arena.Slashed) == [
+        arena.Slashed(task=t.id, round=0, participant=validator, amount=cuts[0], reason=1),
+        arena.Slashed(task=t.id, round=0, participant=validator2, amount=cuts[1], reason=1),
+    ]
+    assert log(tx, arena.TaskEnded) == [
+        arena.TaskEnded(task=t.id, refund=BOUNTY + sum(cuts), emission_burned=0)
+    ]
+    assert t.part(validator2).slashed == cuts[1]
+    assert arena.withdrawable(t.id, validator2, validator2) == 30 * E18 - cuts[1]
+
+
+def test_short_committee_leaves_submission_unscored(
+    arena, make_task, node, validator, validator2, creator
+):
+    """DESIGN §3.4: a submission whose committee has fewer than min_committee completed
+    reveals is unscored (no rank weight, nobody slashed over it); the round itself counts
+    and the validator that did not reveal still pays slash_miss."""
+    t = make_task(min_committee=2)
+    t.join(node, NODE)
+    t.join(validator, VALIDATOR, 40 * E18)
+    t.join(validator2, VALIDATOR, 30 * E18)
+    t.play_round(0, {node: MODEL_A}, {validator: [5], validator2: [9]}, no_reveal=(validator2,))
     t.warp(0, PHASE_ENDED)
     tx = t.finalize(creator)
     cut = slash_amount(30 * E18, t.params["slash_miss"])
-    assert log(tx, arena.RoundOpened)[0].void_reason == VOID_NO_QUORUM
+    assert log(tx, arena.RoundOpened)[0].void_reason == VOID_NONE
+    assert log(tx, arena.ConsensusComputed) == [
+        arena.ConsensusComputed(task=t.id, round=0, slot=0, consensus=0, status=UNSCORED)
+    ]
     assert log(tx, arena.Slashed) == [
         arena.Slashed(task=t.id, round=0, participant=validator2, amount=cut, reason=1)
     ]
-    assert log(tx, arena.TaskEnded) == [
-        arena.TaskEnded(task=t.id, refund=BOUNTY + cut, emission_burned=0)
-    ]
-    assert t.part(validator2).slashed == cut
-    assert arena.withdrawable(t.id, validator2, validator2) == 30 * E18 - cut
+    sub = arena.submission(t.id, 0, 0)
+    assert (sub.weight, sub.reward) == (0, 0)
+    assert t.part(validator).slashed == 0
+    assert arena.claimable(t.id, node, node) == 0
+    # with min_committee = 1 the same reveals score the submission (control)
+    t1 = make_task(min_committee=1)
+    t1.join(node, NODE)
+    t1.join(validator, VALIDATOR, 40 * E18)
+    t1.join(validator2, VALIDATOR, 30 * E18)
+    t1.play_round(0, {node: MODEL_A}, {validator: [5], validator2: [9]}, no_reveal=(validator2,))
+    t1.warp(0, PHASE_ENDED)
+    tx = t1.finalize(creator)
+    assert log(tx, arena.ConsensusComputed)[0].status == SCORED
+    assert arena.submission(t1.id, 0, 0).weight == WAD
 
 
 def test_invalid_and_baseline_get_no_node_reward(
@@ -656,7 +703,7 @@ def test_exact_ties_earn_once_for_the_earlier_commit(
 def test_delegators_of_a_slashed_validator_may_leave_between_finalizations(
     arena, arena_token, make_task, creator, node, validator, validator2, delegator, delegator2
 ):
-    t = make_task(num_rounds=3, slash_miss=WAD // 5, min_quorum=1)
+    t = make_task(num_rounds=3, slash_miss=WAD // 5, min_committee=1)
     t.join(node, NODE)
     t.join(validator, VALIDATOR)
     t.join(validator2, VALIDATOR, 50 * E18)

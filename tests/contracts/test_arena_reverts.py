@@ -52,8 +52,8 @@ OUT_OF_RANGE = [
     ("slash_tau", MAX_TOLERANCE + 1),
     ("slash_miss", WAD + 1),
     ("slash_dev", WAD + 1),
-    ("min_quorum", 0),
-    ("min_quorum", 257),
+    ("min_committee", 0),
+    ("min_committee", 257),
 ]
 
 
@@ -94,7 +94,7 @@ def test_create_task_accepts_every_bound(arena, creator, chain):
         slash_tau=MAX_TOLERANCE,
         slash_miss=WAD,
         slash_dev=WAD,
-        min_quorum=32,
+        min_committee=32,
         baseline_score=2**64 - 1,
     )
     arena.create_task(as_tuple(params), sender=creator)
@@ -106,7 +106,7 @@ def test_create_task_accepts_every_bound(arena, creator, chain):
         slash_tau=0,
         slash_miss=0,
         slash_dev=0,
-        min_quorum=1,
+        min_committee=1,
     )
     arena.create_task(as_tuple(params), sender=creator)
 

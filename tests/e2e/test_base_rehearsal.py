@@ -130,7 +130,7 @@ def test_deploy_and_one_round_on_a_base_sepolia_rehearsal_chain(rehearsal):
     )  # fmt: skip
     out = run(
         "arena", "task", "create", "task/spec.json", "task/shards", "--bounty", "100",
-        "--rounds", "1", "--start-in", "90s", "--phase-seconds", "15s", "--min-quorum", "1",
+        "--rounds", "1", "--start-in", "90s", "--phase-seconds", "15s", "--min-committee", "1",
         role="creator",
     )  # fmt: skip
     assert "created task 1" in out

@@ -134,7 +134,7 @@ def test_round_through_the_cli_with_a_validator_killed_between_commit_and_reveal
     build_shards(digits_eval_arrays(rows=96, seed=3), 2, workdir / "shards", spec=spec, seed=3)
     out = ape_arena(
         "task", "create", spec_path, workdir / "shards", "--bounty", "1000", "--rounds", "2",
-        "--start-in", "10m", "--phase-seconds", "10m", "--min-quorum", "2", "--slash-tau", "0.05",
+        "--start-in", "10m", "--phase-seconds", "10m", "--min-committee", "2", "--slash-tau", "0.05",
         "--arena", arena.address, as_=CREATOR,
     )  # fmt: skip
     assert "created task 1" in out

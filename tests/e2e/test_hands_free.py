@@ -84,7 +84,7 @@ def test_two_rounds_run_by_the_loops_alone(arena, accounts, workdir, chain):  # 
     build_shards(digits_eval_arrays(rows=96, seed=5), 2, workdir / "shards", spec=spec)
     out = ape_arena(
         "task", "create", spec_path, workdir / "shards", "--bounty", "1000", "--rounds", "2",
-        "--start-in", "10m", "--phase-seconds", "10m", "--min-quorum", "2",
+        "--start-in", "10m", "--phase-seconds", "10m", "--min-committee", "2",
         "--arena", arena.address, as_=CREATOR,
     )  # fmt: skip
     assert "created task 1" in out

@@ -158,7 +158,7 @@ class World:
             slash_miss=WAD // 10,
             slash_dev=WAD // 20,
             slash_node_miss=WAD // 10,
-            min_quorum=2,
+            min_committee=2,
             baseline_score=0,
             committee_size=64,
             keeper_tip=0,

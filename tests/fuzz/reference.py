@@ -78,7 +78,7 @@ PARAM_FIELDS = (
     "slash_miss",
     "slash_dev",
     "slash_node_miss",
-    "min_quorum",
+    "min_committee",
     "baseline_score",
     "committee_size",
     "keeper_tip",
@@ -190,7 +190,7 @@ class Params:
     slash_miss: int
     slash_dev: int
     slash_node_miss: int
-    min_quorum: int
+    min_committee: int
     baseline_score: int
     committee_size: int = 64
     keeper_tip: int = 0
@@ -513,7 +513,7 @@ class ArenaModel:
             1 <= p.tolerance <= MAX_TOLERANCE,
             p.slash_tau <= MAX_TOLERANCE,
             p.slash_miss <= WAD and p.slash_dev <= WAD and p.slash_node_miss <= WAD,
-            1 <= p.min_quorum <= MAX_VOTES,
+            1 <= p.min_committee <= MAX_VOTES,
             1 <= p.committee_size <= 64,
             1 <= p.num_rounds and p.keeper_tip <= self.keeper_cap_of(p.bounty, p.num_rounds, 1),
         ]
@@ -970,7 +970,7 @@ class ArenaModel:
             return VOID_NO_EVAL
         if not rd.subs:
             return VOID_NO_SUBMISSIONS
-        if rd.validator_reveals < task.params.min_quorum:
+        if rd.validator_reveals == 0:
             return VOID_NO_QUORUM
         return VOID_NONE
 
@@ -1039,9 +1039,9 @@ class ArenaModel:
         votes = [(v, x) for v, x in rd.votes.get(k, []) if rd.vals[v].revealed]
         w, size = rd.draw["weight"], rd.draw["committee_size"]
         pairs = [(x, vote_weight(rd.vals[v].stake, w, size)) for v, x in votes]
-        if pairs:
+        if len(pairs) >= task.params.min_committee:
             sub.consensus, sub.status = self.consensus(pairs, task.params.tolerance)
-        else:  # nobody of its committee revealed: unscored, nobody slashed over it
+        else:  # fewer than min_committee of its committee revealed: unscored, nobody slashed over it
             sub.consensus, sub.status = 0, UNSCORED
         sub.stake = self.eff(task.participants[sub.node], r)
         if sub.status == UNAVAILABLE_STATUS:

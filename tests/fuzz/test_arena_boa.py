@@ -138,8 +138,8 @@ def test_create_task_start_zero_means_now(world, arena):
         dict(slash_tau=1000 * WAD + 1),
         dict(slash_miss=WAD + 1),
         dict(slash_dev=WAD + 1),
-        dict(min_quorum=0),
-        dict(min_quorum=257),
+        dict(min_committee=0),
+        dict(min_committee=257),
         dict(start_time=1),
         dict(start_time=10**12),
     ],
@@ -156,7 +156,7 @@ def test_create_task_zero_bounty(world):
 
 def test_create_task_boundaries_accepted(world, arena):
     task = world.make_task(
-        num_rounds=64, gamma=WAD // 2, min_quorum=32, tolerance=1000 * WAD, baseline_score=5
+        num_rounds=64, gamma=WAD // 2, min_committee=32, tolerance=1000 * WAD, baseline_score=5
     )
     assert arena.task_params(task).num_rounds == 64
 
@@ -888,7 +888,7 @@ def test_full_task_three_rounds_by_hand(
 def test_late_delegation_earns_only_after_activation(
     world, arena, node, validator, validator2, delegator, delegator2
 ):
-    task = world.make_task(num_rounds=2, min_quorum=1, gamma=WAD // 2)
+    task = world.make_task(num_rounds=2, min_committee=1, gamma=WAD // 2)
     join(arena, node, task, NODE, 100 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)
     with boa.env.prank(delegator):
@@ -976,7 +976,7 @@ def test_ties_earn_once_by_commit_order_and_dev_slash(
 
 def test_pause_matrix(world, arena, owner, node, validator, delegator, creator):
     """Pause blocks create/join/delegate/commit_model/commit_scores and nothing else."""
-    task = world.make_task(num_rounds=1, min_quorum=1)
+    task = world.make_task(num_rounds=1, min_committee=1)
     join(arena, node, task, NODE, 100 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)
     with boa.env.prank(owner):
@@ -1209,7 +1209,7 @@ def test_full_slash_takes_the_delegations_too_and_burns_them(
 ):
     """A 100% slash of a validator takes its whole effective stake: its own stake goes to
     the pot (here the creator's refund), its delegations are burned, not paid to anyone."""
-    task = world.make_task(num_rounds=1, slash_miss=WAD, min_quorum=1)
+    task = world.make_task(num_rounds=1, slash_miss=WAD, min_committee=1)
     join(arena, node, task, NODE, 100 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)
     join(arena, validator2, task, VALIDATOR, 100 * E18)
@@ -1233,8 +1233,8 @@ def test_full_slash_takes_the_delegations_too_and_burns_them(
 
 def test_tasks_are_isolated(world, arena, node, validator, validator2):
     """Two tasks at once: stake, rounds and finalization of one never touch the other."""
-    t1 = world.make_task(num_rounds=1, min_quorum=1)
-    t2 = world.make_task(num_rounds=2, min_quorum=1)
+    t1 = world.make_task(num_rounds=1, min_committee=1)
+    t2 = world.make_task(num_rounds=2, min_committee=1)
     join(arena, node, t1, NODE, 100 * E18)
     join(arena, node, t2, VALIDATOR, 30 * E18)  # another role in another task
     join(arena, validator, t1, VALIDATOR, 100 * E18)
@@ -1252,7 +1252,7 @@ def test_tasks_are_isolated(world, arena, node, validator, validator2):
 
 def test_claim_cost_independent_of_delegator_count(world, arena, node, validator):
     """claim/withdraw/delegate are O(1): the 1st and the 60th delegator pay the same gas."""
-    task = world.make_task(num_rounds=1, min_quorum=1)
+    task = world.make_task(num_rounds=1, min_committee=1)
     join(arena, node, task, NODE, 100 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)
     dels = []
@@ -1278,7 +1278,7 @@ def test_claim_cost_independent_of_delegator_count(world, arena, node, validator
 def test_bucket_merged_by_a_later_deposit(world, arena, node, validator, delegator, delegator2):
     """A pending bucket merged by another deposit (not by finalize) snapshots the right
     accumulator: each delegator earns exactly the rounds its stake was active in."""
-    task = world.make_task(num_rounds=3, min_quorum=1, gamma=WAD // 2)
+    task = world.make_task(num_rounds=3, min_committee=1, gamma=WAD // 2)
     third = world.actors["attacker"]  # any funded address works as a third delegator
     join(arena, node, task, NODE, 100 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)

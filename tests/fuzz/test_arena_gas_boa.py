@@ -33,7 +33,7 @@ def _funded(world, prefix, n):
 
 
 def test_max_round_gas(world, arena):
-    task = world.make_task(num_rounds=2, min_quorum=32)
+    task = world.make_task(num_rounds=2, min_committee=32)
     nodes = _funded(world, "gn", 128)
     vals = _funded(world, "gv", 32)
     dels = _funded(world, "gd", 2)
@@ -118,7 +118,7 @@ def test_max_round_gas(world, arena):
 
 def test_batched_finalize_fits(world, arena):
     """finalize(task, 32) over 128x32 stays under the limit for every batch."""
-    task = world.make_task(num_rounds=1, min_quorum=1)
+    task = world.make_task(num_rounds=1, min_committee=1)
     nodes = _funded(world, "bn", 128)
     vals = _funded(world, "bv", 32)
     for n in nodes:

@@ -38,7 +38,7 @@ scenario = st.fixed_dictionaries(
         slash_tau=st.integers(0, WAD),
         slash_miss=st.integers(0, WAD),
         slash_dev=st.integers(0, WAD),
-        min_quorum=st.integers(1, 3),
+        min_committee=st.integers(1, 3),
         baseline=st.one_of(st.just(0), st.integers(1, 3 * 10**9)),
         nodes=st.lists(
             st.tuples(st.integers(1, 10**21), st.integers(0, WAD)), min_size=1, max_size=3
@@ -86,7 +86,7 @@ def test_everyone_can_exit_and_nothing_is_created(world, sc):
             slash_tau=sc["slash_tau"],
             slash_miss=sc["slash_miss"],
             slash_dev=sc["slash_dev"],
-            min_quorum=sc["min_quorum"],
+            min_committee=sc["min_committee"],
             baseline_score=sc["baseline"],
             min_node_stake=1,
             min_validator_stake=1,

@@ -74,7 +74,7 @@ def reveal_models(world, task, r, nodes):
 def test_draw_freezes_weight_digest_and_seed(
     world, arena, chain, node, node2, node3, validator, validator2, validator3, delegator
 ):
-    task = world.make_task(num_rounds=2, committee_size=2, min_quorum=1)
+    task = world.make_task(num_rounds=2, committee_size=2, min_committee=1)
     for who in (node, node2, node3):
         join(arena, who, task, NODE, 10 * E18)
     join(arena, validator, task, VALIDATOR, 10 * E18)
@@ -138,7 +138,7 @@ def test_draw_freezes_weight_digest_and_seed(
 def test_draw_reverts(world, arena, chain, node, validator, creator, delegator):
     with boa.reverts("arena: unknown task"):
         arena.draw(1, 0)
-    task = world.make_task(num_rounds=2, min_quorum=1)
+    task = world.make_task(num_rounds=2, min_committee=1)
     join(arena, node, task, NODE, 10 * E18)
     join(arena, validator, task, VALIDATOR, 10 * E18)
     for phase in (COMMIT, REVEAL):
@@ -168,7 +168,7 @@ def test_weight_follows_slashes_merges_and_leaving_delegators(
 ):
     """W of round 1 after a round 0 with a slash, a delegation made in round 0, a bucket
     merged after the slash and a delegator leaving the slashed validator."""
-    task = world.make_task(num_rounds=3, slash_miss=WAD // 3, min_quorum=1)
+    task = world.make_task(num_rounds=3, slash_miss=WAD // 3, min_committee=1)
     join(arena, node, task, NODE, 10 * E18)
     join(arena, validator, task, VALIDATOR, 100 * E18)
     join(arena, validator2, task, VALIDATOR, 101 * E18)
@@ -199,7 +199,7 @@ def test_weight_follows_slashes_merges_and_leaving_delegators(
 
 
 def test_redraw_after_the_seed_window(world, arena, chain, node, validator, validator2):
-    task = world.make_task(num_rounds=1, min_quorum=1)
+    task = world.make_task(num_rounds=1, min_committee=1)
     join(arena, node, task, NODE, 10 * E18)
     join(arena, validator, task, VALIDATOR, 10 * E18)
     join(arena, validator2, task, VALIDATOR, 10 * E18)

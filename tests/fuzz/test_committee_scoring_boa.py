@@ -32,7 +32,7 @@ def _round_with_committees(world, task, nodes):
 
 
 def test_each_submission_is_scored_by_its_committee_only(world, arena):
-    task = world.make_task(num_rounds=1, committee_size=1, min_quorum=1, slash_miss=WAD // 10)
+    task = world.make_task(num_rounds=1, committee_size=1, min_committee=1, slash_miss=WAD // 10)
     nodes = [world.funded(f"cn{i}") for i in range(6)]
     vals = [world.funded(f"cv{i}") for i in range(4)]
     for n in nodes:
@@ -96,7 +96,7 @@ def test_vote_weight_is_stake_over_probability(world, arena):
     each sit on a committee with probability 0.2 and weigh W / K = 50 there, not 10: two
     honest members outvote the liar, one does not. Weighing by stake (10 each) the liar
     would decide every committee."""
-    task = world.make_task(num_rounds=1, committee_size=2, min_quorum=1, slash_dev=0)
+    task = world.make_task(num_rounds=1, committee_size=2, min_committee=1, slash_dev=0)
     nodes = [world.funded(f"wn{i}") for i in range(8)]
     liar = world.funded("whale")
     small = [world.funded(f"ws{i}") for i in range(4)]

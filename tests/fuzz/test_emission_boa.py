@@ -121,7 +121,7 @@ def test_emission_clamped_by_token_cap(world):
 
 
 def _play(world, arena, task, r, node, validator, creator, reveal_eval=True):
-    """Round r with one node and one validator (min_quorum 1); warps to the round's end."""
+    """Round r with one node and one validator (min_committee 1); warps to the round's end."""
     start = arena.round_start(task, r)
     world.warp(start)
     sha = model_hash(f"e{r}")
@@ -151,7 +151,7 @@ def test_arena_pulls_emission_into_pot(world, em_world):
     since; the task's end reports 0."""
     token, emission, arena = em_world
     a = world.actors
-    d = world.params(num_rounds=2, min_quorum=1, slash_node_miss=0)
+    d = world.params(num_rounds=2, min_committee=1, slash_node_miss=0)
     with boa.env.prank(a["creator"]):
         task = arena.create_task(tuple(d.values()))
     world.roots[task] = 2
@@ -187,7 +187,7 @@ def test_void_round_emission_rolls_on_and_is_never_refunded(world, em_world):
     nothing while it is void; emission still carried at the end is burned, not refunded."""
     token, emission, arena = em_world
     a = world.actors
-    d = world.params(num_rounds=3, min_quorum=1, slash_node_miss=0)
+    d = world.params(num_rounds=3, min_committee=1, slash_node_miss=0)
     with boa.env.prank(a["creator"]):
         task = arena.create_task(tuple(d.values()))
     world.roots[task] = 3

@@ -23,6 +23,7 @@ from tests.fuzz.harness import EIP170_LIMIT, Deployment, deployers, event_names,
 WAD = ref.WAD
 CHUNKS = 8
 PARTIAL: dict[int, int] = {}  # chunk -> rounds with a validator on only some committees
+SHORT: dict[int, int] = {}  # chunk -> submissions unscored with 0 < reveals < min_committee
 PAID: dict[int, tuple[int, int]] = {}  # chunk -> (rounds that paid out, rounds compared)
 TIPPED: dict[int, int] = {}  # chunk -> rounds that paid keeper tips
 PAGED: dict[int, tuple[int, int]] = {}  # chunk -> (paged score reveals, left incomplete)
@@ -88,7 +89,7 @@ def random_params(rng: random.Random, now: int) -> ref.Params:
         slash_miss=pick(0, WAD, rng.randint(0, WAD)),
         slash_dev=pick(0, WAD, rng.randint(0, WAD)),
         slash_node_miss=pick(0, WAD, rng.randint(0, WAD), WAD // 10),
-        min_quorum=pick(1, 1, 2, 3),
+        min_committee=pick(1, 1, 2, 3),
         baseline_score=pick(0, 0, rng.randint(ref.SCORE_FLOOR, 3 * ref.SCORE_SCALE)),
         committee_size=pick(1, 2, 3, 64),  # small K: committees differ (PROTOCOL.md §5a)
         # keeper tips (§6a): none, a wei, or enough that the round's cap binds (a tip above
@@ -114,6 +115,7 @@ class Scenario:
         self.rounds_tipped = 0  # rounds that paid keeper tips
         self.paged_reveals = self.incomplete_reveals = 0  # score reveals in pages (§5)
         self.rounds_partial = 0  # rounds where a revealing validator sat on some committees only
+        self.short_committees = 0  # submissions some but fewer than min_committee revealed for
         # earlier tasks have fully exited: what the arena holds now is their dust
         self.held_before = dep.token.balanceOf(dep.arena.address)
         big = 10**24
@@ -231,6 +233,12 @@ class Scenario:
         self.rounds_paid += rd.void_reason == ref.VOID_NONE and rd.paid > 0
         self.rounds_tipped += rd.keeper_tips > 0
         self.rounds_partial += any(0 < vr.assignments < len(rd.subs) for vr in rd.vals.values())
+        if rd.void_reason == ref.VOID_NONE:
+            for k, sub in enumerate(rd.subs):
+                n = sum(rd.vals[v].revealed for v, _ in rd.votes.get(k, []))
+                self.short_committees += (
+                    sub.status == ref.UNSCORED and 0 < n < self.task.params.min_committee
+                )
 
     def check_solvent(self):
         """DESIGN §3.5: the contract never owes more than it holds (FINDINGS.md F2)."""
@@ -385,7 +393,7 @@ class Scenario:
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_rounds_match_reference_model(chunk):
     rng = random.Random(0xA7E11A + chunk)
-    compared = paid = partial = tipped = 0
+    compared = paid = partial = tipped = short = 0
     tasks = 0
     with boa.env.anchor():
         dep = Deployment()
@@ -403,12 +411,14 @@ def test_rounds_match_reference_model(chunk):
                 PAGED.get(chunk, (0, 0))[1] + sc.incomplete_reveals,
             )
             partial += sc.rounds_partial
+            short += sc.short_committees
             tasks += 1
     assert compared >= ROUNDS_PER_CHUNK
     # committee rounds really ran in every chunk: some paid out (many rounds are void by
     # design; the share over all chunks is checked below: the seeds vary with the chain's
     # block hashes), and across chunks some had partial committees
     PARTIAL[chunk] = partial
+    SHORT[chunk] = short
     PAID[chunk] = (paid, compared)
     TIPPED[chunk] = tipped
     assert paid >= 1, f"{paid} of {compared} rounds paid"
@@ -425,6 +435,8 @@ def test_some_rounds_had_partial_committees():
     compared = sum(c for _, c in PAID.values())
     assert 5 * paid >= compared, PAID  # a fifth at least (about 30%: 15 of 52 in chunks 2-3)
     assert sum(TIPPED.values()) > 0, TIPPED  # keeper tips were compared too
+    # a committee short of min_committee left its submission unscored (DESIGN §3.4)
+    assert sum(SHORT.values()) > 0, SHORT
     # paged reveals were compared, some left incomplete (their votes must not count)
     assert sum(p for p, _ in PAGED.values()) > 0 and sum(i for _, i in PAGED.values()) > 0, PAGED
 
@@ -541,7 +553,7 @@ def _fixed_params(root: bytes, start: int, **kw) -> ref.Params:
         slash_miss=WAD,
         slash_dev=0,
         slash_node_miss=WAD // 10,
-        min_quorum=1,
+        min_committee=1,
         baseline_score=0,
     )
     base.update(kw)

@@ -87,7 +87,7 @@ params_strategy = st.fixed_dictionaries(
         "slash_miss": st.sampled_from([0, WAD // 4, WAD]),
         "slash_dev": st.sampled_from([0, WAD // 4, WAD]),
         "slash_node_miss": st.sampled_from([0, WAD // 10, WAD]),
-        "min_quorum": st.sampled_from([1, 1, 2, 3]),
+        "min_committee": st.sampled_from([1, 1, 2, 3]),
         "baseline_score": st.sampled_from([0, 10**9]),
         "bad": st.sampled_from([None] * 9 + ["gamma", "num_rounds", "tolerance"]),
     }
@@ -254,7 +254,7 @@ class ArenaMachine(RuleBasedStateMachine):
             slash_miss=p["slash_miss"],
             slash_dev=p["slash_dev"],
             slash_node_miss=p["slash_node_miss"],
-            min_quorum=p["min_quorum"],
+            min_committee=p["min_committee"],
             baseline_score=p["baseline_score"],
         )
         tid_next = len(self.m.tasks) + 1

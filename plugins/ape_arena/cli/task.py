@@ -156,11 +156,12 @@ def task():
     "eval shard is out.",
 )
 @click.option(
-    "--min-quorum",
+    "--min-committee",
     type=int,
     default=1,
     show_default=True,
-    help="Revealing validators needed for a round to count.",
+    help="Completed score reveals a submission's committee needs (1..256); with fewer the "
+    "submission is unscored: no rank weight, nobody slashed over it.",
 )
 @click.option(
     "--committee-size",

@@ -235,7 +235,7 @@ def task_param_problems(p: TaskParams, now: int) -> list[str]:
     bound("slash_tau", p.slash_tau, 0, MAX_TOLERANCE, wad=True)
     for name in ("slash_miss", "slash_dev", "slash_node_miss"):
         bound(name, getattr(p, name), 0, WAD, wad=True)
-    bound("min_quorum", p.min_quorum, 1, MAX_VOTES)
+    bound("min_committee", p.min_committee, 1, MAX_VOTES)
     bound("committee_size", p.committee_size, 1, MAX_COMMITTEE_SIZE)
     if p.num_rounds >= 1:
         bound("keeper_tip", p.keeper_tip, 0, p.bounty // p.num_rounds // KEEPER_SHARE_DIVISOR)
@@ -314,7 +314,7 @@ class TaskParams:
     slash_miss: int = WAD // 10
     slash_dev: int = WAD // 10
     slash_node_miss: int = WAD // 10
-    min_quorum: int = 1
+    min_committee: int = 1
     baseline_score: int = 0
     committee_size: int = 64
     keeper_tip: int = 0
@@ -325,7 +325,7 @@ class TaskParams:
         "bounty spec_hash spec_uri eval_root num_rounds start_time commit_duration "
         "eval_duration reveal_duration score_commit_duration score_reveal_duration "
         "min_node_stake min_validator_stake gamma delta rank_ratio rank_epsilon tolerance slash_tau "
-        "slash_miss slash_dev slash_node_miss min_quorum baseline_score committee_size keeper_tip"
+        "slash_miss slash_dev slash_node_miss min_committee baseline_score committee_size keeper_tip"
     ).split()
 
     def as_tuple(self) -> tuple:

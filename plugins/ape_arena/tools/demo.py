@@ -208,7 +208,7 @@ class Demo:
             slash_miss=WAD // 4,
             slash_dev=WAD // 5,
             slash_node_miss=WAD // 10,
-            min_quorum=3,
+            min_committee=2,  # with K 4 of 5 a committee rarely has fewer than 2 members
             baseline_score=int(math.log(10) * 10**9),  # chance level: worse earns nothing
             committee_size=4,  # fewer than the 5 validators: committees differ (PROTOCOL.md §5a)
         )

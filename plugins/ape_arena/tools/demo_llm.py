@@ -267,7 +267,7 @@ class DemoLLM:
             min_node_stake=10 * TOKEN, min_validator_stake=100 * TOKEN, gamma=WAD // 10,
             delta=WAD // 2, rank_ratio=6 * WAD // 10, rank_epsilon=WAD // 100, tolerance=WAD // 10,
             slash_tau=WAD // 20, slash_miss=WAD // 4, slash_dev=WAD // 5, slash_node_miss=WAD // 10,
-            min_quorum=3,
+            min_committee=3,
         )  # fmt: skip
         task = client.create_task(params, sender=creator)
         for a in nodes.values():

@@ -216,9 +216,9 @@ def test_bad_input_is_refused_before_any_approve(run, arena, actors, task_files)
     assert "gamma (--gamma) is 0.7; allowed 0..0.5" in error_line(res)
     res = run(
         "task", "create", task_files["spec"], task_files["shards"], "--bounty", "50",
-        "--min-quorum", "257", "--start-in", "10m", as_="creator", ok=False,
+        "--min-committee", "257", "--start-in", "10m", as_="creator", ok=False,
     )  # fmt: skip
-    assert "min_quorum (--min-quorum) is 257; allowed 1..256" in error_line(res)
+    assert "min_committee (--min-committee) is 257; allowed 1..256" in error_line(res)
     assert arena.allowance(actors.creator) == before
     task = create_task(run, task_files)
     node_allowance = arena.allowance(actors.node)

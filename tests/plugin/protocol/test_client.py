@@ -345,7 +345,7 @@ def test_task_param_problems_name_each_field_and_its_range():
     bad = TaskParams(
         bounty=0, spec_hash=b"\x01" * 32, eval_root=bytes(32), num_rounds=65,
         start_time=now - 1, commit_duration=0, min_node_stake=0, gamma=WAD,
-        tolerance=0, slash_dev=2 * WAD, min_quorum=0,
+        tolerance=0, slash_dev=2 * WAD, min_committee=0,
     )  # fmt: skip
     text = "\n".join(task_param_problems(bad, now))
     for needle in (
@@ -353,7 +353,7 @@ def test_task_param_problems_name_each_field_and_its_range():
         "allowed 1..64", "start_time (--start-in)", "commit_duration (--commit-duration) is 0; "
         "allowed 1..2592000", "min_node_stake (--min-node-stake) is 0", "gamma (--gamma) is 1; "
         "allowed 0..0.5", "tolerance (--tolerance) is 0; allowed 1e-18..1000",
-        "slash_dev (--slash-dev) is 2; allowed 0..1", "min_quorum (--min-quorum) is 0",
+        "slash_dev (--slash-dev) is 2; allowed 0..1", "min_committee (--min-committee) is 0",
     ):  # fmt: skip
         assert needle in text, (needle, text)
 

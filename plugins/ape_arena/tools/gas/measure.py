@@ -292,7 +292,7 @@ class GasRun:
             WAD // 10,  # slash_miss
             WAD // 2,  # slash_dev
             WAD // 10,  # slash_node_miss
-            self.validators // 2,  # min_quorum
+            1,  # min_committee: every committee with a reveal scores its submission
             0,  # baseline_score
             64,  # committee_size
             E18,  # keeper_tip: 1 ARENA per finalize unit and draw call (the rows include it)
