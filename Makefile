@@ -4,6 +4,9 @@
 #   make gpu-check  the GPU check (kernels, metrics, engine; SKIP lines without a GPU)
 #   make test   the full test suite (contracts, fuzz, plugin, kernels, e2e)
 #   make gas    gas per function at maximum sizes
+#   make scale  one round at the paper's size (603 nodes, 1,051 validators, 63,265 delegators)
+#               for K = 16/32/64 on titanoboa, a sample replayed on anvil: scale-report.md
+#               (about 30 minutes on 2 cores; not part of make test)
 #   make bench  validator throughput against baselines (quick mode: make bench ARGS=--quick)
 #   make lint   ruff, formatting, and the layer contract of DESIGN §2 (import-linter)
 #   make shell  a shell with ape, anvil and python on PATH;  make chain  the walkthrough's anvil
@@ -25,7 +28,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Silence one known-harmless pydantic-settings warning that ape-vyper's config triggers.
 export PYTHONWARNINGS := ignore:Field 'import_remapping' has an incomplete definition
 
-.PHONY: all setup setup-gpu gpu-check demo demo-llm big-lm-check test test-fast gas bench lint format clean compile fuzz-long shell chain
+.PHONY: all setup setup-gpu gpu-check demo demo-llm big-lm-check test test-fast gas scale bench lint format clean compile fuzz-long shell chain
 
 all: test
 
@@ -120,6 +123,9 @@ gpu-check:
 
 gas: setup $(BUILD_STAMP)
 	ape run gas --network ethereum:local:foundry
+
+scale: setup
+	python -m ape_arena.tools.scale $(ARGS)
 
 bench: setup
 	python -m ape_arena.tools.bench $(ARGS)

@@ -117,6 +117,10 @@ class RankOrders:
         entries = []
         for k, sub in enumerate(subs):
             reports = [(int(v.score), int(v.weight)) for v in arena.votes(task, r, k) if v.counted]
-            c, status = consensus(reports, int(params.tolerance)) if reports else (0, UNSCORED)
+            # fewer completed reveals than min_committee: unscored (PROTOCOL.md §6)
+            if len(reports) >= int(params.min_committee):
+                c, status = consensus(reports, int(params.tolerance))
+            else:
+                c, status = 0, UNSCORED
             entries.append((c, status, int(sub.key)))
         return sorted_eligible(entries, int(params.baseline_score))
