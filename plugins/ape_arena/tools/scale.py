@@ -109,7 +109,9 @@ def fund(chain: Chain, ppl: People, log: Callable[[str], None], tasks: int) -> N
         prog(i)
 
 
-def params(chain: Chain, size: int, rounds: int = 1) -> tuple[tuple, PositionalTree]:
+def params(
+    chain: Chain, size: int, rounds: int = 1, keeper_tip: int = E18
+) -> tuple[tuple, PositionalTree]:
     tree = PositionalTree([leaf(r, _shard(r)) for r in range(rounds)])
     bounty = 1_000_000 * E18
     p = (
@@ -134,7 +136,7 @@ def params(chain: Chain, size: int, rounds: int = 1) -> tuple[tuple, PositionalT
         3,  # min_committee
         0,  # baseline_score
         size,  # committee_size K
-        E18,  # keeper_tip: 1 token per draw call and finalize unit
+        keeper_tip,  # 1 token per draw call and finalize unit by default
     )  # fmt: skip
     return p, tree
 
@@ -179,12 +181,13 @@ def play(
     log: Callable[[str], None],
     check_views: int = 3,
     pin_hash: bytes | None = None,
+    keeper_tip: int = E18,
 ) -> RoundResult:
     """Create a task of committee size ``size``, join and delegate everyone, play round 0
     (``pin_hash``: the seed's block hash, to replay another chain's draw)."""
     arena = chain.arena
     t0 = time.monotonic()
-    p, tree = params(chain, size)
+    p, tree = params(chain, size, keeper_tip=keeper_tip)
     chain.tx(ppl.creator, arena, "create_task", p, label="create_task")
     task = int(chain.view(arena, "task_count"))  # ids count from 1: the last one created
     res = RoundResult(size=size, task=task)
@@ -225,6 +228,9 @@ def play(
     chain.warp(start + 2 * PHASE)
     for k, n in enumerate(ppl.nodes):
         chain.tx(n, arena, "reveal_model", task, _model(k), f"file://model-{k}", label="reveal_model")  # fmt: skip
+    log(
+        f"  K={size}: {len(ppl.nodes)} models committed and revealed ({time.monotonic() - t1:.0f}s)"
+    )
     # ---- draw, seed, assignments
     chain.warp(start + 3 * PHASE)
     if pin_hash is not None:
@@ -254,6 +260,9 @@ def play(
             raise AssertionError(
                 f"assignments of {v}: contract {got[:5]}… != sortition {mine[v][:5]}…"
             )
+    log(
+        f"  K={size}: committees drawn, {sum(res.assignments.values()):,} assignments ({time.monotonic() - t1:.0f}s)"
+    )
     # ---- SCORE_COMMIT, SCORE_REVEAL (paged)
     scores: dict[str, list[int]] = {}
     for v in vals:
@@ -271,6 +280,9 @@ def play(
             page = xs[i : i + REVEAL_PAGE]
             label = "reveal_scores (page)" if len(xs) > REVEAL_PAGE else "reveal_scores"
             chain.tx(v, arena, "reveal_scores", task, page, _salt(v), label=label)
+    log(
+        f"  K={size}: {len(scores):,} validators committed, all but the silent one revealed ({time.monotonic() - t1:.0f}s)"
+    )
     # ---- committees as CONSENSUS will read them: capture by the whale
     weight = {v: sortition.vote_weight(eff[v], total, size) for v in vals}
     for k in range(n):
@@ -291,11 +303,14 @@ def play(
         steps = 12 if last is None else 2 * last
         while True:
             order = orders(task, steps)
-            g = chain.try_gas(ppl.keeper, arena, "finalize", task, steps, order)
-            if (g is not None and g <= PAGE_GAS) or steps == 1:
+            if steps == 1:  # the smallest page goes out as it is (its revert is reported)
+                g = chain.tx(ppl.keeper, arena, "finalize", task, 1, order, label="finalize (page)")
+                break
+            g = chain.tx_within(PAGE_GAS, ppl.keeper, arena, "finalize", task, steps, order, label="finalize (page)")  # fmt: skip
+            if g is not None:
                 break
             steps //= 2
-        res.pages.append(chain.tx(ppl.keeper, arena, "finalize", task, steps, order, label="finalize (page)"))  # fmt: skip
+        res.pages.append(g)
         res.page_units.append(steps)
         last = steps
         if len(res.pages) % 50 == 0:
@@ -343,7 +358,7 @@ def _stats(xs: list[float]) -> tuple[float, float, float]:
     return min(xs), statistics.median(xs), max(xs)
 
 
-def replay_on_anvil(log: Callable[[str], None]) -> list[dict]:
+def replay_on_anvil(log: Callable[[str], None]) -> tuple[list[dict], bytes]:
     """The sample round (SAMPLE sizes, K = 16) on anvil, then on titanoboa with the same
     seed: per function, the median gas on each chain."""
     ppl = people(**SAMPLE)
@@ -366,7 +381,32 @@ def replay_on_anvil(log: Callable[[str], None]) -> list[dict]:
         rows.append(
             {"function": label, "calls": len(a), "anvil": ma, "boa": mb, "diff": (mb - ma) / ma}
         )
-    return rows
+    return rows, ra.target_hash
+
+
+def keeper_tip_cost(log: Callable[[str], None], pin_hash: bytes) -> dict:
+    """The keeper tip's gas: the sample round twice on titanoboa with the same seed, with a
+    tip of 1 token and without; the extra gas of each keeper transaction (the two draw
+    calls, each finalize page: the tip is counted per unit of work, then paid once)."""
+    ppl = people(**SAMPLE)
+    labels = ("draw (commit to a block)", "draw (fix the seed)", "finalize (page)")
+    runs = {}
+    for tip in (E18, 0):
+        chain = BoaChain()
+        fund(chain, ppl, log, 1)
+        try:
+            res = play(chain, ppl, 16, log, pin_hash=pin_hash, keeper_tip=tip)
+        finally:
+            chain.unpin_block_hash()
+        runs[tip] = ([g for k in labels for g in chain.gas[k]], res.page_units)
+    (with_tip, units), (without, units0) = runs[E18], runs[0]
+    if units != units0:
+        raise AssertionError(f"the tip changed the finalize pages: {units} != {units0}")
+    extra = [a - b for a, b in zip(with_tip, without, strict=True)]
+    # slope over the full pages (the last page stops where the round ends)
+    pages = extra[2:-1]
+    per_unit = (pages[-1] - pages[0]) / (units[-2] - units[0]) if len(pages) > 1 else 0.0
+    return {"txs": len(extra), "extra": extra, "units": units, "per_unit": per_unit}
 
 
 def capture_rows() -> list[dict]:
@@ -385,7 +425,7 @@ def main(out: str = ".", log: Callable[[str], None] = print, sizes=SIZES, sizes_
         f"{sizes_of['nodes']} nodes, {sizes_of['validators']} validators, {sizes_of['delegators']} delegators"
     )
     log("replaying a sample round on anvil and on titanoboa (same seed) ...")
-    replay = replay_on_anvil(log)
+    replay, pinned = replay_on_anvil(log)
     worst_diff = max(abs(r["diff"]) for r in replay)
     log(f"anvil vs titanoboa: largest difference of a function's median gas {worst_diff:.2%}")
     t0 = time.monotonic()
@@ -402,6 +442,9 @@ def main(out: str = ".", log: Callable[[str], None] = print, sizes=SIZES, sizes_
         res = play(chain, ppl, size, log)
         tables.append({k: list(v) for k, v in chain.gas.items()})
         results.append(res)
+    log("keeper tip: the sample round with and without it ...")
+    tip = keeper_tip_cost(log, pinned)
+    log(f"keeper tip: {min(tip['extra']):,}-{max(tip['extra']):,} gas per keeper transaction")
     log("capture table (Monte Carlo, the contract's rule) ...")
     capture = capture_rows()
     biggest = max(
@@ -412,7 +455,7 @@ def main(out: str = ".", log: Callable[[str], None] = print, sizes=SIZES, sizes_
         )
     )
     ok = biggest[0] < TX_LIMIT and worst_diff <= 0.02
-    text = report(sizes_of, results, tables, replay, capture, fund_s, biggest)
+    text = report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip)
     Path(out, "scale-report.md").write_text(text)
     log(text)
     if biggest[0] < TX_LIMIT:
@@ -427,7 +470,7 @@ def main(out: str = ".", log: Callable[[str], None] = print, sizes=SIZES, sizes_
     return 0 if ok else 1
 
 
-def report(sizes_of, results, tables, replay, capture, fund_s, biggest) -> str:
+def report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip) -> str:
     n, v, d = sizes_of["nodes"], sizes_of["validators"], sizes_of["delegators"]
     L = [
         "# Scale report (`make scale`)",
@@ -474,6 +517,30 @@ def report(sizes_of, results, tables, replay, capture, fund_s, biggest) -> str:
                 else "{:,} / {:,} / {:,} ({} calls)".format(*(int(x) for x in _stats(xs)), len(xs))
             )
         L.append(f"| {label} | " + " | ".join(cells) + " |")
+    ex = tip["extra"]
+    L += [
+        "",
+        "## Keeper tip",
+        "",
+        f"The sample round ({SAMPLE['nodes']} nodes, {SAMPLE['validators']} validators, K = 16) on titanoboa with a tip of 1 token and with none, same seed. Extra gas of each keeper transaction: `draw` {ex[0]:,} (first call) and {ex[1]:,} (fixing the seed); finalize pages of "
+        + ", ".join(f"{u} units +{e:,}" for u, e in zip(tip["units"], ex[2:], strict=True))
+        + f": about {tip['per_unit']:,.0f} gas per unit of work on top of one token transfer. At the paper's size, with the pages above (estimate: the two draws, the smallest page's cost per page, the per-unit cost for the other units):",
+        "",
+        "| K | keeper transactions | finalize units (full pages) | tip gas (estimate) | share of the round's gas | tips paid (tokens) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        units = sum(r.page_units[:-1])  # the last page: priced as the smallest one
+        full = len(r.pages) - 1
+        extra = (
+            ex[0]
+            + ex[1]
+            + len(r.pages) * ex[2]
+            + (units - full * tip["units"][0]) * tip["per_unit"]
+        )
+        L.append(
+            f"| {r.size} | {2 + len(r.pages)} | {units:,} | {extra:,.0f} | {extra / r.round_gas:.3%} | {r.keeper_tips // E18:,} |"
+        )
     L += [
         "",
         "## Assignments and committees",

@@ -114,16 +114,27 @@ class BoaChain(Chain):
         used = c.get_gas_used() + intrinsic_gas(data)
         return used - min(c.get_gas_refund(), used // 5)
 
-    def try_gas(self, sender: str, contract: Any, fn: str, *args) -> int | None:
-        """The gas the call would use, or None if it reverts; nothing is kept."""
+    def tx_within(
+        self, limit: int, sender: str, contract: Any, fn: str, *args, label: str | None = None
+    ) -> int | None:
+        """Send the call if it succeeds within ``limit`` gas (what a client does after an
+        estimate), else undo it and return None. One execution instead of two."""
         f = getattr(contract, fn)
         self._new_transaction()
-        with self.boa.env.anchor(), self.boa.env.prank(sender):
-            try:
+        state = self.boa.env.evm.vm.state
+        snap = state.snapshot()
+        try:
+            with self.boa.env.prank(sender):
                 f(*args)
-            except Exception:  # noqa: BLE001 (a revert or out of gas: the caller pages down)
-                return None
-            return self._gas(contract, f.prepare_calldata(*args))
+        except Exception:  # noqa: BLE001 (a revert or out of gas: the caller pages down)
+            state.revert(snap)
+            return None
+        gas = self._gas(contract, f.prepare_calldata(*args))
+        if gas > limit:
+            state.revert(snap)
+            return None
+        state.commit(snap)
+        return self.record(label, gas)
 
     def view(self, contract: Any, fn: str, *args) -> Any:
         return getattr(contract, fn)(*args)
@@ -248,13 +259,19 @@ class AnvilChain(Chain):
         r = self._send({"from": sender, "to": contract.address, "data": "0x" + data.hex()})
         return self.record(label, int(r["gasUsed"], 16))
 
-    def try_gas(self, sender: str, contract: _Remote, fn: str, *args) -> int | None:
+    def tx_within(
+        self, limit: int, sender: str, contract: _Remote, fn: str, *args, label: str | None = None
+    ) -> int | None:
+        """Send the call if the node's gas estimate is within ``limit``, else None."""
         data = getattr(contract.twin, fn).prepare_calldata(*args)
         payload = {"from": sender, "to": contract.address, "data": "0x" + data.hex()}
         try:
-            return int(self.rpc.call("eth_estimateGas", [payload]), 16)
+            estimate = int(self.rpc.call("eth_estimateGas", [payload]), 16)
         except RpcError:
             return None
+        if estimate > limit:
+            return None
+        return self.tx(sender, contract, fn, *args, label=label)
 
     def view(self, contract: _Remote, fn: str, *args) -> Any:
         from boa.contracts.vyper.vyper_contract import (
