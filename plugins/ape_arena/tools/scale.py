@@ -15,12 +15,13 @@ exceeds PAGE_GAS). Writes scale-report.md.
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..evaluation.merkle import PositionalTree, leaf
@@ -173,6 +174,7 @@ class RoundResult:
     round_gas: int = 0
     whale_p: float = 0.0
     target_hash: bytes = b""
+    finalize_units: int = 0  # units of work the finalize pages did (MAX_FINALIZE_STEPS caps a page)
 
 
 def play(
@@ -328,6 +330,10 @@ def play(
             log(f"  K={size} finalize: {len(res.pages)} pages")
     info = chain.view(arena, "round_info", task, 0)
     res.keeper_tips = int(info.keeper_tips)
+    if keeper_tip:  # 1 tip per draw call (2) and per finalize unit, below the cap here
+        if res.keeper_tips >= p[0] // 10:
+            raise AssertionError("the keeper cap was reached: the tips no longer count units")
+        res.finalize_units = res.keeper_tips // keeper_tip - 2
     res.liar_slash = int(chain.view(arena, "validator_round", task, 0, ppl.liar).slash)
     res.silent_slash = int(chain.view(arena, "validator_round", task, 0, ppl.silent).slash)
     res.round_s = time.monotonic() - t1
@@ -440,7 +446,8 @@ def _one_size(job: tuple[int, dict]) -> tuple[RoundResult, dict, float]:
 
 
 def main(out: str = ".", log: Callable[[str], None] = print, sizes=SIZES, sizes_of=PAPER) -> int:
-    """Run everything and write ``out``/scale-report.md; 0 when every transaction stayed
+    """Run everything and write ``out``/scale-report.md (and the raw figures to
+    scale-report.json); 0 when every transaction stayed
     below 15,000,000 gas and both chains agree within 2% per function."""
     from pathlib import Path
 
@@ -475,6 +482,16 @@ def main(out: str = ".", log: Callable[[str], None] = print, sizes=SIZES, sizes_
     ok = biggest[0] < TX_LIMIT and worst_diff <= 0.02
     text = report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip)
     Path(out, "scale-report.md").write_text(text)
+    raw = {
+        "sizes": sizes_of,
+        "results": [{**asdict(r), "target_hash": r.target_hash.hex()} for r in results],
+        "gas": [{k: [*_stats(v), len(v)] for k, v in t.items()} for t in tables],
+        "replay": replay,
+        "capture": capture,
+        "keeper_tip": tip,
+        "fund_s": fund_s,
+    }
+    Path(out, "scale-report.json").write_text(json.dumps(raw))
     log(text)
     if biggest[0] < TX_LIMIT:
         log(
@@ -542,19 +559,19 @@ def report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip) -> 
         "",
         f"The sample round ({SAMPLE['nodes']} nodes, {SAMPLE['validators']} validators, K = 16) on titanoboa with a tip of 1 token and with none, same seed. Extra gas of each keeper transaction: `draw` {ex[0]:,} (first call) and {ex[1]:,} (fixing the seed); finalize pages of "
         + ", ".join(f"{u} units +{e:,}" for u, e in zip(tip["units"], ex[2:], strict=True))
-        + f": about {tip['per_unit']:,.0f} gas per unit of work on top of one token transfer. At the paper's size, with the pages above (estimate: the two draws, the smallest page's cost per page, the per-unit cost for the other units):",
+        + " (the last page did what was left)"
+        + f": about {tip['per_unit']:,.0f} gas per unit of work on top of one token transfer. At the paper's size, with the pages above (estimate: the two draws, the smallest page's extra per page, the per-unit extra for the other units; a round's finalize units counted from its tips):",
         "",
-        "| K | keeper transactions | finalize units (full pages) | tip gas (estimate) | share of the round's gas | tips paid (tokens) |",
+        "| K | keeper transactions | finalize units | tip gas (estimate) | share of the round's gas | tips paid (tokens) |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
-        units = sum(r.page_units[:-1])  # the last page: priced as the smallest one
-        full = len(r.pages) - 1
+        units = r.finalize_units
         extra = (
             ex[0]
             + ex[1]
             + len(r.pages) * ex[2]
-            + (units - full * tip["units"][0]) * tip["per_unit"]
+            + (units - len(r.pages) * tip["units"][0]) * tip["per_unit"]
         )
         L.append(
             f"| {r.size} | {2 + len(r.pages)} | {units:,} | {extra:,.0f} | {extra / r.round_gas:.3%} | {r.keeper_tips // E18:,} |"
