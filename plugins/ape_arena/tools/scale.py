@@ -472,26 +472,20 @@ def main(out: str = ".", log: Callable[[str], None] = print, sizes=SIZES, sizes_
     log(f"keeper tip: {min(tip['extra']):,}-{max(tip['extra']):,} gas per keeper transaction")
     log("capture table (Monte Carlo, the contract's rule) ...")
     capture = capture_rows()
-    biggest = max(
-        (
-            (max(v), k, res.size)
-            for res, t in zip(results, tables, strict=True)
-            for k, v in t.items()
-        )
-    )
-    ok = biggest[0] < TX_LIMIT and worst_diff <= 0.02
-    text = report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip)
-    Path(out, "scale-report.md").write_text(text)
+    gas = [{k: [*_stats(v), len(v)] for k, v in t.items()} for t in tables]
     raw = {
         "sizes": sizes_of,
         "results": [{**asdict(r), "target_hash": r.target_hash.hex()} for r in results],
-        "gas": [{k: [*_stats(v), len(v)] for k, v in t.items()} for t in tables],
+        "gas": gas,
         "replay": replay,
         "capture": capture,
         "keeper_tip": tip,
         "fund_s": fund_s,
     }
     Path(out, "scale-report.json").write_text(json.dumps(raw))
+    text, biggest = render(raw)
+    Path(out, "scale-report.md").write_text(text)
+    ok = biggest[0] < TX_LIMIT and worst_diff <= 0.02
     log(text)
     if biggest[0] < TX_LIMIT:
         log(
@@ -503,6 +497,25 @@ def main(out: str = ".", log: Callable[[str], None] = print, sizes=SIZES, sizes_
         log(f"FAIL: anvil and titanoboa differ by {worst_diff:.2%} on a function")
     log(f"wrote {Path(out, 'scale-report.md')} ({time.monotonic() - t_all:.0f}s in all)")
     return 0 if ok else 1
+
+
+def render(raw: dict) -> tuple[str, tuple[int, str, int]]:
+    """scale-report.md's text from the figures of scale-report.json, and the largest
+    transaction (gas, function, K)."""
+    results = []
+    for d in raw["results"]:
+        d = dict(d)
+        d["target_hash"] = bytes.fromhex(d["target_hash"])
+        results.append(RoundResult(**d))
+    gas = raw["gas"]
+    biggest = max(
+        (int(st[2]), k, r.size) for r, t in zip(results, gas, strict=True) for k, st in t.items()
+    )
+    text = report(
+        raw["sizes"], results, gas, raw["replay"], raw["capture"], raw["fund_s"], biggest,
+        raw["keeper_tip"],
+    )  # fmt: skip
+    return text, biggest
 
 
 def report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip) -> str:
@@ -545,11 +558,9 @@ def report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip) -> 
     for label in labels:
         cells = []
         for t in tables:
-            xs = t.get(label)
+            st = t.get(label)
             cells.append(
-                "–"
-                if not xs
-                else "{:,} / {:,} / {:,} ({} calls)".format(*(int(x) for x in _stats(xs)), len(xs))
+                "–" if not st else "{:,} / {:,} / {:,} ({:,} calls)".format(*(int(x) for x in st))
             )
         L.append(f"| {label} | " + " | ".join(cells) + " |")
     ex = tip["extra"]
@@ -580,27 +591,32 @@ def report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip) -> 
         "",
         "## Assignments and committees",
         "",
-        "| K | assignments min / median / max | whale (p = min(1, K·eff/W)) | sum / expected sum | largest |z| | committee size min / median / max |",
-        "|---|---|---|---|---|---|",
+        "| K | assignments min / median / max | whale (p = min(1, K·eff/W)) | sum / expected sum | χ²/dof | largest \\|z\\| | committee size min / median / max |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         a = list(r.assignments.values())
-        zs = []
+        chi2, dof, zs = 0.0, 0, []
         for who, got in r.assignments.items():
             e = r.expected[who]
-            p = e / r.committees
-            if 0 < p < 1:
-                zs.append(abs(got - e) / (r.committees * p * (1 - p)) ** 0.5)
-        whale = list(r.assignments.values())[-1]
+            var = e * (1 - e / r.committees)
+            if var > 0:
+                chi2 += (got - e) ** 2 / var
+                dof += 1
+                if var >= 10:  # where the normal approximation holds
+                    zs.append(abs(got - e) / var**0.5)
+        whale = r.assignments[list(r.assignments)[-1]]
         lo, med, hi = _stats(a)
         cs = _stats(r.committee_sizes)
+        zmax = f"{max(zs):.2f}" if zs else "–"
         L.append(
             f"| {r.size} | {lo:.0f} / {med:.0f} / {hi:.0f} | {whale} of {r.committees} (p = {r.whale_p:.2f}) | "
-            f"{sum(a):,} / {sum(r.expected.values()):,.0f} | {max(zs):.2f} | {cs[0]:.0f} / {cs[1]:.0f} / {cs[2]:.0f} |"
+            f"{sum(a):,} / {sum(r.expected.values()):,.0f} | {chi2 / dof:.2f} ({dof:,}) | "
+            f"{zmax} ({len(zs):,}) | {cs[0]:.0f} / {cs[1]:.0f} / {cs[2]:.0f} |"
         )
     L += [
         "",
-        "Expected assignments of validator j: n·p_j; |z| = |a_j − n·p_j| / sqrt(n·p_j·(1 − p_j)) over the validators with p_j < 1 (about 3.5 is the largest of ~1,000 normal draws). Committee sizes count the members whose reveal completed.",
+        "Expected assignments of validator j: e_j = n·p_j, variance n·p_j·(1 − p_j). χ²/dof = the mean of (a_j − e_j)² / variance over the validators with p_j < 1 (about 1 when the draw is unbiased; dof in brackets); largest |z| over the validators whose variance is at least 10 (count in brackets; about 3.5 is the largest of ~1,000 normal draws). Committee sizes count the members whose reveal completed.",
         "",
     ]
     L += [
@@ -642,9 +658,21 @@ if __name__ == "__main__":
     @click.command()
     @click.option("--out", default=".", show_default=True, help="Folder for scale-report.md.")
     @click.option("--sample", is_flag=True, help="Run at the sample size only (a quick check).")
-    def cli(out: str, sample: bool) -> None:
+    @click.option(
+        "--from-json",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Only write scale-report.md again from a run's scale-report.json.",
+    )
+    def cli(out: str, sample: bool, from_json: str | None) -> None:
         """One round at the paper's size (603 nodes, 1,051 validators, 63,265 delegators)
         for K = 16, 32 and 64 on titanoboa, a sample replayed on anvil; writes scale-report.md."""
+        if from_json:
+            from pathlib import Path
+
+            text, _ = render(json.loads(Path(from_json).read_text()))
+            Path(out, "scale-report.md").write_text(text)
+            click.echo(f"wrote {Path(out, 'scale-report.md')}")
+            return
         sys.exit(main(out, click.echo, sizes_of=SAMPLE if sample else PAPER))
 
     cli()

@@ -77,3 +77,36 @@ def test_titanoboa_gas_equals_anvil_receipts(boa_env):
     assert set(anvil.gas) == set(boa_env.gas)
     for label, gas in anvil.gas.items():
         assert boa_env.gas[label] == gas, label
+
+
+def test_report_renders_from_its_json(boa_env):
+    """scale-report.md is rendered from the figures saved in scale-report.json (--from-json
+    writes it again without playing): the round's row, the largest transaction, χ²."""
+    import json
+    from dataclasses import asdict
+
+    ppl = scale.people(**SMALL)
+    scale.fund(boa_env, ppl, lambda _: None, 1)
+    res = scale.play(boa_env, ppl, 4, lambda _: None)
+    gas = {k: [*scale._stats(v), len(v)] for k, v in boa_env.gas.items()}
+    tip = {"txs": 3, "extra": [60_000, 30_000, 50_000], "units": [12], "per_unit": 1_500.0}
+    raw = {
+        "sizes": SMALL,
+        "results": [{**asdict(res), "target_hash": res.target_hash.hex()}],
+        "gas": [gas],
+        "replay": [{"function": "join (node)", "calls": 1, "anvil": 1, "boa": 1, "diff": 0.0}],
+        "capture": [
+            {"share": 0.1, "K": 4, "one_identity": 0.0, "sybils": 0.0, "stake_weighted": 1.0}
+        ],
+        "keeper_tip": tip,
+        "fund_s": 1.0,
+    }
+    text, biggest = scale.render(json.loads(json.dumps(raw)))
+    top = max((st[2], k) for k, st in gas.items())
+    assert biggest == (top[0], top[1], 4)
+    assert f"**{SMALL['nodes']} nodes, {SMALL['validators']} validators" in text
+    row = next(
+        line for line in text.splitlines() if line.startswith("| 4 | ") and "committees |" in line
+    )
+    assert f"{res.capture} of {SMALL['nodes']} committees" in row
+    assert f"| {len(res.pages)} | {max(res.pages):,} |" in row
