@@ -361,6 +361,11 @@ class _Views:
         return lambda *args: self._chain.view(self._chain.arena, fn, *args)
 
 
+def _prob(p: float) -> str:
+    """A Monte Carlo probability at the 10,000-committee resolution."""
+    return "<1e-4" if p == 0 else f"{p:.4g}"
+
+
 def _stats(xs: list[float]) -> tuple[float, float, float]:
     return min(xs), statistics.median(xs), max(xs)
 
@@ -629,7 +634,7 @@ def report(sizes_of, results, tables, replay, capture, fund_s, biggest, tip) -> 
     ]
     for f in sorted({c["share"] for c in capture}):
         cells = [
-            f"{c['one_identity']:.4g} / {c['sybils']:.4g} / {c['stake_weighted']:.4g}"
+            " / ".join(_prob(c[x]) for x in ("one_identity", "sybils", "stake_weighted"))
             for c in capture
             if c["share"] == f
         ]
