@@ -587,13 +587,19 @@ def test_short_committee_leaves_submission_unscored(
     """DESIGN §3.4: a submission whose committee has fewer than min_committee completed
     reveals is unscored (no rank weight, nobody slashed over it); the round itself counts
     and the validator that did not reveal still pays slash_miss."""
-    t = make_task(min_committee=2)
-    t.join(node, NODE)
-    t.join(validator, VALIDATOR, 40 * E18)
-    t.join(validator2, VALIDATOR, 30 * E18)
-    t.play_round(0, {node: MODEL_A}, {validator: [5], validator2: [9]}, no_reveal=(validator2,))
-    t.warp(0, PHASE_ENDED)
-    tx = t.finalize(creator)
+
+    def play(min_committee):
+        """One node, two validators; validator2 commits and never reveals."""
+        t = make_task(min_committee=min_committee)
+        t.join(node, NODE)
+        t.join(validator, VALIDATOR, 40 * E18)
+        t.join(validator2, VALIDATOR, 30 * E18)
+        scores = {validator: [5], validator2: [9]}
+        t.play_round(0, {node: MODEL_A}, scores, no_reveal=(validator2,))
+        t.warp(0, PHASE_ENDED)
+        return t, t.finalize(creator)
+
+    t, tx = play(2)
     cut = slash_amount(30 * E18, t.params["slash_miss"])
     assert log(tx, arena.RoundOpened)[0].void_reason == VOID_NONE
     assert log(tx, arena.ConsensusComputed) == [
@@ -607,13 +613,7 @@ def test_short_committee_leaves_submission_unscored(
     assert t.part(validator).slashed == 0
     assert arena.claimable(t.id, node, node) == 0
     # with min_committee = 1 the same reveals score the submission (control)
-    t1 = make_task(min_committee=1)
-    t1.join(node, NODE)
-    t1.join(validator, VALIDATOR, 40 * E18)
-    t1.join(validator2, VALIDATOR, 30 * E18)
-    t1.play_round(0, {node: MODEL_A}, {validator: [5], validator2: [9]}, no_reveal=(validator2,))
-    t1.warp(0, PHASE_ENDED)
-    tx = t1.finalize(creator)
+    t1, tx = play(1)
     assert log(tx, arena.ConsensusComputed)[0].status == SCORED
     assert arena.submission(t1.id, 0, 0).weight == WAD
 
