@@ -22,6 +22,7 @@ from ape_arena.evaluation.merkle import (
 from ape_arena.protocol import model_commitment as model_commit  # noqa: F401
 from ape_arena.protocol import score_commitment as score_commit  # noqa: F401
 from ape_arena.protocol.ranking import rank_order
+from ape_arena.tools.scale_chains import evm_version  # ape-config.yaml's vyper.evm_version
 from boa.contracts.base_evm_contract import RawLogEntry
 from boa.contracts.event_decoder import decode_log
 from boa.util.abi import Address
@@ -51,14 +52,6 @@ ACTORS = (
     "delegator2",
     "attacker",
 )
-
-
-@functools.cache
-def evm_version() -> str:
-    """The hardfork the project compiles for (ape-config.yaml's ``vyper.evm_version``)."""
-    import yaml
-
-    return yaml.safe_load((ROOT / "ape-config.yaml").read_text())["vyper"]["evm_version"]
 
 
 @functools.cache

@@ -27,7 +27,13 @@ from typing import Any
 from ..evaluation.merkle import PositionalTree, leaf
 from ..protocol import model_commitment, score_commitment, sortition
 from ..protocol.ranking import RankOrders
-from ..protocol.types import PAGE_GAS, REVEAL_PAGE
+from ..protocol.types import (
+    DEFAULT_FINALIZE_STEPS,
+    MAX_FINALIZE_STEPS,
+    PAGE_GAS,
+    REVEAL_PAGE,
+    Stage,
+)
 from .scale_chains import AnvilChain, BoaChain, Chain, address
 
 E18 = 10**18
@@ -98,8 +104,8 @@ class Progress:
             self.log(f"  {self.what}: {i + 1:,}/{self.total:,} ({dt:.0f}s)")
 
 
-def fund(chain: Chain, ppl: People, log: Callable[[str], None], tasks: int) -> None:
-    """Tokens and approvals for everyone (enough for ``tasks`` tasks)."""
+def fund(chain: Chain, ppl: People, log: Callable[[str], None]) -> None:
+    """Tokens and approvals for everyone (the whale's stake is a tenth of all the others')."""
     token, arena = chain.token, chain.arena
     everyone = [ppl.creator, ppl.keeper, *ppl.nodes, *ppl.validators, *ppl.delegators]
     if isinstance(chain, AnvilChain):
@@ -311,9 +317,10 @@ def play(
     last = None
     while True:
         info = chain.view(arena, "round_info", task, 0)
-        if int(info.stage) == 6:
+        if int(info.stage) == Stage.DONE:
             break
-        steps = 12 if last is None else 2 * last
+        # as the client pages with max_steps = MAX_FINALIZE_STEPS (what one call can do)
+        steps = DEFAULT_FINALIZE_STEPS if last is None else min(MAX_FINALIZE_STEPS, 2 * last)
         while True:
             order = orders(task, steps)
             if steps == 1:  # the smallest page goes out as it is (its revert is reported)
@@ -376,12 +383,12 @@ def replay_on_anvil(log: Callable[[str], None]) -> tuple[list[dict], bytes]:
     ppl = people(**SAMPLE)
     anvil = AnvilChain()
     try:
-        fund(anvil, ppl, log, 1)
+        fund(anvil, ppl, log)
         ra = play(anvil, ppl, 16, log)
     finally:
         anvil.close()
     boa_chain = BoaChain()
-    fund(boa_chain, ppl, log, 1)
+    fund(boa_chain, ppl, log)
     try:
         play(boa_chain, ppl, 16, log, pin_hash=ra.target_hash)
     finally:
@@ -405,7 +412,7 @@ def keeper_tip_cost(log: Callable[[str], None], pin_hash: bytes) -> dict:
     runs = {}
     for tip in (E18, 0):
         chain = BoaChain()
-        fund(chain, ppl, log, 1)
+        fund(chain, ppl, log)
         try:
             res = play(chain, ppl, 16, log, pin_hash=pin_hash, keeper_tip=tip)
         finally:
@@ -440,7 +447,7 @@ def _one_size(job: tuple[int, dict]) -> tuple[RoundResult, dict, float]:
     t0 = time.monotonic()
     chain = BoaChain()
     ppl = people(**sizes_of)
-    fund(chain, ppl, log, 1)
+    fund(chain, ppl, log)
     fund_s = time.monotonic() - t0
     log(
         f"K={size}: funded {len(ppl.delegators) + len(ppl.nodes) + len(ppl.validators) + 2:,} accounts in {fund_s:.0f}s"

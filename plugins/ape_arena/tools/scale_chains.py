@@ -63,14 +63,10 @@ class Chain:
     """What the round code needs: send a transaction (returns its gas), read a view, move
     the clock and the block number. Gas is recorded per label."""
 
-    name = "chain"
-
     def __init__(self):
         self.gas: dict[str, list[int]] = defaultdict(list)
-        self.calls = 0
 
     def record(self, label: str | None, gas: int) -> int:
-        self.calls += 1
         if label:
             self.gas[label].append(gas)
         return gas
@@ -78,8 +74,6 @@ class Chain:
 
 class BoaChain(Chain):
     """titanoboa: the contracts deployed in the process's EVM."""
-
-    name = "titanoboa"
 
     def __init__(self):
         import boa
@@ -175,8 +169,6 @@ class _Remote:
 
 class AnvilChain(Chain):
     """anvil, started with the pinned hardfork on a free port; senders are impersonated."""
-
-    name = "anvil"
 
     def __init__(self):
         super().__init__()

@@ -23,7 +23,7 @@ def boa_env():
 
 def test_small_round_pays_and_slashes(boa_env):
     ppl = scale.people(**SMALL)
-    scale.fund(boa_env, ppl, lambda _: None, 1)
+    scale.fund(boa_env, ppl, lambda _: None)
     res = scale.play(boa_env, ppl, 4, lambda _: None, check_views=len(ppl.validators))
     arena = boa_env.arena
     # the whale holds 10% of W: p = min(1, 4 * 0.1) = 0.4 < 1 at K = 4
@@ -44,7 +44,7 @@ def test_small_round_pays_and_slashes(boa_env):
         assert res.silent_slash == burned == 0
     honest = ppl.validators[0]
     assert boa_env.view(arena, "validator_round", res.task, 0, honest).slash == 0
-    assert int(boa_env.view(arena, "round_info", res.task, 0).stage) == 6  # DONE
+    assert int(boa_env.view(arena, "round_info", res.task, 0).stage) == 6  # DONE (PROTOCOL.md §6)
     # the keeper (draw twice, every finalize page) was paid the round's tips in tokens
     tipped = boa_env.view(boa_env.token, "balanceOf", ppl.keeper) - 10**27
     assert tipped == res.keeper_tips > 2 * 10**18
@@ -64,11 +64,11 @@ def test_titanoboa_gas_equals_anvil_receipts(boa_env):
     ppl = scale.people(**SMALL)
     anvil = AnvilChain()
     try:
-        scale.fund(anvil, ppl, lambda _: None, 1)
+        scale.fund(anvil, ppl, lambda _: None)
         ra = scale.play(anvil, ppl, 4, lambda _: None)
     finally:
         anvil.close()
-    scale.fund(boa_env, ppl, lambda _: None, 1)
+    scale.fund(boa_env, ppl, lambda _: None)
     try:
         rb = scale.play(boa_env, ppl, 4, lambda _: None, pin_hash=ra.target_hash)
     finally:
@@ -86,7 +86,7 @@ def test_report_renders_from_its_json(boa_env):
     from dataclasses import asdict
 
     ppl = scale.people(**SMALL)
-    scale.fund(boa_env, ppl, lambda _: None, 1)
+    scale.fund(boa_env, ppl, lambda _: None)
     res = scale.play(boa_env, ppl, 4, lambda _: None)
     gas = {k: [*scale._stats(v), len(v)] for k, v in boa_env.gas.items()}
     tip = {"txs": 3, "extra": [60_000, 30_000, 50_000], "units": [12], "per_unit": 1_500.0}
